@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+	"github.com/dittofs-hook/dittofs-hook/hook"
+)
+
+// render prints what the service would answer for a DittoServer, through
+// the same code path (hook.Prepare, then Desired), without a cluster and
+// without DittoFS: --adapters stands for DittoFS's adapter list and
+// --observed for the children that already exist.
+func render(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	file := fs.String("f", "", "DittoServer manifest (YAML or JSON; - for stdin)")
+	adaptersFile := fs.String("adapters", "", "JSON adapter list, as GET /api/v1/adapters answers it, standing for a successful poll")
+	observedDir := fs.String("observed", "", "directory of YAML/JSON objects standing for existing children (and the Secret named by passwordSecretRef)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *file == "" {
+		return errors.New("render: -f is required")
+	}
+	var data []byte
+	var err error
+	if *file == "-" {
+		data, err = io.ReadAll(os.Stdin)
+	} else {
+		data, err = os.ReadFile(*file)
+	}
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	req, err := renderRequest(data, *observedDir)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", *file, err)
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	sync, err := hook.DecodeSyncRequest(body)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", *file, err)
+	}
+	in, err := hook.Prepare(sync)
+	if err != nil {
+		return fmt.Errorf("render %s: %w", *file, err)
+	}
+	if err := in.SpecError(); err != nil {
+		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
+	}
+	var obs hook.Observation
+	if *adaptersFile != "" {
+		raw, err := os.ReadFile(*adaptersFile)
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		adapters, err := dittofs.DecodeAdapters(raw)
+		if err != nil {
+			return fmt.Errorf("render %s: %w", *adaptersFile, err)
+		}
+		obs = in.ObservePoll(adapters, nil, "")
+	}
+	secrets, err := hook.NewSecretSource()
+	if err != nil {
+		return err
+	}
+	resp := in.Desired(obs, time.Now(), secrets)
+	js, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	out, err := yaml.JSONToYAML(js)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	_, err = stdout.Write(out)
+	return err
+}
+
+// renderRequest builds the sync request Metacontroller would send for a
+// manifest and a directory of existing objects.
+func renderRequest(manifest []byte, observedDir string) (map[string]any, error) {
+	var parent map[string]any
+	if err := yaml.UnmarshalStrict(manifest, &parent); err != nil {
+		return nil, fmt.Errorf("not a YAML or JSON object: %w", err)
+	}
+	if parent == nil {
+		return nil, errors.New("empty manifest")
+	}
+	md, _ := parent["metadata"].(map[string]any)
+	if md == nil {
+		md = map[string]any{}
+		parent["metadata"] = md
+	}
+	setDefault(md, "namespace", "default")
+	setDefault(md, "uid", "00000000-0000-0000-0000-000000000000")
+	setDefault(md, "generation", 1)
+	children := map[string]map[string]any{}
+	for _, k := range []string{hook.KeyStatefulSet, hook.KeyService, hook.KeyNetworkPolicy, hook.KeyConfigMap, hook.KeySecret} {
+		children[k] = map[string]any{}
+	}
+	related := map[string]map[string]any{hook.KeySecret: {}}
+	if observedDir != "" {
+		objs, err := readObjects(observedDir)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			kind, _ := o["kind"].(string)
+			apiVersion, _ := o["apiVersion"].(string)
+			omd, _ := o["metadata"].(map[string]any)
+			name, _ := omd["name"].(string)
+			key := kind + "." + apiVersion
+			if m, ok := children[key]; ok && name != "" {
+				m[name] = o
+				if key == hook.KeySecret {
+					related[key][name] = o
+				}
+			}
+		}
+	}
+	return map[string]any{"parent": parent, "children": children, "related": related}, nil
+}
+
+func setDefault(m map[string]any, k string, v any) {
+	if _, ok := m[k]; !ok {
+		m[k] = v
+	}
+}
+
+// readObjects reads every .yaml, .yml and .json file of a directory; a file
+// may hold several YAML documents.
+func readObjects(dir string) ([]map[string]any, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--observed: %w", err)
+	}
+	var out []map[string]any
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || !slices.Contains([]string{".yaml", ".yml", ".json"}, ext) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, err
+		}
+		for i, doc := range bytes.Split(data, []byte("\n---")) {
+			if strings.TrimSpace(string(doc)) == "" {
+				continue
+			}
+			var o map[string]any
+			if err := yaml.Unmarshal(doc, &o); err != nil {
+				return nil, fmt.Errorf("%s document %d: %w", e.Name(), i+1, err)
+			}
+			if o != nil {
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+	"github.com/dittofs-hook/dittofs-hook/hook"
+)
+
+func serve(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz, /readyz and /metrics on")
+	urlTemplate := fs.String("dittofs-url-template", hook.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
+	timeout := fs.Duration("dittofs-timeout", 3*time.Second, "deadline for all DittoFS calls of one sync (Metacontroller waits 10s for the hook)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "json", "json or text")
+	authTokenFile := fs.String("auth-token-file", "", "file holding the bearer token Metacontroller must send (re-read when it changes); none when empty")
+	tlsCert := fs.String("tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
+	tlsKey := fs.String("tls-key-file", "", "private key of --tls-cert-file")
+	shutdownGrace := fs.Duration("shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("--tls-cert-file and --tls-key-file go together")
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var accounts *dittofs.Accounts
+	metrics := hook.NewMetrics(reg, func() int { return accounts.Len() })
+	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
+		Login: metrics.Login, Refresh: metrics.Refresh, Provision: metrics.Provision,
+	}})
+	secrets, err := hook.NewSecretSource()
+	if err != nil {
+		return err
+	}
+	opts := hook.Options{
+		URLTemplate: *urlTemplate,
+		Timeout:     *timeout,
+		Accounts:    accounts,
+		Secrets:     secrets,
+		Logger:      log,
+		Metrics:     metrics,
+		Gatherer:    reg,
+	}
+	if *authTokenFile != "" {
+		token := &reloadingFile{path: *authTokenFile}
+		if _, err := token.read(); err != nil {
+			return fmt.Errorf("--auth-token-file: %w", err)
+		}
+		opts.AuthToken = func() string {
+			b, err := token.read()
+			if err != nil {
+				log.Error("read --auth-token-file; refusing hook calls", "err", err)
+				return ""
+			}
+			return strings.TrimSpace(string(b))
+		}
+	}
+	srv, err := hook.NewServer(opts)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A sync may take the DittoFS deadline plus encoding.
+		WriteTimeout: *timeout + 30*time.Second,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     nil,
+	}
+	if *tlsCert != "" {
+		kp := &reloadingKeyPair{cert: reloadingFile{path: *tlsCert}, key: reloadingFile{path: *tlsKey}}
+		if _, err := kp.get(nil); err != nil {
+			return err
+		}
+		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		if httpSrv.TLSConfig != nil {
+			errc <- httpSrv.ServeTLS(ln, "", "")
+		} else {
+			errc <- httpSrv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	srv.SetReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// reloadingFile re-reads a file when its modification time or size changes,
+// so that a rotated token or certificate (a re-projected Secret) is picked
+// up without a restart.
+type reloadingFile struct {
+	path string
+	mu   sync.Mutex
+	mod  time.Time
+	size int64
+	data []byte
+}
+
+func (f *reloadingFile) read() ([]byte, error) {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size {
+		return f.data, nil
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return nil, err
+	}
+	f.data, f.mod, f.size = data, st.ModTime(), st.Size()
+	return data, nil
+}
+
+type reloadingKeyPair struct {
+	cert, key reloadingFile
+	mu        sync.Mutex
+	certPEM   []byte
+	keyPEM    []byte
+	pair      *tls.Certificate
+}
+
+func (k *reloadingKeyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	certPEM, err := k.cert.read()
+	if err != nil {
+		return nil, fmt.Errorf("read --tls-cert-file: %w", err)
+	}
+	keyPEM, err := k.key.read()
+	if err != nil {
+		return nil, fmt.Errorf("read --tls-key-file: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pair != nil && string(certPEM) == string(k.certPEM) && string(keyPEM) == string(k.keyPEM) {
+		return k.pair, nil
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		if k.pair != nil {
+			return k.pair, nil // mid-rotation: keep serving the previous pair
+		}
+		return nil, fmt.Errorf("load TLS key pair: %w", err)
+	}
+	k.pair, k.certPEM, k.keyPEM = &pair, certPEM, keyPEM
+	return k.pair, nil
+}

@@ -1,0 +1,189 @@
+// Package dittofs is the hook's client of the DittoFS control-plane REST API
+// (DittoFS v0.29.0): calls, errors, the token cache and the provisioning of
+// the hook's own operator account.
+package dittofs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// maxBody bounds what the hook reads of any answer: a list of adapters is a
+// few hundred bytes per adapter.
+const maxBody = 4 << 20
+
+// Tokens is a login or refresh answer.
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	// ExpiresIn is the access token's lifetime in seconds.
+	ExpiresIn int64 `json:"expires_in"`
+	User      struct {
+		Username string `json:"username"`
+		Role     string `json:"role"`
+	} `json:"user"`
+}
+
+// Observer learns of every call, for metrics. endpoint is a fixed route
+// name (never a URL with a user name in it); code is the HTTP status, or 0
+// when no answer came.
+type Observer func(endpoint string, code int)
+
+// Client calls one DittoFS server. It holds no credentials: every call that
+// needs a token takes it. Safe for concurrent use.
+type Client struct {
+	base    string
+	http    *http.Client
+	observe Observer
+}
+
+// NewClient returns a client of the API at baseURL (scheme://host:port).
+// hc carries no timeout of its own: every call is bounded by its context.
+func NewClient(baseURL string, hc *http.Client, observe Observer) (*Client, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("DittoFS URL %q: want http(s)://host:port", baseURL)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if observe == nil {
+		observe = func(string, int) {}
+	}
+	return &Client{base: strings.TrimRight(u.String(), "/"), http: hc, observe: observe}, nil
+}
+
+// BaseURL is the API address this client calls.
+func (c *Client) BaseURL() string { return c.base }
+
+// Login exchanges a user name and password for tokens.
+func (c *Client) Login(ctx context.Context, username, password string) (*Tokens, error) {
+	var t Tokens
+	err := c.do(ctx, "login", http.MethodPost, "/api/v1/auth/login", "",
+		map[string]string{"username": username, "password": password}, http.StatusOK, &t)
+	if err != nil {
+		return nil, err
+	}
+	return &t, checkTokens("login", &t)
+}
+
+// Refresh exchanges a refresh token for a new pair.
+func (c *Client) Refresh(ctx context.Context, refreshToken string) (*Tokens, error) {
+	var t Tokens
+	err := c.do(ctx, "refresh", http.MethodPost, "/api/v1/auth/refresh", "",
+		map[string]string{"refresh_token": refreshToken}, http.StatusOK, &t)
+	if err != nil {
+		return nil, err
+	}
+	return &t, checkTokens("refresh", &t)
+}
+
+func checkTokens(op string, t *Tokens) error {
+	if t.AccessToken == "" || t.ExpiresIn <= 0 {
+		return &MalformedError{Op: op, Err: errors.New("no access token or lifetime")}
+	}
+	return nil
+}
+
+// ListAdapters returns the protocol adapters, in DittoFS's order. A body that
+// is not the documented list is a *MalformedError, never an empty list.
+func (c *Client) ListAdapters(ctx context.Context, token string) ([]Adapter, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, "list adapters", http.MethodGet, "/api/v1/adapters", token, nil, http.StatusOK, &raw); err != nil {
+		return nil, err
+	}
+	adapters, err := DecodeAdapters(raw)
+	if err != nil {
+		return nil, &MalformedError{Op: "list adapters", Err: err}
+	}
+	return adapters, nil
+}
+
+// CreateUser creates a user with a role (admin token).
+func (c *Client) CreateUser(ctx context.Context, token, username, password, role string) error {
+	return c.do(ctx, "create user", http.MethodPost, "/api/v1/users", token,
+		map[string]string{"username": username, "password": password, "role": role}, http.StatusCreated, nil)
+}
+
+// ResetPassword sets a user's password (admin token).
+func (c *Client) ResetPassword(ctx context.Context, token, username, password string) error {
+	return c.do(ctx, "reset password", http.MethodPost, "/api/v1/users/"+url.PathEscape(username)+"/password", token,
+		map[string]string{"new_password": password}, http.StatusNoContent, nil)
+}
+
+// DeleteUser deletes a user (admin token).
+func (c *Client) DeleteUser(ctx context.Context, token, username string) error {
+	return c.do(ctx, "delete user", http.MethodDelete, "/api/v1/users/"+url.PathEscape(username), token, nil, http.StatusNoContent, nil)
+}
+
+// Health checks that the API answers (unauthenticated).
+func (c *Client) Health(ctx context.Context) error {
+	return c.do(ctx, "health", http.MethodGet, "/health", "", nil, http.StatusOK, nil)
+}
+
+// do performs one call. The request body may hold a password: it is never
+// logged and never part of an error.
+func (c *Client) do(ctx context.Context, op, method, path, token string, in any, want int, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("%s: encode request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.observe(op, 0)
+		return &TransportError{Op: op, Err: stripURL(err)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		c.observe(op, 0)
+		return &TransportError{Op: op, Err: stripURL(err)}
+	}
+	c.observe(op, resp.StatusCode)
+	if len(data) > maxBody {
+		return &MalformedError{Op: op, Err: fmt.Errorf("answer larger than %d bytes", maxBody)}
+	}
+	if resp.StatusCode != want {
+		return newAPIError(op, resp.StatusCode, resp.Header.Get("Content-Type"), data)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return &MalformedError{Op: op, Err: errors.New("body is not the expected JSON")}
+	}
+	return nil
+}
+
+// stripURL removes the *url.Error wrapper, whose text repeats the URL (the
+// caller already knows it) and would differ per user for user routes.
+func stripURL(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
+}

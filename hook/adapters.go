@@ -1,0 +1,89 @@
+package hook
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// maxAdapters bounds what one answer of DittoFS may expose: every adapter
+// becomes a Service (a load balancer, often billed). An API reporting more
+// is treated as a malformed answer, and the last known adapters stay.
+const maxAdapters = 32
+
+// adapter is one adapter as the hook remembers it in status.adapters.
+type adapter struct {
+	Type    string
+	Port    int32
+	Enabled bool
+	Running bool
+}
+
+// fromPoll turns a successful poll into the adapters to expose, sorted by
+// type. A type DittoFS reports twice is resolved deterministically: the
+// enabled one, then the running one, then the oldest, then the lowest ID.
+func fromPoll(polled []dittofs.Adapter) ([]adapter, error) {
+	sorted := slices.Clone(polled)
+	slices.SortStableFunc(sorted, func(a, b dittofs.Adapter) int {
+		return cmp.Or(
+			cmp.Compare(a.Type, b.Type),
+			-cmpBool(a.Enabled, b.Enabled),
+			-cmpBool(a.Running, b.Running),
+			a.CreatedAt.Compare(b.CreatedAt),
+			cmp.Compare(a.ID, b.ID),
+		)
+	})
+	sorted = slices.CompactFunc(sorted, func(a, b dittofs.Adapter) bool { return a.Type == b.Type })
+	if len(sorted) > maxAdapters {
+		return nil, fmt.Errorf("DittoFS reports %d adapter types; the hook exposes at most %d", len(sorted), maxAdapters)
+	}
+	out := make([]adapter, len(sorted))
+	for i, a := range sorted {
+		out[i] = adapter{Type: a.Type, Port: a.EffectivePort(), Enabled: a.Enabled, Running: a.Running}
+	}
+	return out, nil
+}
+
+// fromStatus is the last known adapter list, as the previous sync wrote it.
+func fromStatus(st []AdapterStatus) []adapter {
+	out := make([]adapter, 0, len(st))
+	for _, a := range st {
+		if a.Type == "" || a.Port < 1 || a.Port > 65535 {
+			continue // not written by the hook: the CRD schema refuses it
+		}
+		out = append(out, adapter{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running})
+	}
+	slices.SortFunc(out, func(a, b adapter) int { return cmp.Compare(a.Type, b.Type) })
+	return slices.CompactFunc(out, func(a, b adapter) bool { return a.Type == b.Type })
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// describeAdapters is a stable one-line summary for condition messages.
+func describeAdapters(as []adapter) string {
+	if len(as) == 0 {
+		return "no adapters"
+	}
+	parts := make([]string, len(as))
+	for i, a := range as {
+		state := "enabled"
+		if !a.Enabled {
+			state = "disabled"
+		} else if !a.Running {
+			state = "enabled, not running"
+		}
+		parts[i] = fmt.Sprintf("%s on %d (%s)", a.Type, a.Port, state)
+	}
+	return strings.Join(parts, ", ")
+}

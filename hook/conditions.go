@@ -1,0 +1,108 @@
+package hook
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types, in the order they appear in status.
+const (
+	CondAvailable          = "Available"
+	CondAuthenticated      = "Authenticated"
+	CondAdaptersDiscovered = "AdaptersDiscovered"
+	CondAdaptersReady      = "AdaptersReady"
+	CondReady              = "Ready"
+)
+
+var conditionOrder = []string{CondAvailable, CondAuthenticated, CondAdaptersDiscovered, CondAdaptersReady, CondReady}
+
+// Condition reasons. Each says what happened; the message says what to do.
+const (
+	ReasonReplicaReady      = "ReplicaReady"
+	ReasonWaitingForReplica = "WaitingForReplica"
+	ReasonStopped           = "Stopped"
+
+	ReasonAuthenticationSucceeded  = "AuthenticationSucceeded"
+	ReasonWaitingForServer         = "WaitingForServer"
+	ReasonWaitingForCredentials    = "WaitingForCredentials"
+	ReasonAPIUnreachable           = "APIUnreachable"
+	ReasonOperatorLoginFailed      = "OperatorLoginFailed"
+	ReasonAdminCredentialsRejected = "AdminCredentialsRejected"
+	ReasonAdminCredentialsMissing  = "AdminCredentialsMissing"
+	ReasonAdminSecretMissing       = "AdminSecretMissing"
+
+	ReasonPollSucceeded   = "PollSucceeded"
+	ReasonUnauthorized    = "Unauthorized"
+	ReasonInvalidResponse = "InvalidResponse"
+	ReasonAPIError        = "APIError"
+
+	ReasonAllAdaptersReady     = "AllAdaptersReady"
+	ReasonNoAdaptersEnabled    = "NoAdaptersEnabled"
+	ReasonWaitingForDiscovery  = "WaitingForDiscovery"
+	ReasonAdapterNotRunning    = "AdapterNotRunning"
+	ReasonServicePending       = "ServicePending"
+	ReasonLoadBalancerPending  = "LoadBalancerPending"
+	ReasonReady                = "Ready"
+	ReasonInvalidSpec          = "InvalidSpec"
+	ReasonFinalizing           = "Finalizing"
+	ReasonOperatorAccountGone  = "OperatorAccountDeleted"
+	ReasonOperatorAccountStuck = "OperatorAccountNotDeleted"
+)
+
+// cond is a condition before its transition time is decided.
+type cond struct {
+	Type    string
+	Status  metav1.ConditionStatus
+	Reason  string
+	Message string
+}
+
+func isTrue(c cond) bool { return c.Status == metav1.ConditionTrue }
+
+func trueCond(typ, reason, msg string) cond {
+	return cond{Type: typ, Status: metav1.ConditionTrue, Reason: reason, Message: msg}
+}
+
+func falseCond(typ, reason, msg string) cond {
+	return cond{Type: typ, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+}
+
+// mergeConditions turns the new conditions into status conditions, in a
+// fixed order. A condition keeps its lastTransitionTime unless its status
+// flips, so an unchanged situation yields an unchanged status.
+func mergeConditions(prev []metav1.Condition, next []cond, generation int64, now time.Time) []metav1.Condition {
+	byType := make(map[string]cond, len(next))
+	for _, c := range next {
+		byType[c.Type] = c
+	}
+	out := make([]metav1.Condition, 0, len(next))
+	for _, typ := range conditionOrder {
+		c, ok := byType[typ]
+		if !ok {
+			continue
+		}
+		nc := metav1.Condition{
+			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
+			ObservedGeneration: generation,
+			LastTransitionTime: metav1.NewTime(now),
+		}
+		if old := meta.FindStatusCondition(prev, typ); old != nil && old.Status == c.Status && !old.LastTransitionTime.IsZero() {
+			nc.LastTransitionTime = old.LastTransitionTime
+		}
+		out = append(out, nc)
+	}
+	return out
+}
+
+// foldReady makes Ready from the others: true when all are, else the first
+// that is not, in the order a user would fix them.
+func foldReady(cs []cond, summary string) cond {
+	for _, c := range cs {
+		if !isTrue(c) {
+			return falseCond(CondReady, c.Reason, c.Message)
+		}
+	}
+	return trueCond(CondReady, ReasonReady, summary)
+}

@@ -1,0 +1,80 @@
+package hook
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// ObservePoll turns the outcome of obtaining a token and listing adapters
+// into an Observation, with condition reasons and messages that tell the
+// user what to do. Messages depend only on the kind of failure, so a failure
+// that goes on leaves the status unchanged.
+func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) Observation {
+	if err == nil {
+		ok := Step{State: Succeeded}
+		return Observation{Auth: ok, Poll: ok, Adapters: adapters}
+	}
+	var authErr *dittofs.AuthError
+	if errors.As(err, &authErr) {
+		auth := in.authFailure(authErr, api)
+		reason := ReasonUnauthorized
+		if auth.Reason == ReasonAPIUnreachable || auth.Reason == ReasonAPIError {
+			reason = auth.Reason
+		}
+		return Observation{Auth: auth, Poll: Step{State: Failed, Reason: reason, Message: auth.Message}}
+	}
+	ok := Step{State: Succeeded}
+	return Observation{Auth: ok, Poll: in.pollFailure(err, api)}
+}
+
+// ObserveFinalize turns the outcome of deleting the operator account into
+// an Observation.
+func (in *Input) ObserveFinalize(err error, api string) Observation {
+	if err == nil {
+		return Observation{Finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountGone}}
+	}
+	return Observation{Finalize: Step{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
+}
+
+func (in *Input) pollFailure(err error, api string) Step {
+	var malformed *dittofs.MalformedError
+	code := dittofs.StatusCode(err)
+	switch {
+	case errors.As(err, &malformed):
+		return Step{State: Failed, Reason: ReasonInvalidResponse, Message: fmt.Sprintf("DittoFS at %s answered the adapter list with an unexpected body (%s)", api, dittofs.Describe(err))}
+	case code == http.StatusUnauthorized || code == http.StatusForbidden:
+		return Step{State: Failed, Reason: ReasonUnauthorized, Message: fmt.Sprintf("DittoFS at %s refused the adapter list to %s (%s); the account needs the operator or admin role", api, OperatorUsername, dittofs.Describe(err))}
+	case code != 0:
+		return Step{State: Failed, Reason: ReasonAPIError, Message: fmt.Sprintf("DittoFS at %s failed to list adapters (%s)", api, dittofs.Describe(err))}
+	}
+	return Step{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(err))}
+}
+
+func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
+	code := dittofs.StatusCode(e.Err)
+	sel := in.srv.AdminPassword
+	fail := func(reason, format string, args ...any) Step {
+		return Step{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case errors.Is(e.Err, dittofs.ErrNoAdminCredentials):
+		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
+	case code == 0 && !isMalformed(e.Err):
+		return fail(ReasonAPIUnreachable, "DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(e.Err))
+	case code >= 500:
+		return fail(ReasonAPIError, "DittoFS at %s failed during %s (%s)", api, e.Stage, dittofs.Describe(e.Err))
+	case e.Stage == dittofs.StageAdminLogin && code == http.StatusUnauthorized:
+		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; put the current DittoFS admin password there (DittoFS reads its initial password only on first start)", in.srv.AdminUsername, sel.Name, sel.Key)
+	case e.Stage == dittofs.StageProvision && code == http.StatusForbidden:
+		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", in.srv.AdminUsername, dittofs.Describe(e.Err))
+	}
+	return fail(ReasonOperatorLoginFailed, "could not log in to DittoFS at %s as %s: %s failed (%s)", api, OperatorUsername, e.Stage, dittofs.Describe(e.Err))
+}
+
+func isMalformed(err error) bool {
+	var m *dittofs.MalformedError
+	return errors.As(err, &m)
+}

@@ -1,0 +1,321 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// DefaultURLTemplate locates a DittoServer's API: its <name>-api Service.
+const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local:{{.Port}}"
+
+// MaxBodyBytes bounds a hook request. A real sync with every child is
+// 40–50 KB; the bound leaves room for hundreds of adapters.
+const MaxBodyBytes = 8 << 20
+
+// Options configure the hook's HTTP service.
+type Options struct {
+	// URLTemplate is a text/template over .Name, .Namespace and .Port that
+	// gives a DittoServer's API base URL. It is the only place the address is
+	// decided: a DittoServer cannot point the hook anywhere else.
+	URLTemplate string
+	// Timeout bounds all DittoFS calls of one sync (Metacontroller gives up
+	// on the hook after 10 s).
+	Timeout time.Duration
+	// HTTPClient calls DittoFS.
+	HTTPClient *http.Client
+	Accounts   *dittofs.Accounts
+	Secrets    *SecretSource
+	Logger     *slog.Logger
+	Metrics    *Metrics
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+	// AuthToken, when set, is the bearer token Metacontroller must present.
+	// A function, so that a rotated token file is picked up.
+	AuthToken func() string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Server is the hook's HTTP service.
+type Server struct {
+	opts      Options
+	urlTmpl   *template.Template
+	ready     atomic.Bool
+	handler   http.Handler
+	dfsClient *http.Client
+}
+
+// NewServer checks the options and builds the routes.
+func NewServer(o Options) (*Server, error) {
+	if o.URLTemplate == "" {
+		o.URLTemplate = DefaultURLTemplate
+	}
+	tmpl, err := template.New("url").Option("missingkey=error").Parse(o.URLTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parse --dittofs-url-template: %w", err)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Secrets == nil {
+		return nil, errors.New("hook: Options.Secrets is required")
+	}
+	if o.Accounts == nil {
+		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
+	}
+	s := &Server{opts: o, urlTmpl: tmpl}
+	r := mux.NewRouter()
+	hooks := r.NewRoute().Subrouter()
+	hooks.Use(s.authenticate)
+	hooks.HandleFunc("/sync", s.handleSync("sync")).Methods(http.MethodPost)
+	hooks.HandleFunc("/finalize", s.handleSync("finalize")).Methods(http.MethodPost)
+	hooks.HandleFunc("/customize", s.handleCustomize).Methods(http.MethodPost)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
+	if o.Gatherer != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+	s.handler = r
+	s.ready.Store(true)
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// SetReady flips /readyz (false while shutting down).
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// authenticate checks the bearer token, in constant time, when one is set.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AuthToken != nil {
+			want := s.opts.AuthToken()
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				s.opts.Metrics.request(strings.TrimPrefix(r.URL.Path, "/"), "unauthorized", 0)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dittofs-hook"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads a JSON request body within the size limit.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: the hook accepts application/json", ct)
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	}
+	return body, 0, nil
+}
+
+func (s *Server) handleSync(hook string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		log := s.opts.Logger.With("hook", hook)
+		body, code, err := readBody(w, r)
+		if err != nil {
+			s.refuse(w, log, hook, code, err, start)
+			return
+		}
+		req, err := DecodeSyncRequest(body)
+		if err != nil {
+			s.refuse(w, log, hook, http.StatusBadRequest, err, start)
+			return
+		}
+		log = log.With("namespace", req.Parent.Metadata.Namespace, "name", req.Parent.Metadata.Name)
+		in, err := Prepare(req)
+		if err != nil {
+			s.refuse(w, log, hook, http.StatusBadRequest, err, start)
+			return
+		}
+		obs := s.observe(r.Context(), in, log)
+		resp := in.Desired(obs, s.opts.Now(), s.opts.Secrets)
+		out, err := json.Marshal(resp)
+		if err != nil {
+			// Never a 200 that could drop children: a non-200 makes
+			// Metacontroller change nothing and retry.
+			log.Error("encode response", "err", err)
+			s.opts.Metrics.request(hook, "error", time.Since(start).Seconds())
+			writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+			return
+		}
+		s.opts.Metrics.poll(obs)
+		s.logOutcome(log, req, resp, time.Since(start))
+		s.opts.Metrics.request(hook, "ok", time.Since(start).Seconds())
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
+}
+
+func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, hook string, code int, err error, start time.Time) {
+	log.Warn("refused hook request", "status", code, "err", err)
+	s.opts.Metrics.request(hook, "bad_request", time.Since(start).Seconds())
+	writeError(w, code, err.Error())
+}
+
+// logOutcome logs a sync at debug level, and at info or warn level when the
+// Ready condition changes: the log says what changed, not that time passed.
+func (s *Server) logOutcome(log *slog.Logger, req *SyncRequest, resp *SyncResponse, took time.Duration) {
+	var before, after string
+	for _, c := range req.Parent.Status.Conditions {
+		if c.Type == CondReady {
+			before = string(c.Status) + "/" + c.Reason
+		}
+	}
+	var msg string
+	for _, c := range resp.Status.Conditions {
+		if c.Type == CondReady {
+			after = string(c.Status) + "/" + c.Reason
+			msg = c.Message
+		}
+	}
+	attrs := []any{"ready", after, "children", len(resp.Children), "resyncAfterSeconds", resp.ResyncAfterSeconds, "duration", took.Round(time.Microsecond)}
+	switch {
+	case before == after:
+		log.Debug("synced", attrs...)
+	case strings.HasPrefix(after, "True"):
+		log.Info("ready", append(attrs, "message", msg)...)
+	default:
+		log.Warn("not ready", append(attrs, "message", msg)...)
+	}
+}
+
+// observe talks to DittoFS as the plan says, within one deadline.
+func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Observation {
+	plan := in.Plan()
+	if !plan.Contact {
+		return Observation{}
+	}
+	api, err := s.baseURL(plan)
+	if err != nil {
+		return Observation{Auth: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: err.Error()}, Poll: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: err.Error()}}
+	}
+	client, err := dittofs.NewClient(api, s.opts.HTTPClient, s.opts.Metrics.ObserveDittoFS)
+	if err != nil {
+		msg := "the hook's --dittofs-url-template gives an invalid URL: " + err.Error()
+		return Observation{Auth: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}, Poll: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin}
+	if in.Finalizing() {
+		err := s.opts.Accounts.DeleteOperator(ctx, target)
+		if err != nil {
+			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
+		}
+		return in.ObserveFinalize(err, api)
+	}
+	var adapters []dittofs.Adapter
+	err = s.opts.Accounts.Do(ctx, target, func(token string) error {
+		var err error
+		adapters, err = client.ListAdapters(ctx, token)
+		return err
+	})
+	if err != nil {
+		log.Warn("DittoFS call failed", "api", api, "err", dittofs.Describe(err))
+	}
+	return in.ObservePoll(adapters, err, api)
+}
+
+func (s *Server) baseURL(p Plan) (string, error) {
+	var b bytes.Buffer
+	if err := s.urlTmpl.Execute(&b, struct {
+		Name, Namespace string
+		Port            int32
+	}{p.Name, p.Namespace, p.Port}); err != nil {
+		return "", fmt.Errorf("the hook's --dittofs-url-template failed: %w", err)
+	}
+	return b.String(), nil
+}
+
+func (s *Server) handleCustomize(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	log := s.opts.Logger.With("hook", "customize")
+	body, code, err := readBody(w, r)
+	if err != nil {
+		s.refuse(w, log, "customize", code, err, start)
+		return
+	}
+	req, err := DecodeCustomizeRequest(body)
+	if err != nil {
+		s.refuse(w, log, "customize", http.StatusBadRequest, err, start)
+		return
+	}
+	out, _ := json.Marshal(Customize(req))
+	s.opts.Metrics.request("customize", "ok", time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// Customize names the related objects a parent needs: the Secret holding
+// the administrator's password, when the user supplies one.
+func Customize(req *CustomizeRequest) *CustomizeResponse {
+	resp := &CustomizeResponse{RelatedResources: []RelatedResourceRule{}}
+	srv, err := parseServer(req.Parent)
+	if err != nil || srv.AdminPassword.Name == adminSecretName(srv.Name) {
+		return resp
+	}
+	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: []string{srv.AdminPassword.Name}})
+	return resp
+}
+
+// writeError answers a JSON error body that names the problem.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": code})
+}

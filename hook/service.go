@@ -1,0 +1,47 @@
+package hook
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// makeHeadlessService renders <name>-headless, the StatefulSet's governing
+// Service. It publishes the pod before it is ready, so that its DNS name
+// resolves while DittoFS starts.
+func makeHeadlessService(s *server) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: headlessServiceName(s.Name), Labels: labels(s.Name, "server")},
+		Spec: corev1.ServiceSpec{
+			Type:                     corev1.ServiceTypeClusterIP,
+			ClusterIP:                corev1.ClusterIPNone,
+			PublishNotReadyAddresses: true,
+			Selector:                 selectorLabels(s.Name),
+			Ports:                    []corev1.ServicePort{apiPort(s)},
+		},
+	}
+}
+
+// makeAPIService renders <name>-api, the control-plane API Service the hook
+// itself calls.
+func makeAPIService(s *server) *corev1.Service {
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: apiServiceName(s.Name), Labels: labels(s.Name, "api")},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selectorLabels(s.Name),
+			Ports:    []corev1.ServicePort{apiPort(s)},
+		},
+	}
+	if sp := s.Spec.Service; sp != nil {
+		svc.Spec.Type = sp.Type
+		svc.Annotations = sp.Annotations
+	}
+	return svc
+}
+
+func apiPort(s *server) corev1.ServicePort {
+	return corev1.ServicePort{Name: "api", Port: s.APIPort, TargetPort: intstr.FromInt32(s.APIPort), Protocol: corev1.ProtocolTCP}
+}

@@ -1,0 +1,177 @@
+package hook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The Metacontroller CompositeController hook contract, hook version v1, as a
+// real Metacontroller v4.17.2 sends it (see test/testdata/metacontroller).
+
+// Parent is the DittoServer as Metacontroller sends it. Spec stays raw until
+// the hook parses it, so that a spec the hook cannot use still lets it answer
+// with every observed child kept (instead of a 400 that stalls the parent).
+type Parent struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       json.RawMessage   `json:"spec,omitempty"`
+	Status     DittoServerStatus `json:"status,omitzero"`
+}
+
+// ObservedObject is one child or related object as the API server stores it.
+// It is kept raw: the hook decodes the kinds it reads when it needs them, and
+// returns an object it keeps as it was observed.
+type ObservedObject = json.RawMessage
+
+// ObservedMap is Metacontroller's children/related shape: "<Kind>.<apiVersion>"
+// → object name → object.
+type ObservedMap map[string]map[string]ObservedObject
+
+// SyncRequest is the body of a sync or finalize call.
+type SyncRequest struct {
+	Controller json.RawMessage `json:"controller,omitempty"`
+	Parent     *Parent         `json:"parent"`
+	Children   ObservedMap     `json:"children"`
+	Related    ObservedMap     `json:"related"`
+	Finalizing bool            `json:"finalizing"`
+}
+
+// SyncResponse is the answer to a sync or finalize call. Children is always
+// present (an empty list deletes every child, an absent key too: the hook
+// never answers 200 without having decided every child).
+type SyncResponse struct {
+	Status             *DittoServerStatus `json:"status"`
+	Children           []any              `json:"children"`
+	ResyncAfterSeconds float64            `json:"resyncAfterSeconds,omitempty"`
+	Finalized          bool               `json:"finalized,omitempty"`
+}
+
+// CustomizeRequest is the body of a customize call.
+type CustomizeRequest struct {
+	Controller json.RawMessage `json:"controller,omitempty"`
+	Parent     *Parent         `json:"parent"`
+}
+
+// CustomizeResponse names the related objects Metacontroller must send with
+// every sync of this parent.
+type CustomizeResponse struct {
+	RelatedResources []RelatedResourceRule `json:"relatedResources"`
+}
+
+// RelatedResourceRule selects related objects by name in the parent's namespace.
+type RelatedResourceRule struct {
+	APIVersion string   `json:"apiVersion"`
+	Resource   string   `json:"resource"`
+	Names      []string `json:"names,omitempty"`
+}
+
+// InputError is a request the hook cannot understand. The handler answers it
+// with a 4xx: Metacontroller then changes nothing, which is the only safe
+// answer to a request whose children the hook cannot see.
+type InputError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+// DecodeSyncRequest parses and checks a sync or finalize body. Unknown keys
+// are ignored, since Metacontroller may add fields.
+func DecodeSyncRequest(body []byte) (*SyncRequest, error) {
+	var req SyncRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	if err := checkParent(req.Parent); err != nil {
+		return nil, err
+	}
+	if req.Children == nil {
+		return nil, &InputError{Field: "children", Reason: "missing; Metacontroller always sends one key per child resource"}
+	}
+	for _, m := range []struct {
+		name string
+		obs  ObservedMap
+	}{{"children", req.Children}, {"related", req.Related}} {
+		if err := checkObserved(m.name, m.obs); err != nil {
+			return nil, err
+		}
+	}
+	return &req, nil
+}
+
+// DecodeCustomizeRequest parses and checks a customize body.
+func DecodeCustomizeRequest(body []byte) (*CustomizeRequest, error) {
+	var req CustomizeRequest
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	if err := checkParent(req.Parent); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+func decodeJSON(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &InputError{Reason: "empty body; expected a JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return &InputError{Field: typeErr.Field, Reason: fmt.Sprintf("has JSON type %s, want %s", typeErr.Value, typeErr.Type)}
+		}
+		return &InputError{Reason: "not valid JSON: " + err.Error()}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &InputError{Reason: "trailing data after the JSON object"}
+	}
+	return nil
+}
+
+func checkParent(p *Parent) error {
+	switch {
+	case p == nil:
+		return &InputError{Field: "parent", Reason: "missing"}
+	case p.APIVersion != APIVersion || p.Kind != Kind:
+		return &InputError{Field: "parent", Reason: fmt.Sprintf("is a %s %s, this hook serves %s %s", p.APIVersion, p.Kind, APIVersion, Kind)}
+	case p.Metadata.Name == "" || p.Metadata.Namespace == "":
+		return &InputError{Field: "parent.metadata", Reason: "needs a name and a namespace"}
+	case p.Metadata.UID == "":
+		return &InputError{Field: "parent.metadata.uid", Reason: "missing"}
+	}
+	return nil
+}
+
+// checkObserved verifies that every observed object is a JSON object whose
+// metadata.name is the key it is filed under: a mis-keyed map would make the
+// hook misjudge which children exist.
+func checkObserved(field string, obs ObservedMap) error {
+	for key, objs := range obs {
+		for name, raw := range objs {
+			var head struct {
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil {
+				return &InputError{Field: fmt.Sprintf("%s[%q][%q]", field, key, name), Reason: "not a Kubernetes object"}
+			}
+			if head.Metadata.Name != name {
+				return &InputError{Field: fmt.Sprintf("%s[%q][%q]", field, key, name), Reason: fmt.Sprintf("filed under %q but named %q", name, head.Metadata.Name)}
+			}
+		}
+	}
+	return nil
+}
