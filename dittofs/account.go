@@ -106,8 +106,13 @@ func NewAccounts(o AccountOptions) *Accounts {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Accounts{sessions: cache.NewLRUExpireCache(o.MaxSessions), idle: o.Idle, now: o.Now, metrics: o.Metrics}
+	return &Accounts{sessions: cache.NewLRUExpireCacheWithClock(o.MaxSessions, clock(o.Now)), idle: o.Idle, now: o.Now, metrics: o.Metrics}
 }
+
+// clock adapts a time function to the cache's clock.
+type clock func() time.Time
+
+func (c clock) Now() time.Time { return c() }
 
 // session is one DittoServer's tokens. Its mutex is held while logging in,
 // so concurrent syncs of one DittoServer log in once.
@@ -170,7 +175,8 @@ func (a *Accounts) token(ctx context.Context, s *session, t Target) (string, err
 	defer s.mu.Unlock()
 	fp := sha256.Sum256([]byte(t.Client.BaseURL() + "\x00" + t.Operator.Username + "\x00" + t.Operator.Password))
 	if fp != s.fingerprint {
-		*s = session{fingerprint: fp}
+		s.fingerprint = fp
+		s.access, s.refresh, s.accessExpiry, s.lifetime = "", "", time.Time{}, 0
 	}
 	now := a.now()
 	if s.access != "" && now.Before(s.accessExpiry.Add(-refreshMargin(s.lifetime))) {

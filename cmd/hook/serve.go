@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -26,7 +27,8 @@ import (
 func serve(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz, /readyz and /metrics on")
+	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz and /readyz on (and /metrics, unless --metrics-listen)")
+	metricsListen := fs.String("metrics-listen", "", "separate address for /metrics (and /healthz, /readyz), so a NetworkPolicy can admit monitoring to metrics only")
 	urlTemplate := fs.String("dittofs-url-template", hook.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
 	timeout := fs.Duration("dittofs-timeout", 3*time.Second, "deadline for all DittoFS calls of one sync (Metacontroller waits 10s for the hook)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -64,7 +66,9 @@ func serve(args []string, stderr io.Writer) error {
 		Secrets:     secrets,
 		Logger:      log,
 		Metrics:     metrics,
-		Gatherer:    reg,
+	}
+	if *metricsListen == "" {
+		opts.Gatherer = reg
 	}
 	if *authTokenFile != "" {
 		token := &reloadingFile{path: *authTokenFile}
@@ -104,11 +108,24 @@ func serve(args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	errc := make(chan error, 2)
+	if *metricsListen != "" {
+		mln, err := net.Listen("tcp", *metricsListen)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		mux.Handle("GET /healthz", srv)
+		mux.Handle("GET /readyz", srv)
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		defer msrv.Close()
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	errc := make(chan error, 1)
 	go func() {
 		if httpSrv.TLSConfig != nil {
 			errc <- httpSrv.ServeTLS(ln, "", "")

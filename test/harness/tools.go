@@ -1,0 +1,67 @@
+// Package harness runs the real components the tests need: the DittoFS
+// server, and the Kubernetes control plane of the end-to-end suite. Every
+// binary is built from the Go module proxy by test/tools/build.sh and cached
+// by version outside the repository.
+package harness
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// SkipEnv, set to 1, lets a developer without network skip the tests that
+// need real components. CI never sets it: there, a missing component fails.
+const SkipEnv = "DITTOFS_HOOK_SKIP_REAL"
+
+// RepoRoot is the repository's root directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+var (
+	binMu sync.Mutex
+	bins  = map[string]string{}
+)
+
+// Binary returns the path of a component built by test/tools/build.sh
+// (dfs, etcd, kube-apiserver, kube-controller-manager, kubectl, helm,
+// controller-gen), building it on first use. It fails the test, saying why,
+// when the component cannot be built.
+func Binary(t testing.TB, component string) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := bins[component]; ok {
+		return p
+	}
+	if os.Getenv(SkipEnv) == "1" {
+		t.Skipf("%s=1: skipping a test that needs the real %s", SkipEnv, component)
+	}
+	cmd := exec.Command(filepath.Join(RepoRoot(), "test", "tools", "build.sh"), component)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("cannot build the real %s with test/tools/build.sh (it needs the Go module proxy; set %s=1 to skip such tests on a machine without it): %v\n%s", component, SkipEnv, err, lastLines(stderr.String(), 30))
+	}
+	p := strings.TrimSpace(stdout.String())
+	if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+		t.Fatalf("test/tools/build.sh %s printed %q, which is not an executable", component, p)
+	}
+	bins[component] = p
+	return p
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
