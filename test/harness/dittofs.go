@@ -44,6 +44,9 @@ type DittoFSOptions struct {
 	DefaultPorts bool
 	// LogDir receives the server's log (default: the server's Dir).
 	LogDir string
+	// AdminPassword is DITTOFS_ADMIN_INITIAL_PASSWORD (default
+	// harness.AdminPassword), as the pod would get it from its Secret.
+	AdminPassword string
 }
 
 // StartDittoFS starts a fresh DittoFS server and stops it by its PID when
@@ -58,6 +61,9 @@ func StartDittoFS(t testing.TB, o DittoFSOptions) *DittoFS {
 	bin := Binary(t, "dfs")
 	if o.AccessTokenDuration == "" {
 		o.AccessTokenDuration = "15m"
+	}
+	if o.AdminPassword == "" {
+		o.AdminPassword = AdminPassword
 	}
 	d := &DittoFS{t: t, opts: o, Dir: t.TempDir()}
 	d.Port = FreePort(t)
@@ -104,7 +110,7 @@ func (d *DittoFS) start(bin string) {
 		logDir = d.Dir
 	}
 	env := []string{
-		"DITTOFS_ADMIN_INITIAL_PASSWORD=" + AdminPassword,
+		"DITTOFS_ADMIN_INITIAL_PASSWORD=" + d.opts.AdminPassword,
 		"HOME=" + d.Dir, "XDG_CONFIG_HOME=" + d.Dir, "XDG_STATE_HOME=" + d.Dir, "XDG_DATA_HOME=" + d.Dir, "XDG_CACHE_HOME=" + d.Dir,
 	}
 	d.proc = Start(t, logDir, "dittofs-"+strconv.Itoa(d.Port), bin, env, "start", "--foreground", "--config", filepath.Join(d.Dir, "config.yaml"))
@@ -151,7 +157,7 @@ func (d *DittoFS) AdminToken() string {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	d.Admin("", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "admin", "password": AdminPassword}, http.StatusOK, &out)
+	d.Admin("", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "admin", "password": d.opts.AdminPassword}, http.StatusOK, &out)
 	return out.AccessToken
 }
 
