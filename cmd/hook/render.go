@@ -94,14 +94,27 @@ func render(args []string, stdout, stderr io.Writer) error {
 }
 
 // renderRequest builds the sync request Metacontroller would send for a
-// manifest and a directory of existing objects.
+// manifest and a directory of existing objects. The manifest holds one
+// DittoServer; Secrets beside it (as in the samples) count as existing.
 func renderRequest(manifest []byte, observedDir string) (map[string]any, error) {
+	docs, err := splitDocuments(manifest, "the manifest")
+	if err != nil {
+		return nil, err
+	}
 	var parent map[string]any
-	if err := yaml.UnmarshalStrict(manifest, &parent); err != nil {
-		return nil, fmt.Errorf("not a YAML or JSON object: %w", err)
+	var others []map[string]any
+	for _, d := range docs {
+		if d["kind"] == hook.Kind {
+			if parent != nil {
+				return nil, errors.New("more than one DittoServer; render one at a time")
+			}
+			parent = d
+			continue
+		}
+		others = append(others, d)
 	}
 	if parent == nil {
-		return nil, errors.New("empty manifest")
+		return nil, errors.New("no DittoServer (kind: DittoServer) in the manifest")
 	}
 	md, _ := parent["metadata"].(map[string]any)
 	if md == nil {
@@ -116,11 +129,15 @@ func renderRequest(manifest []byte, observedDir string) (map[string]any, error) 
 		children[k] = map[string]any{}
 	}
 	related := map[string]map[string]any{hook.KeySecret: {}}
+	objs := others
 	if observedDir != "" {
-		objs, err := readObjects(observedDir)
+		dirObjs, err := readObjects(observedDir)
 		if err != nil {
 			return nil, err
 		}
+		objs = append(objs, dirObjs...)
+	}
+	{
 		for _, o := range objs {
 			kind, _ := o["kind"].(string)
 			apiVersion, _ := o["apiVersion"].(string)
@@ -161,18 +178,32 @@ func readObjects(dir string) ([]map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		for i, doc := range bytes.Split(data, []byte("\n---")) {
-			if strings.TrimSpace(string(doc)) == "" {
-				continue
-			}
-			var o map[string]any
-			if err := yaml.Unmarshal(doc, &o); err != nil {
-				return nil, fmt.Errorf("%s document %d: %w", e.Name(), i+1, err)
-			}
-			if o != nil {
-				out = append(out, o)
-			}
+		docs, err := splitDocuments(data, e.Name())
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, docs...)
+	}
+	return out, nil
+}
+
+// splitDocuments parses a YAML stream (or one JSON object) into objects.
+func splitDocuments(data []byte, name string) ([]map[string]any, error) {
+	var out []map[string]any
+	for i, doc := range bytes.Split(data, []byte("\n---")) {
+		if strings.TrimSpace(strings.TrimPrefix(string(doc), "---")) == "" {
+			continue
+		}
+		var o map[string]any
+		if err := yaml.UnmarshalStrict(doc, &o); err != nil {
+			return nil, fmt.Errorf("%s, document %d: not a YAML or JSON object: %w", name, i+1, err)
+		}
+		if o != nil {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s is empty", name)
 	}
 	return out, nil
 }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -29,7 +28,7 @@ type DittoFS struct {
 	// (the defaults 12049/1445 when DefaultPorts).
 	NFSPort, SMBPort int
 
-	t    testing.TB
+	t    T
 	opts DittoFSOptions
 	proc *Process
 	lock *os.File
@@ -44,6 +43,8 @@ type DittoFSOptions struct {
 	DefaultPorts bool
 	// LogDir receives the server's log (default: the server's Dir).
 	LogDir string
+	// Port of the API (default: a free one).
+	Port int
 	// AdminPassword is DITTOFS_ADMIN_INITIAL_PASSWORD (default
 	// harness.AdminPassword), as the pod would get it from its Secret.
 	AdminPassword string
@@ -56,7 +57,7 @@ type DittoFSOptions struct {
 // ports, 12049 and 1445 when new, so two servers starting at once collide
 // (Go runs test packages in parallel). A machine-wide file lock serialises
 // the start, and the adapters are moved to free ports before it is released.
-func StartDittoFS(t testing.TB, o DittoFSOptions) *DittoFS {
+func StartDittoFS(t T, o DittoFSOptions) *DittoFS {
 	t.Helper()
 	bin := Binary(t, "dfs")
 	if o.AccessTokenDuration == "" {
@@ -66,7 +67,10 @@ func StartDittoFS(t testing.TB, o DittoFSOptions) *DittoFS {
 		o.AdminPassword = AdminPassword
 	}
 	d := &DittoFS{t: t, opts: o, Dir: t.TempDir()}
-	d.Port = FreePort(t)
+	d.Port = o.Port
+	if d.Port == 0 {
+		d.Port = FreePort(t)
+	}
 	d.URL = fmt.Sprintf("http://127.0.0.1:%d", d.Port)
 	cfg := fmt.Sprintf(`logging:
   level: INFO

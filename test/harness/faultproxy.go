@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -33,7 +32,7 @@ type FaultProxy struct {
 	URL  string
 	Port int
 
-	t      testing.TB
+	t      T
 	target *url.URL
 	proxy  *httputil.ReverseProxy
 
@@ -47,7 +46,7 @@ type FaultProxy struct {
 
 // StartFaultProxy proxies to target (a DittoFS URL, or "" to set later with
 // SetTarget) on a free loopback port.
-func StartFaultProxy(t testing.TB, target string) *FaultProxy {
+func StartFaultProxy(t T, target string) *FaultProxy {
 	t.Helper()
 	p := &FaultProxy{t: t, calls: map[string]int{}, hungCh: make(chan struct{})}
 	if target != "" {

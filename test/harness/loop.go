@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"testing"
 )
 
 // Loop is an in-memory model of Metacontroller's side of the hook contract,
@@ -19,7 +18,7 @@ import (
 // cloud load balancer. The end-to-end suite does the same against a real
 // API server.
 type Loop struct {
-	T testing.TB
+	T T
 	// HookURL is the hook's base URL.
 	HookURL string
 	// Parent is the DittoServer (metadata and spec); Status is what the hook
@@ -52,7 +51,7 @@ type Response struct {
 var ChildKeys = []string{"StatefulSet.apps/v1", "Service.v1", "NetworkPolicy.networking.k8s.io/v1", "ConfigMap.v1", "Secret.v1"}
 
 // NewLoop returns a loop for a DittoServer with the given name and spec.
-func NewLoop(t testing.TB, hookURL, name string, spec map[string]any) *Loop {
+func NewLoop(t T, hookURL, name string, spec map[string]any) *Loop {
 	l := &Loop{T: t, HookURL: hookURL, Children: map[string]map[string]map[string]any{}, Related: map[string]map[string]map[string]any{"Secret.v1": {}}}
 	for _, k := range ChildKeys {
 		l.Children[k] = map[string]map[string]any{}

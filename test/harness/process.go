@@ -10,12 +10,11 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
+func FreePort(t T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,7 +38,7 @@ type Process struct {
 
 // Start runs a binary with its output in logDir/<name>.log. It is stopped
 // (SIGTERM, then SIGKILL after 10 s) when the test ends.
-func Start(t testing.TB, logDir, name, bin string, env []string, args ...string) *Process {
+func Start(t T, logDir, name, bin string, env []string, args ...string) *Process {
 	t.Helper()
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -112,7 +111,7 @@ func (p *Process) Tail() string {
 }
 
 // WaitHTTP polls url until it answers 200, the process dies, or timeout.
-func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
+func (p *Process) WaitHTTP(t T, url string, timeout time.Duration) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
@@ -134,7 +133,7 @@ func (p *Process) WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 }
 
 // BuildHook builds ./cmd/hook into dir and returns the binary's path.
-func BuildHook(t testing.TB, dir string) string {
+func BuildHook(t T, dir string) string {
 	t.Helper()
 	out := filepath.Join(dir, "hook")
 	cmd := exec.Command("go", "build", "-o", out, "./cmd/hook")

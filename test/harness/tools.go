@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"testing"
 )
 
 // SkipEnv, set to 1, lets a developer without network skip the tests that
@@ -34,7 +33,7 @@ var (
 // (dfs, etcd, kube-apiserver, kube-controller-manager, kubectl, helm,
 // controller-gen), building it on first use. It fails the test, saying why,
 // when the component cannot be built.
-func Binary(t testing.TB, component string) string {
+func Binary(t T, component string) string {
 	t.Helper()
 	binMu.Lock()
 	defer binMu.Unlock()

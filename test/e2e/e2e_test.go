@@ -1,0 +1,596 @@
+// Package e2e runs the hook on a real Kubernetes control plane (etcd,
+// kube-apiserver, kube-controller-manager), with a real DittoFS server and
+// the real hook binary, driven by a real Metacontroller when
+// METACONTROLLER_BIN names one (once per apply strategy), else by the
+// documented stand-in (harness.StandIn). Every assertion reads the API
+// server, not the hook's answer.
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+const (
+	ns              = "e2e"
+	pollingInterval = 5 * time.Second
+)
+
+func TestEndToEnd(t *testing.T) {
+	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
+		for _, strategy := range []string{"dynamic-apply", "server-side-apply"} {
+			t.Run("metacontroller-"+strategy, func(t *testing.T) {
+				runSuite(t, func(r *rig) controller { return startMetacontroller(t, r, bin, strategy) })
+			})
+		}
+		return
+	}
+	t.Run("stand-in", func(t *testing.T) {
+		runSuite(t, func(r *rig) controller { return startStandIn(t, r) })
+	})
+}
+
+// controller is Metacontroller or its stand-in.
+type controller interface {
+	Errors() []string
+	Stop()
+}
+
+type rig struct {
+	t       *testing.T
+	dir     string
+	cluster *harness.Cluster
+	hookURL string
+	hook    *harness.Process
+	dfs     *harness.DittoFS
+	dfsPort int
+}
+
+func runSuite(t *testing.T, newController func(*rig) controller) {
+	root := harness.RepoRoot()
+	dir, err := os.MkdirTemp("", "dittofs-hook-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("e2e: logs of every component in %s", dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("e2e: FAILED; the logs of every component are kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	start := time.Now()
+	r := &rig{t: t, dir: dir}
+	r.cluster = harness.StartCluster(t, dir,
+		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
+		filepath.Join(root, "manifests", "crd"))
+	t.Logf("e2e: control plane up in %s", time.Since(start).Round(time.Millisecond))
+
+	// The hook, as the real binary, pointed at DittoFS on loopback.
+	bin := harness.BuildHook(t, dir)
+	port := harness.FreePort(t)
+	r.hookURL = harness.URL(port, "")
+	r.hook = harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
+	r.hook.WaitHTTP(t, r.hookURL+"/readyz", 10*time.Second)
+	r.dfsPort = harness.FreePort(t)
+
+	t.Run("install", func(t *testing.T) { r.install(t) })
+	ctrl := newController(r)
+	t.Cleanup(ctrl.Stop)
+	defer func() {
+		if errs := ctrl.Errors(); len(errs) > 0 {
+			t.Errorf("the controller saw errors (immutable fields, rejected objects, hook failures):\n%s", strings.Join(errs, "\n"))
+		}
+	}()
+	steps := []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"children created with owners and an unpruned status", r.created},
+		{"ready server: operator account and adapter Services", r.adapters},
+		{"adapter changes converge without restarting the pod", r.changes},
+		{"DittoFS outage keeps every adapter child", r.outage},
+		{"steady state costs no API writes", r.steady},
+		{"updates are accepted: no immutable-field errors", r.update},
+		{"deletion: finalizer removes the account, GC removes the children", r.deletion},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.run) {
+			return
+		}
+	}
+}
+
+// install applies everything a user installs: the kustomize manifests (CRD,
+// hook Deployment, CompositeController), checks the hook's pod against the
+// restricted Pod Security Standard, and checks that every sample and every
+// child `hook render` makes of it is accepted by the API server.
+func (r *rig) install(t *testing.T) {
+	c := r.cluster
+	root := harness.RepoRoot()
+	c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
+	c.Kubectl("create", "namespace", ns)
+
+	// The hook's pod under the restricted Pod Security Standard.
+	c.Kubectl("create", "namespace", "pss-restricted")
+	c.Kubectl("label", "namespace", "pss-restricted", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
+	tmpl := c.Kubectl("get", "deployment", "-n", "dittofs-system", "dittofs-hook", "-o", "jsonpath={.spec.template}")
+	var pod map[string]any
+	if err := json.Unmarshal([]byte(tmpl), &pod); err != nil {
+		t.Fatal(err)
+	}
+	pod["apiVersion"], pod["kind"] = "v1", "Pod"
+	pod["metadata"].(map[string]any)["name"] = "hook-pss-check"
+	podFile := filepath.Join(r.dir, "hook-pod.json")
+	b, _ := json.Marshal(pod)
+	_ = os.WriteFile(podFile, b, 0o644)
+	out, err := exec.Command(c.KubectlPath(), "--kubeconfig", c.Kubeconfig, "create", "--dry-run=server", "-n", "pss-restricted", "-f", podFile).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "Warning") {
+		t.Fatalf("the hook's pod does not pass the restricted Pod Security Standard: %v\n%s", err, out)
+	}
+
+	// Every sample, and every child the hook renders for it, is accepted
+	// (server-side dry run: schema, CEL rules, defaults, admission).
+	samples, _ := filepath.Glob(filepath.Join(root, "manifests", "samples", "*.yaml"))
+	if len(samples) < 4 {
+		t.Fatalf("want at least 4 samples, found %v", samples)
+	}
+	hookBin := filepath.Join(r.dir, "hook")
+	for _, s := range samples {
+		c.Kubectl("apply", "--dry-run=server", "-n", ns, "-f", s)
+		rendered, err := exec.Command(hookBin, "render", "-f", s, "--adapters", filepath.Join(root, "test", "testdata", "dittofs", "adapters-fresh.body")).Output()
+		if err != nil {
+			t.Fatalf("hook render %s: %v", s, err)
+		}
+		var resp struct {
+			Children []map[string]any `json:"children"`
+		}
+		if err := yamlToJSON(rendered, &resp); err != nil {
+			t.Fatal(err)
+		}
+		list := map[string]any{"apiVersion": "v1", "kind": "List", "items": resp.Children}
+		f := filepath.Join(r.dir, "rendered-"+filepath.Base(s)+".json")
+		b, _ := json.Marshal(list)
+		_ = os.WriteFile(f, b, 0o644)
+		if out, err := c.KubectlErr("apply", "--dry-run=server", "-n", ns, "-f", f); err != nil {
+			t.Fatalf("children rendered for %s are refused: %v\n%s", filepath.Base(s), err, out)
+		}
+	}
+	// The CRD's rules refuse bad specs with a clear message.
+	for _, bad := range []struct{ spec, want string }{
+		{`{"storage":{"metadataSize":"1Gi"},"adapterDiscovery":{"pollingInterval":"1s"}}`, "pollingInterval must be at least 5s"},
+		{`{"storage":{"metadataSize":"1Gi"},"replicas":2}`, "should be less than or equal to 1"},
+		{`{"storage":{"metadataSize":"lots"}}`, "metadataSize"},
+		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres"}}`, "database.type postgres needs database.postgresSecretRef"},
+		{`{"storage":{"metadataSize":"1Gi"},"adapterServices":{"overrides":{"smb":{"udp":true}}}}`, "udp and portmapper exist only for the nfs adapter"},
+	} {
+		obj := fmt.Sprintf(`{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"bad","namespace":%q},"spec":%s}`, ns, bad.spec)
+		code, body := c.Do("POST", "/apis/dittofs.dittofs.com/v1alpha1/namespaces/"+ns+"/dittoservers?dryRun=All", "", []byte(obj))
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), bad.want) {
+			t.Errorf("spec %s: got %d %s, want 422 mentioning %q", bad.spec, code, body, bad.want)
+		}
+	}
+	long := `{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"a-name-that-is-far-too-long-for-children","namespace":"e2e"},"spec":{"storage":{"metadataSize":"1Gi"}}}`
+	if code, body := c.Do("POST", "/apis/dittofs.dittofs.com/v1alpha1/namespaces/"+ns+"/dittoservers?dryRun=All", "", []byte(long)); code != http.StatusUnprocessableEntity {
+		t.Errorf("a 41-character name: got %d %s, want 422", code, body)
+	}
+}
+
+func startStandIn(t *testing.T, r *rig) controller {
+	s := &harness.StandIn{Cluster: r.cluster, HookURL: r.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
+	logf, _ := os.Create(filepath.Join(r.dir, "stand-in.log"))
+	t.Cleanup(func() { logf.Close() })
+	s.Logf = func(format string, args ...any) { fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...) }
+	s.Start()
+	return s
+}
+
+// metacontroller is a real Metacontroller process.
+type metacontroller struct {
+	p   *harness.Process
+	dir string
+}
+
+func (m *metacontroller) Stop() { _ = m.p.Stop() }
+
+// Errors are the sync errors Metacontroller logged.
+func (m *metacontroller) Errors() []string {
+	b, _ := os.ReadFile(m.p.Log)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "failed to sync") || strings.Contains(line, "is invalid") || strings.Contains(line, "field is immutable") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func startMetacontroller(t *testing.T, r *rig, bin, strategy string) controller {
+	// The project's CompositeController, its webhook URLs pointed at the
+	// hook on loopback.
+	cc, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "compositecontroller.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", r.hookURL)
+	f := filepath.Join(r.dir, "compositecontroller-local.yaml")
+	_ = os.WriteFile(f, []byte(local), 0o644)
+	r.cluster.Kubectl("apply", "--server-side", "--force-conflicts", "-f", f)
+	p := harness.Start(t, r.dir, "metacontroller", bin, nil,
+		"--kubeconfig", r.cluster.Kubeconfig, "--discovery-interval=5s", "--apply-strategy="+strategy,
+		"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
+		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
+		"--zap-log-level=4")
+	return &metacontroller{p: p, dir: r.dir}
+}
+
+// get reads an object as JSON (nil when absent).
+func (r *rig) get(t *testing.T, path string) map[string]any {
+	t.Helper()
+	code, body := r.cluster.Do("GET", path, "", nil)
+	if code == http.StatusNotFound {
+		return nil
+	}
+	if code != 200 {
+		t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	var out map[string]any
+	_ = json.Unmarshal(body, &out)
+	return out
+}
+
+func svcPath(name string) string    { return "/api/v1/namespaces/" + ns + "/services/" + name }
+func npPath(name string) string     { return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + name }
+func secretPath(name string) string { return "/api/v1/namespaces/" + ns + "/secrets/" + name }
+func stsPath(name string) string    { return "/apis/apps/v1/namespaces/" + ns + "/statefulsets/" + name }
+func cmPath(name string) string     { return "/api/v1/namespaces/" + ns + "/configmaps/" + name }
+func dsPath(name string) string {
+	return "/apis/dittofs.dittofs.com/v1alpha1/namespaces/" + ns + "/dittoservers/" + name
+}
+
+// eventually polls cond until it holds or timeout passes, and returns how long it took.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// condition reads a condition of the DittoServer: status and reason.
+func (r *rig) condition(t *testing.T, typ string) (string, string) {
+	ds := r.get(t, dsPath("demo"))
+	st, _ := ds["status"].(map[string]any)
+	conds, _ := st["conditions"].([]any)
+	for _, c := range conds {
+		m := c.(map[string]any)
+		if m["type"] == typ {
+			return m["status"].(string), m["reason"].(string)
+		}
+	}
+	return "", ""
+}
+
+func (r *rig) created(t *testing.T) {
+	c := r.cluster
+	spec := fmt.Sprintf(`apiVersion: dittofs.dittofs.com/v1alpha1
+kind: DittoServer
+metadata:
+  name: demo
+  namespace: %s
+spec:
+  storage:
+    metadataSize: 1Gi
+  controlPlane:
+    port: %d
+  adapterDiscovery:
+    pollingInterval: %s
+`, ns, r.dfsPort, pollingInterval)
+	f := filepath.Join(r.dir, "demo.yaml")
+	_ = os.WriteFile(f, []byte(spec), 0o644)
+	c.Kubectl("apply", "-f", f)
+	children := []string{stsPath("demo"), svcPath("demo-headless"), svcPath("demo-api"), cmPath("demo-config"),
+		secretPath("demo-jwt-secret"), secretPath("demo-admin-bootstrap-credentials"), secretPath("demo-operator-credentials"), npPath("demo-baseline")}
+	took := eventually(t, 30*time.Second, "infrastructure children created", func() bool {
+		for _, p := range children {
+			if r.get(t, p) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("e2e: infrastructure created in %s", took.Round(time.Millisecond))
+	uid := r.get(t, dsPath("demo"))["metadata"].(map[string]any)["uid"]
+	for _, p := range children {
+		refs, _ := r.get(t, p)["metadata"].(map[string]any)["ownerReferences"].([]any)
+		if len(refs) != 1 || refs[0].(map[string]any)["uid"] != uid || refs[0].(map[string]any)["controller"] != true {
+			t.Errorf("%s: ownerReferences %v, want the DittoServer as controller", p, refs)
+		}
+	}
+	// The status the hook answers is stored whole: nothing pruned by the schema.
+	eventually(t, 20*time.Second, "status written", func() bool { s, _ := r.condition(t, "Ready"); return s != "" })
+	ds := r.get(t, dsPath("demo"))
+	stored, _ := json.Marshal(ds["status"])
+	answer := r.syncNow(t)
+	var st map[string]any
+	_ = json.Unmarshal(answer, &st)
+	status := st["status"].(map[string]any)
+	status["observedGeneration"] = ds["metadata"].(map[string]any)["generation"]
+	want, _ := json.Marshal(status)
+	if !jsonEqual(stored, want) {
+		t.Fatalf("stored status differs from the hook's answer (pruned by the CRD schema?):\nstored %s\nanswer %s", stored, want)
+	}
+	if s, reason := r.condition(t, "Available"); s != "False" || reason != "WaitingForReplica" {
+		t.Fatalf("Available = %s/%s before the pod is ready", s, reason)
+	}
+}
+
+// syncNow posts the request Metacontroller would send now, built from the
+// API server's objects, and returns the hook's answer.
+func (r *rig) syncNow(t *testing.T) []byte {
+	t.Helper()
+	ds := r.get(t, dsPath("demo"))
+	uid := ds["metadata"].(map[string]any)["uid"].(string)
+	children := map[string]map[string]any{}
+	for key, path := range map[string]string{
+		"StatefulSet.apps/v1":                "/apis/apps/v1/namespaces/" + ns + "/statefulsets",
+		"Service.v1":                         "/api/v1/namespaces/" + ns + "/services",
+		"NetworkPolicy.networking.k8s.io/v1": "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies",
+		"ConfigMap.v1":                       "/api/v1/namespaces/" + ns + "/configmaps",
+		"Secret.v1":                          "/api/v1/namespaces/" + ns + "/secrets",
+	} {
+		children[key] = map[string]any{}
+		list := r.get(t, path+"?labelSelector=controller-uid%3D"+uid)
+		items, _ := list["items"].([]any)
+		for _, it := range items {
+			m := it.(map[string]any)
+			children[key][m["metadata"].(map[string]any)["name"].(string)] = m
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"controller": map[string]any{}, "parent": ds, "children": children, "related": map[string]any{"Secret.v1": map[string]any{}}})
+	resp, err := http.Post(r.hookURL+"/sync", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return out
+}
+
+func (r *rig) secret(t *testing.T, name, key string) string {
+	sec := r.get(t, secretPath(name))
+	data, _ := sec["data"].(map[string]any)
+	var v []byte
+	b, _ := json.Marshal(data[key])
+	_ = json.Unmarshal(b, &v)
+	return string(v)
+}
+
+func (r *rig) adapters(t *testing.T) {
+	c := r.cluster
+	// Play the kubelet: DittoFS starts with the Secrets the hook generated,
+	// on the port the spec names, and the pod becomes ready.
+	r.dfs = harness.StartDittoFS(r.t, harness.DittoFSOptions{AdminPassword: r.secret(t, "demo-admin-bootstrap-credentials", "password"), LogDir: r.dir, Port: r.dfsPort})
+	c.Kubectl("patch", "statefulset", "demo", "-n", ns, "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1,"currentReplicas":1,"updatedReplicas":1}}`)
+	took := eventually(t, 30*time.Second, "adapter Services and NetworkPolicies created", func() bool {
+		for _, p := range []string{svcPath("demo-adapter-nfs"), svcPath("demo-adapter-smb"), npPath("demo-adapter-nfs"), npPath("demo-adapter-smb")} {
+			if r.get(t, p) == nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("e2e: adapters exposed %s after the pod became ready", took.Round(time.Millisecond))
+	if code, _ := r.dfs.Call("", "POST", "/api/v1/auth/login", map[string]string{"username": "k8s-operator", "password": r.secret(t, "demo-operator-credentials", "password")}); code != 200 {
+		t.Fatalf("the k8s-operator account was not provisioned in DittoFS (login %d)", code)
+	}
+	if got := servicePort(t, r.get(t, svcPath("demo-adapter-nfs"))); got != r.dfs.NFSPort {
+		t.Fatalf("nfs Service port %d, DittoFS says %d", got, r.dfs.NFSPort)
+	}
+	// Play the cloud: the nfs Service gets a load balancer address.
+	c.Kubectl("patch", "service", "demo-adapter-nfs", "-n", ns, "--subresource=status", "--type=merge", "-p", `{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}`)
+	want := fmt.Sprintf("203.0.113.10:%d", r.dfs.NFSPort)
+	eventually(t, 20*time.Second, "nfs endpoint in status", func() bool {
+		return c.Kubectl("get", "dittoserver", "demo", "-n", ns, "-o", `jsonpath={.status.adapters[?(@.type=="nfs")].endpoints[0]}`) == want
+	})
+	t.Logf("e2e: kubectl get dittofs -o wide:\n%s", c.Kubectl("get", "dittofs", "-n", ns, "-o", "wide"))
+}
+
+func servicePort(t *testing.T, svc map[string]any) int {
+	ports := svc["spec"].(map[string]any)["ports"].([]any)
+	return int(ports[0].(map[string]any)["port"].(float64))
+}
+
+func template(t *testing.T, r *rig) string {
+	sts := r.get(t, stsPath("demo"))
+	b, _ := json.Marshal(sts["spec"].(map[string]any)["template"])
+	return string(b)
+}
+
+func (r *rig) changes(t *testing.T) {
+	before := template(t, r)
+	nfs := r.get(t, svcPath("demo-adapter-nfs"))
+	nfsMD := nfs["metadata"].(map[string]any)
+	nfsSpec := nfs["spec"].(map[string]any)
+	nodePort := nfsSpec["ports"].([]any)[0].(map[string]any)["nodePort"]
+
+	r.dfs.SetAdapter("smb", map[string]any{"enabled": false})
+	took := eventually(t, pollingInterval+2*time.Second, "smb Service removed", func() bool { return r.get(t, svcPath("demo-adapter-smb")) == nil })
+	t.Logf("e2e: smb disabled → Service removed in %s (polling interval %s)", took.Round(time.Millisecond), pollingInterval)
+	if r.get(t, npPath("demo-adapter-smb")) == nil {
+		// Allowed only once the Service is gone, which it is; but it must not go first.
+		t.Logf("e2e: smb NetworkPolicy already removed too")
+	}
+	took2 := eventually(t, 10*time.Second, "smb NetworkPolicy removed after its Service", func() bool { return r.get(t, npPath("demo-adapter-smb")) == nil })
+	t.Logf("e2e: smb NetworkPolicy removed %s after its Service", took2.Round(time.Millisecond))
+
+	moved := harness.FreePort(t)
+	r.dfs.SetAdapter("nfs", map[string]any{"port": moved})
+	took = eventually(t, pollingInterval+2*time.Second, "nfs Service moved", func() bool {
+		return servicePort(t, r.get(t, svcPath("demo-adapter-nfs"))) == moved
+	})
+	t.Logf("e2e: nfs moved to %d → Service updated in %s", moved, took.Round(time.Millisecond))
+	r.dfs.NFSPort = moved
+	after := r.get(t, svcPath("demo-adapter-nfs"))
+	amd, aspec := after["metadata"].(map[string]any), after["spec"].(map[string]any)
+	if amd["uid"] != nfsMD["uid"] || aspec["clusterIP"] != nfsSpec["clusterIP"] || aspec["ports"].([]any)[0].(map[string]any)["nodePort"] != nodePort {
+		t.Fatalf("the nfs Service was replaced or readdressed: uid %v→%v clusterIP %v→%v nodePort %v→%v",
+			nfsMD["uid"], amd["uid"], nfsSpec["clusterIP"], aspec["clusterIP"], nodePort, aspec["ports"].([]any)[0].(map[string]any)["nodePort"])
+	}
+	if template(t, r) != before {
+		t.Fatal("the StatefulSet's pod template changed with the adapters (the pod would restart)")
+	}
+}
+
+func (r *rig) adapterUIDs(t *testing.T) map[string]any {
+	out := map[string]any{}
+	for _, p := range []string{svcPath("demo-adapter-nfs"), npPath("demo-adapter-nfs")} {
+		obj := r.get(t, p)
+		if obj == nil {
+			t.Fatalf("%s is gone", p)
+		}
+		out[p] = obj["metadata"].(map[string]any)["uid"]
+	}
+	return out
+}
+
+func (r *rig) outage(t *testing.T) {
+	before := r.adapterUIDs(t)
+	r.dfs.Stop()
+	eventually(t, 3*pollingInterval, "APIUnreachable reported", func() bool {
+		s, reason := r.condition(t, "AdaptersDiscovered")
+		return s == "False" && reason == "APIUnreachable"
+	})
+	time.Sleep(3 * pollingInterval) // several polls (backing off) while down
+	if after := r.adapterUIDs(t); !equalMaps(before, after) {
+		t.Fatalf("adapter children replaced during the outage: %v → %v", before, after)
+	}
+	r.dfs.Restart()
+	took := eventually(t, 6*pollingInterval, "recovered", func() bool {
+		s, _ := r.condition(t, "AdaptersDiscovered")
+		return s == "True"
+	})
+	t.Logf("e2e: recovered %s after DittoFS restarted", took.Round(time.Millisecond))
+	if after := r.adapterUIDs(t); !equalMaps(before, after) {
+		t.Fatalf("adapter children replaced after recovery: %v → %v", before, after)
+	}
+}
+
+// steady measures, from kube-apiserver's own metrics, the writes made while
+// nothing changes, over at least three polling intervals.
+func (r *rig) steady(t *testing.T) {
+	// Let the recovery settle: Ready stops changing.
+	eventually(t, 30*time.Second, "Ready", func() bool { s, _ := r.condition(t, "Ready"); return s == "True" })
+	time.Sleep(2 * time.Second)
+	before := r.cluster.Writes()
+	window := 3*pollingInterval + time.Second
+	time.Sleep(window)
+	after := r.cluster.Writes()
+	var writes []string
+	total := 0
+	for k, v := range after {
+		resource := k[strings.Index(k, " ")+1:]
+		switch strings.SplitN(resource, "/", 2)[0] {
+		case "statefulsets", "services", "networkpolicies", "configmaps", "secrets", "dittoservers":
+		default:
+			continue
+		}
+		if d := v - before[k]; d > 0 {
+			writes = append(writes, fmt.Sprintf("%s ×%d", k, d))
+			total += d
+		}
+	}
+	sort.Strings(writes)
+	t.Logf("e2e: steady state: %d API writes to children or the DittoServer in %s (%d polling intervals) %v", total, window, int(window/pollingInterval), writes)
+	if total != 0 {
+		t.Fatalf("writes at steady state: %v", writes)
+	}
+}
+
+// update changes the spec so that the StatefulSet, ConfigMap and Services
+// are updated in place: the API server must accept every update.
+func (r *rig) update(t *testing.T) {
+	c := r.cluster
+	c.Kubectl("patch", "dittoserver", "demo", "-n", ns, "--type=merge", "-p", `{"spec":{"logging":{"level":"DEBUG"},"adapterServices":{"type":"NodePort","annotations":{"example.com/x":"y"}},"service":{"type":"NodePort"}}}`)
+	eventually(t, 20*time.Second, "config and Services updated", func() bool {
+		cm := r.get(t, cmPath("demo-config"))
+		svc := r.get(t, svcPath("demo-adapter-nfs"))
+		return strings.Contains(cm["data"].(map[string]any)["config.yaml"].(string), "DEBUG") &&
+			svc["spec"].(map[string]any)["type"] == "NodePort"
+	})
+	code, body := c.Do("PATCH", dsPath("demo"), "application/merge-patch+json", []byte(`{"spec":{"storage":{"metadataSize":"2Gi"}}}`))
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "storage is immutable") {
+		t.Fatalf("changing storage: got %d %s, want 422 storage is immutable", code, body)
+	}
+}
+
+func (r *rig) deletion(t *testing.T) {
+	c := r.cluster
+	c.Kubectl("delete", "dittoserver", "demo", "-n", ns, "--wait=false")
+	took := eventually(t, 60*time.Second, "DittoServer deleted (finalized)", func() bool { return r.get(t, dsPath("demo")) == nil })
+	t.Logf("e2e: DittoServer finalized in %s", took.Round(time.Millisecond))
+	code, body := r.dfs.Call(r.dfs.AdminToken(), "GET", "/api/v1/users/k8s-operator", nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("k8s-operator still exists in DittoFS: %d %s", code, body)
+	}
+	took = eventually(t, 60*time.Second, "children garbage-collected", func() bool {
+		for _, p := range []string{stsPath("demo"), svcPath("demo-api"), svcPath("demo-adapter-nfs"), npPath("demo-baseline"), secretPath("demo-operator-credentials"), cmPath("demo-config")} {
+			if r.get(t, p) != nil {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("e2e: children garbage-collected in %s", took.Round(time.Millisecond))
+}
+
+func equalMaps(a, b map[string]any) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	_ = json.Unmarshal(a, &x)
+	_ = json.Unmarshal(b, &y)
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+func yamlToJSON(y []byte, out any) error {
+	j, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(j, out)
+}

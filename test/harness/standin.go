@@ -1,0 +1,526 @@
+package harness
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// StandIn is a minimal, documented stand-in for Metacontroller's
+// CompositeController, used by the end-to-end suite and the demo when no
+// real Metacontroller binary is given (METACONTROLLER_BIN). It implements
+// the part of the contract the hook relies on, against the real API server:
+//
+//   - it watches (polls) DittoServers and the children they own, and syncs a
+//     parent when it or one of its children changed, or when the hook's
+//     resyncAfterSeconds is due;
+//   - it calls /customize once per parent generation and sends the Secrets
+//     it names as related objects;
+//   - it POSTs {controller, parent, children, related, finalizing} to /sync
+//     (or /finalize while the parent is being deleted);
+//   - it applies each returned child with server-side apply (field manager
+//     "metacontroller", force), adding the namespace, the controller-uid
+//     label and a controller ownerReference — but only when the child is
+//     missing or differs from the live object the way Metacontroller's
+//     default dynamic-apply judges it (a list whose items all carry a merge
+//     key is matched item by item; any other list must be equal whole), and
+//     never updates a Secret (the OnDelete strategy);
+//   - it deletes owned children the answer left out;
+//   - it writes the answered status, with observedGeneration, through the
+//     status subresource when it differs;
+//   - it adds its finalizer and removes it once the hook answers finalized.
+//
+// A non-200 answer changes nothing. Apply errors (422s and the like) are
+// recorded in Errors for the test to assert on.
+type StandIn struct {
+	Cluster *Cluster
+	HookURL string
+	// Name is the CompositeController's name (its finalizer is
+	// metacontroller.io/compositecontroller-<Name>).
+	Name string
+	// Resync is the default period (resyncPeriodSeconds).
+	Resync time.Duration
+	// Logf receives one line per action; may be nil.
+	Logf func(format string, args ...any)
+
+	mu       sync.Mutex
+	errors   []string
+	syncs    int
+	state    map[string]*parentState
+	stop     chan struct{}
+	stopped  chan struct{}
+	http     *http.Client
+	hookDown bool
+}
+
+type parentState struct {
+	fingerprint string
+	next        time.Time
+	customized  int64
+	related     []string
+}
+
+var childResources = []struct {
+	key, path string // path under /api(s)/…/namespaces/<ns>/
+	onDelete       bool
+}{
+	{"StatefulSet.apps/v1", "/apis/apps/v1/namespaces/%s/statefulsets", false},
+	{"Service.v1", "/api/v1/namespaces/%s/services", false},
+	{"NetworkPolicy.networking.k8s.io/v1", "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies", false},
+	{"ConfigMap.v1", "/api/v1/namespaces/%s/configmaps", false},
+	{"Secret.v1", "/api/v1/namespaces/%s/secrets", true},
+}
+
+const parentPath = "/apis/dittofs.dittofs.com/v1alpha1"
+
+// Start runs the stand-in until Stop.
+func (s *StandIn) Start() {
+	s.state = map[string]*parentState{}
+	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+	s.http = &http.Client{Timeout: 15 * time.Second}
+	if s.Resync == 0 {
+		s.Resync = 600 * time.Second
+	}
+	go func() {
+		defer close(s.stopped)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-t.C:
+				s.round()
+			}
+		}
+	}()
+}
+
+// Stop ends the loop.
+func (s *StandIn) Stop() {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.stopped
+		s.stop = nil
+	}
+}
+
+// Errors returns the apply and hook errors seen so far.
+func (s *StandIn) Errors() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.errors...)
+}
+
+// Syncs returns how many hook calls the stand-in made.
+func (s *StandIn) Syncs() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.syncs
+}
+
+func (s *StandIn) fail(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.mu.Lock()
+	s.errors = append(s.errors, msg)
+	s.mu.Unlock()
+	s.logf("error: %s", msg)
+}
+
+func (s *StandIn) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf("stand-in: "+format, args...)
+	}
+}
+
+func (s *StandIn) get(path string, out any) bool {
+	code, body := s.Cluster.Do("GET", path, "", nil)
+	if code == http.StatusNotFound {
+		return false
+	}
+	if code != 200 {
+		s.fail("GET %s: %d %s", path, code, body)
+		return false
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		s.fail("GET %s: %v", path, err)
+		return false
+	}
+	return true
+}
+
+type object = map[string]any
+
+func (s *StandIn) round() {
+	var parents struct {
+		Items []object `json:"items"`
+	}
+	if !s.get(parentPath+"/dittoservers", &parents) {
+		return
+	}
+	for _, p := range parents.Items {
+		s.reconcile(p)
+	}
+}
+
+func meta(o object) object {
+	m, _ := o["metadata"].(object)
+	if m == nil {
+		m = object{}
+		o["metadata"] = m
+	}
+	return m
+}
+
+func str(o object, k string) string { v, _ := o[k].(string); return v }
+
+func (s *StandIn) reconcile(parent object) {
+	md := meta(parent)
+	ns, name, uid := str(md, "namespace"), str(md, "name"), str(md, "uid")
+	gen, _ := md["generation"].(float64)
+	st := s.state[uid]
+	if st == nil {
+		st = &parentState{customized: -1}
+		s.state[uid] = st
+	}
+	deleting := md["deletionTimestamp"] != nil
+	finalizer := "metacontroller.io/compositecontroller-" + s.Name
+	if !deleting && !hasString(md["finalizers"], finalizer) {
+		fins := append(strings_(md["finalizers"]), finalizer)
+		s.patch(fmt.Sprintf("%s/namespaces/%s/dittoservers/%s", parentPath, ns, name), "application/merge-patch+json", object{"metadata": object{"finalizers": fins}})
+		return // the change wakes the next round
+	}
+
+	children := map[string]map[string]object{}
+	fp := []string{str(md, "resourceVersion")}
+	for _, cr := range childResources {
+		var list struct {
+			Items []object `json:"items"`
+		}
+		children[cr.key] = map[string]object{}
+		if !s.get(fmt.Sprintf(cr.path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
+			return
+		}
+		kind, apiVersion, _ := strings.Cut(cr.key, ".")
+		for _, c := range list.Items {
+			if !ownedBy(c, uid) {
+				continue
+			}
+			// List items carry no kind; Metacontroller sends full objects.
+			c["kind"], c["apiVersion"] = kind, apiVersion
+			cmd := meta(c)
+			children[cr.key][str(cmd, "name")] = c
+			fp = append(fp, cr.key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
+		}
+	}
+	related := map[string]map[string]object{"Secret.v1": {}}
+	if int64(gen) != st.customized {
+		var resp struct {
+			RelatedResources []struct {
+				Resource string   `json:"resource"`
+				Names    []string `json:"names"`
+			} `json:"relatedResources"`
+		}
+		if !s.callHook("/customize", object{"controller": s.controller(), "parent": parent}, &resp) {
+			return
+		}
+		st.related = nil
+		for _, r := range resp.RelatedResources {
+			if r.Resource == "secrets" {
+				st.related = append(st.related, r.Names...)
+			}
+		}
+		st.customized = int64(gen)
+	}
+	for _, n := range st.related {
+		var sec object
+		if s.get(fmt.Sprintf("/api/v1/namespaces/%s/secrets/%s", ns, n), &sec) {
+			related["Secret.v1"][n] = sec
+			fp = append(fp, "related/"+n+"@"+str(meta(sec), "resourceVersion"))
+		}
+	}
+	sort.Strings(fp)
+	fingerprint := strings.Join(fp, ",")
+	if fingerprint == st.fingerprint && time.Now().Before(st.next) {
+		return
+	}
+
+	path := "/sync"
+	if deleting {
+		path = "/finalize"
+	}
+	var resp struct {
+		Status             object   `json:"status"`
+		Children           []object `json:"children"`
+		ResyncAfterSeconds float64  `json:"resyncAfterSeconds"`
+		Finalized          bool     `json:"finalized"`
+	}
+	req := object{"controller": s.controller(), "parent": parent, "children": children, "related": related, "finalizing": deleting}
+	if !s.callHook(path, req, &resp) {
+		st.next = time.Now().Add(2 * time.Second) // retry with backoff, change nothing
+		return
+	}
+	st.fingerprint = fingerprint
+	if resp.ResyncAfterSeconds > 0 {
+		st.next = time.Now().Add(time.Duration(resp.ResyncAfterSeconds * float64(time.Second)))
+	} else {
+		st.next = time.Now().Add(s.Resync)
+	}
+
+	desired := map[string]bool{}
+	for _, c := range resp.Children {
+		key := str(c, "kind") + "." + str(c, "apiVersion")
+		cname := str(meta(c), "name")
+		desired[key+"/"+cname] = true
+		s.applyChild(parent, key, c, children[key][cname])
+	}
+	for _, cr := range childResources {
+		for cname := range children[cr.key] {
+			if !desired[cr.key+"/"+cname] {
+				s.logf("delete %s %s/%s", cr.key, ns, cname)
+				code, body := s.Cluster.Do("DELETE", fmt.Sprintf(cr.path, ns)+"/"+cname+"?propagationPolicy=Background", "", nil)
+				if code >= 300 && code != http.StatusNotFound {
+					s.fail("delete %s %s: %d %s", cr.key, cname, code, body)
+				}
+			}
+		}
+	}
+	if resp.Status != nil {
+		resp.Status["observedGeneration"] = gen
+		if live, _ := parent["status"].(object); !reflect.DeepEqual(normalize(live), normalize(resp.Status)) {
+			s.logf("status %s/%s", ns, name)
+			up := copyObject(parent)
+			up["status"] = resp.Status
+			code, body := s.Cluster.Do("PUT", fmt.Sprintf("%s/namespaces/%s/dittoservers/%s/status", parentPath, ns, name), "", up)
+			if code == http.StatusConflict {
+				st.fingerprint = "" // stale read: sync again
+			} else if code >= 300 {
+				s.fail("update status of %s: %d %s", name, code, body)
+			}
+		}
+	}
+	if deleting && resp.Finalized && hasString(md["finalizers"], finalizer) {
+		var keep []string
+		for _, f := range strings_(md["finalizers"]) {
+			if f != finalizer {
+				keep = append(keep, f)
+			}
+		}
+		s.logf("remove finalizer from %s/%s", ns, name)
+		s.patch(fmt.Sprintf("%s/namespaces/%s/dittoservers/%s", parentPath, ns, name), "application/merge-patch+json", object{"metadata": object{"finalizers": keep, "resourceVersion": str(md, "resourceVersion")}})
+	}
+}
+
+func (s *StandIn) controller() object {
+	return object{"apiVersion": "metacontroller.k8s.io/v1alpha1", "kind": "CompositeController", "metadata": object{"name": s.Name}}
+}
+
+func (s *StandIn) callHook(path string, req, out any) bool {
+	body, _ := json.Marshal(req)
+	s.mu.Lock()
+	s.syncs++
+	s.mu.Unlock()
+	resp, err := s.http.Post(s.HookURL+path, "application/json", bytes.NewReader(body))
+	if err != nil {
+		s.logf("hook %s: %v", path, err)
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		var e bytes.Buffer
+		_, _ = e.ReadFrom(resp.Body)
+		s.fail("hook %s answered %d: %s", path, resp.StatusCode, e.String())
+		return false
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		s.fail("hook %s: %v", path, err)
+		return false
+	}
+	return true
+}
+
+func (s *StandIn) applyChild(parent object, key string, desired, live object) {
+	pmd := meta(parent)
+	ns, uid := str(pmd, "namespace"), str(pmd, "uid")
+	c := copyObject(desired)
+	md := meta(c)
+	md["namespace"] = ns
+	labels, _ := md["labels"].(object)
+	if labels == nil {
+		labels = object{}
+	}
+	labels["controller-uid"] = uid
+	md["labels"] = labels
+	md["ownerReferences"] = []any{object{
+		"apiVersion": str(parent, "apiVersion"), "kind": str(parent, "kind"), "name": str(pmd, "name"), "uid": uid,
+		"controller": true, "blockOwnerDeletion": true,
+	}}
+	var path string
+	onDelete := false
+	for _, cr := range childResources {
+		if cr.key == key {
+			path, onDelete = fmt.Sprintf(cr.path, ns), cr.onDelete
+		}
+	}
+	if path == "" {
+		s.fail("hook returned a %s, which the controller does not own", key)
+		return
+	}
+	if live != nil && (onDelete || covers(live, c)) {
+		return
+	}
+	verb := "create"
+	if live != nil {
+		verb = "update"
+	}
+	s.logf("%s %s %s/%s", verb, key, ns, str(md, "name"))
+	body, _ := json.Marshal(c)
+	s.patch(path+"/"+str(md, "name")+"?fieldManager=metacontroller&force=true", "application/apply-patch+yaml", body)
+}
+
+func (s *StandIn) patch(path, contentType string, body any) {
+	code, out := s.Cluster.Do("PATCH", path, contentType, body)
+	if code == http.StatusConflict {
+		s.logf("conflict on %s; retrying on the next round", path)
+		for _, st := range s.state {
+			st.fingerprint = ""
+		}
+		return
+	}
+	if code >= 300 {
+		s.fail("PATCH %s: %d %s", path, code, out)
+	}
+}
+
+// covers says whether the live object already holds everything desired
+// holds, judged the way dynamic-apply does.
+func covers(live, desired any) bool {
+	switch d := desired.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, dv := range d {
+			lv, ok := l[k]
+			if !ok {
+				if isEmpty(dv) {
+					continue
+				}
+				return false
+			}
+			if !covers(lv, dv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(d) {
+			return false
+		}
+		key := mergeKey(d)
+		if key == "" {
+			return reflect.DeepEqual(normalize(l), normalize(d))
+		}
+		for _, di := range d {
+			dm := di.(map[string]any)
+			found := false
+			for _, li := range l {
+				if lm, ok := li.(map[string]any); ok && reflect.DeepEqual(lm[key], dm[key]) {
+					found = covers(lm, dm)
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(normalize(live), normalize(desired))
+}
+
+// mergeKey is the key dynamic-apply matches list items by: the first of
+// its candidate keys that every item has, or "" (the list is atomic).
+func mergeKey(items []any) string {
+	for _, k := range []string{"containerPort", "port", "mountPath", "name", "uid", "ip", "path"} {
+		all := len(items) > 0
+		for _, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok || m[k] == nil {
+				all = false
+				break
+			}
+		}
+		if all {
+			return k
+		}
+	}
+	return ""
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+// normalize makes JSON values comparable (numbers as float64).
+func normalize(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func copyObject(o object) object {
+	b, _ := json.Marshal(o)
+	var out object
+	_ = json.Unmarshal(b, &out)
+	return out
+}
+
+func ownedBy(o object, uid string) bool {
+	refs, _ := meta(o)["ownerReferences"].([]any)
+	for _, r := range refs {
+		if m, ok := r.(map[string]any); ok && m["uid"] == uid && m["controller"] == true {
+			return true
+		}
+	}
+	return false
+}
+
+func strings_(v any) []string {
+	var out []string
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			if s, ok := x.(string); ok {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func hasString(v any, s string) bool {
+	for _, x := range strings_(v) {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
