@@ -49,6 +49,9 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
+	if err := strictSpec(req["parent"]); err != nil {
+		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -153,6 +156,23 @@ func renderRequest(manifest []byte, observedDir string) (map[string]any, error) 
 		}
 	}
 	return map[string]any{"parent": parent, "children": children, "related": related}, nil
+}
+
+// strictSpec refuses fields the DittoServer does not have: the API server
+// would drop them silently, so a typo would go unnoticed.
+func strictSpec(parent any) error {
+	p, _ := parent.(map[string]any)
+	b, err := json.Marshal(p["spec"])
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var spec hook.DittoServerSpec
+	if err := dec.Decode(&spec); err != nil {
+		return fmt.Errorf("spec: %w", err)
+	}
+	return nil
 }
 
 func setDefault(m map[string]any, k string, v any) {

@@ -415,7 +415,9 @@ func (r *rig) adapters(t *testing.T) {
 	eventually(t, 20*time.Second, "nfs endpoint in status", func() bool {
 		return c.Kubectl("get", "dittoserver", "demo", "-n", ns, "-o", `jsonpath={.status.adapters[?(@.type=="nfs")].endpoints[0]}`) == want
 	})
-	t.Logf("e2e: kubectl get dittofs -o wide:\n%s", c.Kubectl("get", "dittofs", "-n", ns, "-o", "wide"))
+	for _, line := range strings.Split(strings.TrimSpace(c.Kubectl("get", "dittofs", "-n", ns, "-o", "wide")), "\n") {
+		t.Logf("e2e: | %s", line)
+	}
 }
 
 func servicePort(t *testing.T, svc map[string]any) int {

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"debug/elf"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// TestRenderSamples: `hook render` prints, for every sample, the children
+// and status as YAML (the e2e suite applies them to a real API server).
+func TestRenderSamples(t *testing.T) {
+	samples, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "manifests", "samples", "*.yaml"))
+	if len(samples) == 0 {
+		t.Fatal("no samples")
+	}
+	for _, s := range samples {
+		t.Run(filepath.Base(s), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run([]string{"render", "-f", s, "--adapters", filepath.Join(harness.RepoRoot(), "test", "testdata", "dittofs", "adapters-fresh.body")}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			var out struct {
+				Children []struct {
+					APIVersion string `json:"apiVersion"`
+					Kind       string `json:"kind"`
+					Metadata   struct {
+						Name string `json:"name"`
+					} `json:"metadata"`
+				} `json:"children"`
+				Status struct {
+					Conditions []any `json:"conditions"`
+				} `json:"status"`
+			}
+			if err := yaml.Unmarshal(stdout.Bytes(), &out); err != nil {
+				t.Fatalf("output is not the expected YAML: %v", err)
+			}
+			kinds := map[string]int{}
+			for _, c := range out.Children {
+				if c.APIVersion == "" || c.Kind == "" || c.Metadata.Name == "" {
+					t.Errorf("child without apiVersion, kind or name: %+v", c)
+				}
+				kinds[c.Kind]++
+			}
+			if kinds["StatefulSet"] != 1 || kinds["Service"] < 4 || kinds["ConfigMap"] != 1 || len(out.Status.Conditions) != 5 {
+				t.Fatalf("unexpected children %v / %d conditions", kinds, len(out.Status.Conditions))
+			}
+		})
+	}
+}
+
+// TestRenderBadInput: a clear error on stderr and exit code 1.
+func TestRenderBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		_ = os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	cases := []struct{ name, file, want string }{
+		{"bad YAML", write("bad.yaml", "spec: [\n"), "not a YAML or JSON object"},
+		{"no DittoServer", write("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"), "no DittoServer"},
+		{"invalid quantity", write("q.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: lots}}\n"), `spec.storage.metadataSize: "lots" is not a Kubernetes quantity`},
+		{"unknown field", write("u.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: 1Gi}, replica: 1}\n"), "unknown field"},
+		{"polling too fast", write("p.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: 1Gi}, adapterDiscovery: {pollingInterval: 1s}}\n"), "below the minimum of 5s"},
+		{"missing file", filepath.Join(dir, "nope.yaml"), "no such file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"render", "-f", c.file}, &stdout, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), c.want) || stdout.Len() != 0 {
+				t.Fatalf("exit %d, stderr %q, stdout %d bytes; want 1 and %q", code, stderr.String(), stdout.Len(), c.want)
+			}
+		})
+	}
+}
+
+// TestEnvFlags: every flag can come from DITTOFS_HOOK_<FLAG>.
+func TestEnvFlags(t *testing.T) {
+	t.Setenv("DITTOFS_HOOK_LOG_LEVEL", "shouting")
+	var stderr bytes.Buffer
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr); code != 1 || !strings.Contains(stderr.String(), `--log-level "shouting"`) {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestDockerfile: the image builds the same package the tests build, with
+// CGO off, and that build is a static binary that runs. (No Docker engine
+// runs here; this is the part of the image that can be checked.)
+func TestDockerfile(t *testing.T) {
+	df, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(df)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^RUN CGO_ENABLED=0 .*go build .* \./cmd/hook$`),
+		regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static-debian1[2-9]:nonroot$`),
+		regexp.MustCompile(`(?m)^USER 65532:65532$`),
+		regexp.MustCompile(`(?m)^ENTRYPOINT \["/hook"\]$`),
+		regexp.MustCompile(`org\.opencontainers\.image\.source=`),
+	} {
+		if !want.MatchString(s) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "hook")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/hook")
+	cmd.Dir = harness.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build as the Dockerfile does: %v\n%s", err, out)
+	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the image's binary needs a dynamic loader; distroless/static has none")
+		}
+	}
+	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "usage") {
+		t.Fatalf("static binary does not run: %v %s", err, out)
+	}
+}
+
+// TestServeTLSAndMetrics runs the binary with TLS, a bearer token and a
+// separate metrics listener: the token is enforced, metrics appear after a
+// sync, and a rotated certificate is served without a restart.
+func TestServeTLSAndMetrics(t *testing.T) {
+	dir := t.TempDir()
+	bin := harness.BuildHook(t, dir)
+	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
+	writeCert(t, certFile, keyFile, "first")
+	tokenFile := filepath.Join(dir, "token")
+	_ = os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600)
+	port, mport := harness.FreePort(t), harness.FreePort(t)
+	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
+		"--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport), "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--auth-token-file", tokenFile)
+	p.WaitHTTP(t, harness.URL(mport, "/readyz"), 10*time.Second)
+
+	var seen string
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		InsecureSkipVerify: true, // self-signed test certificate; we check its subject below
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			seen = cs.PeerCertificates[0].Subject.CommonName
+			return nil
+		},
+	}, DisableKeepAlives: true}}
+	body, _ := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "metacontroller", "sync-first.json"))
+	post := func(token string) int {
+		req, _ := http.NewRequest("POST", "https://127.0.0.1:"+strconv.Itoa(port)+"/sync", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	if code := post("tok-123"); code != 200 {
+		t.Fatalf("right token: %d", code)
+	}
+	if seen != "first" {
+		t.Fatalf("served certificate %q", seen)
+	}
+	writeCert(t, certFile, keyFile, "second")
+	time.Sleep(1100 * time.Millisecond) // a later modification time
+	writeCert(t, certFile, keyFile, "second")
+	if code := post("tok-123"); code != 200 || seen != "second" {
+		t.Fatalf("after rotation: %d, certificate %q", code, seen)
+	}
+	_ = os.WriteFile(tokenFile, []byte("tok-456\n"), 0o600)
+	time.Sleep(50 * time.Millisecond)
+	if code := post("tok-123"); code != 401 {
+		t.Fatalf("old token after rotation: %d", code)
+	}
+
+	resp, err := http.Get(harness.URL(mport, "/metrics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m bytes.Buffer
+	_, _ = m.ReadFrom(resp.Body)
+	for _, want := range []string{
+		`dittofs_hook_requests_total{hook="sync",outcome="ok"} 2`,
+		`dittofs_hook_requests_total{hook="sync",outcome="unauthorized"} 2`,
+		`dittofs_hook_request_duration_seconds_count{hook="sync"}`,
+		`dittofs_hook_tokens_cached 0`,
+		`go_goroutines`, `process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(m.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func writeCert(t *testing.T, certFile, keyFile, cn string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+}
