@@ -195,7 +195,9 @@ func startStandIn(t *testing.T, r *rig) controller {
 	s := &harness.StandIn{Cluster: r.cluster, HookURL: r.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
 	logf, _ := os.Create(filepath.Join(r.dir, "stand-in.log"))
 	t.Cleanup(func() { logf.Close() })
-	s.Logf = func(format string, args ...any) { fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...) }
+	s.Logf = func(format string, args ...any) {
+		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	}
 	s.Start()
 	return s
 }
@@ -254,8 +256,10 @@ func (r *rig) get(t *testing.T, path string) map[string]any {
 	return out
 }
 
-func svcPath(name string) string    { return "/api/v1/namespaces/" + ns + "/services/" + name }
-func npPath(name string) string     { return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + name }
+func svcPath(name string) string { return "/api/v1/namespaces/" + ns + "/services/" + name }
+func npPath(name string) string {
+	return "/apis/networking.k8s.io/v1/namespaces/" + ns + "/networkpolicies/" + name
+}
 func secretPath(name string) string { return "/api/v1/namespaces/" + ns + "/secrets/" + name }
 func stsPath(name string) string    { return "/apis/apps/v1/namespaces/" + ns + "/statefulsets/" + name }
 func cmPath(name string) string     { return "/api/v1/namespaces/" + ns + "/configmaps/" + name }

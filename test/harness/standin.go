@@ -69,7 +69,7 @@ type parentState struct {
 
 var childResources = []struct {
 	key, path string // path under /api(s)/…/namespaces/<ns>/
-	onDelete       bool
+	onDelete  bool
 }{
 	{"StatefulSet.apps/v1", "/apis/apps/v1/namespaces/%s/statefulsets", false},
 	{"Service.v1", "/api/v1/namespaces/%s/services", false},
