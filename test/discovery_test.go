@@ -24,21 +24,23 @@ const (
 // discoveryRig is a real DittoFS behind a fault proxy, the hook in-process
 // (its real HTTP handler) pointed at the proxy, and an in-memory Metacontroller.
 type discoveryRig struct {
-	dfs     *harness.DittoFS
-	proxy   *harness.FaultProxy
-	loop    *harness.Loop
-	timeout time.Duration
+	accounts *dittofs.Accounts
+	dfs      *harness.DittoFS
+	proxy    *harness.FaultProxy
+	loop     *harness.Loop
+	timeout  time.Duration
 }
 
 func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	t.Helper()
 	proxy := harness.StartFaultProxy(t, "")
 	timeout := time.Second
+	accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
 	srv, err := hook.NewServer(hook.Options{
 		URLTemplate: "http://127.0.0.1:{{.Port}}",
 		Timeout:     timeout,
 		Secrets:     hook.NewFixedSecretSource("discovery"),
-		Accounts:    dittofs.NewAccounts(dittofs.AccountOptions{}),
+		Accounts:    accounts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +53,7 @@ func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	spec["storage"] = map[string]any{"metadataSize": "1Gi"}
 	spec["controlPlane"] = map[string]any{"port": proxy.Port}
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
-	return &discoveryRig{proxy: proxy, loop: harness.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
+	return &discoveryRig{accounts: accounts, proxy: proxy, loop: harness.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
 }
 
 // start plays the kubelet: the first sync creates the StatefulSet and its
