@@ -75,7 +75,7 @@ func TestBadInput(t *testing.T) {
 		{"empty body", "/sync", "application/json", "", 400, "empty body"},
 		{"wrong content type", "/sync", "text/plain", first, 415, "application/json"},
 		{"no parent", "/sync", "application/json", `{"children":{}}`, 400, "parent: missing"},
-		{"parent of another kind", "/sync", "application/json", otherKind, 400, "this hook serves dittofs.dittofs.com/v1alpha1 DittoServer"},
+		{"parent of another kind", "/sync", "application/json", otherKind, 400, "this hook serves dittofs.dittofs.com/v1alpha1 DittoServer only"},
 		{"children not a map", "/sync", "application/json", childrenList, 400, "children"},
 		{"children missing", "/sync", "application/json", `{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"a","namespace":"b","uid":"c"}}}`, 400, "children: missing"},
 		{"child filed under another name", "/sync", "application/json", miskeyed, 400, `filed under "wrong-name" but named "demo-config"`},

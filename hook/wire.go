@@ -145,7 +145,9 @@ func checkParent(p *Parent) error {
 	case p == nil:
 		return &InputError{Field: "parent", Reason: "missing"}
 	case p.APIVersion != APIVersion || p.Kind != Kind:
-		return &InputError{Field: "parent", Reason: fmt.Sprintf("is a %s %s, this hook serves %s %s", p.APIVersion, p.Kind, APIVersion, Kind)}
+		// The offending values are not echoed: a request's content is
+		// never repeated in an answer or a log line.
+		return &InputError{Field: "parent", Reason: fmt.Sprintf("is not a %s; this hook serves %s %s only (check the CompositeController's parentResource)", Kind, APIVersion, Kind)}
 	case p.Metadata.Name == "" || p.Metadata.Namespace == "":
 		return &InputError{Field: "parent.metadata", Reason: "needs a name and a namespace"}
 	case p.Metadata.UID == "":

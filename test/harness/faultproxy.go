@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -37,6 +39,7 @@ type FaultProxy struct {
 	proxy  *httputil.ReverseProxy
 
 	mu     sync.Mutex
+	record func(path string, body []byte)
 	fault  Fault
 	ln     net.Listener
 	srv    *http.Server
@@ -91,11 +94,31 @@ func (p *FaultProxy) SetTarget(target string) {
 		p.t.Fatal(err)
 	}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		rec := p.record
+		p.mu.Unlock()
+		if rec == nil {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		rec(resp.Request.URL.Path, body)
+		return err
+	}
 	// A stopped backend looks to the hook as it would in a cluster (a
 	// Service without ready endpoints): the connection fails, no 502.
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) { resetConn(w) }
 	p.mu.Lock()
 	p.target, p.proxy = u, rp
+	p.mu.Unlock()
+}
+
+// Record passes every answer DittoFS gives through the proxy to f.
+func (p *FaultProxy) Record(f func(path string, body []byte)) {
+	p.mu.Lock()
+	p.record = f
 	p.mu.Unlock()
 }
 
