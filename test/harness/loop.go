@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Loop is an in-memory model of Metacontroller's side of the hook contract,
@@ -45,6 +46,8 @@ type Response struct {
 	Finalized          bool             `json:"finalized"`
 	// Raw is the answer's bytes.
 	Raw []byte `json:"-"`
+	// Took is the hook's round trip (post to last byte of the answer).
+	Took time.Duration `json:"-"`
 }
 
 // ChildKeys are the child kinds of compositecontroller.yaml.
@@ -83,30 +86,50 @@ func (l *Loop) Request() []byte {
 	return b
 }
 
-// Sync posts one sync (or finalize) and applies the answer.
+// Sync posts one sync (or finalize) and applies the answer; anything but
+// a 200 fails the test.
 func (l *Loop) Sync() Response {
 	l.T.Helper()
+	r, err := l.TrySync(nil)
+	if err != nil {
+		l.T.Fatalf("%v", err)
+	}
+	return r
+}
+
+// TrySync posts one sync and applies the answer only when it is a 200, as
+// Metacontroller does: on any error nothing changes. client may be nil.
+func (l *Loop) TrySync(client *http.Client) (Response, error) {
 	path := "/sync"
 	if l.Finalizing {
 		path = "/finalize"
 	}
-	resp, err := http.Post(l.HookURL+path, "application/json", bytes.NewReader(l.Request()))
+	if client == nil {
+		client = http.DefaultClient
+	}
+	body := l.Request()
+	start := time.Now()
+	resp, err := client.Post(l.HookURL+path, "application/json", bytes.NewReader(body))
 	if err != nil {
-		l.T.Fatalf("post %s: %v", path, err)
+		return Response{}, fmt.Errorf("post %s: %w", path, err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil {
+		return Response{}, fmt.Errorf("read answer: %w", err)
+	}
 	if resp.StatusCode != 200 {
-		l.T.Fatalf("hook answered %d: %s", resp.StatusCode, raw)
+		return Response{}, fmt.Errorf("hook answered %d: %s", resp.StatusCode, raw)
 	}
 	var r Response
 	if err := json.Unmarshal(raw, &r); err != nil {
-		l.T.Fatalf("hook answer: %v", err)
+		return Response{}, fmt.Errorf("hook answer: %w", err)
 	}
-	r.Raw = raw
+	r.Raw, r.Took = raw, took
 	l.apply(r)
 	l.Last = r
-	return r
+	return r, nil
 }
 
 func (l *Loop) apply(r Response) {
