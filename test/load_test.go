@@ -192,7 +192,9 @@ func TestLoad(t *testing.T) {
 	rss := metric(t, hookURL, "process_resident_memory_bytes", "")
 	slices.Sort(all)
 	slices.Sort(cold)
-	p := func(l []time.Duration, q float64) time.Duration { return l[int(q*float64(len(l)-1))].Round(time.Microsecond) }
+	p := func(l []time.Duration, q float64) time.Duration {
+		return l[int(q*float64(len(l)-1))].Round(time.Microsecond)
+	}
 	t.Logf("load: %d DittoServers, %d syncs at a time, against one hook and one real DittoFS", parents, concurrency)
 	t.Logf("load: cold round (every parent logs in; DittoFS checks a bcrypt hash per login): %d syncs, p50 %s, p99 %s; %.0f hit the DittoFS deadline and kept their children, succeeding on a later sync", len(cold), p(cold, 0.5), p(cold, 0.99), coldFailures)
 	t.Logf("load: steady rounds: %d syncs in %s = %.0f syncs/s, p50 %s, p99 %s, max %s (each sync lists the adapters of the real DittoFS)",
