@@ -37,6 +37,14 @@ func TestCRDMatchesGoTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Fatalf("manifests/crd/bases/%s is stale (-committed +from Go types):\n%s\nregenerate: %s crd:crdVersions=v1,maxDescLen=400 paths=./hook/... output:crd:artifacts:config=manifests/crd/bases", crdFile, d, gen)
+		t.Fatalf("manifests/crd/bases/%s is stale (-committed +from Go types):\n%s\nregenerate: %s crd:crdVersions=v1,maxDescLen=400 paths=./hook/... output:crd:artifacts:config=manifests/crd/bases && cp manifests/crd/bases/%s charts/dittofs-hook/crds/", crdFile, d, gen, crdFile)
+	}
+	// Helm reads CRDs only from inside the chart: it carries a copy.
+	chart, err := os.ReadFile(filepath.Join(root, "charts", "dittofs-hook", "crds", crdFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(chart) != string(want) {
+		t.Fatalf("charts/dittofs-hook/crds/%s differs from manifests/crd/bases; copy it over", crdFile)
 	}
 }

@@ -126,6 +126,19 @@ func (r *rig) install(t *testing.T) {
 	c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	c.Kubectl("create", "namespace", ns)
 
+	// The Helm chart renders objects the API server accepts too (a server
+	// dry run: the kustomize install above already created them).
+	chart, err := exec.Command(harness.Binary(t, "helm"), "template", "dittofs-hook", filepath.Join(root, "charts", "dittofs-hook"),
+		"--namespace", "dittofs-system", "--include-crds", "--set", "authToken.secretName=hook-token").Output()
+	if err != nil {
+		t.Fatalf("helm template: %v", err)
+	}
+	chartFile := filepath.Join(r.dir, "chart.yaml")
+	_ = os.WriteFile(chartFile, chart, 0o644)
+	if out, err := c.KubectlErr("apply", "--server-side", "--dry-run=server", "--force-conflicts", "-f", chartFile); err != nil {
+		t.Fatalf("the rendered Helm chart is refused: %v\n%s", err, out)
+	}
+
 	// The hook's pod under the restricted Pod Security Standard.
 	c.Kubectl("create", "namespace", "pss-restricted")
 	c.Kubectl("label", "namespace", "pss-restricted", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted")
