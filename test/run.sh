@@ -2,7 +2,7 @@
 # The project's test command (README "Quickstart"): everything CI runs.
 #
 #   test/run.sh            all tiers
-#   test/run.sh unit       fixture, unit and real-DittoFS tests only
+#   test/run.sh unit       fixture, unit, real-DittoFS, Helm, demo tests and fuzzing
 #   test/run.sh e2e        the end-to-end suite only
 #
 # It builds the real components it needs from the Go module proxy first
@@ -31,6 +31,12 @@ all | unit)
   fi
   summarize <"$log"
   echo "tests run: $(grep -c -- '--- PASS' "$log") passed, $(grep -c -- '--- SKIP' "$log") skipped"
+  ;;&
+all | unit)
+  step "fuzzing: each target for 20 s"
+  for target in FuzzDecodeSyncRequest FuzzCore; do
+    go test ./hook -run '^$' -fuzz "^$target\$" -fuzztime 20s -fuzzminimizetime 2s 2>&1 | tail -n 2
+  done
   ;;&
 all | e2e)
   if [[ -d test/e2e ]]; then

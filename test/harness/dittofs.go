@@ -131,6 +131,9 @@ func (d *DittoFS) Restart() {
 	d.start(Binary(d.t, "dfs"))
 }
 
+// PID is the server's process ID.
+func (d *DittoFS) PID() int { return d.proc.Cmd.Process.Pid }
+
 // Log returns the end of the server's log.
 func (d *DittoFS) Log() string { return d.proc.Tail() }
 

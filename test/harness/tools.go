@@ -6,6 +6,7 @@ package harness
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,9 @@ func RepoRoot() string {
 var (
 	binMu sync.Mutex
 	bins  = map[string]string{}
+	// BuildLog, when set, also receives test/tools/build.sh's progress
+	// (the demo shows it, so that a first build does not look hung).
+	BuildLog io.Writer
 )
 
 // Binary returns the path of a component built by test/tools/build.sh
@@ -46,6 +50,9 @@ func Binary(t T, component string) string {
 	cmd := exec.Command(filepath.Join(RepoRoot(), "test", "tools", "build.sh"), component)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if BuildLog != nil {
+		cmd.Stderr = io.MultiWriter(&stderr, BuildLog)
+	}
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("cannot build the real %s with test/tools/build.sh (it needs the Go module proxy; set %s=1 to skip such tests on a machine without it): %v\n%s", component, SkipEnv, err, lastLines(stderr.String(), 30))
 	}

@@ -1,0 +1,16 @@
+# Conveniences; each target is one command that works without make too.
+.PHONY: test e2e demo bench run crd
+
+test:  ## everything CI runs
+	test/run.sh
+e2e:   ## the end-to-end suite on a real control plane
+	test/run.sh e2e
+demo:  ## the whole product on this machine, until Ctrl-C
+	go run ./test/demo
+bench: ## benchmarks and the load test → BENCHMARKS.md
+	test/bench.sh
+run:   ## the hook on 127.0.0.1:8080
+	go run ./cmd/hook serve --listen 127.0.0.1:8080 --log-format text
+crd:   ## regenerate the CRD from hook/dittoserver_types.go
+	$$(test/tools/build.sh controller-gen) crd:crdVersions=v1,maxDescLen=400 paths=./hook/... output:crd:artifacts:config=manifests/crd/bases
+	cp manifests/crd/bases/dittofs.dittofs.com_dittoservers.yaml charts/dittofs-hook/crds/

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+var pidRE = regexp.MustCompile(`\(pid (\d+)\)`)
+
+// demo runs the demo binary; it returns its output so far when stop says so.
+type demo struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+func startDemo(t *testing.T, args ...string) *demo {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "demo")
+	build := exec.Command("go", "build", "-o", bin, "./test/demo")
+	build.Dir = harness.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the demo: %v\n%s", err, out)
+	}
+	d := &demo{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
+	d.cmd.Dir = harness.RepoRoot()
+	pr, pw := io.Pipe()
+	d.cmd.Stdout, d.cmd.Stderr = pw, pw
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			d.mu.Lock()
+			d.out.WriteString(sc.Text() + "\n")
+			d.mu.Unlock()
+		}
+	}()
+	go func() { err := d.cmd.Wait(); pw.Close(); d.done <- err }()
+	t.Cleanup(func() { _ = d.cmd.Process.Kill() })
+	return d
+}
+
+func (d *demo) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.String()
+}
+
+func (d *demo) waitFor(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(d.output(), text) {
+		select {
+		case err := <-d.done:
+			t.Fatalf("the demo ended (%v) before printing %q:\n%s", err, text, d.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the demo did not print %q within %s:\n%s", text, timeout, d.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkGone fails for every process the demo said it started that still runs.
+func checkGone(t *testing.T, output string) {
+	t.Helper()
+	pids := pidRE.FindAllStringSubmatch(output, -1)
+	if len(pids) < 5 {
+		t.Fatalf("the demo printed only %d process IDs:\n%s", len(pids), output)
+	}
+	for _, m := range pids {
+		pid, _ := strconv.Atoi(m[1])
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("process %d is still running after the demo stopped", pid)
+		}
+	}
+}
+
+// TestDemoInteractive runs the demo as a user would: it prints the
+// endpoints, the curl it shows disables SMB and its Service disappears, and
+// Ctrl-C stops every process it started.
+func TestDemoInteractive(t *testing.T) {
+	d := startDemo(t)
+	d.waitFor(t, "Press Ctrl-C to stop everything.", 15*time.Minute)
+	out := d.output()
+	for _, want := range []string{"READY", "NFS", "203.0.113.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG="} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's output lacks %q", want)
+		}
+	}
+	// Run the commands the demo prints, as a user would in a shell.
+	kubeconfig := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(out)[1]
+	kubectl := regexp.MustCompile(`alias kubectl=(\S+)`).FindStringSubmatch(out)[1]
+	var script []string
+	for _, line := range strings.Split(out, "\n") {
+		l := strings.TrimSpace(line)
+		if strings.HasPrefix(l, "PW=") || strings.HasPrefix(l, "TOKEN=") || strings.HasPrefix(l, "curl -s -X PUT") {
+			script = append(script, l)
+		}
+	}
+	if len(script) != 3 {
+		t.Fatalf("the demo does not print the three commands that disable SMB:\n%s", out)
+	}
+	sh := exec.Command("bash", "-c", "set -euo pipefail\nkubectl() { "+kubectl+" \"$@\"; }\n"+strings.Join(script, "\n"))
+	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), `"enabled":false`) {
+		t.Fatalf("the printed commands failed: %v\n%s", err, b)
+	}
+	start := time.Now()
+	for {
+		get := exec.Command(kubectl, "get", "service", "minimal-adapter-smb")
+		get.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		if b, err := get.CombinedOutput(); err != nil && strings.Contains(string(b), "NotFound") {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatal("the SMB Service is still there 20s after SMB was disabled")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("demo: SMB Service removed %s after the curl", time.Since(start).Round(100*time.Millisecond))
+
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("the demo exited with %v after Ctrl-C:\n%s", err, d.output())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the demo did not stop within 60s of Ctrl-C")
+	}
+	checkGone(t, d.output())
+}
+
+// TestDemoExitAfterPrint runs the demo non-interactively.
+func TestDemoExitAfterPrint(t *testing.T) {
+	d := startDemo(t, "--exit-after-print")
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("the demo failed: %v\n%s", err, d.output())
+		}
+	case <-time.After(15 * time.Minute):
+		t.Fatal("the demo did not finish")
+	}
+	out := d.output()
+	if !strings.Contains(out, "minimal   True    Ready") {
+		t.Fatalf("the demo did not reach a ready DittoServer:\n%s", out)
+	}
+	checkGone(t, out)
+}

@@ -1,0 +1,252 @@
+// Command demo runs the whole product on this machine, with nothing but Go:
+// a real Kubernetes control plane (etcd, kube-apiserver,
+// kube-controller-manager), a real DittoFS server, the hook, and a
+// controller (a real Metacontroller when METACONTROLLER_BIN names one, else
+// the end-to-end suite's documented stand-in). It applies a sample
+// DittoServer, plays the kubelet and a cloud load balancer, prints what a
+// user sees, and stays up until Ctrl-C, then stops every process it started.
+//
+//	go run ./test/demo                      # stays up until Ctrl-C
+//	go run ./test/demo --exit-after-print   # prints and stops (CI)
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// demoT gives the harness what it needs outside a test: failures stop the
+// demo (after stopping what it started), cleanups run in reverse.
+type demoT struct {
+	dir      string
+	cleanups []func()
+	n        int
+}
+
+func (d *demoT) Helper()                          {}
+func (d *demoT) Logf(format string, args ...any)  { fmt.Printf("   "+format+"\n", args...) }
+func (d *demoT) Fatal(args ...any)                { d.Fatalf("%s", fmt.Sprint(args...)) }
+func (d *demoT) Skipf(format string, args ...any) { d.Fatalf(format, args...) }
+func (d *demoT) Cleanup(f func())                 { d.cleanups = append(d.cleanups, f) }
+func (d *demoT) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\ndemo failed: "+format+"\nlogs: %s\n", append(args, d.dir)...)
+	d.stop()
+	os.Exit(1)
+}
+func (d *demoT) TempDir() string {
+	d.n++
+	p := filepath.Join(d.dir, "tmp", strconv.Itoa(d.n))
+	_ = os.MkdirAll(p, 0o755)
+	return p
+}
+
+func (d *demoT) stop() {
+	for i := len(d.cleanups) - 1; i >= 0; i-- {
+		d.cleanups[i]()
+	}
+	d.cleanups = nil
+}
+
+var stepStart = time.Now()
+
+func step(format string, args ...any) {
+	fmt.Printf("\n==> "+format+" (%s)\n", append(args, time.Since(stepStart).Round(time.Second))...)
+}
+
+func main() {
+	exitAfter := flag.Bool("exit-after-print", false, "stop everything and exit once the result is printed (non-interactive runs)")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "dittofs-hook-demo-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	t := &demoT{dir: dir}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	root := harness.RepoRoot()
+
+	step("Building the real components from the Go module proxy (cached; the first run takes about 8 minutes on 2 cores)")
+	harness.BuildLog = os.Stdout
+	for _, c := range []string{"dfs", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+		start := time.Now()
+		p := harness.Binary(t, c)
+		fmt.Printf("   %-24s %s (%s)\n", c, p, time.Since(start).Round(time.Millisecond))
+	}
+	hookBin := harness.BuildHook(t, dir)
+	fmt.Printf("   %-24s %s\n", "hook", hookBin)
+
+	step("Starting etcd, kube-apiserver and kube-controller-manager on loopback")
+	cluster := harness.StartCluster(t, dir,
+		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
+		filepath.Join(root, "manifests", "crd"))
+	for _, p := range cluster.Processes() {
+		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
+	}
+	kubectl := cluster.KubectlPath()
+
+	step("Installing the dittofs-hook: kubectl apply -k manifests")
+	fmt.Print(indent(cluster.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
+
+	step("Starting the hook and the controller")
+	hookPort := harness.FreePort(t)
+	hookURL := harness.URL(hookPort, "")
+	hook := harness.Start(t, dir, "hook", hookBin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(hookPort),
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text")
+	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
+	fmt.Printf("   started hook (pid %d) on %s\n", hook.Cmd.Process.Pid, hookURL)
+	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
+		cc, _ := os.ReadFile(filepath.Join(root, "compositecontroller.yaml"))
+		local := filepath.Join(dir, "compositecontroller-local.yaml")
+		_ = os.WriteFile(local, []byte(strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL)), 0o644)
+		cluster.Kubectl("apply", "--server-side", "--force-conflicts", "-f", local)
+		mc := harness.Start(t, dir, "metacontroller", bin, nil, "--kubeconfig", cluster.Kubeconfig, "--discovery-interval=5s",
+			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)), "--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)))
+		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
+	} else {
+		s := &harness.StandIn{Cluster: cluster, HookURL: hookURL, Name: "dittofs-hook"}
+		s.Start()
+		t.Cleanup(s.Stop)
+		fmt.Println("   started the Metacontroller stand-in (METACONTROLLER_BIN is not set; see test/harness/standin.go)")
+	}
+
+	step("Applying manifests/samples/minimal.yaml (its API on a free loopback port, polled every 5s)")
+	dfsPort := harness.FreePort(t)
+	sample, err := os.ReadFile(filepath.Join(root, "manifests", "samples", "minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds map[string]any
+	if err := yaml.Unmarshal(sample, &ds); err != nil {
+		t.Fatal(err)
+	}
+	name := ds["metadata"].(map[string]any)["name"].(string)
+	spec := ds["spec"].(map[string]any)
+	spec["controlPlane"] = map[string]any{"port": dfsPort}
+	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
+	dsFile := filepath.Join(dir, "dittoserver.json")
+	b, _ := json.Marshal(ds)
+	_ = os.WriteFile(dsFile, b, 0o644)
+	fmt.Print(indent(cluster.Kubectl("apply", "-f", dsFile)))
+
+	step("Playing the kubelet: DittoFS starts with the Secrets the hook generated")
+	var adminPassword string
+	wait(t, 60*time.Second, "the hook's Secrets and StatefulSet", func() bool {
+		out, err := cluster.KubectlErr("get", "secret", name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}")
+		if err != nil || out == "" {
+			return false
+		}
+		pw, err := decodeB64(out)
+		adminPassword = pw
+		_, stsErr := cluster.KubectlErr("get", "statefulset", name)
+		return err == nil && stsErr == nil
+	})
+	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPassword, Port: dfsPort, LogDir: dir})
+	fmt.Printf("   started DittoFS v0.29.0 (pid %d) on %s (nfs on %d, smb on %d)\n", dfs.PID(), dfs.URL, dfs.NFSPort, dfs.SMBPort)
+	cluster.Kubectl("patch", "statefulset", name, "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1,"currentReplicas":1,"updatedReplicas":1}}`)
+	fmt.Printf("   StatefulSet %s marked ready\n", name)
+
+	step("Playing the cloud: every LoadBalancer Service gets an address")
+	lbCtx, stopLB := context.WithCancel(ctx)
+	t.Cleanup(stopLB)
+	go fakeLoadBalancer(lbCtx, cluster)
+	wait(t, 90*time.Second, "both adapters at an address", func() bool {
+		out, _ := cluster.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.adapters[*].endpoints[0]}`)
+		return len(strings.Fields(out)) == 2 && !strings.Contains(out, "*")
+	})
+
+	step("Ready. This is what a user sees")
+	fmt.Printf("\n$ kubectl get dittofs -o wide\n%s", cluster.Kubectl("get", "dittofs", "-o", "wide"))
+	fmt.Printf("\n$ kubectl get services,networkpolicies -l dittofs.io/adapter-type\n%s", cluster.Kubectl("get", "services,networkpolicies", "-l", "dittofs.io/adapter-type"))
+	fmt.Printf(`
+Explore it (in another terminal):
+
+  export KUBECONFIG=%s
+  alias kubectl=%s
+  kubectl get dittofs,statefulsets,services,networkpolicies,secrets
+  kubectl get dittoserver %s -o yaml
+
+Disable the SMB adapter through DittoFS's API and watch its Service go
+(within the 5s polling interval), then its NetworkPolicy:
+
+  PW=$(kubectl get secret %s-admin-bootstrap-credentials -o jsonpath='{.data.password}' | base64 -d)
+  TOKEN=$(curl -s -X POST %s/api/v1/auth/login -d "{\"username\":\"admin\",\"password\":\"$PW\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -X PUT -H "Authorization: Bearer $TOKEN" %s/api/v1/adapters/smb -d '{"enabled":false}'
+  kubectl get services,networkpolicies -l dittofs.io/adapter-type -w
+
+Logs of every component: %s
+`, cluster.Kubeconfig, kubectl, name, name, dfs.URL, dfs.URL, dir)
+
+	if !*exitAfter {
+		fmt.Println("\nPress Ctrl-C to stop everything.")
+		<-ctx.Done()
+	}
+	step("Stopping every process the demo started")
+	t.stop()
+	fmt.Println("   stopped")
+	_ = os.RemoveAll(dir)
+}
+
+// fakeLoadBalancer gives each LoadBalancer Service without an address one
+// from the documentation range, through the status subresource.
+func fakeLoadBalancer(ctx context.Context, c *harness.Cluster) {
+	next := 10
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+		out, err := c.KubectlErr("get", "services", "-o", `jsonpath={range .items[?(@.spec.type=="LoadBalancer")]}{.metadata.name} {.status.loadBalancer.ingress[0].ip}{"\n"}{end}`)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) != 1 {
+				continue
+			}
+			patch := fmt.Sprintf(`{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.%d"}]}}}`, next)
+			if _, err := c.KubectlErr("patch", "service", f[0], "--subresource=status", "--type=merge", "-p", patch); err == nil {
+				next++
+			}
+		}
+	}
+}
+
+func wait(t *demoT, timeout time.Duration, what string, cond func() bool) {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func decodeB64(s string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(s)
+	return string(b), err
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("   " + l + "\n")
+	}
+	return b.String()
+}
