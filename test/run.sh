@@ -35,7 +35,11 @@ all | unit)
 all | unit)
   step "fuzzing: each target for 20 s"
   for target in FuzzDecodeSyncRequest FuzzCore; do
-    go test ./hook -run '^$' -fuzz "^$target\$" -fuzztime 20s -fuzzminimizetime 2s 2>&1 | tail -n 2
+    flog=$(mktemp)
+    if ! go test ./hook -run '^$' -fuzz "^$target\$" -fuzztime 20s -fuzzminimizetime 2s >"$flog" 2>&1; then
+      tail -n 40 "$flog"; echo "fuzzing $target failed (the failing input is under hook/testdata/fuzz/$target)"; exit 1
+    fi
+    echo "$target: $(grep -E '^fuzz: elapsed' "$flog" | tail -n 1)"
   done
   ;;&
 all | e2e)
