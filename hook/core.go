@@ -292,7 +292,11 @@ func (in *Input) conditions(o Observation, poll Step, fresh bool, adapters []Ada
 	}
 	if in.adminSecretMissing() && auth.State != Succeeded {
 		sel := s.AdminPassword
-		auth = Step{State: Failed, Reason: ReasonAdminSecretMissing, Message: fmt.Sprintf("Secret %s with key %s (spec.identity.admin.passwordSecretRef) does not exist in namespace %s; create it with the DittoFS administrator's password", sel.Name, sel.Key, s.Namespace)}
+		msg := fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) does not exist in namespace %s; create it with the DittoFS administrator's password under the key %s", sel.Name, s.Namespace, sel.Key)
+		if in.obs.related[sel.Name] != nil {
+			msg = fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) has no key %s; add the DittoFS administrator's password under that key", sel.Name, sel.Key)
+		}
+		auth = Step{State: Failed, Reason: ReasonAdminSecretMissing, Message: msg}
 	}
 	if auth.State == Succeeded {
 		out = append(out, trueCond(CondAuthenticated, ReasonAuthenticationSucceeded, "logged in to the DittoFS API as "+OperatorUsername))

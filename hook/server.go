@@ -56,11 +56,10 @@ type Options struct {
 
 // Server is the hook's HTTP service.
 type Server struct {
-	opts      Options
-	urlTmpl   *template.Template
-	ready     atomic.Bool
-	handler   http.Handler
-	dfsClient *http.Client
+	opts    Options
+	urlTmpl *template.Template
+	ready   atomic.Bool
+	handler http.Handler
 }
 
 // NewServer checks the options and builds the routes.

@@ -60,17 +60,9 @@ func TestSecretsStaySecret(t *testing.T) {
 		"controlPlane":     map[string]any{"port": proxy.Port},
 		"adapterDiscovery": map[string]any{"pollingInterval": "5s"},
 	})
-	secret := func(name string, data map[string]string) map[string]any {
-		d := map[string]any{}
-		for k, v := range data {
-			d[k] = base64.StdEncoding.EncodeToString([]byte(v))
-		}
-		return map[string]any{"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-			"metadata": map[string]any{"name": name, "namespace": "default", "uid": "uid-" + name}, "data": d}
-	}
-	l.Children["Secret.v1"]["demo-admin-bootstrap-credentials"] = secret("demo-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": adminPass})
-	l.Children["Secret.v1"]["demo-operator-credentials"] = secret("demo-operator-credentials", map[string]string{"username": "k8s-operator", "password": operatorPass})
-	l.Children["Secret.v1"]["demo-jwt-secret"] = secret("demo-jwt-secret", map[string]string{"jwt-secret": jwtSecret})
+	l.Children["Secret.v1"]["demo-admin-bootstrap-credentials"] = observedSecret("demo-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": adminPass})
+	l.Children["Secret.v1"]["demo-operator-credentials"] = observedSecret("demo-operator-credentials", map[string]string{"username": "k8s-operator", "password": operatorPass})
+	l.Children["Secret.v1"]["demo-jwt-secret"] = observedSecret("demo-jwt-secret", map[string]string{"jwt-secret": jwtSecret})
 
 	var statuses [][]byte
 	sync := func() {
@@ -86,8 +78,8 @@ func TestSecretsStaySecret(t *testing.T) {
 		t.Fatalf("setup: AdaptersDiscovered %s %s %s", s, reason, msg)
 	}
 	// Refused credentials: the operator's password changed and the admin's is wrong.
-	l.Children["Secret.v1"]["demo-operator-credentials"] = secret("demo-operator-credentials", map[string]string{"username": "k8s-operator", "password": wrongPass})
-	l.Children["Secret.v1"]["demo-admin-bootstrap-credentials"] = secret("demo-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": wrongPass})
+	l.Children["Secret.v1"]["demo-operator-credentials"] = observedSecret("demo-operator-credentials", map[string]string{"username": "k8s-operator", "password": wrongPass})
+	l.Children["Secret.v1"]["demo-admin-bootstrap-credentials"] = observedSecret("demo-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": wrongPass})
 	sync()
 	if _, reason, _ := l.Condition("Authenticated"); reason != "AdminCredentialsRejected" {
 		t.Fatalf("want AdminCredentialsRejected, got %s", reason)

@@ -212,6 +212,9 @@ case("admin-secret-related-present", FIRST)
 r = copy.deepcopy(FIRST)
 r["related"] = {"Secret.v1": {}}
 case("admin-secret-related-missing", r)
+r = copy.deepcopy(FIRST)
+r["related"]["Secret.v1"]["demo-admin-password"]["data"] = {"passwd": r["related"]["Secret.v1"]["demo-admin-password"]["data"]["password"]}
+case("admin-secret-related-missing-key", r)
 r = copy.deepcopy(READY)
 r["parent"]["spec"]["storage"]["metadataSize"] = "lots"
 case("invalid-spec-quantity", r)
