@@ -56,6 +56,8 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   echo "## Load: $parents DittoServers, $concurrency syncs at a time"
   echo
   echo "One hook (the real binary), one real DittoFS v0.29.0, on this machine's loopback; the client, the hook and DittoFS share its CPUs."
+  echo "All DittoServers share that one DittoFS and its one k8s-operator account, so the cold round's logins and account repairs contend"
+  echo "on it (DittoFS hashes each password with bcrypt); in a cluster each DittoServer has a DittoFS of its own."
   echo
   grep -o 'load: .*' "$tmp/load.txt" | sed 's/^load: /- /'
 } >"$out"
