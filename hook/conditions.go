@@ -57,6 +57,8 @@ type cond struct {
 	Status  metav1.ConditionStatus
 	Reason  string
 	Message string
+	// Generation it was observed at; 0 means this sync's.
+	Generation int64
 }
 
 func isTrue(c cond) bool { return c.Status == metav1.ConditionTrue }
@@ -87,6 +89,9 @@ func mergeConditions(prev []metav1.Condition, next []cond, generation int64, now
 			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
 			ObservedGeneration: generation,
 			LastTransitionTime: metav1.NewTime(now),
+		}
+		if c.Generation != 0 {
+			nc.ObservedGeneration = c.Generation
 		}
 		if old := meta.FindStatusCondition(prev, typ); old != nil && old.Status == c.Status && !old.LastTransitionTime.IsZero() {
 			nc.LastTransitionTime = old.LastTransitionTime

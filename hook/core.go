@@ -1,11 +1,9 @@
 package hook
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,19 +245,9 @@ func (in *Input) keepAll(now time.Time) *SyncResponse {
 		}
 	}
 	status := prev
-	status.Conditions = slices.Clone(prev.Conditions)
 	msg := in.specErr.Error() + "; fix the DittoServer: until then every child is kept as it is"
-	var se *SpecError
-	if !errors.As(in.specErr, &se) {
-		msg = in.specErr.Error()
-	}
 	kept := append(carried(prev.Conditions), falseCond(CondReady, ReasonInvalidSpec, msg))
 	status.Conditions = mergeConditions(prev.Conditions, kept, in.req.Parent.Metadata.Generation, now)
-	for i := range status.Conditions {
-		if c := meta.FindStatusCondition(prev.Conditions, status.Conditions[i].Type); c != nil && c.Type != CondReady {
-			status.Conditions[i].ObservedGeneration = c.ObservedGeneration
-		}
-	}
 	resp := &SyncResponse{Status: &status, Children: children, ResyncAfterSeconds: 30}
 	if in.req.Finalizing {
 		// A DittoServer with a broken spec can still be deleted.
@@ -332,12 +320,14 @@ func (in *Input) conditions(o Observation, poll Step, fresh bool, adapters []Ada
 	return append(out, ready)
 }
 
-// carried returns the previous conditions other than Ready, unchanged.
+// carried returns the previous conditions other than Ready, unchanged, for
+// syncs that learn nothing new about them (they keep the generation they
+// were observed at).
 func carried(prev []metav1.Condition) []cond {
 	var out []cond
 	for _, c := range prev {
 		if c.Type != CondReady {
-			out = append(out, cond{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message})
+			out = append(out, cond{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message, Generation: c.ObservedGeneration})
 		}
 	}
 	return out
