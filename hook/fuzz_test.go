@@ -97,8 +97,8 @@ func FuzzCore(f *testing.F) {
 		if b := answer(obs); !bytes.Equal(a, b) {
 			t.Fatal("two answers to the same input differ")
 		}
-		failed := names(t, answer(in.ObservePoll(nil, &dittofs.TransportError{Op: "login", Err: os.ErrDeadlineExceeded}, "http://x")))
-		empty := names(t, answer(in.ObservePoll([]dittofs.Adapter{}, nil, "http://x")))
+		failed := harness.ChildNames(t, answer(in.ObservePoll(nil, &dittofs.TransportError{Op: "login", Err: os.ErrDeadlineExceeded}, "http://x")))
+		empty := harness.ChildNames(t, answer(in.ObservePoll([]dittofs.Adapter{}, nil, "http://x")))
 		for n := range empty {
 			if !failed[n] {
 				t.Fatalf("a failed poll drops %s, which even a successful empty poll keeps", n)
@@ -117,24 +117,4 @@ func FuzzCore(f *testing.F) {
 			}
 		}
 	})
-}
-
-// names lists an answer's children as Kind/name.
-func names(t *testing.T, answer []byte) map[string]bool {
-	var r struct {
-		Children []struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-		} `json:"children"`
-	}
-	if err := json.Unmarshal(answer, &r); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]bool{}
-	for _, c := range r.Children {
-		out[c.Kind+"/"+c.Metadata.Name] = true
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -39,21 +38,7 @@ func TestServeCapturedRequests(t *testing.T) {
 			if !bytes.Equal(first, second) {
 				t.Fatal("the same request gave different bytes")
 			}
-			var resp struct {
-				Children []struct {
-					Kind     string `json:"kind"`
-					Metadata struct {
-						Name string `json:"name"`
-					} `json:"metadata"`
-				} `json:"children"`
-			}
-			if err := json.Unmarshal(first, &resp); err != nil {
-				t.Fatal(err)
-			}
-			have := map[string]bool{}
-			for _, c := range resp.Children {
-				have[c.Kind+"/"+c.Metadata.Name] = true
-			}
+			have := harness.ChildNames(t, first)
 			for _, want := range []string{"StatefulSet/demo", "Service/demo-headless", "Service/demo-api", "ConfigMap/demo-config", "Secret/demo-jwt-secret", "Secret/demo-operator-credentials"} {
 				if !have[want] {
 					t.Errorf("answer lacks %s; it has %v", want, have)

@@ -276,3 +276,24 @@ func deepCopy(m map[string]any) map[string]any {
 	_ = json.Unmarshal(b, &out)
 	return out
 }
+
+// ChildNames lists a hook answer's children as "Kind/name".
+func ChildNames(t T, answer []byte) map[string]bool {
+	t.Helper()
+	var r struct {
+		Children []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		} `json:"children"`
+	}
+	if err := json.Unmarshal(answer, &r); err != nil {
+		t.Fatalf("hook answer: %v", err)
+	}
+	out := map[string]bool{}
+	for _, c := range r.Children {
+		out[c.Kind+"/"+c.Metadata.Name] = true
+	}
+	return out
+}
