@@ -18,44 +18,68 @@ type observed struct {
 	related  map[string]*corev1.Secret
 }
 
+// newObserved decodes the observed children and related objects, each
+// once, and checks that every one is an object filed under its own name: a
+// mis-keyed map would make the hook misjudge which children exist.
 func newObserved(req *SyncRequest) (*observed, error) {
 	o := &observed{children: req.Children}
-	if raw, ok := req.Children[KeyStatefulSet][statefulSetName(req.Parent.Metadata.Name)]; ok {
-		o.sts = &appsv1.StatefulSet{}
-		if err := decodeChild(KeyStatefulSet, raw, o.sts); err != nil {
+	var err error
+	for _, key := range sortedKeys(req.Children) {
+		objs := req.Children[key]
+		switch key {
+		case KeyStatefulSet:
+			var all map[string]*appsv1.StatefulSet
+			if all, err = decodeAll("children", key, objs, func(s *appsv1.StatefulSet) string { return s.Name }); err == nil {
+				o.sts = all[statefulSetName(req.Parent.Metadata.Name)]
+			}
+		case KeyService:
+			o.services, err = decodeAll("children", key, objs, func(s *corev1.Service) string { return s.Name })
+		case KeySecret:
+			o.secrets, err = decodeAll("children", key, objs, func(s *corev1.Secret) string { return s.Name })
+		default:
+			_, err = decodeAll("children", key, objs, func(h *objectHead) string { return h.Metadata.Name })
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
-	var err error
-	if o.services, err = decodeAll[corev1.Service](KeyService, req.Children[KeyService]); err != nil {
-		return nil, err
-	}
-	if o.secrets, err = decodeAll[corev1.Secret](KeySecret, req.Children[KeySecret]); err != nil {
-		return nil, err
-	}
-	if o.related, err = decodeAll[corev1.Secret]("related "+KeySecret, req.Related[KeySecret]); err != nil {
-		return nil, err
+	for _, key := range sortedKeys(req.Related) {
+		objs := req.Related[key]
+		if key == KeySecret {
+			o.related, err = decodeAll("related", key, objs, func(s *corev1.Secret) string { return s.Name })
+		} else {
+			_, err = decodeAll("related", key, objs, func(h *objectHead) string { return h.Metadata.Name })
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	return o, nil
 }
 
-func decodeAll[T any](key string, objs map[string]ObservedObject) (map[string]*T, error) {
-	out := make(map[string]*T, len(objs))
-	for name, raw := range objs {
-		v := new(T)
-		if err := decodeChild(key, raw, v); err != nil {
-			return nil, err
-		}
-		out[name] = v
-	}
-	return out, nil
+// objectHead is what the hook reads of a kind it does not use.
+type objectHead struct {
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
 }
 
-func decodeChild(key string, raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return &InputError{Field: fmt.Sprintf("children[%q]", key), Reason: "holds an object that is not a valid " + key + ": " + err.Error()}
+// decodeAll decodes the objects of one kind, checking that each is filed
+// under its own name.
+func decodeAll[T any](field, key string, objs map[string]ObservedObject, name func(*T) string) (map[string]*T, error) {
+	out := make(map[string]*T, len(objs))
+	for n, raw := range objs {
+		v := new(T)
+		where := fmt.Sprintf("%s[%q][%q]", field, key, n)
+		if err := json.Unmarshal(raw, v); err != nil {
+			return nil, &InputError{Field: where, Reason: "not a Kubernetes object of kind " + key}
+		}
+		if got := name(v); got != n {
+			return nil, &InputError{Field: where, Reason: fmt.Sprintf("filed under %q but named %q", n, got)}
+		}
+		out[n] = v
 	}
-	return nil
+	return out, nil
 }
 
 func (o *observed) secret(name string) *corev1.Secret { return o.secrets[name] }

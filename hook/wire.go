@@ -87,7 +87,8 @@ func (e *InputError) Error() string {
 }
 
 // DecodeSyncRequest parses and checks a sync or finalize body. Unknown keys
-// are ignored, since Metacontroller may add fields.
+// are ignored, since Metacontroller may add fields. The observed objects are
+// checked when Prepare decodes them (once).
 func DecodeSyncRequest(body []byte) (*SyncRequest, error) {
 	var req SyncRequest
 	if err := decodeJSON(body, &req); err != nil {
@@ -98,14 +99,6 @@ func DecodeSyncRequest(body []byte) (*SyncRequest, error) {
 	}
 	if req.Children == nil {
 		return nil, &InputError{Field: "children", Reason: "missing; Metacontroller always sends one key per child resource"}
-	}
-	for _, m := range []struct {
-		name string
-		obs  ObservedMap
-	}{{"children", req.Children}, {"related", req.Related}} {
-		if err := checkObserved(m.name, m.obs); err != nil {
-			return nil, err
-		}
 	}
 	return &req, nil
 }
@@ -152,28 +145,6 @@ func checkParent(p *Parent) error {
 		return &InputError{Field: "parent.metadata", Reason: "needs a name and a namespace"}
 	case p.Metadata.UID == "":
 		return &InputError{Field: "parent.metadata.uid", Reason: "missing"}
-	}
-	return nil
-}
-
-// checkObserved verifies that every observed object is a JSON object whose
-// metadata.name is the key it is filed under: a mis-keyed map would make the
-// hook misjudge which children exist.
-func checkObserved(field string, obs ObservedMap) error {
-	for key, objs := range obs {
-		for name, raw := range objs {
-			var head struct {
-				Metadata struct {
-					Name string `json:"name"`
-				} `json:"metadata"`
-			}
-			if err := json.Unmarshal(raw, &head); err != nil {
-				return &InputError{Field: fmt.Sprintf("%s[%q][%q]", field, key, name), Reason: "not a Kubernetes object"}
-			}
-			if head.Metadata.Name != name {
-				return &InputError{Field: fmt.Sprintf("%s[%q][%q]", field, key, name), Reason: fmt.Sprintf("filed under %q but named %q", name, head.Metadata.Name)}
-			}
-		}
 	}
 	return nil
 }
