@@ -133,6 +133,9 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			want := s.opts.AuthToken()
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				// Read what the client sends before refusing it, so that it
+				// gets the 401 rather than a connection closed mid-request.
+				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBytes))
 				s.opts.Metrics.request(strings.TrimPrefix(r.URL.Path, "/"), "unauthorized", 0)
 				w.Header().Set("WWW-Authenticate", `Bearer realm="dittofs-hook"`)
 				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
