@@ -194,7 +194,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	if in.req.Finalizing {
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
-		conds = in.conditions(o, poll, fresh, status.Adapters)
+		conds = in.conditions(o, poll, fresh, known, status.Adapters)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, s.Generation, now)
 
@@ -257,7 +257,7 @@ func (in *Input) keepAll(now time.Time) *SyncResponse {
 }
 
 // conditions computes every condition of this sync.
-func (in *Input) conditions(o Observation, poll Step, fresh bool, adapters []AdapterStatus) []cond {
+func (in *Input) conditions(o Observation, poll Step, fresh bool, known []adapter, adapters []AdapterStatus) []cond {
 	s := in.srv
 	plan := in.Plan()
 	var out []cond
@@ -294,7 +294,7 @@ func (in *Input) conditions(o Observation, poll Step, fresh bool, adapters []Ada
 
 	switch {
 	case fresh:
-		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, "DittoFS reports "+describeAdapters(fromStatusList(adapters))))
+		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, "DittoFS reports "+describeAdapters(known)))
 	case poll.State == Failed:
 		out = append(out, falseCond(CondAdaptersDiscovered, poll.Reason, poll.Message+keptNote(adapters)))
 	default:
@@ -338,14 +338,6 @@ func keptNote(adapters []AdapterStatus) string {
 		return ""
 	}
 	return "; adapter Services are kept as last discovered"
-}
-
-func fromStatusList(st []AdapterStatus) []adapter {
-	out := make([]adapter, len(st))
-	for i, a := range st {
-		out[i] = adapter{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running}
-	}
-	return out
 }
 
 // adminSecretMissing says whether the user's admin password Secret (a
