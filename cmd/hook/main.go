@@ -4,7 +4,7 @@
 //	hook [serve] [flags]     run the HTTP service (the default)
 //	hook render -f CR.yaml   print what the service would answer for a CR
 //
-// Every flag can also be set through the environment variable
+// Every serve flag can also be set through the environment variable
 // DITTOFS_HOOK_<FLAG> (dashes become underscores, upper case).
 package main
 
@@ -22,22 +22,39 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// usage is the top-level help: the subcommands, one line each.
+const usage = `hook — the dittofs-hook: the Metacontroller sync hook that runs DittoFS servers
+
+Usage:
+  hook [serve] [flags]          serve /sync, /customize and /finalize to Metacontroller (the default)
+  hook render -f FILE [flags]   print the children and status serve would answer for a DittoServer manifest
+  hook help                     print this help
+
+Every serve flag can also be set as the environment variable DITTOFS_HOOK_<FLAG>
+(upper case, dashes as underscores), e.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on
+the command line wins. "hook <command> -h" lists a command's flags.
+`
+
 func run(args []string, stdout, stderr io.Writer) int {
 	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		if !strings.HasPrefix(args[0], "-") {
+			cmd, args = args[0], args[1:]
+		}
 	}
 	var err error
 	switch cmd {
 	case "serve":
-		err = serve(args, stderr)
+		err = serve(args, stdout, stderr)
 	case "render":
 		err = render(args, stdout, stderr)
-	case "help":
-		fmt.Fprintln(stdout, "usage: hook [serve|render] [flags]; hook <command> -h for the flags")
-		return 0
 	default:
-		err = fmt.Errorf("unknown command %q; want serve or render", cmd)
+		err = fmt.Errorf("unknown command %q; want serve or render (hook help lists them)", cmd)
 	}
 	switch {
 	case err == nil:
@@ -49,14 +66,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// parseFlags parses args, then fills every flag not given on the command
-// line from DITTOFS_HOOK_<FLAG>.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parseFlags parses args, then (for serve, whose flags a Deployment sets
+// through its environment) fills every flag not given on the command line
+// from DITTOFS_HOOK_<FLAG>. -h prints the command's usage (summary,
+// then its flags) on stdout. A bad value names the flag the same way
+// whether it came from the command line or the environment.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, summary string, fromEnv bool) error {
+	fs.SetOutput(io.Discard) // errors are returned, once; help goes to stdout
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "%s\n\nFlags:\n", summary)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%w (hook %s -h lists the flags)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return fmt.Errorf("unexpected arguments: %s (hook %s -h lists the flags)", strings.Join(fs.Args(), " "), fs.Name())
+	}
+	if !fromEnv {
+		return nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -65,7 +96,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		env := envName(f.Name)
 		if v, ok := os.LookupEnv(env); ok && !set[f.Name] && err == nil {
 			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("%s: %w", env, e)
+				err = fmt.Errorf("invalid value %q for flag -%s (from %s): %w", v, f.Name, env, e)
 			}
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"debug/elf"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -238,4 +239,54 @@ func writeCert(t *testing.T, certFile, keyFile, cn string) {
 	kb, _ := x509.MarshalECPrivateKey(key)
 	_ = os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	_ = os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+}
+
+// TestHelp: top-level help lists the subcommands and the environment
+// variables; each command's -h lists its flags; both exit 0 on stdout.
+func TestHelp(t *testing.T) {
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"hook [serve] [flags]", "hook render -f FILE", "DITTOFS_HOOK_<FLAG>"}},
+		{[]string{"-h"}, []string{"hook [serve] [flags]"}},
+		{[]string{"help"}, []string{"hook render -f FILE"}},
+		{[]string{"serve", "-h"}, []string{"Usage: hook serve [flags]", "DITTOFS_HOOK_<FLAG>", "-dittofs-timeout duration"}},
+		{[]string{"render", "--help"}, []string{"Usage: hook render -f FILE", "-adapters string"}},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(c.args, &stdout, &stderr); code != 0 || stderr.Len() > 0 {
+				t.Fatalf("exit %d, stderr %q", code, stderr.String())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("help lacks %q:\n%s", w, stdout.String())
+				}
+			}
+		})
+	}
+}
+
+// TestFlagErrorsNameTheFlag: a bad value names the flag the same way
+// whether it came from the command line or from DITTOFS_HOOK_<FLAG>.
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	var fromFlag, fromEnv bytes.Buffer
+	if code := run([]string{"serve", "--dittofs-timeout", "soon"}, io.Discard, &fromFlag); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	t.Setenv("DITTOFS_HOOK_DITTOFS_TIMEOUT", "soon")
+	if code := run([]string{"serve"}, io.Discard, &fromEnv); code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	const want = `invalid value "soon" for flag -dittofs-timeout`
+	for name, got := range map[string]string{"flag": fromFlag.String(), "environment": fromEnv.String()} {
+		if !strings.Contains(got, want) {
+			t.Errorf("from the %s: %q does not contain %q", name, got, want)
+		}
+	}
+	if !strings.Contains(fromEnv.String(), "DITTOFS_HOOK_DITTOFS_TIMEOUT") {
+		t.Errorf("the error does not say which variable set it: %q", fromEnv.String())
+	}
 }

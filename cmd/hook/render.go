@@ -25,11 +25,10 @@ import (
 // --observed for the children that already exist.
 func render(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	file := fs.String("f", "", "DittoServer manifest (YAML or JSON; - for stdin)")
 	adaptersFile := fs.String("adapters", "", "JSON adapter list, as GET /api/v1/adapters answers it, standing for a successful poll")
 	observedDir := fs.String("observed", "", "directory of YAML/JSON objects standing for existing children (and the Secret named by passwordSecretRef)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, "Usage: hook render -f FILE [--adapters FILE] [--observed DIR]\n\nPrints, as YAML, the children and status hook serve would answer for a DittoServer manifest.", false); err != nil {
 		return err
 	}
 	if *file == "" {

@@ -24,9 +24,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/hook"
 )
 
-func serve(args []string, stderr io.Writer) error {
+func serve(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz and /readyz on (and /metrics, unless --metrics-listen)")
 	metricsListen := fs.String("metrics-listen", "", "separate address for /metrics (and /healthz, /readyz), so a NetworkPolicy can admit monitoring to metrics only")
 	urlTemplate := fs.String("dittofs-url-template", hook.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
@@ -37,7 +36,7 @@ func serve(args []string, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
 	tlsKey := fs.String("tls-key-file", "", "private key of --tls-cert-file")
 	shutdownGrace := fs.Duration("shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
