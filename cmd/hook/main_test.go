@@ -142,7 +142,7 @@ func TestDockerfile(t *testing.T) {
 			t.Fatal("the image's binary needs a dynamic loader; distroless/static has none")
 		}
 	}
-	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "usage") {
+	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage:") {
 		t.Fatalf("static binary does not run: %v %s", err, out)
 	}
 }
