@@ -68,6 +68,15 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		Help: "DittoFS sessions held in the token cache.",
 	}, func() float64 { return float64(m.tokensCounter()) })
 	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.tokensCached)
+	// Series whose label values are known up front start at zero, so that a
+	// dashboard or an alert on rate() sees them before the first event.
+	for _, result := range []string{"ok", "error"} {
+		for _, account := range []string{"operator", "admin"} {
+			m.logins.WithLabelValues(account, result)
+		}
+		m.refreshes.WithLabelValues(result)
+		m.provisions.WithLabelValues(result)
+	}
 	return m
 }
 
@@ -84,9 +93,24 @@ func (m *Metrics) ObserveDittoFS(endpoint string, code int) {
 }
 
 // Login, Refresh and Provision count account events (dittofs.AccountMetrics).
-func (m *Metrics) Login(account, result string) { m.logins.WithLabelValues(account, result).Inc() }
-func (m *Metrics) Refresh(result string)        { m.refreshes.WithLabelValues(result).Inc() }
-func (m *Metrics) Provision(result string)      { m.provisions.WithLabelValues(result).Inc() }
+// Like every method of Metrics, they do nothing on a nil *Metrics.
+func (m *Metrics) Login(account, result string) {
+	if m != nil {
+		m.logins.WithLabelValues(account, result).Inc()
+	}
+}
+
+func (m *Metrics) Refresh(result string) {
+	if m != nil {
+		m.refreshes.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) Provision(result string) {
+	if m != nil {
+		m.provisions.WithLabelValues(result).Inc()
+	}
+}
 
 func (m *Metrics) poll(o Observation) {
 	if m == nil || o.Poll.State == NotTried {
