@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -46,7 +47,12 @@ type SpecError struct {
 	Problem string
 }
 
-func (e *SpecError) Error() string { return "spec." + e.Field + ": " + e.Problem }
+func (e *SpecError) Error() string {
+	if strings.HasPrefix(e.Field, "metadata.") {
+		return e.Field + ": " + e.Problem
+	}
+	return "spec." + e.Field + ": " + e.Problem
+}
 
 // server is a parsed, defaulted and validated DittoServer: everything the
 // builders need, in resolved form.
