@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # The dittofs-hook image: a static binary on distroless, as a non-root user.
-FROM golang:1.26 AS build
+# The build stage runs on the builder's own platform and cross-compiles, so
+# `docker buildx build --platform linux/amd64,linux/arm64` needs no emulation.
+FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
@@ -8,7 +10,9 @@ COPY cmd/ cmd/
 COPY dittofs/ dittofs/
 COPY hook/ hook/
 ARG VERSION=dev
-RUN CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o /out/hook ./cmd/hook
+ARG TARGETOS=linux
+ARG TARGETARCH
+RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/hook ./cmd/hook
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=dev

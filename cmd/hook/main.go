@@ -22,12 +22,17 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// version is the release this binary was built from, set at build time
+// (-ldflags "-X main.version=0.1.0"; the Dockerfile's VERSION argument).
+var version = "dev"
+
 // usage is the top-level help: the subcommands, one line each.
 const usage = `hook — the dittofs-hook: the Metacontroller sync hook that runs DittoFS servers
 
 Usage:
   hook [serve] [flags]          serve /sync, /customize and /finalize to Metacontroller (the default)
   hook render -f FILE [flags]   print the children and status serve would answer for a DittoServer manifest
+  hook version                  print the version
   hook help                     print this help
 
 Every serve flag can also be set as the environment variable DITTOFS_HOOK_<FLAG>
@@ -41,6 +46,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "help", "-h", "-help", "--help":
 			fmt.Fprint(stdout, usage)
+			return 0
+		case "version", "--version":
+			fmt.Fprintln(stdout, version)
 			return 0
 		}
 		if !strings.HasPrefix(args[0], "-") {

@@ -116,7 +116,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	s := string(df)
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`(?m)^RUN CGO_ENABLED=0 .*go build .* \./cmd/hook$`),
+		regexp.MustCompile(`(?m)^RUN CGO_ENABLED=0 .*go build .*-X main\.version=\$\{VERSION\}.* \./cmd/hook$`),
 		regexp.MustCompile(`(?m)^FROM gcr\.io/distroless/static-debian1[2-9]:nonroot$`),
 		regexp.MustCompile(`(?m)^USER 65532:65532$`),
 		regexp.MustCompile(`(?m)^ENTRYPOINT \["/hook"\]$`),
@@ -127,7 +127,7 @@ func TestDockerfile(t *testing.T) {
 		}
 	}
 	bin := filepath.Join(t.TempDir(), "hook")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./cmd/hook")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=9.8.7", "-o", bin, "./cmd/hook")
 	cmd.Dir = harness.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -145,6 +145,9 @@ func TestDockerfile(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "help").CombinedOutput(); err != nil || !strings.Contains(string(out), "Usage:") {
 		t.Fatalf("static binary does not run: %v %s", err, out)
+	}
+	if out, err := exec.Command(bin, "version").Output(); err != nil || strings.TrimSpace(string(out)) != "9.8.7" {
+		t.Fatalf("hook version = %q, %v; want the VERSION the image is built with", out, err)
 	}
 }
 

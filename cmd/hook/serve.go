@@ -121,7 +121,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		defer msrv.Close()
 		go func() { errc <- msrv.Serve(mln) }()
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String())
+	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
