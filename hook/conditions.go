@@ -1,7 +1,10 @@
 package hook
 
 import (
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,7 +89,7 @@ func mergeConditions(prev []metav1.Condition, next []cond, generation int64, now
 			continue
 		}
 		nc := metav1.Condition{
-			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message,
+			Type: c.Type, Status: c.Status, Reason: c.Reason, Message: conditionMessage(c.Message),
 			ObservedGeneration: generation,
 			LastTransitionTime: metav1.NewTime(now),
 		}
@@ -110,4 +113,23 @@ func foldReady(cs []cond, summary string) cond {
 		}
 	}
 	return trueCond(CondReady, ReasonReady, summary)
+}
+
+// maxMessageLength bounds a condition message. Messages may quote what
+// DittoFS said, and DittoFS is whatever image the DittoServer's owner runs:
+// an unbounded message could exceed the CRD's limit (32,768) and get the
+// whole status write refused.
+const maxMessageLength = 1024
+
+// conditionMessage makes a message one line (every run of white space or
+// control characters becomes one space) of at most maxMessageLength
+// characters. Every condition passes through here, carried ones included.
+func conditionMessage(s string) string {
+	s = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+	if utf8.RuneCountInString(s) <= maxMessageLength {
+		return s
+	}
+	return string([]rune(s)[:maxMessageLength-1]) + "…"
 }
