@@ -47,6 +47,12 @@ type Client struct {
 
 // NewClient returns a client of the API at baseURL (scheme://host:port).
 // hc carries no timeout of its own: every call is bounded by its context.
+//
+// The client never follows a redirect, whatever hc's CheckRedirect says:
+// the server at a DittoServer's API address is whatever image its owner
+// runs, and following its redirect would send the operator's bearer token,
+// or re-post its password (307), to an address of the owner's choosing. A
+// 3xx answer is an *APIError (IsRedirect).
 func NewClient(baseURL string, hc *http.Client, observe Observer) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -55,6 +61,9 @@ func NewClient(baseURL string, hc *http.Client, observe Observer) (*Client, erro
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	noRedirects := *hc
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc = &noRedirects
 	if observe == nil {
 		observe = func(string, int) {}
 	}

@@ -1,71 +1,111 @@
 package dittofs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
 	"os"
 	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 )
 
 // APIError is an answer of the DittoFS API other than the expected success.
-// DittoFS's handlers answer RFC 7807 problem+json, its auth and role
-// middleware plain text: Message holds the server's words either way.
 // Classify by Status, never by Message.
 type APIError struct {
 	// Op names the call ("login", "list adapters").
 	Op string
 	// Status is the HTTP status code.
 	Status int
-	// Message is the server's explanation (the problem's detail or title, or
-	// the plain-text body), shortened. It never holds a request's secrets:
-	// DittoFS does not echo them.
+	// Message is what DittoFS said, when it said it in one of its own
+	// shapes: the title or detail of an RFC 7807 problem+json answer (its
+	// handlers), or one of the fixed plain-text sentences of its auth and
+	// role middleware; one line, at most maxMessage characters. Empty for
+	// anything else: a body of another shape is not DittoFS's (an error page
+	// of a proxy, or of whatever image answers at the API address) and is
+	// never repeated. It never holds a request's secrets: DittoFS does not
+	// echo them.
 	Message string
 }
 
 func (e *APIError) Error() string {
 	msg := e.Message
-	if msg == "" {
+	switch {
+	case msg != "":
+	case e.Status >= 300 && e.Status < 400:
+		msg = "redirect refused (the hook never follows redirects)"
+	case http.StatusText(e.Status) != "":
 		msg = http.StatusText(e.Status)
+	default:
+		msg = "unexpected status"
 	}
 	return fmt.Sprintf("%s: HTTP %d: %s", e.Op, e.Status, msg)
 }
 
-// newAPIError reads the server's explanation from a failed response body.
+// maxMessage bounds what of a server's words an error carries.
+const maxMessage = 200
+
+// middlewareMessages are the plain-text answers of DittoFS v0.29.0's auth
+// and role middleware (internal/controlplane/api/middleware/auth.go).
+var middlewareMessages = map[string]bool{
+	"Authorization header required": true,
+	"Authentication required":       true,
+	"Invalid or expired token":      true,
+	"Admin access required":         true,
+	"Insufficient permissions":      true,
+}
+
+// passwordChangeRequired is the middleware's answer to an account that must
+// change its password, said without the account name it quotes.
+const passwordChangeRequired = "the account must set a new password before performing other operations"
+
+// newAPIError keeps what DittoFS said in a failed answer, when it said it in
+// one of its own shapes (see APIError.Message).
 func newAPIError(op string, status int, contentType string, body []byte) *APIError {
 	e := &APIError{Op: op, Status: status}
-	if strings.HasPrefix(contentType, "application/problem+json") || strings.HasPrefix(contentType, "application/json") {
+	if status >= 300 && status < 400 {
+		// The Location and the body are the redirecting server's: neither
+		// is repeated, not even in a log line.
+		return e
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	switch mt {
+	case "application/problem+json":
 		var p struct {
 			Title  string `json:"title"`
 			Detail string `json:"detail"`
 		}
-		if json.Unmarshal(body, &p) == nil && (p.Detail != "" || p.Title != "") {
-			e.Message = p.Detail
-			if e.Message == "" {
-				e.Message = p.Title
-			}
-			return e
+		if json.Unmarshal(body, &p) == nil {
+			e.Message = cmp.Or(oneLine(p.Detail, maxMessage), oneLine(p.Title, maxMessage))
+		}
+	case "text/plain":
+		text := strings.TrimSpace(string(body))
+		switch {
+		case middlewareMessages[text]:
+			e.Message = text
+		case strings.HasPrefix(text, `account "`) && strings.Contains(text, "must set a new password before performing other operations"):
+			e.Message = passwordChangeRequired
 		}
 	}
-	e.Message = shorten(strings.TrimSpace(string(body)), 200)
 	return e
 }
 
-func shorten(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) <= n {
+// oneLine turns s into one line (runs of white space and control characters
+// become one space) of at most n characters.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.IsControl(r)
+	}), " ")
+	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	return s[:n] + "…"
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 // StatusCode returns the HTTP status of an APIError in err's chain, or 0.
@@ -163,4 +203,10 @@ func describeTransport(err error) string {
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }
 	return errors.As(err, &t) && t.Timeout()
+}
+
+// IsRedirect says whether err is a 3xx answer.
+func IsRedirect(err error) bool {
+	code := StatusCode(err)
+	return code >= 300 && code < 400
 }

@@ -40,6 +40,10 @@ const (
 	ReasonUnauthorized    = "Unauthorized"
 	ReasonInvalidResponse = "InvalidResponse"
 	ReasonAPIError        = "APIError"
+	// ReasonUnexpectedRedirect: DittoFS answered with a 3xx, which the hook
+	// never follows (it would carry the operator's token or password to an
+	// address of the answering server's choosing).
+	ReasonUnexpectedRedirect = "UnexpectedRedirect"
 
 	ReasonAllAdaptersReady     = "AllAdaptersReady"
 	ReasonNoAdaptersEnabled    = "NoAdaptersEnabled"

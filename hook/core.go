@@ -451,7 +451,7 @@ func (in *Input) resyncAfter(st *DittoServerStatus, now time.Time) float64 {
 // rather than a wait for Kubernetes (which does not).
 func failing(reason string) bool {
 	switch reason {
-	case ReasonAPIUnreachable, ReasonUnauthorized, ReasonInvalidResponse, ReasonAPIError,
+	case ReasonAPIUnreachable, ReasonUnauthorized, ReasonInvalidResponse, ReasonAPIError, ReasonUnexpectedRedirect,
 		ReasonOperatorLoginFailed, ReasonAdminCredentialsRejected, ReasonAdminCredentialsMissing, ReasonAdminSecretMissing:
 		return true
 	}

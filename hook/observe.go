@@ -21,7 +21,7 @@ func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) 
 	if errors.As(err, &authErr) {
 		auth := in.authFailure(authErr, api)
 		reason := ReasonUnauthorized
-		if auth.Reason == ReasonAPIUnreachable || auth.Reason == ReasonAPIError {
+		if auth.Reason == ReasonAPIUnreachable || auth.Reason == ReasonAPIError || auth.Reason == ReasonUnexpectedRedirect {
 			reason = auth.Reason
 		}
 		return Observation{Auth: auth, Poll: Step{State: Failed, Reason: reason, Message: auth.Message}}
@@ -43,6 +43,8 @@ func (in *Input) pollFailure(err error, api string) Step {
 	var malformed *dittofs.MalformedError
 	code := dittofs.StatusCode(err)
 	switch {
+	case dittofs.IsRedirect(err):
+		return Step{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, "the adapter list", code, apiServiceName(in.srv.Name))}
 	case errors.As(err, &malformed):
 		return Step{State: Failed, Reason: ReasonInvalidResponse, Message: fmt.Sprintf("DittoFS at %s answered the adapter list with an unexpected body (%s)", api, dittofs.Describe(err))}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -62,6 +64,8 @@ func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
 	switch {
 	case errors.Is(e.Err, dittofs.ErrNoAdminCredentials):
 		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
+	case dittofs.IsRedirect(e.Err):
+		return Step{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, string(e.Stage), code, apiServiceName(in.srv.Name))}
 	case code == 0 && !isMalformed(e.Err):
 		return fail(ReasonAPIUnreachable, "DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(e.Err))
 	case code >= 500:
@@ -72,6 +76,12 @@ func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
 		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", in.srv.AdminUsername, dittofs.Describe(e.Err))
 	}
 	return fail(ReasonOperatorLoginFailed, "could not log in to DittoFS at %s as %s: %s failed (%s)", api, OperatorUsername, e.Stage, dittofs.Describe(e.Err))
+}
+
+// redirectMessage names the status only: the redirect's target and body are
+// the answering server's words, never repeated.
+func redirectMessage(api, what string, code int, service string) string {
+	return fmt.Sprintf("DittoFS at %s answered %s with HTTP %d, a redirect; the hook never follows redirects: the API address must be answered by DittoFS itself (check the DittoServer's image and the Service %s)", api, what, code, service)
 }
 
 func isMalformed(err error) bool {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +26,8 @@ const (
 // discoveryRig is a real DittoFS behind a fault proxy, the hook in-process
 // (its real HTTP handler) pointed at the proxy, and an in-memory Metacontroller.
 type discoveryRig struct {
+	// logs is everything the hook logged, at debug level.
+	logs     *lockedBuffer
 	accounts *dittofs.Accounts
 	dfs      *harness.DittoFS
 	proxy    *harness.FaultProxy
@@ -36,11 +40,13 @@ func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	proxy := harness.StartFaultProxy(t, "")
 	timeout := time.Second
 	accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
+	logs := &lockedBuffer{}
 	srv, err := hook.NewServer(hook.Options{
 		URLTemplate: "http://127.0.0.1:{{.Port}}",
 		Timeout:     timeout,
 		Secrets:     hook.NewFixedSecretSource("discovery"),
 		Accounts:    accounts,
+		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +59,25 @@ func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	spec["storage"] = map[string]any{"metadataSize": "1Gi"}
 	spec["controlPlane"] = map[string]any{"port": proxy.Port}
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
-	return &discoveryRig{accounts: accounts, proxy: proxy, loop: harness.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
+	return &discoveryRig{logs: logs, accounts: accounts, proxy: proxy, loop: harness.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // start plays the kubelet: the first sync creates the StatefulSet and its

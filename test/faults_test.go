@@ -3,10 +3,14 @@ package test
 import (
 	"bytes"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +44,20 @@ func TestFaultMatrix(t *testing.T) {
 	for i := range 1000 {
 		thousand = append(thousand, adapter(fmt.Sprint(i), fmt.Sprintf("x%03d", i), true, 20000+i))
 	}
+	// Bodies that are not DittoFS's carry this mark: it must never reach a
+	// condition or a log line.
+	const sentinel = "SENTINEL-BODY"
+	longDetail := strings.Repeat("a line of a very long detail\n", 40*1024/29)
+	// A server the faults redirect to: nothing may ever reach it.
+	var trapped atomic.Int32
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trapped.Add(1)
+		_, _ = w.Write([]byte(`[]`))
+	}))
+	t.Cleanup(trap.Close)
+	redirect := func(code int, path string) harness.Fault {
+		return harness.Fault{Kind: "status", Status: code, Path: path, Location: trap.URL + path, ContentType: "text/html", Body: "<html>moved " + sentinel + "</html>"}
+	}
 	body := func(b string) harness.Fault { return harness.Fault{Kind: "body", Path: "/api/v1/adapters", Body: b} }
 	rows := []struct {
 		fault string
@@ -51,13 +69,16 @@ func TestFaultMatrix(t *testing.T) {
 		{fault: "connection reset mid-body", f: harness.Fault{Kind: "reset-mid-body", Path: "/api/v1/adapters"}},
 		{fault: "hangs past the timeout", f: harness.Fault{Kind: "hang", Path: "/api/v1/adapters"}},
 		{fault: "HTTP 500", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"type":"about:blank","title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}},
-		{fault: "HTTP 502", f: harness.Fault{Kind: "status", Status: 502, Path: "/api/v1/adapters", Body: "bad gateway", ContentType: "text/plain"}},
-		{fault: "HTTP 503", f: harness.Fault{Kind: "status", Status: 503, Path: "/api/v1/adapters", Body: "unavailable", ContentType: "text/plain"}},
+		{fault: "HTTP 502", f: harness.Fault{Kind: "status", Status: 502, Path: "/api/v1/adapters", Body: "bad gateway " + sentinel, ContentType: "text/plain"}},
+		{fault: "HTTP 503", f: harness.Fault{Kind: "status", Status: 503, Path: "/api/v1/adapters", Body: "<html>unavailable " + sentinel + "</html>", ContentType: "text/html"}},
+		{fault: "HTTP 500 with a 40 KB multi-line detail", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"title":"Internal Server Error","status":500,"detail":` + strconv.Quote(longDetail) + `}`, ContentType: "application/problem+json"}},
 		{fault: "HTTP 401 on a valid token", f: harness.Fault{Kind: "status", Status: 401, Path: "/api/v1/adapters", Body: "Invalid or expired token\n", ContentType: "text/plain; charset=utf-8"}},
 		{fault: "HTTP 403", f: harness.Fault{Kind: "status", Status: 403, Path: "/api/v1/adapters", Body: "Admin access required\n", ContentType: "text/plain; charset=utf-8"}},
 		{fault: "login answers HTTP 500 (hook restarted, no token)", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/auth", Body: `{"title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}, fresh: true},
 		{fault: "login answers HTTP 401 (operator and admin refused)", f: harness.Fault{Kind: "status", Status: 401, Path: "/api/v1/auth", Body: `{"title":"Unauthorized","status":401,"detail":"Invalid username or password"}`, ContentType: "application/problem+json"}, fresh: true},
-		{fault: "body is not JSON", f: body("<html>upstream error</html>")},
+		{fault: "HTTP 302 on the list, to another server (which receives nothing)", f: redirect(302, "/api/v1/adapters")},
+		{fault: "login answers HTTP 307, to another server (which receives nothing)", f: redirect(307, "/api/v1/auth"), fresh: true},
+		{fault: "body is not JSON", f: body("<html>upstream error " + sentinel + "</html>")},
 		{fault: "JSON of the wrong shape", f: body(`{"adapters":[]}`)},
 		{fault: "adapter without a type", f: body(list(`{"id":"a","enabled":true,"running":true,"port":1}`))},
 		{fault: "1,000 adapters", f: body(list(thousand...))},
@@ -81,10 +102,19 @@ func TestFaultMatrix(t *testing.T) {
 			resp := l.Sync()
 			took := time.Since(start)
 			r.proxy.Set(harness.Fault{})
+			if n := trapped.Load(); n != 0 {
+				t.Fatalf("%d requests reached the redirect target", n)
+			}
 			if took > r.timeout+time.Second {
 				t.Errorf("answered after %s, more than the %s DittoFS timeout plus 1 s", took, r.timeout)
 			}
-			status, reason, _ := l.Condition(hook.CondAdaptersDiscovered)
+			status, reason, msg := l.Condition(hook.CondAdaptersDiscovered)
+			if len([]rune(msg)) > 1024 || strings.ContainsAny(msg, "\r\n") {
+				t.Errorf("AdaptersDiscovered message is not one line of at most 1,024 characters: %d characters, %.120q", len([]rune(msg)), msg)
+			}
+			if strings.Contains(string(resp.Raw), sentinel) || strings.Contains(r.logs.String(), sentinel) {
+				t.Errorf("a body that is not DittoFS's reached the answer or the log")
+			}
 			after := r.adapterChildren()
 			var removed, added, changed []string
 			for k, v := range before {

@@ -32,7 +32,7 @@ type fixtureCase struct {
 	Adapters json.RawMessage `json:"adapters,omitempty"`
 	// AdaptersFile names a captured answer body (relative to the case).
 	AdaptersFile string `json:"adaptersFile,omitempty"`
-	// Error is a failed exchange: refused, timeout, reset, http-500,
+	// Error is a failed exchange: refused, timeout, reset, http-302, http-500,
 	// http-401, http-403, malformed, admin-rejected, no-admin,
 	// operator-forbidden.
 	Error string `json:"error,omitempty"`
@@ -86,6 +86,8 @@ func fixtureError(t *testing.T, kind string) error {
 		return list(syscall.ECONNRESET)
 	case "http-500":
 		return &dittofs.APIError{Op: "list adapters", Status: 500, Message: "Internal Server Error"}
+	case "http-302":
+		return &dittofs.APIError{Op: "list adapters", Status: 302}
 	case "http-401":
 		return &dittofs.APIError{Op: "list adapters", Status: 401, Message: "Invalid or expired token"}
 	case "http-403":

@@ -24,6 +24,8 @@ type Fault struct {
 	Body   string
 	// ContentType of a "status" or "body" answer (default application/json).
 	ContentType string
+	// Location of a "status" answer (a redirect's target).
+	Location string
 	// Path limits the fault to calls whose path starts with it (all when empty).
 	Path string
 }
@@ -183,6 +185,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusOK
 		}
 		w.Header().Set("Content-Type", ct)
+		if f.Location != "" {
+			w.Header().Set("Location", f.Location)
+		}
 		w.WriteHeader(code)
 		_, _ = w.Write([]byte(f.Body))
 	case "hang":

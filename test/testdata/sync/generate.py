@@ -235,7 +235,7 @@ r["children"]["Service.v1"]["demo-adapter-nfs"] = service("demo-adapter-nfs", "n
 case("smb-policy-removed-after-service", r, {"adaptersFile": "../../dittofs/adapters-smb-disabled-nfs-moved.body"})
 case("smb-recreated-port0", steady(), {"adaptersFile": "../../dittofs/adapters-smb-port0.body"})
 case("empty-adapter-list", steady(), {"adapters": []})
-for kind in ["refused", "timeout", "reset", "http-500", "http-401", "http-403", "malformed", "admin-rejected", "no-admin", "operator-forbidden"]:
+for kind in ["refused", "timeout", "reset", "http-302", "http-500", "http-401", "http-403", "malformed", "admin-rejected", "no-admin", "operator-forbidden"]:
     case("failure-" + kind, steady(), {"error": kind})
 case("failure-garbage-body", steady(), {"adaptersFile": "../../dittofs/health.body"})
 r = steady()

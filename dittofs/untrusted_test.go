@@ -1,0 +1,122 @@
+package dittofs_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// Whoever creates a DittoServer chooses the image that answers at its API
+// address. These tests play such a server.
+
+// TestRedirectsNotFollowed: a 3xx is an error naming only its status. The
+// redirect target receives nothing: neither the operator's token (a 302 on
+// the adapter list) nor its password (a 307 on login, which would re-post
+// the body).
+func TestRedirectsNotFollowed(t *testing.T) {
+	var trapped atomic.Int32
+	trap := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		trapped.Add(1)
+		_, _ = w.Write([]byte(`[{"id":"x","type":"nfs","enabled":true,"running":true,"port":1}]`))
+	}))
+	defer trap.Close()
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", trap.URL+"/secret-sink")
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte("<html>moved to the sink</html>"))
+		}))
+		// The client the hook passes follows redirects by default; the
+		// DittoFS client must not.
+		c, err := dittofs.NewClient(evil.URL, &http.Client{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, listErr := c.ListAdapters(ctx(t), "operator-token")
+		_, loginErr := c.Login(ctx(t), "k8s-operator", "operator-password")
+		evil.Close()
+		for _, err := range []error{listErr, loginErr} {
+			var apiErr *dittofs.APIError
+			if !errors.As(err, &apiErr) || apiErr.Status != code {
+				t.Fatalf("%d: got %v, want an APIError with status %d", code, err, code)
+			}
+			if !dittofs.IsRedirect(err) {
+				t.Errorf("%d: IsRedirect is false", code)
+			}
+			for _, leak := range []string{trap.URL, "sink", "html", "moved"} {
+				if strings.Contains(err.Error(), leak) || strings.Contains(dittofs.Describe(err), leak) {
+					t.Errorf("%d: error %q shows %q from the answer", code, err, leak)
+				}
+			}
+		}
+	}
+	if n := trapped.Load(); n != 0 {
+		t.Fatalf("the redirect target received %d requests", n)
+	}
+}
+
+// TestAPIErrorMessages: only what DittoFS itself says (a problem+json title
+// or detail, or one of its middleware's plain-text sentences) reaches an
+// error message, bounded and on one line; any other body is replaced by a
+// fixed description of the status.
+func TestAPIErrorMessages(t *testing.T) {
+	long := strings.Repeat("very long detail\n", 3000)
+	cases := []struct {
+		name, contentType, body string
+		status                  int
+		want                    string
+	}{
+		{"problem detail", "application/problem+json", `{"type":"about:blank","title":"Conflict","status":409,"detail":"User already exists"}`, 409, "User already exists"},
+		{"problem title only", "application/problem+json", `{"title":"Internal Server Error","status":500}`, 500, "Internal Server Error"},
+		{"middleware plain text", "text/plain; charset=utf-8", "Invalid or expired token\n", 401, "Invalid or expired token"},
+		{"middleware plain text 403", "text/plain; charset=utf-8", "Admin access required\n", 403, "Admin access required"},
+		{"password change required", "text/plain; charset=utf-8", "account \"k8s-operator\" must set a new password before performing other operations; run 'dfsctl user change-password' (as \"k8s-operator\") to set one\n", 403,
+			"the account must set a new password before performing other operations"},
+		{"html error page", "text/html", "<html><body>Bad gateway from evil.example</body></html>", 502, "HTTP 502: Bad Gateway"},
+		{"unknown plain text", "text/plain", "token sk-live-123 was rejected by upstream", 500, "HTTP 500: Internal Server Error"},
+		{"JSON that is not a problem", "application/json", `{"error":"see http://169.254.169.254/"}`, 500, "HTTP 500: Internal Server Error"},
+		{"problem+json of another shape", "application/problem+json", `{"message":"hello"}`, 500, "HTTP 500: Internal Server Error"},
+		{"no body", "", "", 503, "HTTP 503: Service Unavailable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.contentType != "" {
+					w.Header().Set("Content-Type", c.contentType)
+				}
+				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			cl, _ := newClient(t, srv.URL)
+			_, err := cl.ListAdapters(ctx(t), "token")
+			if got := err.Error(); got != "list adapters: "+c.want && !strings.HasSuffix(got, ": "+c.want) {
+				t.Fatalf("got %q, want it to end in %q", got, c.want)
+			}
+		})
+	}
+	t.Run("a 40 KB multi-line problem detail", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(500)
+			_, _ = w.Write([]byte(`{"title":"Internal Server Error","status":500,"detail":` + quote(long) + `}`))
+		}))
+		defer srv.Close()
+		cl, _ := newClient(t, srv.URL)
+		_, err := cl.ListAdapters(ctx(t), "token")
+		msg := err.Error()
+		if len(msg) > 300 || strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "list adapters: HTTP 500: very long detail very long detail") {
+			t.Fatalf("got %d bytes: %.200q", len(msg), msg)
+		}
+	})
+}
+
+func quote(s string) string {
+	return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"`
+}
