@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // maxBody bounds what the hook reads of any answer: a list of adapters is a
@@ -54,9 +53,9 @@ type Client struct {
 // or re-post its password (307), to an address of the owner's choosing. A
 // 3xx answer is an *APIError (IsRedirect).
 func NewClient(baseURL string, hc *http.Client, observe Observer) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("DittoFS URL %q: want http(s)://host:port", baseURL)
+	u, err := ParseBaseURL(baseURL)
+	if err != nil {
+		return nil, err
 	}
 	if hc == nil {
 		hc = http.DefaultClient
@@ -67,7 +66,31 @@ func NewClient(baseURL string, hc *http.Client, observe Observer) (*Client, erro
 	if observe == nil {
 		observe = func(string, int) {}
 	}
-	return &Client{base: strings.TrimRight(u.String(), "/"), http: hc, observe: observe}, nil
+	return &Client{base: u.String(), http: hc, observe: observe}, nil
+}
+
+// ParseBaseURL checks an API base URL: http or https, a host, an optional
+// port, and nothing else — no user information (which would be sent as
+// credentials), path, query or fragment (which could turn the address into
+// another one). It returns the URL without a trailing slash.
+func ParseBaseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("DittoFS URL %q is not a URL", s)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("DittoFS URL %q: the scheme must be http or https", s)
+	case u.Opaque != "" || u.Hostname() == "":
+		return nil, fmt.Errorf("DittoFS URL %q has no host", s)
+	case u.User != nil:
+		return nil, fmt.Errorf("DittoFS URL %q carries user information", s)
+	case (u.Path != "" && u.Path != "/") || u.RawPath != "":
+		return nil, fmt.Errorf("DittoFS URL %q has a path; want scheme://host:port", s)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "":
+		return nil, fmt.Errorf("DittoFS URL %q has a query or fragment; want scheme://host:port", s)
+	}
+	u.Path = ""
+	return u, nil
 }
 
 // BaseURL is the API address this client calls.

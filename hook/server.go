@@ -10,7 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/template"
@@ -23,8 +26,11 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
 
-// DefaultURLTemplate locates a DittoServer's API: its <name>-api Service.
-const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local:{{.Port}}"
+// DefaultURLTemplate locates a DittoServer's API: its <name>-api Service,
+// by its fully qualified name (the trailing dot), so that no search domain
+// the node's resolver configuration adds can answer for it. The hook builds
+// this address from its parts rather than through the template.
+const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local.:{{.Port}}"
 
 // MaxBodyBytes bounds a hook request. A real sync with every child is
 // 40–50 KB; the bound leaves room for hundreds of adapters.
@@ -67,9 +73,12 @@ func NewServer(o Options) (*Server, error) {
 	if o.URLTemplate == "" {
 		o.URLTemplate = DefaultURLTemplate
 	}
-	tmpl, err := template.New("url").Option("missingkey=error").Parse(o.URLTemplate)
-	if err != nil {
-		return nil, fmt.Errorf("parse --dittofs-url-template: %w", err)
+	var tmpl *template.Template
+	if o.URLTemplate != DefaultURLTemplate {
+		var err error
+		if tmpl, err = template.New("url").Option("missingkey=error").Parse(o.URLTemplate); err != nil {
+			return nil, fmt.Errorf("parse --dittofs-url-template: %w", err)
+		}
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
@@ -90,6 +99,11 @@ func NewServer(o Options) (*Server, error) {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
 	}
 	s := &Server{opts: o, urlTmpl: tmpl}
+	// A template that cannot give a plain http(s)://host:port is refused
+	// now rather than on every sync.
+	if _, err := s.baseURL(Plan{Name: "example", Namespace: "default", Port: defaultAPIPort}); err != nil {
+		return nil, err
+	}
 	r := mux.NewRouter()
 	hooks := r.NewRoute().Subrouter()
 	hooks.Use(s.authenticate)
@@ -273,7 +287,14 @@ func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Obser
 	return in.ObservePoll(adapters, err, api)
 }
 
+// baseURL is the address of a DittoServer's API. The name and namespace
+// are DNS labels by then (checkParent, parseServer), so they cannot change
+// the URL's structure; the result is checked all the same.
 func (s *Server) baseURL(p Plan) (string, error) {
+	if s.urlTmpl == nil {
+		u := url.URL{Scheme: "http", Host: net.JoinHostPort(apiServiceName(p.Name)+"."+p.Namespace+".svc.cluster.local.", strconv.Itoa(int(p.Port)))}
+		return u.String(), nil
+	}
 	var b bytes.Buffer
 	if err := s.urlTmpl.Execute(&b, struct {
 		Name, Namespace string
@@ -281,7 +302,11 @@ func (s *Server) baseURL(p Plan) (string, error) {
 	}{p.Name, p.Namespace, p.Port}); err != nil {
 		return "", fmt.Errorf("the hook's --dittofs-url-template failed: %w", err)
 	}
-	return b.String(), nil
+	u, err := dittofs.ParseBaseURL(b.String())
+	if err != nil {
+		return "", fmt.Errorf("the hook's --dittofs-url-template: %w", err)
+	}
+	return u.String(), nil
 }
 
 func (s *Server) handleCustomize(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,12 @@ func TestBadInput(t *testing.T) {
 		delete(cms, "demo-config")
 	})
 	childrenList := mutate(t, "sync-first.json", func(r map[string]any) { r["children"] = []any{} })
+	badNamespace := mutate(t, "sync-first.json", func(r map[string]any) {
+		r["parent"].(map[string]any)["metadata"].(map[string]any)["namespace"] = "ns@127.0.0.1:19999/#"
+	})
+	badName := mutate(t, "sync-first.json", func(r map[string]any) {
+		r["parent"].(map[string]any)["metadata"].(map[string]any)["name"] = "demo@127.0.0.1:19999/#"
+	})
 	notObject := mutate(t, "sync-first.json", func(r map[string]any) {
 		r["children"].(map[string]any)["Secret.v1"] = map[string]any{"x": 42}
 	})
@@ -80,6 +86,9 @@ func TestBadInput(t *testing.T) {
 		{"children missing", "/sync", "application/json", `{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"a","namespace":"b","uid":"c"}}}`, 400, "children: missing"},
 		{"child filed under another name", "/sync", "application/json", miskeyed, 400, `filed under "wrong-name" but named "demo-config"`},
 		{"child not an object", "/sync", "application/json", notObject, 400, "not a Kubernetes object"},
+		{"namespace not a DNS label", "/sync", "application/json", badNamespace, 400, "parent.metadata.namespace: is not a DNS-1123 label"},
+		{"name not a DNS subdomain", "/sync", "application/json", badName, 400, "parent.metadata.name: is not a DNS-1123 subdomain"},
+		{"customize, namespace not a DNS label", "/customize", "application/json", badNamespace, 400, "parent.metadata.namespace"},
 		{"trailing data", "/sync", "application/json", first + "{}", 400, "trailing data"},
 		{"too large", "/sync", "application/json", `{"controller":"` + strings.Repeat("x", hook.MaxBodyBytes) + `"}`, 413, "larger than"},
 		{"customize without parent", "/customize", "application/json", `{}`, 400, "parent: missing"},

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // The Metacontroller CompositeController hook contract, hook version v1, as a
@@ -143,6 +144,12 @@ func checkParent(p *Parent) error {
 		return &InputError{Field: "parent", Reason: fmt.Sprintf("is not a %s; this hook serves %s %s only (check the CompositeController's parentResource)", Kind, APIVersion, Kind)}
 	case p.Metadata.Name == "" || p.Metadata.Namespace == "":
 		return &InputError{Field: "parent.metadata", Reason: "needs a name and a namespace"}
+	case len(validation.IsDNS1123Label(p.Metadata.Namespace)) > 0:
+		// The namespace becomes part of the DittoFS API's address: a value
+		// no API server would store ("ns@host:port/#") must never get there.
+		return &InputError{Field: "parent.metadata.namespace", Reason: "is not a DNS-1123 label, so not the name of a Kubernetes namespace (the value is not repeated)"}
+	case len(validation.IsDNS1123Subdomain(p.Metadata.Name)) > 0:
+		return &InputError{Field: "parent.metadata.name", Reason: "is not a DNS-1123 subdomain, so not the name of a Kubernetes object (the value is not repeated)"}
 	case p.Metadata.UID == "":
 		return &InputError{Field: "parent.metadata.uid", Reason: "missing"}
 	}

@@ -40,7 +40,7 @@ type fixtureCase struct {
 	Finalized bool `json:"finalized,omitempty"`
 }
 
-const fixtureAPI = "http://demo-api.default.svc.cluster.local:8080"
+const fixtureAPI = "http://demo-api.default.svc.cluster.local.:8080"
 
 // observation turns a case into what the shell would have learned, through
 // the same classification the shell uses.

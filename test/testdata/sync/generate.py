@@ -242,7 +242,7 @@ r = steady()
 for c in r["parent"]["status"]["conditions"]:
     if c["type"] in ("AdaptersDiscovered", "Authenticated", "Ready"):
         c.update(status="False", reason="APIUnreachable", lastTransitionTime="2026-11-25T20:00:00Z",
-                 message="DittoFS API at http://demo-api.default.svc.cluster.local:8080 is unreachable (login: connection refused); adapter Services are kept as last discovered")
+                 message="DittoFS API at http://demo-api.default.svc.cluster.local.:8080 is unreachable (login: connection refused); adapter Services are kept as last discovered")
 case("failure-refused-for-10-minutes", r, {"error": "refused"})
 r = steady()
 del r["parent"]["status"]["adapters"]
