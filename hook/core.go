@@ -214,10 +214,18 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 //   - after a failed poll, every one of them (never lose what exists);
 //   - after a successful poll, a NetworkPolicy whose Service still exists:
 //     access is removed only after the address, on the next sync.
+//
+// With NetworkPolicies disabled, no policy stays, whatever the poll did:
+// removing a policy only ever opens access, and a kept adapter policy would
+// still select the pod, admitting its adapter ports only — the API port
+// closed to everyone, the hook included, for good.
 func (in *Input) keepAdapterChildren(rendered map[string]bool, fresh, policies bool) []any {
 	var out []any
 	name := in.srv.Name
 	for _, key := range []string{KeyService, KeyNetworkPolicy} {
+		if key == KeyNetworkPolicy && !policies {
+			continue
+		}
 		for _, n := range sortedKeys(in.req.Children[key]) {
 			if rendered[key+"/"+n] || !isAdapterChild(name, n) {
 				continue

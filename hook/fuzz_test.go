@@ -105,13 +105,27 @@ func FuzzCore(f *testing.F) {
 			}
 		}
 		parent := req.Parent.Metadata.Name
+		var spec struct {
+			NetworkPolicy *struct {
+				Enabled *bool `json:"enabled"`
+			} `json:"networkPolicy"`
+		}
+		_ = json.Unmarshal(req.Parent.Spec, &spec)
+		policiesOff := spec.NetworkPolicy != nil && spec.NetworkPolicy.Enabled != nil && !*spec.NetworkPolicy.Enabled
 		for key, objs := range req.Children {
 			kind, _, _ := strings.Cut(key, ".")
 			if kind != "Service" && kind != "NetworkPolicy" {
 				continue
 			}
 			for n := range objs {
-				if strings.HasPrefix(n, parent+"-adapter-") && !failed[kind+"/"+n] && in.SpecError() == nil {
+				switch {
+				case in.SpecError() != nil:
+				case kind == "NetworkPolicy" && policiesOff:
+					// Disabled policies all go, whatever the poll did.
+					if failed[kind+"/"+n] {
+						t.Fatalf("a failed poll keeps %s/%s although networkPolicy.enabled is false", kind, n)
+					}
+				case strings.HasPrefix(n, parent+"-adapter-") && !failed[kind+"/"+n]:
 					t.Fatalf("a failed poll drops the observed %s/%s", kind, n)
 				}
 			}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // The trust boundary (issue 11): whoever may create a DittoServer controls
@@ -218,6 +219,38 @@ func TestDittoFSAddress(t *testing.T) {
 	for _, tmpl := range []string{"http://127.0.0.1:{{.Port}}", "https://{{.Name}}-api.{{.Namespace}}.svc.example.org.:{{.Port}}/"} {
 		if _, err := hook.NewServer(hook.Options{Secrets: hook.NewFixedSecretSource("k"), URLTemplate: tmpl}); err != nil {
 			t.Errorf("template %q refused: %v", tmpl, err)
+		}
+	}
+}
+
+// TestPoliciesDisabledRemovesEveryPolicy: with networkPolicy.enabled false,
+// every NetworkPolicy the hook made goes in the same answer, whatever the
+// poll did. Before, the adapter policies stayed while polls failed: they
+// still selected the pod and admitted only adapter ports, so the API port
+// was closed to everyone and the poll could never succeed again.
+func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
+	in := prepareFixture(t, "networkpolicy-disabled", nil)
+	secrets := hook.NewFixedSecretSource("k")
+	for name, o := range map[string]hook.Observation{
+		"failed poll":     {Auth: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}, Poll: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}},
+		"not polled":      {},
+		"successful poll": in.ObservePoll(nil, nil, fixtureAPI),
+	} {
+		resp := in.Desired(o, defaultNow, secrets)
+		b, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		children := harness.ChildNames(t, b)
+		for child := range children {
+			if strings.HasPrefix(child, "NetworkPolicy/") {
+				t.Errorf("%s: the answer keeps %s although networkPolicy.enabled is false", name, child)
+			}
+		}
+		for _, svc := range []string{"Service/demo-adapter-nfs", "Service/demo-adapter-smb"} {
+			if name != "successful poll" && !children[svc] {
+				t.Errorf("%s: the answer lost %s", name, svc)
+			}
 		}
 	}
 }

@@ -264,6 +264,7 @@ case("nfs-udp-portmapper", r, {"adaptersFile": "../../dittofs/adapters-fresh.bod
 r = steady()
 r["parent"]["spec"]["networkPolicy"] = {"enabled": False}
 case("networkpolicy-disabled", r, {"adaptersFile": "../../dittofs/adapters-fresh.body"})
+case("networkpolicy-disabled-api-down", r, {"error": "refused"})
 r = steady()
 r["finalizing"] = True
 r["parent"]["metadata"]["deletionTimestamp"] = "2026-11-25T20:09:50Z"
