@@ -3,7 +3,10 @@ package dittofs
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Default ports of the adapter types DittoFS knows, used when the API
@@ -57,8 +60,14 @@ type wireAdapter struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// maxTypeLength bounds an adapter type: it ends up in Service names,
+// labels, the status and condition messages. DittoFS's types are "nfs" and
+// "smb".
+const maxTypeLength = 63
+
 // DecodeAdapters parses the adapter list strictly: a JSON array whose every
-// element has a type, a port in range and the two flags.
+// element has a type (printable, at most maxTypeLength bytes), a port in
+// range and the two flags.
 func DecodeAdapters(body []byte) ([]Adapter, error) {
 	var wire []wireAdapter
 	if err := json.Unmarshal(body, &wire); err != nil {
@@ -72,6 +81,8 @@ func DecodeAdapters(body []byte) ([]Adapter, error) {
 		switch {
 		case w.Type == nil || *w.Type == "":
 			return nil, fmt.Errorf("adapter %d has no type", i)
+		case len(*w.Type) > maxTypeLength || strings.IndexFunc(*w.Type, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(*w.Type):
+			return nil, fmt.Errorf("adapter %d has a type that is not 1 to %d bytes of printable characters", i, maxTypeLength)
 		case w.Enabled == nil || w.Running == nil:
 			return nil, fmt.Errorf("adapter %q lacks enabled or running", *w.Type)
 		case w.Port == nil:

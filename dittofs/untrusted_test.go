@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,4 +120,25 @@ func TestAPIErrorMessages(t *testing.T) {
 
 func quote(s string) string {
 	return `"` + strings.ReplaceAll(s, "\n", `\n`) + `"`
+}
+
+// TestDecodeAdaptersRefusesStrangeTypes: an adapter type ends up in Service
+// names, labels, status and condition messages. One that no DittoFS would
+// report (longer than 63 characters, or with control characters) makes the
+// list malformed, so the last known adapters stay.
+func TestDecodeAdaptersRefusesStrangeTypes(t *testing.T) {
+	for _, typ := range []string{strings.Repeat("x", 64), "nfs\nforged line", "smb\x00", "\u202enfs"} {
+		body := `[{"id":"a","type":` + strconv.Quote(typ) + `,"enabled":true,"running":true,"port":2049}]`
+		if _, err := dittofs.DecodeAdapters([]byte(body)); err == nil {
+			t.Errorf("type %q accepted", typ)
+		} else if strings.Contains(err.Error(), typ) {
+			t.Errorf("the error repeats the type: %v", err)
+		}
+	}
+	for _, typ := range []string{"nfs", "smb", "WebDAV", "NFSv4.1", strings.Repeat("y", 63)} {
+		body := `[{"id":"a","type":` + strconv.Quote(typ) + `,"enabled":true,"running":true,"port":2049}]`
+		if _, err := dittofs.DecodeAdapters([]byte(body)); err != nil {
+			t.Errorf("type %q refused: %v", typ, err)
+		}
+	}
 }

@@ -25,7 +25,10 @@ type adapter struct {
 // fromPoll turns a successful poll into the adapters to expose, sorted by
 // type. A type DittoFS reports twice is resolved deterministically: the
 // enabled one, then the running one, then the oldest, then the lowest ID.
-func fromPoll(polled []dittofs.Adapter) ([]adapter, error) {
+// Two types whose children would share a name (see adapterChildNames) make
+// the answer malformed: Metacontroller keys children by name, so one would
+// silently replace the other.
+func fromPoll(cr string, polled []dittofs.Adapter) ([]adapter, error) {
 	sorted := slices.Clone(polled)
 	slices.SortStableFunc(sorted, func(a, b dittofs.Adapter) int {
 		return cmp.Or(
@@ -40,6 +43,15 @@ func fromPoll(polled []dittofs.Adapter) ([]adapter, error) {
 	if len(sorted) > maxAdapters {
 		return nil, fmt.Errorf("DittoFS reports %d adapter types; the hook exposes at most %d", len(sorted), maxAdapters)
 	}
+	claimed := map[string]string{}
+	for _, a := range sorted {
+		for _, n := range adapterChildNames(cr, a.Type) {
+			if other, ok := claimed[n]; ok {
+				return nil, fmt.Errorf("DittoFS reports adapter types %q and %q, whose children would both be named %s", other, a.Type, n)
+			}
+			claimed[n] = a.Type
+		}
+	}
 	out := make([]adapter, len(sorted))
 	for i, a := range sorted {
 		out[i] = adapter{Type: a.Type, Port: a.EffectivePort(), Enabled: a.Enabled, Running: a.Running}
@@ -48,7 +60,10 @@ func fromPoll(polled []dittofs.Adapter) ([]adapter, error) {
 }
 
 // fromStatus is the last known adapter list, as the previous sync wrote it.
-func fromStatus(st []AdapterStatus) []adapter {
+// What the hook never writes (a type twice, two types sharing a child name:
+// a status edited by hand) is dropped deterministically, keeping the first
+// by type.
+func fromStatus(cr string, st []AdapterStatus) []adapter {
 	out := make([]adapter, 0, len(st))
 	for _, a := range st {
 		if a.Type == "" || a.Port < 1 || a.Port > 65535 {
@@ -57,7 +72,19 @@ func fromStatus(st []AdapterStatus) []adapter {
 		out = append(out, adapter{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running})
 	}
 	slices.SortFunc(out, func(a, b adapter) int { return cmp.Compare(a.Type, b.Type) })
-	return slices.CompactFunc(out, func(a, b adapter) bool { return a.Type == b.Type })
+	claimed := map[string]bool{}
+	return slices.DeleteFunc(out, func(a adapter) bool {
+		names := adapterChildNames(cr, a.Type)
+		for _, n := range names {
+			if claimed[n] {
+				return true
+			}
+		}
+		for _, n := range names {
+			claimed[n] = true
+		}
+		return false
+	})
 }
 
 func cmpBool(a, b bool) int {

@@ -157,13 +157,13 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	var known []adapter
 	if poll.State == Succeeded {
 		var err error
-		if known, err = fromPoll(o.Adapters); err != nil {
+		if known, err = fromPoll(s.Name, o.Adapters); err != nil {
 			poll = Step{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}
 		}
 	}
 	fresh := poll.State == Succeeded
 	if !fresh {
-		known = fromStatus(prev.Adapters)
+		known = fromStatus(s.Name, prev.Adapters)
 	}
 	rendered := map[string]bool{}
 	for _, a := range known {

@@ -84,6 +84,17 @@ func adapterPrefix(cr string) string       { return cr + "-adapter-" }
 func adapterName(cr, typ string) string    { return adapterPrefix(cr) + dns1035(typ) }
 func adapterUDPName(cr, typ string) string { return adapterName(cr, typ) + "-udp" }
 func isAdapterChild(cr, name string) bool  { return strings.HasPrefix(name, adapterPrefix(cr)) }
+
+// adapterChildNames are the names an adapter type's children may take: its
+// Service and NetworkPolicy, and for nfs the UDP Service too, whether or not
+// the spec asks for it now (it may, any time). No two types may share one.
+func adapterChildNames(cr, typ string) []string {
+	if typ == "nfs" {
+		return []string{adapterName(cr, typ), adapterUDPName(cr, typ)}
+	}
+	return []string{adapterName(cr, typ)}
+}
+
 func selectorLabels(cr string) map[string]string {
 	return map[string]string{LabelName: appName, LabelInstance: cr}
 }

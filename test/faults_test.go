@@ -82,6 +82,7 @@ func TestFaultMatrix(t *testing.T) {
 		{fault: "JSON of the wrong shape", f: body(`{"adapters":[]}`)},
 		{fault: "adapter without a type", f: body(list(`{"id":"a","enabled":true,"running":true,"port":1}`))},
 		{fault: "1,000 adapters", f: body(list(thousand...))},
+		{fault: "two types whose children share a name (nfs and nfs-udp)", f: body(list(adapter("n", "nfs", true, nfsPort), adapter("u", "nfs-udp", true, 2049), adapter("s", "smb", true, smbPort)))},
 		{fault: "empty list", f: body("[]")},
 		{fault: "port 0", f: body(list(adapter("n", "nfs", true, 0), adapter("s", "smb", true, smbPort)))},
 		{fault: "an unknown type", f: body(list(adapter("n", "nfs", true, nfsPort), adapter("s", "smb", true, smbPort), adapter("w", "WebDAV", true, 8443)))},

@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
@@ -252,5 +253,55 @@ func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 				t.Errorf("%s: the answer lost %s", name, svc)
 			}
 		}
+	}
+}
+
+// TestDuplicateChildNames: adapters whose children would share a name are
+// a malformed answer (keep the last known adapters, InvalidResponse).
+// Metacontroller keys desired children by name: before, one silently
+// replaced the other — type "nfs-udp" took the NFS UDP Service's name, a raw
+// type equal to another type's hashed form took its Service.
+func TestDuplicateChildNames(t *testing.T) {
+	udp := func(m map[string]any) {
+		m["parent"].(map[string]any)["spec"].(map[string]any)["adapterServices"] = map[string]any{"overrides": map[string]any{"nfs": map[string]any{"udp": true}}}
+	}
+	adapter := func(typ string, port int32) dittofs.Adapter {
+		return dittofs.Adapter{ID: typ, Type: typ, Enabled: true, Running: true, Port: port}
+	}
+	for name, c := range map[string]struct {
+		change   func(map[string]any)
+		adapters []dittofs.Adapter
+	}{
+		"nfs-udp next to nfs with udp":     {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
+		"nfs-udp next to nfs":              {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
+		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := prepareFixture(t, "steady", c.change)
+			secrets := hook.NewFixedSecretSource("k")
+			resp := in.Desired(in.ObservePoll(c.adapters, nil, fixtureAPI), defaultNow, secrets)
+			cond := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
+			if cond.Reason != hook.ReasonInvalidResponse {
+				t.Errorf("AdaptersDiscovered %s %s: %s, want InvalidResponse", cond.Status, cond.Reason, cond.Message)
+			}
+			got, _ := json.Marshal(resp.Children)
+			kept, _ := json.Marshal(in.Desired(hook.Observation{Poll: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable}}, defaultNow, secrets).Children)
+			if string(got) != string(kept) {
+				t.Errorf("the children differ from a failed poll's, which keeps the last known adapters")
+			}
+			var children []struct {
+				Kind     string
+				Metadata struct{ Name string }
+			}
+			_ = json.Unmarshal(got, &children)
+			seen := map[string]bool{}
+			for _, ch := range children {
+				if k := ch.Kind + "/" + ch.Metadata.Name; seen[k] {
+					t.Errorf("two children named %s", k)
+				} else {
+					seen[k] = true
+				}
+			}
+		})
 	}
 }
