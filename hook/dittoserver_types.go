@@ -208,9 +208,11 @@ type JWTSpec struct {
 // password on its first start only; the hook uses it to create its own
 // least-privileged operator account.
 type AdminSpec struct {
-	// Username of the administrator.
+	// Username of the bootstrap administrator. DittoFS v0.29.0 always
+	// creates it as "admin", whatever its configuration says, so "admin" is
+	// the only value (the field stays for the upstream operator's CRs).
 	// +kubebuilder:default=admin
-	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:XValidation:rule="self == 'admin'",message="DittoFS always names its bootstrap administrator admin; identity.admin.username can only be admin"
 	// +optional
 	Username string `json:"username,omitempty"`
 

@@ -221,7 +221,11 @@ func (s *server) resolve() error {
 	s.JWTSecret = corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: jwtSecretName(s.Name)}, Key: keyJWTSecret}
 	if id := sp.Identity; id != nil {
 		if a := id.Admin; a != nil {
-			s.AdminUsername = a.Username
+			if a.Username != defaultAdminUsername {
+				// DittoFS v0.29.0 creates "admin" and ignores the name in
+				// its config: any other name could never log in.
+				return &SpecError{Field: "identity.admin.username", Problem: fmt.Sprintf("%q: DittoFS always names its bootstrap administrator %q (it ignores the configured name), so no other account can be used to set up the hook's operator account; set it to %q or remove it", a.Username, defaultAdminUsername, defaultAdminUsername)}
+			}
 			if a.PasswordSecretRef != nil {
 				if err := checkSecretRef("identity.admin.passwordSecretRef", a.PasswordSecretRef); err != nil {
 					return err

@@ -305,3 +305,29 @@ func TestDuplicateChildNames(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminUsernameMustBeAdmin: DittoFS v0.29.0 always creates its
+// bootstrap administrator as "admin", whatever its config says. Before, the
+// hook logged in with the configured name (and failed), and changing the
+// field rewrote config.yaml, restarting the pod. Now another value is
+// InvalidSpec, every child kept as it is.
+func TestAdminUsernameMustBeAdmin(t *testing.T) {
+	in := prepareFixture(t, "steady", func(m map[string]any) {
+		spec := m["parent"].(map[string]any)["spec"].(map[string]any)
+		spec["identity"].(map[string]any)["admin"].(map[string]any)["username"] = "root"
+	})
+	if p := in.Plan(); p.Contact {
+		t.Errorf("the hook would call DittoFS (as %v)", p.Admin)
+	}
+	resp := in.Desired(hook.Observation{}, defaultNow, hook.NewFixedSecretSource("k"))
+	ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondReady)
+	if ready.Reason != hook.ReasonInvalidSpec || !strings.Contains(ready.Message, "spec.identity.admin.username") || !strings.Contains(ready.Message, `"admin"`) {
+		t.Fatalf("Ready %s %s: %s; want InvalidSpec naming spec.identity.admin.username and admin", ready.Status, ready.Reason, ready.Message)
+	}
+	for _, c := range resp.Children {
+		b, _ := json.Marshal(c)
+		if strings.Contains(string(b), "username: root") {
+			t.Fatalf("a child carries the new user name: %s", b)
+		}
+	}
+}

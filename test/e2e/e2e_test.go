@@ -191,6 +191,7 @@ func (r *rig) install(t *testing.T) {
 		{`{"storage":{"metadataSize":"lots"}}`, "metadataSize"},
 		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres"}}`, "database.type postgres needs database.postgresSecretRef"},
 		{`{"storage":{"metadataSize":"1Gi"},"adapterServices":{"overrides":{"smb":{"udp":true}}}}`, "udp and portmapper exist only for the nfs adapter"},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"admin":{"username":"root"}}}`, "identity.admin.username can only be admin"},
 	} {
 		obj := fmt.Sprintf(`{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"bad","namespace":%q},"spec":%s}`, ns, bad.spec)
 		code, body := c.Do("POST", "/apis/dittofs.dittofs.com/v1alpha1/namespaces/"+ns+"/dittoservers?dryRun=All", "", []byte(obj))

@@ -146,7 +146,7 @@ FULL_SPEC = {
     "controlPlane": {"port": 9090},
     "identity": {
         "jwt": {"secretRef": {"name": "demo-jwt", "key": "signing-key"}, "accessTokenDuration": "10m", "refreshTokenDuration": "24h"},
-        "admin": {"username": "root", "passwordSecretRef": {"name": "demo-admin-password", "key": "password"}},
+        "admin": {"username": "admin", "passwordSecretRef": {"name": "demo-admin-password", "key": "password"}},
     },
     "adapterDiscovery": {"pollingInterval": "1m"},
     "adapterServices": {
@@ -218,6 +218,9 @@ case("admin-secret-related-missing-key", r)
 r = copy.deepcopy(READY)
 r["parent"]["spec"]["storage"]["metadataSize"] = "lots"
 case("invalid-spec-quantity", r)
+r = steady()
+r["parent"]["spec"]["identity"]["admin"]["username"] = "root"
+case("invalid-spec-admin-username", r)
 
 # Issue 3/4: discovery against a ready server.
 r = copy.deepcopy(READY)
