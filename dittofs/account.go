@@ -42,6 +42,35 @@ const (
 // has no administrator password to repair it with.
 var ErrNoAdminCredentials = errors.New("no administrator credentials available")
 
+// AccountConflictError means the operator account's user name is taken by
+// an account whose role is not operator: a person's (role user or admin,
+// their own password), or the hook's own, promoted since. The hook never
+// logs in as, resets the password of, or deletes such an account: its
+// owner's access (and an admin's privileges) must never become the hook's.
+type AccountConflictError struct {
+	// Username is the account's name.
+	Username string
+	// Role is the role DittoFS reports: user, admin, or "another role".
+	Role string
+}
+
+func (e *AccountConflictError) Error() string {
+	return fmt.Sprintf("DittoFS user %s has the role %s, not %s: the hook did not create it, and never uses, resets or deletes it", e.Username, e.Role, OperatorRole)
+}
+
+// checkRole refuses an account whose role is not operator. The role is
+// DittoFS's word: anything but its three roles is named "another role".
+func checkRole(username, role string) error {
+	switch role {
+	case OperatorRole:
+		return nil
+	case "user", "admin":
+	default:
+		role = "another role"
+	}
+	return &AccountConflictError{Username: username, Role: role}
+}
+
 // AuthError is a failure to obtain a token, with the step that failed.
 type AuthError struct {
 	Stage Stage
@@ -186,6 +215,12 @@ func (a *Accounts) token(ctx context.Context, s *session, t Target) (string, err
 		tok, err := t.Client.Refresh(ctx, s.refresh)
 		a.count(a.metrics.Refresh, err)
 		if err == nil {
+			// The role may have changed since the login (an admin promoted
+			// the account): check it on every new token.
+			if err := checkRole(t.Operator.Username, tok.User.Role); err != nil {
+				s.access, s.refresh = "", ""
+				return "", &AuthError{Stage: StageOperatorLogin, Err: err}
+			}
 			s.store(tok, now)
 			return s.access, nil
 		}
@@ -204,21 +239,25 @@ func (a *Accounts) token(ctx context.Context, s *session, t Target) (string, err
 }
 
 // login logs in as the operator, creating or repairing the account through
-// the administrator when DittoFS refuses the operator's password.
+// the administrator when DittoFS refuses the operator's password. A token
+// is kept only when DittoFS says the account has the operator role.
 func (a *Accounts) login(ctx context.Context, t Target) (*Tokens, error) {
-	tok, err := t.Client.Login(ctx, t.Operator.Username, t.Operator.Password)
-	a.countLogin("operator", err)
-	if err == nil {
-		return tok, nil
-	}
-	if StatusCode(err) != http.StatusUnauthorized {
-		return nil, &AuthError{Stage: StageOperatorLogin, Err: err}
+	tok, err := a.operatorLogin(ctx, t)
+	if err == nil || StatusCode(err) != http.StatusUnauthorized {
+		return tok, err
 	}
 	if err := a.provision(ctx, t); err != nil {
 		return nil, err
 	}
-	tok, err = t.Client.Login(ctx, t.Operator.Username, t.Operator.Password)
+	return a.operatorLogin(ctx, t)
+}
+
+func (a *Accounts) operatorLogin(ctx context.Context, t Target) (*Tokens, error) {
+	tok, err := t.Client.Login(ctx, t.Operator.Username, t.Operator.Password)
 	a.countLogin("operator", err)
+	if err == nil {
+		err = checkRole(t.Operator.Username, tok.User.Role)
+	}
 	if err != nil {
 		return nil, &AuthError{Stage: StageOperatorLogin, Err: err}
 	}
@@ -226,7 +265,8 @@ func (a *Accounts) login(ctx context.Context, t Target) (*Tokens, error) {
 }
 
 // provision creates the operator account, or resets its password to the
-// one the hook holds when it already exists.
+// one the hook holds when it already exists with the operator role. An
+// existing account of another role is not the hook's: it is left alone.
 func (a *Accounts) provision(ctx context.Context, t Target) (err error) {
 	defer func() { a.count(a.metrics.Provision, err) }()
 	admin, err := a.adminToken(ctx, t)
@@ -235,7 +275,12 @@ func (a *Accounts) provision(ctx context.Context, t Target) (err error) {
 	}
 	err = t.Client.CreateUser(ctx, admin, t.Operator.Username, t.Operator.Password, OperatorRole)
 	if StatusCode(err) == http.StatusConflict {
-		err = t.Client.ResetPassword(ctx, admin, t.Operator.Username, t.Operator.Password)
+		var u *User
+		if u, err = t.Client.GetUser(ctx, admin, t.Operator.Username); err == nil {
+			if err = checkRole(t.Operator.Username, u.Role); err == nil {
+				err = t.Client.ResetPassword(ctx, admin, t.Operator.Username, t.Operator.Password)
+			}
+		}
 	}
 	if err != nil {
 		return &AuthError{Stage: StageProvision, Err: err}
@@ -256,10 +301,23 @@ func (a *Accounts) adminToken(ctx context.Context, t Target) (string, error) {
 }
 
 // DeleteOperator removes the operator account (finalize). An account that
-// is already gone counts as deleted.
+// is already gone counts as deleted; one whose role is not operator is not
+// the hook's, and is left alone (an *AccountConflictError).
 func (a *Accounts) DeleteOperator(ctx context.Context, t Target) error {
 	admin, err := a.adminToken(ctx, t)
 	if err != nil {
+		return err
+	}
+	u, err := t.Client.GetUser(ctx, admin, t.Operator.Username)
+	switch {
+	case StatusCode(err) == http.StatusNotFound:
+		a.Forget(t.Key)
+		return nil
+	case err != nil:
+		return fmt.Errorf("look up the operator account: %w", err)
+	}
+	if err := checkRole(t.Operator.Username, u.Role); err != nil {
+		a.Forget(t.Key)
 		return err
 	}
 	err = t.Client.DeleteUser(ctx, admin, t.Operator.Username)

@@ -145,6 +145,24 @@ func (c *Client) CreateUser(ctx context.Context, token, username, password, role
 		map[string]string{"username": username, "password": password, "role": role}, http.StatusCreated, nil)
 }
 
+// User is a DittoFS account as GET /api/v1/users/{name} reports it.
+type User struct {
+	Username string `json:"username"`
+	Role     string `json:"role"`
+}
+
+// GetUser looks a user up (admin token). A missing user is a 404 APIError.
+func (c *Client) GetUser(ctx context.Context, token, username string) (*User, error) {
+	var u User
+	if err := c.do(ctx, "get user", http.MethodGet, "/api/v1/users/"+url.PathEscape(username), token, nil, http.StatusOK, &u); err != nil {
+		return nil, err
+	}
+	if u.Role == "" {
+		return nil, &MalformedError{Op: "get user", Err: errors.New("no role")}
+	}
+	return &u, nil
+}
+
 // ResetPassword sets a user's password (admin token).
 func (c *Client) ResetPassword(ctx context.Context, token, username, password string) error {
 	return c.do(ctx, "reset password", http.MethodPost, "/api/v1/users/"+url.PathEscape(username)+"/password", token,

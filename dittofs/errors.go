@@ -161,9 +161,12 @@ func Describe(err error) string {
 	var apiErr *APIError
 	var malformed *MalformedError
 	var transport *TransportError
+	var conflict *AccountConflictError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &conflict):
+		return conflict.Error()
 	case errors.As(err, &apiErr):
 		return apiErr.Error()
 	case errors.As(err, &malformed):

@@ -35,6 +35,10 @@ const (
 	ReasonAdminCredentialsRejected = "AdminCredentialsRejected"
 	ReasonAdminCredentialsMissing  = "AdminCredentialsMissing"
 	ReasonAdminSecretMissing       = "AdminSecretMissing"
+	// ReasonOperatorAccountConflict: DittoFS has a k8s-operator account
+	// whose role is not operator, which the hook never uses, resets or
+	// deletes.
+	ReasonOperatorAccountConflict = "OperatorAccountConflict"
 
 	ReasonPollSucceeded   = "PollSucceeded"
 	ReasonUnauthorized    = "Unauthorized"

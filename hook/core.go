@@ -459,7 +459,7 @@ func (in *Input) resyncAfter(st *DittoServerStatus, now time.Time) float64 {
 // rather than a wait for Kubernetes (which does not).
 func failing(reason string) bool {
 	switch reason {
-	case ReasonAPIUnreachable, ReasonUnauthorized, ReasonInvalidResponse, ReasonAPIError, ReasonUnexpectedRedirect,
+	case ReasonAPIUnreachable, ReasonUnauthorized, ReasonInvalidResponse, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict,
 		ReasonOperatorLoginFailed, ReasonAdminCredentialsRejected, ReasonAdminCredentialsMissing, ReasonAdminSecretMissing:
 		return true
 	}

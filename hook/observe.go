@@ -21,7 +21,8 @@ func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) 
 	if errors.As(err, &authErr) {
 		auth := in.authFailure(authErr, api)
 		reason := ReasonUnauthorized
-		if auth.Reason == ReasonAPIUnreachable || auth.Reason == ReasonAPIError || auth.Reason == ReasonUnexpectedRedirect {
+		switch auth.Reason {
+		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict:
 			reason = auth.Reason
 		}
 		return Observation{Auth: auth, Poll: Step{State: Failed, Reason: reason, Message: auth.Message}}
@@ -33,8 +34,14 @@ func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) 
 // ObserveFinalize turns the outcome of deleting the operator account into
 // an Observation.
 func (in *Input) ObserveFinalize(err error, api string) Observation {
-	if err == nil {
+	var conflict *dittofs.AccountConflictError
+	switch {
+	case err == nil:
 		return Observation{Finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountGone}}
+	case errors.As(err, &conflict):
+		// The k8s-operator account is not the hook's: there is nothing of
+		// the hook's to remove, and that account stays.
+		return Observation{Finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountConflict}}
 	}
 	return Observation{Finalize: Step{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
 }
@@ -61,7 +68,11 @@ func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
 	fail := func(reason, format string, args ...any) Step {
 		return Step{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}
 	}
+	var conflict *dittofs.AccountConflictError
 	switch {
+	case errors.As(e.Err, &conflict):
+		return fail(ReasonOperatorAccountConflict, "DittoFS already has a user %s with the role %s, which the hook did not create: it never logs in as, resets or deletes an account whose role is not operator. "+
+			"If that account is a person's, rename their use of it and delete it in DittoFS (as admin: DELETE /api/v1/users/%s); the hook then creates its own. If it is the hook's own, set its role back to operator", OperatorUsername, conflict.Role, OperatorUsername)
 	case errors.Is(e.Err, dittofs.ErrNoAdminCredentials):
 		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
 	case dittofs.IsRedirect(e.Err):

@@ -37,8 +37,13 @@ type discoveryRig struct {
 
 func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	t.Helper()
+	return newDiscoveryRigTimeout(t, spec, time.Second)
+}
+
+// newDiscoveryRigTimeout is a rig whose hook gives DittoFS timeout per sync.
+func newDiscoveryRigTimeout(t *testing.T, spec map[string]any, timeout time.Duration) *discoveryRig {
+	t.Helper()
 	proxy := harness.StartFaultProxy(t, "")
-	timeout := time.Second
 	accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
 	logs := &lockedBuffer{}
 	srv, err := hook.NewServer(hook.Options{

@@ -34,7 +34,7 @@ type fixtureCase struct {
 	AdaptersFile string `json:"adaptersFile,omitempty"`
 	// Error is a failed exchange: refused, timeout, reset, http-302, http-500,
 	// http-401, http-403, malformed, admin-rejected, no-admin,
-	// operator-forbidden.
+	// operator-forbidden, operator-conflict.
 	Error string `json:"error,omitempty"`
 	// Finalized says the operator account was deleted (finalize cases).
 	Finalized bool `json:"finalized,omitempty"`
@@ -98,6 +98,8 @@ func fixtureError(t *testing.T, kind string) error {
 		return &dittofs.AuthError{Stage: dittofs.StageAdminLogin, Err: &dittofs.APIError{Op: "login", Status: 401, Message: "Invalid username or password"}}
 	case "no-admin":
 		return &dittofs.AuthError{Stage: dittofs.StageAdminLogin, Err: dittofs.ErrNoAdminCredentials}
+	case "operator-conflict":
+		return &dittofs.AuthError{Stage: dittofs.StageProvision, Err: &dittofs.AccountConflictError{Username: "k8s-operator", Role: "user"}}
 	case "operator-forbidden":
 		return &dittofs.AuthError{Stage: dittofs.StageProvision, Err: &dittofs.APIError{Op: "create user", Status: 403, Message: "Admin access required"}}
 	}

@@ -238,7 +238,7 @@ r["children"]["Service.v1"]["demo-adapter-nfs"] = service("demo-adapter-nfs", "n
 case("smb-policy-removed-after-service", r, {"adaptersFile": "../../dittofs/adapters-smb-disabled-nfs-moved.body"})
 case("smb-recreated-port0", steady(), {"adaptersFile": "../../dittofs/adapters-smb-port0.body"})
 case("empty-adapter-list", steady(), {"adapters": []})
-for kind in ["refused", "timeout", "reset", "http-302", "http-500", "http-401", "http-403", "malformed", "admin-rejected", "no-admin", "operator-forbidden"]:
+for kind in ["refused", "timeout", "reset", "http-302", "http-500", "http-401", "http-403", "malformed", "admin-rejected", "no-admin", "operator-forbidden", "operator-conflict"]:
     case("failure-" + kind, steady(), {"error": kind})
 case("failure-garbage-body", steady(), {"adaptersFile": "../../dittofs/health.body"})
 r = steady()
@@ -273,6 +273,7 @@ r["finalizing"] = True
 r["parent"]["metadata"]["deletionTimestamp"] = "2026-11-25T20:09:50Z"
 case("finalize-account-deleted", r, {"finalized": True})
 case("finalize-api-down-within-grace", r, {"error": "refused"})
+case("finalize-operator-conflict", r, {"error": "operator-conflict"})
 
 # Captured requests are copied byte for byte, as Metacontroller sent them.
 VERBATIM = {"captured-first": "sync-first.json", "captured-children-created": "sync-children-created.json",
