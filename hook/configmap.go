@@ -47,18 +47,12 @@ func renderConfig(s *server) string {
 		c.Logging.Level, c.Logging.Format = l.Level, l.Format
 	}
 	c.ShutdownTimeout = "30s"
-	c.Database.Type = "sqlite"
-	path := defaultSQLitePath
-	if db := s.Spec.Database; db != nil {
-		c.Database.Type = db.Type
-		if db.SQLite != nil {
-			path = db.SQLite.Path
-		}
-	}
-	if c.Database.Type == "sqlite" {
+	db := s.database()
+	c.Database.Type = db.Type
+	if db.Type == "sqlite" {
 		c.Database.SQLite = &struct {
 			Path string `json:"path"`
-		}{Path: path}
+		}{Path: db.SQLitePath}
 	}
 	c.ControlPlane.Host = "0.0.0.0"
 	c.ControlPlane.Port = s.APIPort

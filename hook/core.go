@@ -63,6 +63,9 @@ func Prepare(req *SyncRequest) (*Input, error) {
 		return nil, err
 	}
 	srv, specErr := parseServer(req.Parent)
+	if specErr == nil {
+		specErr = checkDatabase(srv, obs)
+	}
 	return &Input{req: req, srv: srv, specErr: specErr, obs: obs}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 // DittoServerSpec is the desired DittoFS server. It holds infrastructure only:
 // shares, stores, users and adapters live in DittoFS's control plane.
+// +kubebuilder:validation:XValidation:rule="self.?database.?allowControlPlaneReset.orValue(false) || (self.?database.?type.orValue('sqlite') == oldSelf.?database.?type.orValue('sqlite') && (self.?database.?type.orValue('sqlite') != 'sqlite' || self.?database.?sqlite.?path.orValue('/data/controlplane/controlplane.db') == oldSelf.?database.?sqlite.?path.orValue('/data/controlplane/controlplane.db')) && (self.?database.?type.orValue('sqlite') != 'postgres' || self.?database.?postgresSecretRef.?name == oldSelf.?database.?postgresSecretRef.?name))",message="changing database.type, database.sqlite.path or database.postgresSecretRef starts DittoFS on another control-plane database, without its users, shares and adapters; set database.allowControlPlaneReset to true in the same change if that is what you mean"
 type DittoServerSpec struct {
 	// Image is the DittoFS container image.
 	// +kubebuilder:default="marmos91c/dittofs:0.29.0"
@@ -152,6 +153,14 @@ type DatabaseSpec struct {
 	// (DittoFS's database.postgres settings). Used when type is postgres.
 	// +optional
 	PostgresSecretRef *corev1.LocalObjectReference `json:"postgresSecretRef,omitempty"`
+
+	// AllowControlPlaneReset permits changing type, sqlite.path or
+	// postgresSecretRef once DittoFS runs. Such a change starts DittoFS on
+	// another control-plane database, without the users, shares and
+	// adapters of the one it used: set it in the change that means it, and
+	// remove it afterwards.
+	// +optional
+	AllowControlPlaneReset bool `json:"allowControlPlaneReset,omitempty"`
 }
 
 // SQLiteSpec configures the SQLite control-plane database.

@@ -11,11 +11,12 @@ import (
 // observed is what the hook reads of the observed children and related
 // objects, decoded once per sync. Only the fields the hook uses are decoded.
 type observed struct {
-	children ObservedMap
-	sts      *appsv1.StatefulSet
-	services map[string]*corev1.Service
-	secrets  map[string]*corev1.Secret
-	related  map[string]*corev1.Secret
+	children   ObservedMap
+	sts        *appsv1.StatefulSet
+	services   map[string]*corev1.Service
+	configMaps map[string]*corev1.ConfigMap
+	secrets    map[string]*corev1.Secret
+	related    map[string]*corev1.Secret
 }
 
 // newObserved decodes the observed children and related objects, each
@@ -36,6 +37,8 @@ func newObserved(req *SyncRequest) (*observed, error) {
 			o.services, err = decodeAll("children", key, objs, func(s *corev1.Service) string { return s.Name })
 		case KeySecret:
 			o.secrets, err = decodeAll("children", key, objs, func(s *corev1.Secret) string { return s.Name })
+		case KeyConfigMap:
+			o.configMaps, err = decodeAll("children", key, objs, func(c *corev1.ConfigMap) string { return c.Name })
 		default:
 			_, err = decodeAll("children", key, objs, func(h *objectHead) string { return h.Metadata.Name })
 		}

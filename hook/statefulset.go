@@ -136,6 +136,13 @@ func makePodSpec(s *server) corev1.PodSpec {
 	}
 }
 
+// Environment variables of DittoFS's Postgres settings; the host's names
+// the Secret the running server uses (see observed.database).
+const (
+	envPostgresPrefix = "DITTOFS_DATABASE_POSTGRES_"
+	envPostgresHost   = envPostgresPrefix + "HOST"
+)
+
 // makeEnv passes secrets to DittoFS by reference, so no secret value is ever
 // in the StatefulSet or the ConfigMap.
 func makeEnv(s *server) []corev1.EnvVar {
@@ -146,8 +153,8 @@ func makeEnv(s *server) []corev1.EnvVar {
 		fromSecret("DITTOFS_CONTROLPLANE_SECRET", s.JWTSecret),
 		fromSecret("DITTOFS_ADMIN_INITIAL_PASSWORD", s.AdminPassword),
 	}
-	if db := s.Spec.Database; db != nil && db.Type == "postgres" {
-		ref := db.PostgresSecretRef.Name
+	if db := s.database(); db.Type == "postgres" {
+		ref := db.PostgresSecret
 		for _, k := range []struct {
 			key      string
 			optional bool
@@ -156,7 +163,7 @@ func makeEnv(s *server) []corev1.EnvVar {
 			if k.optional {
 				sel.Optional = ptr.To(true)
 			}
-			env = append(env, fromSecret("DITTOFS_DATABASE_POSTGRES_"+strings.ToUpper(k.key), sel))
+			env = append(env, fromSecret(envPostgresPrefix+strings.ToUpper(k.key), sel))
 		}
 	}
 	return env

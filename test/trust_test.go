@@ -383,3 +383,111 @@ func TestOperatorAccountConflict(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseChangeRefused: changing database.type, database.sqlite.path
+// or the Postgres Secret starts DittoFS on another control plane, without
+// its users, shares and adapters. The CRD refuses such a change unless
+// database.allowControlPlaneReset is true (the e2e suite checks the rule on
+// a real API server); when one slips through, the hook answers InvalidSpec
+// and keeps every child, judging by what the observed ConfigMap and
+// StatefulSet say the running server uses.
+func TestDatabaseChangeRefused(t *testing.T) {
+	secrets := hook.NewFixedSecretSource("k")
+	setDB := func(db map[string]any) func(map[string]any) {
+		return func(m map[string]any) { m["parent"].(map[string]any)["spec"].(map[string]any)["database"] = db }
+	}
+	// observe makes the children the hook answers for a spec the observed
+	// ones of the next request, as Metacontroller would apply them.
+	observe := func(t *testing.T, db map[string]any) []byte {
+		body, _ := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json"))
+		body = mutateJSON(t, body, setDB(db))
+		req, _ := hook.DecodeSyncRequest(body)
+		in, _ := hook.Prepare(req)
+		resp := in.Desired(hook.Observation{}, defaultNow, secrets)
+		answer, _ := json.Marshal(resp.Children)
+		var children []map[string]any
+		_ = json.Unmarshal(answer, &children)
+		return mutateJSON(t, body, func(m map[string]any) {
+			for _, c := range children {
+				key := map[string]string{"StatefulSet": "StatefulSet.apps/v1", "ConfigMap": "ConfigMap.v1"}[c["kind"].(string)]
+				if key != "" {
+					name := c["metadata"].(map[string]any)["name"].(string)
+					m["children"].(map[string]any)[key].(map[string]any)[name] = c
+				}
+			}
+		})
+	}
+	prepare := func(t *testing.T, body []byte, db map[string]any) *hook.Input {
+		req, err := hook.DecodeSyncRequest(mutateJSON(t, body, setDB(db)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := hook.Prepare(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	sqlite := map[string]any{"type": "sqlite"}
+	pgA := map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "pg-a"}}
+	pgB := map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "pg-b"}}
+	otherPath := map[string]any{"type": "sqlite", "sqlite": map[string]any{"path": "/data/controlplane/other.db"}}
+	allow := func(db map[string]any) map[string]any {
+		out := map[string]any{"allowControlPlaneReset": true}
+		for k, v := range db {
+			out[k] = v
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		from, to map[string]any
+		refused  bool
+	}{
+		{"sqlite to postgres", sqlite, pgA, true},
+		{"postgres to sqlite", pgA, sqlite, true},
+		{"another sqlite path", sqlite, otherPath, true},
+		{"another Postgres Secret", pgA, pgB, true},
+		{"sqlite to postgres, allowed", sqlite, allow(pgA), false},
+		{"another Postgres Secret, allowed", pgA, allow(pgB), false},
+		{"no change", pgA, pgA, false},
+		{"no database section to the default sqlite", nil, sqlite, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			observed := observe(t, c.from)
+			in := prepare(t, observed, c.to)
+			resp := in.Desired(hook.Observation{}, defaultNow, secrets)
+			ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondReady)
+			refused := ready.Reason == hook.ReasonInvalidSpec
+			if refused != c.refused {
+				t.Fatalf("Ready %s: %s; want refused=%t", ready.Reason, ready.Message, c.refused)
+			}
+			if !refused {
+				return
+			}
+			for _, want := range []string{"spec.database", "allowControlPlaneReset"} {
+				if !strings.Contains(ready.Message, want) {
+					t.Errorf("message %q does not say %q", ready.Message, want)
+				}
+			}
+			if p := in.Plan(); p.Contact {
+				t.Error("the hook would call DittoFS")
+			}
+			kept := harness.ChildNames(t, mustJSON(t, resp))
+			for _, n := range []string{"StatefulSet/demo", "ConfigMap/demo-config", "Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs"} {
+				if !kept[n] {
+					t.Errorf("%s not kept", n)
+				}
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -564,6 +564,22 @@ func (r *rig) update(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "storage is immutable") {
 		t.Fatalf("changing storage: got %d %s, want 422 storage is immutable", code, body)
 	}
+	// The control-plane database changes only with the explicit opt-in
+	// (the CRD's transition rule; dry runs, so the server keeps its data).
+	for _, change := range []struct {
+		patch string
+		code  int
+	}{
+		{`{"spec":{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"}}}}`, http.StatusUnprocessableEntity},
+		{`{"spec":{"database":{"sqlite":{"path":"/data/controlplane/other.db"}}}}`, http.StatusUnprocessableEntity},
+		{`{"spec":{"database":{"type":"sqlite","sqlite":{"path":"/data/controlplane/controlplane.db"}}}}`, http.StatusOK},
+		{`{"spec":{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"},"allowControlPlaneReset":true}}}`, http.StatusOK},
+	} {
+		code, body := c.Do("PATCH", dsPath("demo")+"?dryRun=All", "application/merge-patch+json", []byte(change.patch))
+		if code != change.code || (code != http.StatusOK && !strings.Contains(string(body), "set database.allowControlPlaneReset to true")) {
+			t.Errorf("patch %s: got %d %s, want %d", change.patch, code, body, change.code)
+		}
+	}
 }
 
 func (r *rig) deletion(t *testing.T) {

@@ -221,6 +221,12 @@ case("invalid-spec-quantity", r)
 r = steady()
 r["parent"]["spec"]["identity"]["admin"]["username"] = "root"
 case("invalid-spec-admin-username", r)
+r = steady()
+r["children"]["ConfigMap.v1"]["demo-config"]["data"]["config.yaml"] = (
+    "admin:\n  username: admin\ncontrolplane:\n  host: 0.0.0.0\n  port: 8080\n"
+    "database:\n  sqlite:\n    path: /data/controlplane/controlplane.db\n  type: sqlite\n")
+r["parent"]["spec"]["database"] = {"type": "postgres", "postgresSecretRef": {"name": "demo-postgres"}}
+case("invalid-spec-database-change", r)
 
 # Issue 3/4: discovery against a ready server.
 r = copy.deepcopy(READY)
