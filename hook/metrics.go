@@ -27,7 +27,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dittofs_hook_requests_total",
-			Help: "Hook calls by hook (sync, customize, finalize) and outcome (ok, bad_request, error, unauthorized).",
+			Help: "Hook calls by hook (sync, customize, finalize) and outcome (ok, bad_request, error, unauthorized, throttled).",
 		}, []string{"hook", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dittofs_hook_request_duration_seconds",
@@ -135,6 +135,13 @@ func (m *Metrics) poll(o Observation) {
 		}
 	}
 	m.polls.WithLabelValues(reason).Inc()
+}
+
+// throttled counts a hook call answered 429 (outcome "throttled").
+func (m *Metrics) throttled(hook string) {
+	if m != nil {
+		m.requests.WithLabelValues(hook, "throttled").Inc()
+	}
 }
 
 func (m *Metrics) request(hook, outcome string, seconds float64) {

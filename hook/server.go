@@ -58,6 +58,12 @@ type Options struct {
 	AuthToken func() string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// MaxConcurrentSyncs and MaxSyncBytes bound the hook calls answered at
+	// once: their number and the sum of their request bodies. A call beyond
+	// them is answered 429 with Retry-After before its body is read.
+	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
+	MaxConcurrentSyncs int
+	MaxSyncBytes       int64
 }
 
 // Server is the hook's HTTP service.
@@ -66,6 +72,7 @@ type Server struct {
 	urlTmpl *template.Template
 	ready   atomic.Bool
 	handler http.Handler
+	limiter *syncLimiter
 }
 
 // NewServer checks the options and builds the routes.
@@ -98,7 +105,13 @@ func NewServer(o Options) (*Server, error) {
 	if o.Accounts == nil {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
 	}
-	s := &Server{opts: o, urlTmpl: tmpl}
+	if o.MaxConcurrentSyncs <= 0 {
+		o.MaxConcurrentSyncs = DefaultMaxConcurrentSyncs
+	}
+	if o.MaxSyncBytes <= 0 {
+		o.MaxSyncBytes = DefaultMaxSyncBytes
+	}
+	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes}}
 	// A template that cannot give a plain http(s)://host:port is refused
 	// now rather than on every sync.
 	if _, err := s.baseURL(Plan{Name: "example", Namespace: "default", Port: defaultAPIPort}); err != nil {
@@ -106,7 +119,7 @@ func NewServer(o Options) (*Server, error) {
 	}
 	r := mux.NewRouter()
 	hooks := r.NewRoute().Subrouter()
-	hooks.Use(s.authenticate)
+	hooks.Use(s.authenticate, s.limit)
 	hooks.HandleFunc("/sync", s.handleSync("sync")).Methods(http.MethodPost)
 	hooks.HandleFunc("/finalize", s.handleSync("finalize")).Methods(http.MethodPost)
 	hooks.HandleFunc("/customize", s.handleCustomize).Methods(http.MethodPost)
@@ -167,7 +180,12 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: the hook accepts application/json", ct)
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	// Sized from Content-Length when it is given: io.ReadAll alone would
+	// grow its buffer by copying, holding up to twice the body at once.
+	// (ReadFrom keeps bytes.MinRead free before each read, hence the margin.)
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), MaxBodyBytes)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -2,12 +2,14 @@ package hook_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
@@ -197,4 +199,86 @@ func TestCustomize(t *testing.T) {
 	if got, want := post(string(b)), `{"relatedResources":[]}`; got != want {
 		t.Fatalf("without passwordSecretRef: got %s, want %s", got, want)
 	}
+}
+
+// blockingTransport holds every DittoFS call until release is closed.
+type blockingTransport struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+	case <-r.Context().Done():
+	}
+	return nil, r.Context().Err()
+}
+
+// TestThrottle: hook calls beyond --max-concurrent-syncs or
+// --max-sync-bytes are answered 429 with Retry-After, before their body is
+// read into memory; /healthz and /readyz never wait.
+func TestThrottle(t *testing.T) {
+	steady, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "steady", "request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(url, body string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.Post(url, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	for _, c := range []struct {
+		name   string
+		opts   hook.Options
+		second string
+	}{
+		{"count", hook.Options{MaxConcurrentSyncs: 1}, captured(t, "sync-first.json")},
+		{"bytes", hook.Options{MaxConcurrentSyncs: 10, MaxSyncBytes: int64(len(steady)) + 1000}, captured(t, "sync-first.json")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dfs := &blockingTransport{entered: make(chan struct{}, 1), release: make(chan struct{})}
+			c.opts.HTTPClient = &http.Client{Transport: dfs}
+			c.opts.Timeout = 10 * time.Second
+			ts := newTestServer(t, c.opts)
+			first := make(chan int)
+			go func() {
+				resp, _ := post(ts.URL+"/sync", string(steady))
+				first <- resp.StatusCode
+			}()
+			<-dfs.entered // the first sync is waiting for DittoFS
+			resp, body := post(ts.URL+"/sync", c.second)
+			if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(body, "retry") {
+				t.Errorf("second sync: %d Retry-After %q %s, want 429 with Retry-After 1", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+			}
+			for _, path := range []string{"/healthz", "/readyz"} {
+				r, err := http.Get(ts.URL + path)
+				if err != nil || r.StatusCode != 200 {
+					t.Errorf("%s while the hook is busy: %v %v", path, r, err)
+				}
+				if r != nil {
+					r.Body.Close()
+				}
+			}
+			close(dfs.release)
+			if code := <-first; code != 200 {
+				t.Errorf("first sync: %d", code)
+			}
+			if resp, _ := post(ts.URL+"/sync", c.second); resp.StatusCode != 200 {
+				t.Errorf("a sync once the hook is free: %d", resp.StatusCode)
+			}
+		})
+	}
+	t.Run("one call larger than the byte bound is admitted alone", func(t *testing.T) {
+		ts := newTestServer(t, hook.Options{MaxSyncBytes: 10})
+		if resp, body := post(ts.URL+"/sync", captured(t, "sync-first.json")); resp.StatusCode != 200 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	})
 }

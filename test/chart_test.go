@@ -94,7 +94,7 @@ func TestHelmChart(t *testing.T) {
 	}
 	kc := dig(kust[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
 	hc := dig(chart[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
-	for _, field := range []string{"args", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe"} {
+	for _, field := range []string{"args", "env", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe"} {
 		if d := cmp.Diff(kc[field], hc[field]); d != "" {
 			t.Errorf("hook container %s differs (-kustomize +helm):\n%s", field, d)
 		}

@@ -17,11 +17,13 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-// startHook runs the real hook binary pointed at DittoFS on loopback.
-func startHook(t *testing.T, dir, bin string, port int) *harness.Process {
+// startHook runs the real hook binary pointed at DittoFS on loopback, with
+// extra flags.
+func startHook(t *testing.T, dir, bin string, port int, extra ...string) *harness.Process {
 	t.Helper()
-	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "3s", "--log-level", "warn")
+	args := append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "3s", "--log-level", "warn"}, extra...)
+	p := harness.Start(t, dir, "hook", bin, nil, args...)
 	p.WaitHTTP(t, harness.URL(port, "/readyz"), 10*time.Second)
 	return p
 }
@@ -134,7 +136,9 @@ func TestLoad(t *testing.T) {
 	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{})
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
-	hookProc := startHook(t, dir, bin, port)
+	// The hook admits as many syncs at once as the fleet sends: this test
+	// measures throughput, TestMemoryUnderLoad the bounds.
+	hookProc := startHook(t, dir, bin, port, "--max-concurrent-syncs", strconv.Itoa(concurrency))
 	idleGoroutines := metric(t, hookURL, "go_goroutines", "")
 
 	loops := newFleet(t, hookURL, dfs, parents)

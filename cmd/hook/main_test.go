@@ -11,12 +11,14 @@ import (
 	"debug/elf"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -292,5 +294,35 @@ func TestFlagErrorsNameTheFlag(t *testing.T) {
 	}
 	if !strings.Contains(fromEnv.String(), "DITTOFS_HOOK_DITTOFS_TIMEOUT") {
 		t.Errorf("the error does not say which variable set it: %q", fromEnv.String())
+	}
+}
+
+// TestMemoryLimit: --memory-limit (the container's limit, from the downward
+// API) sets the Go soft memory limit to 90% of it; GOMEMLIMIT wins.
+func TestMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	log := slog.New(slog.DiscardHandler)
+	for _, c := range []struct {
+		limit string
+		want  int64
+	}{{"268435456", 241591905}, {"256Mi", 241591905}, {"1Gi", 966367638}} {
+		t.Setenv("GOMEMLIMIT", "")
+		if err := setMemoryLimit(c.limit, log); err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetMemoryLimit(-1); got != c.want {
+			t.Errorf("--memory-limit %s: soft limit %d, want %d", c.limit, got, c.want)
+		}
+	}
+	debug.SetMemoryLimit(before)
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	if err := setMemoryLimit("256Mi", log); err != nil || debug.SetMemoryLimit(-1) != before {
+		t.Errorf("with GOMEMLIMIT set, --memory-limit changed the limit (%v)", err)
+	}
+	for _, bad := range []string{"lots", "0", "-1Mi"} {
+		if err := setMemoryLimit(bad, log); err == nil {
+			t.Errorf("--memory-limit %q accepted", bad)
+		}
 	}
 }

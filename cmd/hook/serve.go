@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -36,6 +39,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
 	tlsKey := fs.String("tls-key-file", "", "private key of --tls-cert-file")
 	shutdownGrace := fs.Duration("shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
+	maxSyncs := fs.Int("max-concurrent-syncs", hook.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
+	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(hook.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
+	maxConns := fs.Int("max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
+	memoryLimit := fs.String("memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
 	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
 		return err
 	}
@@ -45,6 +52,13 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert-file and --tls-key-file go together")
+	}
+	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
+	if err != nil || syncBytes.Value() < 1 || *maxSyncs < 1 || *maxConns < 1 {
+		return errors.New("--max-concurrent-syncs, --max-sync-bytes and --max-connections must be positive")
+	}
+	if err := setMemoryLimit(*memoryLimit, log); err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -65,6 +79,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Secrets:     secrets,
 		Logger:      log,
 		Metrics:     metrics,
+
+		MaxConcurrentSyncs: *maxSyncs,
+		MaxSyncBytes:       syncBytes.Value(),
 	}
 	if *metricsListen == "" {
 		opts.Gatherer = reg
@@ -92,9 +109,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// A sync may take the DittoFS deadline plus encoding.
-		WriteTimeout: *timeout + 30*time.Second,
-		IdleTimeout:  2 * time.Minute,
-		ErrorLog:     nil,
+		WriteTimeout:   *timeout + 30*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       nil,
 	}
 	if *tlsCert != "" {
 		kp := &reloadingKeyPair{cert: reloadingFile{path: *tlsCert}, key: reloadingFile{path: *tlsKey}}
@@ -103,25 +121,39 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		}
 		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
 	}
-	ln, err := net.Listen("tcp", *listen)
+	tcp, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	ln := limitConnections(tcp, *maxConns)
+	httpSrv.ConnState = ln.track
 	errc := make(chan error, 2)
 	if *metricsListen != "" {
-		mln, err := net.Listen("tcp", *metricsListen)
+		mtcp, err := net.Listen("tcp", *metricsListen)
 		if err != nil {
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
+		mln := limitConnections(mtcp, *maxConns)
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		mux.Handle("GET /healthz", srv)
 		mux.Handle("GET /readyz", srv)
-		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		// The kubelet probes this listener and monitoring scrapes it: every
+		// answer is small and quick, so every phase is bounded tightly.
+		msrv := &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       time.Minute,
+			MaxHeaderBytes:    16 << 10,
+			ConnState:         mln.track,
+		}
 		defer msrv.Close()
 		go func() { errc <- msrv.Serve(mln) }()
 	}
-	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String())
+	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String(),
+		"maxConcurrentSyncs", *maxSyncs, "maxSyncBytes", syncBytes.Value(), "maxConnections", *maxConns)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -144,6 +176,28 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := httpSrv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// setMemoryLimit sets the Go runtime's soft memory limit to 90% of the
+// container's limit, leaving room for what the runtime does not count
+// (stacks of the OS threads, the binary's pages). GOMEMLIMIT, when set,
+// wins: the runtime has read it already.
+func setMemoryLimit(limit string, log *slog.Logger) error {
+	if limit == "" {
+		return nil
+	}
+	q, err := resource.ParseQuantity(limit)
+	if err != nil || q.Value() < 1 {
+		return fmt.Errorf("--memory-limit %q: want a positive number of bytes or a quantity such as 256Mi", limit)
+	}
+	if env := os.Getenv("GOMEMLIMIT"); env != "" {
+		log.Info("memory limit", "GOMEMLIMIT", env, "containerLimit", q.Value())
+		return nil
+	}
+	soft := q.Value() / 10 * 9
+	debug.SetMemoryLimit(soft)
+	log.Info("memory limit", "soft", soft, "containerLimit", q.Value())
 	return nil
 }
 

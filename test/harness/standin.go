@@ -37,7 +37,8 @@ import (
 //     status subresource when it differs;
 //   - it adds its finalizer and removes it once the hook answers finalized.
 //
-// A non-200 answer changes nothing. Apply errors (422s and the like) are
+// A non-200 answer changes nothing; a 429 is retried later without an error,
+// as Metacontroller does. Apply errors (422s and the like) are
 // recorded in Errors for the test to assert on.
 type StandIn struct {
 	Cluster *Cluster
@@ -333,6 +334,11 @@ func (s *StandIn) callHook(path string, req, out any) bool {
 		return false
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// Metacontroller requeues after Retry-After without an error.
+		s.logf("hook %s answered 429 (Retry-After %s); retrying later", path, resp.Header.Get("Retry-After"))
+		return false
+	}
 	if resp.StatusCode != 200 {
 		var e bytes.Buffer
 		_, _ = e.ReadFrom(resp.Body)
