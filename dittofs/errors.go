@@ -82,7 +82,7 @@ func newAPIError(op string, status int, contentType string, body []byte) *APIErr
 			Detail string `json:"detail"`
 		}
 		if json.Unmarshal(body, &p) == nil {
-			e.Message = cmp.Or(oneLine(p.Detail, maxMessage), oneLine(p.Title, maxMessage))
+			e.Message = cmp.Or(OneLine(p.Detail, maxMessage), OneLine(p.Title, maxMessage))
 		}
 	case "text/plain":
 		text := strings.TrimSpace(string(body))
@@ -96,9 +96,10 @@ func newAPIError(op string, status int, contentType string, body []byte) *APIErr
 	return e
 }
 
-// oneLine turns s into one line (runs of white space and control characters
-// become one space) of at most n characters.
-func oneLine(s string, n int) string {
+// OneLine turns s into one line (runs of white space and control characters
+// become one space) of at most n characters, for text that goes into a
+// condition or a log line: what DittoFS says, and messages that quote it.
+func OneLine(s string, n int) string {
 	s = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}), " ")

@@ -1,13 +1,12 @@
 package hook
 
 import (
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
 
 // Condition types, in the order they appear in status.
@@ -132,12 +131,4 @@ const maxMessageLength = 1024
 // conditionMessage makes a message one line (every run of white space or
 // control characters becomes one space) of at most maxMessageLength
 // characters. Every condition passes through here, carried ones included.
-func conditionMessage(s string) string {
-	s = strings.Join(strings.FieldsFunc(strings.ToValidUTF8(s, "\uFFFD"), func(r rune) bool {
-		return unicode.IsSpace(r) || unicode.IsControl(r)
-	}), " ")
-	if utf8.RuneCountInString(s) <= maxMessageLength {
-		return s
-	}
-	return string([]rune(s)[:maxMessageLength-1]) + "…"
-}
+func conditionMessage(s string) string { return dittofs.OneLine(s, maxMessageLength) }

@@ -39,6 +39,12 @@ func prepareFixture(t *testing.T, name string, change func(map[string]any)) *hoo
 	if change != nil {
 		body = mutateJSON(t, body, change)
 	}
+	return prepareBody(t, body)
+}
+
+// prepareBody decodes a sync request for the pure core.
+func prepareBody(t *testing.T, body []byte) *hook.Input {
+	t.Helper()
 	req, err := hook.DecodeSyncRequest(body)
 	if err != nil {
 		t.Fatal(err)
@@ -401,9 +407,7 @@ func TestDatabaseChangeRefused(t *testing.T) {
 	observe := func(t *testing.T, db map[string]any) []byte {
 		body, _ := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json"))
 		body = mutateJSON(t, body, setDB(db))
-		req, _ := hook.DecodeSyncRequest(body)
-		in, _ := hook.Prepare(req)
-		resp := in.Desired(hook.Observation{}, defaultNow, secrets)
+		resp := prepareBody(t, body).Desired(hook.Observation{}, defaultNow, secrets)
 		answer, _ := json.Marshal(resp.Children)
 		var children []map[string]any
 		_ = json.Unmarshal(answer, &children)
@@ -416,17 +420,6 @@ func TestDatabaseChangeRefused(t *testing.T) {
 				}
 			}
 		})
-	}
-	prepare := func(t *testing.T, body []byte, db map[string]any) *hook.Input {
-		req, err := hook.DecodeSyncRequest(mutateJSON(t, body, setDB(db)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		in, err := hook.Prepare(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return in
 	}
 	sqlite := map[string]any{"type": "sqlite"}
 	pgA := map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "pg-a"}}
@@ -455,7 +448,7 @@ func TestDatabaseChangeRefused(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			observed := observe(t, c.from)
-			in := prepare(t, observed, c.to)
+			in := prepareBody(t, mutateJSON(t, observed, setDB(c.to)))
 			resp := in.Desired(hook.Observation{}, defaultNow, secrets)
 			ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondReady)
 			refused := ready.Reason == hook.ReasonInvalidSpec
