@@ -103,3 +103,54 @@ func TestHelmChart(t *testing.T) {
 		t.Errorf("CRD differs:\n%s", d)
 	}
 }
+
+// TestHookEgressPolicy: the hook's own pods may reach the cluster DNS
+// (kube-dns in kube-system, UDP and TCP 53) and the DittoFS API of every
+// DittoServer (pods labelled app.kubernetes.io/name=dittofs, any namespace,
+// on the API ports), nothing else: no API server, no link-local metadata
+// address, no address block at all. Kustomize and the chart render the same
+// policy; the chart's ports are a value.
+func TestHookEgressPolicy(t *testing.T) {
+	helm := harness.Binary(t, "helm")
+	kubectl := harness.Binary(t, "kubectl")
+	const key = "NetworkPolicy dittofs-system/dittofs-hook-egress"
+	kust := objects(t, run(t, kubectl, "kustomize", "manifests"))[key]
+	chart := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system"))[key]
+	if kust == nil || chart == nil {
+		t.Fatalf("no %s (kustomize: %t, chart: %t)", key, kust != nil, chart != nil)
+	}
+	if d := cmp.Diff(kust["spec"], chart["spec"]); d != "" {
+		t.Errorf("kustomize and the chart differ (-kustomize +helm):\n%s", d)
+	}
+	want := map[string]any{
+		"podSelector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "dittofs-hook"}},
+		"policyTypes": []any{"Egress"},
+		"egress": []any{
+			map[string]any{
+				"to": []any{map[string]any{
+					"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "kube-system"}},
+					"podSelector":       map[string]any{"matchLabels": map[string]any{"k8s-app": "kube-dns"}},
+				}},
+				"ports": []any{map[string]any{"port": float64(53), "protocol": "UDP"}, map[string]any{"port": float64(53), "protocol": "TCP"}},
+			},
+			map[string]any{
+				"to": []any{map[string]any{
+					"namespaceSelector": map[string]any{},
+					"podSelector":       map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "dittofs"}},
+				}},
+				"ports": []any{map[string]any{"port": float64(8080), "protocol": "TCP"}},
+			},
+		},
+	}
+	if d := cmp.Diff(want, kust["spec"]); d != "" {
+		t.Errorf("egress policy (-want +kustomize):\n%s", d)
+	}
+	ports := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--set", "networkPolicy.dittofsAPIPorts={8080,9443}"))[key]
+	got := dig(ports, "spec", "egress").([]any)[1].(map[string]any)["ports"]
+	if d := cmp.Diff([]any{map[string]any{"port": float64(8080), "protocol": "TCP"}, map[string]any{"port": float64(9443), "protocol": "TCP"}}, got); d != "" {
+		t.Errorf("networkPolicy.dittofsAPIPorts (-want +got):\n%s", d)
+	}
+	if off := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--set", "networkPolicy.enabled=false"))[key]; off != nil {
+		t.Error("networkPolicy.enabled=false still renders the egress policy")
+	}
+}

@@ -26,7 +26,7 @@ func TestHelmInstall(t *testing.T) {
 	}
 	h("install", "dittofs-hook", chart, "--namespace", "dittofs-system", "--create-namespace")
 	c.Kubectl("label", "namespace", "dittofs-system", "pod-security.kubernetes.io/enforce=restricted")
-	for _, obj := range []string{"deployment/dittofs-hook", "service/dittofs-hook", "networkpolicy/dittofs-hook", "poddisruptionbudget/dittofs-hook", "serviceaccount/dittofs-hook"} {
+	for _, obj := range []string{"deployment/dittofs-hook", "service/dittofs-hook", "networkpolicy/dittofs-hook", "networkpolicy/dittofs-hook-egress", "poddisruptionbudget/dittofs-hook", "serviceaccount/dittofs-hook"} {
 		c.Kubectl("get", "-n", "dittofs-system", obj)
 	}
 	c.Kubectl("get", "compositecontroller", "dittofs-hook")
