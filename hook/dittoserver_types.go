@@ -13,7 +13,7 @@ import (
 
 // DittoServerSpec is the desired DittoFS server. It holds infrastructure only:
 // shares, stores, users and adapters live in DittoFS's control plane.
-// +kubebuilder:validation:XValidation:rule="self.?database.?allowControlPlaneReset.orValue(false) || (self.?database.?type.orValue('sqlite') == oldSelf.?database.?type.orValue('sqlite') && (self.?database.?type.orValue('sqlite') != 'sqlite' || self.?database.?sqlite.?path.orValue('/data/controlplane/controlplane.db') == oldSelf.?database.?sqlite.?path.orValue('/data/controlplane/controlplane.db')) && (self.?database.?type.orValue('sqlite') != 'postgres' || self.?database.?postgresSecretRef.?name == oldSelf.?database.?postgresSecretRef.?name))",message="changing database.type, database.sqlite.path or database.postgresSecretRef starts DittoFS on another control-plane database, without its users, shares and adapters; set database.allowControlPlaneReset to true in the same change if that is what you mean"
+// +kubebuilder:validation:XValidation:rule="(has(self.database) && has(self.database.allowControlPlaneReset) && self.database.allowControlPlaneReset) || ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') == (has(oldSelf.database) && has(oldSelf.database.type) ? oldSelf.database.type : 'sqlite') && ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') != 'sqlite' || (has(self.database) && has(self.database.sqlite) && has(self.database.sqlite.path) ? self.database.sqlite.path : '/data/controlplane/controlplane.db') == (has(oldSelf.database) && has(oldSelf.database.sqlite) && has(oldSelf.database.sqlite.path) ? oldSelf.database.sqlite.path : '/data/controlplane/controlplane.db')) && ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') != 'postgres' || (has(self.database) && has(self.database.postgresSecretRef) ? self.database.postgresSecretRef.name : '') == (has(oldSelf.database) && has(oldSelf.database.postgresSecretRef) ? oldSelf.database.postgresSecretRef.name : '')))",message="changing database.type, database.sqlite.path or database.postgresSecretRef starts DittoFS on another control-plane database, without its users, shares and adapters; set database.allowControlPlaneReset to true in the same change if that is what you mean"
 type DittoServerSpec struct {
 	// Image is the DittoFS container image.
 	// +kubebuilder:default="marmos91c/dittofs:0.29.0"
@@ -140,6 +140,7 @@ type StorageSpec struct {
 type DatabaseSpec struct {
 	// Type is sqlite (single node, on the control-plane volume) or postgres.
 	// +kubebuilder:validation:Enum=sqlite;postgres
+	// +kubebuilder:validation:MaxLength=8
 	// +kubebuilder:default=sqlite
 	// +optional
 	Type string `json:"type,omitempty"`
@@ -152,7 +153,7 @@ type DatabaseSpec struct {
 	// keys host, port, database, user, password and, optionally, sslmode
 	// (DittoFS's database.postgres settings). Used when type is postgres.
 	// +optional
-	PostgresSecretRef *corev1.LocalObjectReference `json:"postgresSecretRef,omitempty"`
+	PostgresSecretRef *SecretReference `json:"postgresSecretRef,omitempty"`
 
 	// AllowControlPlaneReset permits changing type, sqlite.path or
 	// postgresSecretRef once DittoFS runs. Such a change starts DittoFS on
@@ -163,11 +164,21 @@ type DatabaseSpec struct {
 	AllowControlPlaneReset bool `json:"allowControlPlaneReset,omitempty"`
 }
 
+// SecretReference names a Secret in the DittoServer's namespace. (Bounded,
+// unlike corev1.LocalObjectReference, so that CEL rules may compare it.)
+type SecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
 // SQLiteSpec configures the SQLite control-plane database.
 type SQLiteSpec struct {
 	// Path of the database file; it must live on the control-plane volume.
 	// +kubebuilder:default="/data/controlplane/controlplane.db"
 	// +kubebuilder:validation:Pattern=`^/data/controlplane/.+`
+	// +kubebuilder:validation:MaxLength=1024
 	// +optional
 	Path string `json:"path,omitempty"`
 }
