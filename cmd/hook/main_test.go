@@ -85,7 +85,8 @@ func TestRenderBadInput(t *testing.T) {
 		{"invalid quantity", write("q.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: lots}}\n"), `spec.storage.metadataSize: "lots" is not a Kubernetes quantity`},
 		{"unknown field", write("u.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: 1Gi}, replica: 1}\n"), "unknown field"},
 		{"polling too fast", write("p.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: x}\nspec: {storage: {metadataSize: 1Gi}, adapterDiscovery: {pollingInterval: 1s}}\n"), "below the minimum of 5s"},
-		{"bad name", write("n.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: Bad_Name}\nspec: {storage: {metadataSize: 1Gi}}\n"), `: metadata.name: "Bad_Name" must be a DNS-1035 label`},
+		{"bad name", write("n.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: bad.name}\nspec: {storage: {metadataSize: 1Gi}}\n"), `: metadata.name: "bad.name" must be a DNS-1035 label`},
+		{"not a Kubernetes name", write("k.yaml", "apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: Bad_Name}\nspec: {storage: {metadataSize: 1Gi}}\n"), `metadata.name: is not a DNS-1123 subdomain`},
 		{"missing file", filepath.Join(dir, "nope.yaml"), "no such file"},
 	}
 	for _, c := range cases {
