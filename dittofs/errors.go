@@ -180,6 +180,9 @@ func Describe(err error) string {
 
 func describeTransport(err error) string {
 	var dnsErr *net.DNSError
+	if text, ok := describeTLS(err); ok { // tls_failure.go
+		return text
+	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
 		return "timed out"

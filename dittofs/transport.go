@@ -1,0 +1,191 @@
+package dittofs
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"k8s.io/utils/lru"
+)
+
+// TLSTarget is how to reach one DittoServer's API over TLS: which CA its
+// certificate must chain to, which name it must carry, and which client
+// certificate to present when DittoFS requires one.
+type TLSTarget struct {
+	// CA is the PEM bundle the server certificate must chain to, and the
+	// only one: as upstream, the ca.crt key of the DittoServer's
+	// controlPlane.certSecretName Secret (what cert-manager writes). Unlike
+	// upstream, which adds it to the system roots, it replaces them: a
+	// public CA has no business vouching for a cluster-internal API. Empty
+	// means the system roots (upstream's behaviour for controlPlane.tls
+	// without certSecretName, or a Secret without ca.crt).
+	CA []byte
+	// ServerName is the name the certificate must carry: the API Service's
+	// DNS name, <name>-api.<namespace>.svc.cluster.local. A trailing dot
+	// (the hook dials the fully qualified name) is removed: a certificate
+	// names hosts without one. Empty means the host of the URL dialled.
+	// Naming it explicitly keeps verification on the Service's name even
+	// when --dittofs-url-template dials another address.
+	ServerName string
+	// Client is presented when the server asks for a client certificate;
+	// nil presents none.
+	Client *ClientIdentity
+}
+
+// mutualTLSCipherSuites are the TLS 1.2 suites offered with a client
+// certificate: ECDHE key exchange and AEAD ciphers only.
+var mutualTLSCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// ErrNoCACertificate means a CA bundle holds no PEM certificate.
+var ErrNoCACertificate = errors.New("the CA bundle holds no PEM certificate")
+
+// fingerprint identifies what a transport was built from.
+func (t TLSTarget) fingerprint() string {
+	h := sha256.New()
+	h.Write(t.CA)
+	h.Write([]byte{0})
+	h.Write([]byte(t.serverName()))
+	h.Write([]byte{0})
+	if t.Client != nil {
+		h.Write([]byte(t.Client.id))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (t TLSTarget) serverName() string { return strings.TrimSuffix(t.ServerName, ".") }
+
+// Transports hands out HTTP clients for DittoServers served over TLS, one
+// transport per DittoServer, kept between syncs: a sync reuses the TLS
+// configuration and the kept-alive connection of the last one instead of
+// building a TLS stack and handshaking again. A DittoServer whose CA,
+// server name or client identity changed (a rotated CA) gets a new
+// transport, and the old one's idle connections are closed. The cache is
+// bounded; the least recently used transport goes first. Parsed CA bundles
+// are shared between DittoServers that trust the same CA. Safe for
+// concurrent use.
+type Transports struct {
+	mu      sync.Mutex
+	entries *lru.Cache // DittoServer key → *transportEntry
+	pools   *lru.Cache // CA fingerprint → *x509.CertPool
+	base    *http.Transport
+}
+
+type transportEntry struct {
+	fingerprint string
+	client      *http.Client
+}
+
+// TransportOptions configure Transports. Zero values take defaults.
+type TransportOptions struct {
+	// Max bounds the number of transports kept (default 10,000, as many
+	// as Accounts keeps sessions).
+	Max int
+	// Base is cloned for every transport (default: http.DefaultTransport,
+	// as the hook's plain-HTTP client).
+	Base *http.Transport
+}
+
+// NewTransports returns an empty cache.
+func NewTransports(o TransportOptions) *Transports {
+	if o.Max <= 0 {
+		o.Max = 10000
+	}
+	if o.Base == nil {
+		o.Base = http.DefaultTransport.(*http.Transport)
+	}
+	t := &Transports{base: o.Base, pools: lru.New(o.Max)}
+	t.entries = lru.NewWithEvictionFunc(o.Max, func(_ lru.Key, v any) {
+		v.(*transportEntry).client.CloseIdleConnections()
+	})
+	return t
+}
+
+// Client returns the HTTP client for the DittoServer identified by key (its
+// UID) reached as target says, building its transport on first use or when
+// target changed. Like every client of this package's NewClient, it never
+// follows a redirect.
+func (t *Transports) Client(key string, target TLSTarget) (*http.Client, error) {
+	fp := target.fingerprint()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if v, ok := t.entries.Get(key); ok {
+		e := v.(*transportEntry)
+		if e.fingerprint == fp {
+			return e.client, nil
+		}
+		t.entries.Remove(key) // closes the old transport's idle connections
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: target.serverName()}
+	if len(target.CA) > 0 {
+		pool, err := t.pool(target.CA)
+		if err != nil {
+			return nil, err
+		}
+		cfg.RootCAs = pool
+	}
+	if target.Client != nil {
+		cfg.GetClientCertificate = target.Client.getClientCertificate
+		// TLS 1.2, so that the server's verdict on the certificate is
+		// part of the handshake: under TLS 1.3 the client's handshake
+		// ends before the server has checked the certificate, and a
+		// refusal then races with the request, surfacing as the alert
+		// or as a broken pipe from one sync to the next (the condition
+		// would flap). Only forward-secret AEAD suites.
+		cfg.MaxVersion = tls.VersionTLS12
+		cfg.CipherSuites = mutualTLSCipherSuites
+	} else {
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return nil, ErrClientCertificateRequired
+		}
+	}
+	tr := t.base.Clone()
+	tr.TLSClientConfig = cfg
+	c := &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	t.entries.Add(key, &transportEntry{fingerprint: fp, client: c})
+	return c, nil
+}
+
+// pool parses a CA bundle once for every DittoServer that trusts it.
+func (t *Transports) pool(ca []byte) (*x509.CertPool, error) {
+	sum := sha256.Sum256(ca)
+	key := hex.EncodeToString(sum[:])
+	if v, ok := t.pools.Get(key); ok {
+		return v.(*x509.CertPool), nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		return nil, ErrNoCACertificate
+	}
+	t.pools.Add(key, pool)
+	return pool, nil
+}
+
+// Forget drops a DittoServer's transport and closes its idle connections
+// (the DittoServer is gone).
+func (t *Transports) Forget(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.entries.Remove(key)
+}
+
+// Len is the number of transports kept.
+func (t *Transports) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.entries.Len()
+}
