@@ -38,14 +38,14 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 
 	step("Installing the dittofs-hook: kubectl apply -k manifests")
 	fmt.Print(indent(node.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
-	node.WaitRollout("dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
+	node.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
 	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", node.Kubectl("get", "pods", "-n", "dittofs-system"))
 
-	hookURL := "http://" + node.ServiceIP("dittofs-system", "dittofs-hook")
+	hookURL := "http://" + node.ServiceIP(t, "dittofs-system", "dittofs-hook")
 	step("Starting the controller on the host; it calls the hook through its Service, %s", hookURL)
 	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
 		cc, _ := os.ReadFile(filepath.Join(root, "compositecontroller.yaml"))
-		node.Apply(strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
+		node.Apply(t, strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
 		mc := harness.Start(t, node.LogDir, "metacontroller", bin, nil, "--kubeconfig", node.Kubeconfig, "--discovery-interval=5s",
 			fmt.Sprintf("--metrics-address=127.0.0.1:%d", harness.FreePort(t)), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", harness.FreePort(t)))
 		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
@@ -70,14 +70,14 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	spec["storage"].(map[string]any)["contentSize"] = "1Gi"
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
 	b, _ := json.Marshal(ds)
-	fmt.Print(indent(node.Apply(string(b))))
+	fmt.Print(indent(node.Apply(t, string(b))))
 
 	step("DittoFS starts in its pod; the hook provisions its account and finds the adapters")
-	node.WaitFor("the DittoFS pod Ready", 4*time.Minute, func() (bool, string) {
+	node.WaitFor(t, "the DittoFS pod Ready", 4*time.Minute, func() (bool, string) {
 		out, err := node.KubectlErr("get", "pod", name+"-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 		return err == nil && out == "True", out
 	})
-	node.WaitFor("both adapters at a load balancer address", 3*time.Minute, func() (bool, string) {
+	node.WaitFor(t, "both adapters at a load balancer address", 3*time.Minute, func() (bool, string) {
 		out, _ := node.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.adapters[*].endpoints[0]}`)
 		f := strings.Fields(out)
 		return len(f) == 3 && f[0] == "True", out
@@ -88,7 +88,7 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiURL := "http://" + node.ServiceIP("default", name+"-api") + ":8080"
+	apiURL := "http://" + node.ServiceIP(t, "default", name+"-api") + ":8080"
 	api := &harness.DittoFSAPI{Base: apiURL, Password: pw}
 	const alicePW = "Alice-pass-1234"
 	calls, err := api.CreateShare(harness.PodMetadataDir, harness.PodContentDir, "alice", alicePW)

@@ -200,6 +200,13 @@ func StartNode(t T, o NodeOptions) *Node {
 	n.phase("kube-scheduler, kubelet, kube-proxy, kube-router: node Ready", n.startNodeComponents)
 	n.phase("CoreDNS and local-path-provisioner Ready", n.startAddons)
 	n.startLoadBalancers()
+	// Cleanups run last-registered first: this one runs while every
+	// component still runs, so a failed test's dump sees the cluster.
+	t.Cleanup(func() {
+		if f, ok := n.orig.(interface{ Failed() bool }); ok && f.Failed() {
+			n.logf("the test failed; cluster state in %s", n.Dump("the test failed"))
+		}
+	})
 	if why := guardsInPlace(); why != "" {
 		t.Fatalf("a network guard is missing after start: %s", why)
 	}
@@ -329,7 +336,7 @@ disabled_plugins = [
 	p := n.startEnv(t, "containerd", Binary(t, "containerd"),
 		[]string{"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		"--config", cfg)
-	n.waitFor("containerd's socket", 60*time.Second, func() (bool, string) {
+	n.WaitFor(t, "containerd's socket", 60*time.Second, func() (bool, string) {
 		if p.Exited() {
 			t.Fatalf("containerd exited:\n%s", p.Tail())
 		}
@@ -389,7 +396,7 @@ authorization: {mode: AlwaysAllow}
 `, n.sock, resolv, ClusterDNS, filepath.Join(n.LogDir, "pods"), NodeIP, FreePort(t)))
 	n.kubelet = n.start(t, "kubelet", Binary(t, "kubelet"), "--config", cfg, "--kubeconfig", c.Kubeconfig,
 		"--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", NodeName, "--node-ip", NodeIP, "--v=1")
-	n.waitFor("the Node object", 90*time.Second, func() (bool, string) {
+	n.WaitFor(t, "the Node object", 90*time.Second, func() (bool, string) {
 		if n.kubelet.Exited() {
 			t.Fatalf("kubelet exited:\n%s", n.kubelet.Tail())
 		}
@@ -421,7 +428,7 @@ conntrack:
   tcpCloseWaitTimeout: 0s
 `, c.Kubeconfig, NodeName, PodCIDR, NodeIP, FreePort(t), FreePort(t)))
 	n.start(t, "kube-proxy", Binary(t, "kube-proxy"), "--config", proxyCfg, "--v=1")
-	n.waitFor("the node to be Ready", 120*time.Second, func() (bool, string) {
+	n.WaitFor(t, "the node to be Ready", 120*time.Second, func() (bool, string) {
 		out, err := c.KubectlErr("get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
 	})
@@ -430,13 +437,8 @@ conntrack:
 // WaitFor polls cond until it holds; after timeout it writes a dump of the
 // cluster (pods, events, logs) into LogDir and fails the test with cond's
 // last detail and the dump's path. Conditions, never sleeps.
-func (n *Node) WaitFor(what string, timeout time.Duration, cond func() (bool, string)) {
-	n.t.Helper()
-	n.waitFor(what, timeout, cond)
-}
-
-func (n *Node) waitFor(what string, timeout time.Duration, cond func() (bool, string)) {
-	n.t.Helper()
+func (n *Node) WaitFor(t T, what string, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, detail := cond()
@@ -444,7 +446,7 @@ func (n *Node) waitFor(what string, timeout time.Duration, cond func() (bool, st
 			return
 		}
 		if time.Now().After(deadline) {
-			n.t.Fatalf("%s: not within %s (last: %s)\nstate of the cluster: %s", what, timeout, strings.TrimSpace(detail), n.Dump(what))
+			t.Fatalf("%s: not within %s (last: %s)\nstate of the cluster: %s", what, timeout, strings.TrimSpace(detail), n.Dump(what))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -521,7 +523,7 @@ func (n *Node) Teardown() {
 		if f, ok := n.orig.(interface{ Failed() bool }); ok && f.Failed() {
 			failed = true
 		}
-		if failed && n.Cluster != nil {
+		if failed && n.Cluster != nil && !n.Cluster.apiserver.Exited() {
 			n.Dump("the test failed")
 		}
 		// The kubelet first, so it restarts nothing; then the others in

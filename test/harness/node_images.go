@@ -125,7 +125,7 @@ func addBusybox(t T, img *Image) {
 		t.Fatalf("%s is missing: test/run.sh node installs Debian's busybox-static", bb)
 	}
 	img.CopyFile(t, bb, "usr/bin/busybox", 0o755)
-	for _, applet := range []string{"sh", "mkdir", "rm", "cat", "echo", "ls", "sleep", "test", "printf", "wget", "nc", "head", "cmp", "sha256sum", "true", "false", "dd", "env", "id", "timeout", "grep", "hostname"} {
+	for _, applet := range []string{"sh", "mkdir", "rm", "cat", "echo", "ls", "sleep", "test", "printf", "wget", "nc", "head", "cmp", "sha256sum", "true", "false", "dd", "env", "id", "timeout", "grep", "hostname", "nslookup"} {
 		img.Link("usr/bin/"+applet, "busybox")
 	}
 }

@@ -17,7 +17,7 @@ import (
 // the default StorageClass).
 func (n *Node) startAddons() {
 	t := n.t
-	n.Apply(fmt.Sprintf(`apiVersion: v1
+	n.Apply(t, fmt.Sprintf(`apiVersion: v1
 kind: ServiceAccount
 metadata: {name: coredns, namespace: kube-system}
 ---
@@ -137,16 +137,16 @@ data:
 	n.start(t, "local-path-provisioner", Binary(t, "local-path-provisioner"), "start",
 		"--kubeconfig", n.Kubeconfig, "--namespace", "local-path-storage", "--helper-image", BusyboxImage,
 		"--service-account-name", "local-path-provisioner", "--configmap-name", "local-path-config")
-	n.WaitRollout("kube-system", "deployment/coredns", 180*time.Second)
+	n.WaitRollout(t, "kube-system", "deployment/coredns", 180*time.Second)
 }
 
 // Apply applies YAML (several documents allowed) with kubectl apply
 // --server-side and returns kubectl's output.
-func (n *Node) Apply(yaml string) string {
-	n.t.Helper()
+func (n *Node) Apply(t T, yaml string) string {
+	t.Helper()
 	out, err := n.KubectlInput(yaml, "apply", "--server-side", "--force-conflicts", "-f", "-")
 	if err != nil {
-		n.t.Fatalf("kubectl apply: %v\n%s", err, yaml)
+		t.Fatalf("kubectl apply: %v\n%s", err, yaml)
 	}
 	return out
 }
@@ -165,34 +165,34 @@ func (n *Node) KubectlInput(stdin string, args ...string) (string, error) {
 
 // WaitRollout waits until a Deployment or StatefulSet has all its replicas
 // updated and ready, dumping the cluster when it does not.
-func (n *Node) WaitRollout(ns, what string, timeout time.Duration) {
-	n.t.Helper()
+func (n *Node) WaitRollout(t T, ns, what string, timeout time.Duration) {
+	t.Helper()
 	if out, err := n.KubectlErr("rollout", "status", "-n", ns, what, fmt.Sprintf("--timeout=%s", timeout)); err != nil {
-		n.t.Fatalf("%s in %s did not roll out within %s: %v\n%s\nstate of the cluster: %s", what, ns, timeout, err, out, n.Dump(what))
+		t.Fatalf("%s in %s did not roll out within %s: %v\n%s\nstate of the cluster: %s", what, ns, timeout, err, out, n.Dump(what))
 	}
 }
 
 // ServiceIP returns a Service's cluster IP.
-func (n *Node) ServiceIP(ns, name string) string {
-	n.t.Helper()
-	return strings.TrimSpace(n.Kubectl("get", "service", "-n", ns, name, "-o", "jsonpath={.spec.clusterIP}"))
+func (n *Node) ServiceIP(t T, ns, name string) string {
+	t.Helper()
+	return strings.TrimSpace(n.kubectl(t, "get", "service", "-n", ns, name, "-o", "jsonpath={.spec.clusterIP}"))
 }
 
 // NodePort returns the node port of a Service's port (by port number).
-func (n *Node) NodePort(ns, name string, port int) string {
-	n.t.Helper()
-	return strings.TrimSpace(n.Kubectl("get", "service", "-n", ns, name, "-o", fmt.Sprintf(`jsonpath={.spec.ports[?(@.port==%d)].nodePort}`, port)))
+func (n *Node) NodePort(t T, ns, name string, port int) string {
+	t.Helper()
+	return strings.TrimSpace(n.kubectl(t, "get", "service", "-n", ns, name, "-o", fmt.Sprintf(`jsonpath={.spec.ports[?(@.port==%d)].nodePort}`, port)))
 }
 
 // RunPod starts a pod of ClientImage (smbclient, nfs-ls/-cp/-cat, a busybox
 // shell) with the given labels and waits until it runs.
-func (n *Node) RunPod(ns, name string, labels map[string]string) {
-	n.t.Helper()
+func (n *Node) RunPod(t T, ns, name string, labels map[string]string) {
+	t.Helper()
 	var l strings.Builder
 	for k, v := range labels {
 		fmt.Fprintf(&l, "    %s: %q\n", k, v)
 	}
-	n.Apply(fmt.Sprintf(`apiVersion: v1
+	n.Apply(t, fmt.Sprintf(`apiVersion: v1
 kind: Pod
 metadata:
   name: %s
@@ -208,7 +208,7 @@ spec:
     image: %s
     imagePullPolicy: IfNotPresent
 `, name, ns, l.String(), ClientImage))
-	n.WaitFor("pod "+ns+"/"+name+" Ready", 90*time.Second, func() (bool, string) {
+	n.WaitFor(t, "pod "+ns+"/"+name+" Ready", 90*time.Second, func() (bool, string) {
 		out, err := n.KubectlErr("get", "pod", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.phase}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
 	})
@@ -279,4 +279,21 @@ func HostShell(timeout time.Duration, script string) (string, error) {
 		return string(out), fmt.Errorf("timed out after %s", timeout)
 	}
 	return string(out), err
+}
+
+// kubectl runs kubectl and fails t (not the test that started the node)
+// when it fails.
+func (n *Node) kubectl(t T, args ...string) string {
+	t.Helper()
+	out, err := n.KubectlErr(args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
+	}
+	return out
+}
+
+// KubectlT is Kubectl failing t, for use in subtests.
+func (n *Node) KubectlT(t T, args ...string) string {
+	t.Helper()
+	return n.kubectl(t, args...)
 }

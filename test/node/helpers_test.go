@@ -54,7 +54,7 @@ func startController(t *testing.T, n *harness.Node, hookURL string) stopper {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n.Apply(strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
+		n.Apply(t, strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
 		p := harness.Start(t, n.LogDir, "metacontroller", bin, nil,
 			"--kubeconfig", n.Kubeconfig, "--discovery-interval=5s",
 			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),

@@ -84,20 +84,20 @@ type scenario struct {
 
 func (s *scenario) installHook(t *testing.T) {
 	n := s.n
-	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(harness.RepoRoot(), "manifests"))
+	out := n.KubectlT(t, "apply", "--server-side", "-k", filepath.Join(harness.RepoRoot(), "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
-	n.WaitRollout("dittofs-system", "deployment/dittofs-hook", 180*time.Second)
-	got := n.Kubectl("get", "deployment", "-n", "dittofs-system", "dittofs-hook", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}")
+	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
+	got := n.KubectlT(t, "get", "deployment", "-n", "dittofs-system", "dittofs-hook", "-o", "jsonpath={.status.readyReplicas}/{.spec.replicas}")
 	if got != "2/2" {
 		t.Fatalf("the hook's Deployment has %s replicas ready, want 2/2", got)
 	}
-	pods := n.Kubectl("get", "pods", "-n", "dittofs-system", "-o", "wide")
+	pods := n.KubectlT(t, "get", "pods", "-n", "dittofs-system", "-o", "wide")
 	t.Logf("$ kubectl get pods -n dittofs-system -o wide\n%s", pods)
 	// Restricted Pod Security is enforced on the namespace: the pods ran.
-	if lbl := n.Kubectl("get", "namespace", "dittofs-system", "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`); lbl != "restricted" {
+	if lbl := n.KubectlT(t, "get", "namespace", "dittofs-system", "-o", `jsonpath={.metadata.labels.pod-security\.kubernetes\.io/enforce}`); lbl != "restricted" {
 		t.Errorf("dittofs-system enforces %q, want restricted", lbl)
 	}
-	ip := n.ServiceIP("dittofs-system", "dittofs-hook")
+	ip := n.ServiceIP(t, "dittofs-system", "dittofs-hook")
 	s.hookURL = "http://" + ip
 	s.controller = startController(t, n, s.hookURL)
 	t.Cleanup(func() {
@@ -110,7 +110,7 @@ func (s *scenario) installHook(t *testing.T) {
 
 func (s *scenario) dittoServer(t *testing.T) {
 	n := s.n
-	n.Kubectl("create", "namespace", ns)
+	n.KubectlT(t, "create", "namespace", ns)
 	manifest := fmt.Sprintf(`apiVersion: dittofs.dittofs.com/v1alpha1
 kind: DittoServer
 metadata:
@@ -138,40 +138,40 @@ spec:
         matchLabels:
           %s: "true"
 `, name, ns, clientLabel, clientLabel)
-	t.Logf("$ kubectl apply -f - <<EOF\n%sEOF\n%s", manifest, n.Apply(manifest))
-	n.WaitFor("the DittoFS pod Ready by its own probes", 240*time.Second, func() (bool, string) {
+	t.Logf("$ kubectl apply -f - <<EOF\n%sEOF\n%s", manifest, n.Apply(t, manifest))
+	n.WaitFor(t, "the DittoFS pod Ready by its own probes", 240*time.Second, func() (bool, string) {
 		out, err := n.KubectlErr("get", "pod", "-n", ns, name+"-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.phase}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
 	})
-	claims := n.Kubectl("get", "pvc", "-n", ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}`)
+	claims := n.KubectlT(t, "get", "pvc", "-n", ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}`)
 	if strings.Count(claims, "=Bound") != 3 {
 		t.Errorf("claims: %s, want 3 Bound", claims)
 	}
-	n.WaitFor("DittoServer Ready with both adapters at load balancer addresses", 180*time.Second, func() (bool, string) {
+	n.WaitFor(t, "DittoServer Ready with both adapters at load balancer addresses", 180*time.Second, func() (bool, string) {
 		out, _ := n.KubectlErr("get", "dittoserver", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.adapters[*].endpoints[0]}`)
 		f := strings.Fields(out)
 		return len(f) == 3 && f[0] == "True" && strings.HasPrefix(f[1], "10.97.") && strings.HasPrefix(f[2], "10.97."), out
 	})
-	if auth := n.Kubectl("get", "dittoserver", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Authenticated")].status}`); auth != "True" {
+	if auth := n.KubectlT(t, "get", "dittoserver", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Authenticated")].status}`); auth != "True" {
 		t.Errorf("Authenticated=%s, want True", auth)
 	}
-	t.Logf("$ kubectl get dittofs -n %s -o wide\n%s", ns, n.Kubectl("get", "dittofs", "-n", ns, "-o", "wide"))
-	t.Logf("$ kubectl get pods,pvc,services,networkpolicies -n %s\n%s", ns, n.Kubectl("get", "pods,pvc,services,networkpolicies", "-n", ns))
+	t.Logf("$ kubectl get dittofs -n %s -o wide\n%s", ns, n.KubectlT(t, "get", "dittofs", "-n", ns, "-o", "wide"))
+	t.Logf("$ kubectl get pods,pvc,services,networkpolicies -n %s\n%s", ns, n.KubectlT(t, "get", "pods,pvc,services,networkpolicies", "-n", ns))
 
-	pw := n.Kubectl("get", "secret", "-n", ns, name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}")
+	pw := n.KubectlT(t, "get", "secret", "-n", ns, name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}")
 	b, err := base64.StdEncoding.DecodeString(pw)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.adminPW = string(b)
-	s.api = &dfsAPI{DittoFSAPI: harness.DittoFSAPI{Base: "http://" + n.ServiceIP(ns, name+"-api") + ":8080", Password: s.adminPW}}
+	s.api = &dfsAPI{DittoFSAPI: harness.DittoFSAPI{Base: "http://" + n.ServiceIP(t, ns, name+"-api") + ":8080", Password: s.adminPW}}
 	// The hook provisioned its operator account through the cluster DNS
 	// name: DittoFS has it.
 	if code, body := s.api.Call("GET", "/api/v1/users/k8s-operator", nil); code != 200 || !strings.Contains(body, `"operator"`) {
 		t.Errorf("GET /api/v1/users/k8s-operator: %d %s, want the operator account", code, body)
 	}
-	s.podUID = n.Kubectl("get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.metadata.uid}")
-	s.restarts = n.Kubectl("get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+	s.podUID = n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.metadata.uid}")
+	s.restarts = n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
 }
 
 // adapter is one adapter as the DittoServer's status shows it.
@@ -186,7 +186,7 @@ func (s *scenario) adapters(t *testing.T) map[string]adapter {
 	var st struct {
 		Adapters []adapter `json:"adapters"`
 	}
-	if err := json.Unmarshal([]byte(s.n.Kubectl("get", "dittoserver", "-n", ns, name, "-o", "jsonpath={.status}")), &st); err != nil {
+	if err := json.Unmarshal([]byte(s.n.KubectlT(t, "get", "dittoserver", "-n", ns, name, "-o", "jsonpath={.status}")), &st); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]adapter{}
@@ -205,14 +205,14 @@ func (s *scenario) clients(t *testing.T) {
 	if nfs.Service == "" || smb.Service == "" {
 		t.Fatalf("adapters in status: %+v", ad)
 	}
-	n.RunPod(ns, "client", map[string]string{clientLabel: "true"})
-	n.RunPod(ns, "stranger", map[string]string{"role": "stranger"})
+	n.RunPod(t, ns, "client", map[string]string{clientLabel: "true"})
+	n.RunPod(t, ns, "stranger", map[string]string{"role": "stranger"})
 
 	// In the cluster, by the adapter Services' names.
 	s.transfer(t, "client pod", "client", smb.Service, smb.Port, nfs.Service, nfs.Port, "pod")
 	// From the host, through each Service's node port and load balancer
 	// address (kube-proxy on the node).
-	smbNP, nfsNP := n.NodePort(ns, smb.Service, smb.Port), n.NodePort(ns, nfs.Service, nfs.Port)
+	smbNP, nfsNP := n.NodePort(t, ns, smb.Service, smb.Port), n.NodePort(t, ns, nfs.Service, nfs.Port)
 	s.hostTransfer(t, "host via NodePort", harness.NodeIP, smbNP, harness.NodeIP, nfsNP, "nodeport")
 	smbHost, smbPort := splitHostPort(smb.Endpoints[0])
 	nfsHost, nfsPort := splitHostPort(nfs.Endpoints[0])
@@ -312,7 +312,7 @@ func (s *scenario) policies(t *testing.T) {
 	n := s.n
 	ad := s.adapters(t)
 	nfs, smb := ad["nfs"], ad["smb"]
-	podIP := n.Kubectl("get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.podIP}")
+	podIP := n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.podIP}")
 	smbList := func(host string, port int) string {
 		return fmt.Sprintf("smbclient -L //%s -p %d -U alice%%%s -m SMB3", host, port, s.userPW)
 	}
@@ -330,17 +330,21 @@ func (s *scenario) policies(t *testing.T) {
 		s.reach(t, "client", p, true)
 		s.reach(t, "stranger", p, false)
 	}
+	// The cluster DNS answers cluster names and nothing else: it has no
+	// upstream, so no query leaves the machine.
+	s.reach(t, "client", probe{"DNS: " + name + "-api (cluster)", "nslookup " + name + "-api." + ns + ".svc.cluster.local"}, true)
+	s.reach(t, "client", probe{"DNS: example.com (outside)", "nslookup example.com"}, false)
 
 	// Disable SMB through DittoFS's API: within the polling interval the
 	// Service goes (then its policy), SMB is refused to everyone, NFS works.
 	s.api.mustCall(t, "PUT", "/api/v1/adapters/smb", map[string]any{"enabled": false}, 200)
 	begin := time.Now()
-	n.WaitFor("the SMB Service and NetworkPolicy removed", 60*time.Second, func() (bool, string) {
+	n.WaitFor(t, "the SMB Service and NetworkPolicy removed", 60*time.Second, func() (bool, string) {
 		out, _ := n.KubectlErr("get", "services,networkpolicies", "-n", ns, "-l", "dittofs.io/adapter-type=smb", "-o", "name")
 		return strings.TrimSpace(out) == "", out
 	})
 	t.Logf("SMB disabled: Service and NetworkPolicy %s-adapter-smb gone after %.1f s (polling interval 5 s)", name, time.Since(begin).Seconds())
-	t.Logf("$ kubectl get services,networkpolicies -n %s\n%s", ns, n.Kubectl("get", "services,networkpolicies", "-n", ns))
+	t.Logf("$ kubectl get services,networkpolicies -n %s\n%s", ns, n.KubectlT(t, "get", "services,networkpolicies", "-n", ns))
 	for _, pod := range []string{"client", "stranger"} {
 		s.reach(t, pod, probe{"SMB on the pod IP (disabled)", smbList(podIP, smb.Port)}, false)
 		s.reach(t, pod, probe{"SMB via " + smb.Service + " (disabled)", smbList(smb.Service, smb.Port)}, false)
@@ -349,12 +353,12 @@ func (s *scenario) policies(t *testing.T) {
 
 	s.api.mustCall(t, "PUT", "/api/v1/adapters/smb", map[string]any{"enabled": true}, 200)
 	begin = time.Now()
-	n.WaitFor("the SMB adapter back at its address", 60*time.Second, func() (bool, string) {
+	n.WaitFor(t, "the SMB adapter back at its address", 60*time.Second, func() (bool, string) {
 		a := s.adapters(t)["smb"]
 		return len(a.Endpoints) > 0 && a.Endpoints[0] == s.lbSMB, fmt.Sprint(a)
 	})
 	t.Logf("SMB re-enabled: back at %s after %.1f s", s.lbSMB, time.Since(begin).Seconds())
-	n.WaitFor("SMB admitted again", 60*time.Second, func() (bool, string) {
+	n.WaitFor(t, "SMB admitted again", 60*time.Second, func() (bool, string) {
 		out, err := n.Exec(ns, "client", 20*time.Second, "timeout 6 "+s.smbCmd(smb.Service, smb.Port, "ls"))
 		return err == nil, out
 	})
@@ -363,8 +367,8 @@ func (s *scenario) policies(t *testing.T) {
 }
 
 func (s *scenario) noRestart(t *testing.T) {
-	uid := s.n.Kubectl("get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.metadata.uid}")
-	restarts := s.n.Kubectl("get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+	uid := s.n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.metadata.uid}")
+	restarts := s.n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
 	t.Logf("DittoFS pod: UID %s (was %s), restarts %s (was %s)", uid, s.podUID, restarts, s.restarts)
 	if uid != s.podUID || restarts != s.restarts {
 		t.Errorf("the DittoFS pod changed: UID %s → %s, restarts %s → %s", s.podUID, uid, s.restarts, restarts)
@@ -374,22 +378,32 @@ func (s *scenario) noRestart(t *testing.T) {
 func (s *scenario) deletion(t *testing.T) {
 	n := s.n
 	token := s.api.login(t)
-	n.Kubectl("delete", "dittoserver", "-n", ns, name, "--wait=false")
-	// The finalize hook removes k8s-operator while the pod still runs; the
-	// children go only once the DittoServer is gone.
-	n.WaitFor("k8s-operator removed from DittoFS by the finalize hook", 90*time.Second, func() (bool, string) {
-		code, body := s.api.CallToken(token, "GET", "/api/v1/users/k8s-operator", nil)
-		return code == 404, fmt.Sprintf("%d %s", code, body)
+	podIP := n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.podIP}")
+	direct := &dfsAPI{DittoFSAPI: harness.DittoFSAPI{Base: "http://" + podIP + ":8080", Password: s.adminPW}}
+	// Hold the StatefulSet (and so its pod) with a finalizer of the test's
+	// own, so that DittoFS can be asked what the finalize hook did after
+	// the DittoServer is gone; released below.
+	const hold = "test.dittofs-hook.io/hold"
+	n.KubectlT(t, "patch", "statefulset", "-n", ns, name, "--type=merge", "-p", `{"metadata":{"finalizers":["`+hold+`"]}}`)
+	t.Logf("$ kubectl delete dittoserver %s\n%s", name, n.KubectlT(t, "delete", "dittoserver", "-n", ns, name, "--wait=false"))
+	n.WaitFor(t, "the DittoServer deleted (finalize hook answered finalized)", 120*time.Second, func() (bool, string) {
+		out, _ := n.KubectlErr("get", "dittoservers", "-n", ns, "-o", "name")
+		return strings.TrimSpace(out) == "", out
 	})
-	n.WaitFor("the DittoServer, its pod and children gone", 240*time.Second, func() (bool, string) {
-		out, _ := n.KubectlErr("get", "dittoservers,statefulsets,pods,services,networkpolicies,configmaps,secrets", "-n", ns,
+	code, body := direct.CallToken(token, "GET", "/api/v1/users/k8s-operator", nil)
+	t.Logf("after the finalize hook: GET /api/v1/users/k8s-operator → %d", code)
+	if code != 404 {
+		t.Errorf("k8s-operator after the finalize hook: %d %s, want 404 (removed)", code, body)
+	}
+	n.KubectlT(t, "patch", "statefulset", "-n", ns, name, "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`)
+	n.WaitFor(t, "the DittoServer's pod and children gone", 240*time.Second, func() (bool, string) {
+		out, _ := n.KubectlErr("get", "statefulsets,pods,services,networkpolicies,configmaps,secrets", "-n", ns,
 			"-l", "app.kubernetes.io/instance="+name, "-o", "name")
-		ds, _ := n.KubectlErr("get", "dittoservers", "-n", ns, "-o", "name")
 		pod, _ := n.KubectlErr("get", "pod", "-n", ns, name+"-0", "-o", "name", "--ignore-not-found")
-		left := strings.TrimSpace(out + ds + pod)
+		left := strings.TrimSpace(out + pod)
 		return left == "", left
 	})
-	claims := n.Kubectl("get", "pvc", "-n", ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}`)
+	claims := n.KubectlT(t, "get", "pvc", "-n", ns, "-o", `jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}`)
 	t.Logf("claims after deletion: %s", claims)
 	if strings.Count(claims, "=Bound") != 3 {
 		t.Errorf("claims after deletion: %s, want the 3 claims kept (Retain)", claims)
