@@ -107,7 +107,7 @@ func NodeImages(t T, dir string) []*Image {
 	}
 	client.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\n"))
 	client.File("etc/group", 0o644, []byte("root:x:0:\n"))
-	client.File("etc/samba/smb.conf", 0o644, []byte("[global]\n  client min protocol = SMB2\n"))
+	client.File("etc/samba/smb.conf", 0o644, []byte("[global]\n  client min protocol = SMB2\n  dos charset = ASCII\n  # No name cache: an adapter Service created again has a new cluster IP.\n  name cache timeout = 0\n"))
 	for _, d := range []string{"root", "var/lib/samba/private", "var/cache/samba", "run/samba", "var/log/samba"} {
 		client.Dir(d, 0o755, 0, 0)
 	}

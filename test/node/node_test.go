@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -261,7 +262,11 @@ func (s *scenario) transfer(t *testing.T, who, pod, smbHost string, smbPort int,
 }
 
 func (s *scenario) hostTransfer(t *testing.T, who, smbHost, smbPort, nfsHost, nfsPort, tag string) {
-	dir := t.TempDir()
+	dir, err := os.MkdirTemp("", "client-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	smbFile, nfsFile := "smb-"+tag+".txt", "nfs-"+tag+".txt"
 	steps := []struct{ cmd, want string }{
 		{fmt.Sprintf("echo 'written over SMB by the %s' > %s/%s", who, dir, smbFile), ""},
@@ -337,6 +342,7 @@ func (s *scenario) policies(t *testing.T) {
 
 	// Disable SMB through DittoFS's API: within the polling interval the
 	// Service goes (then its policy), SMB is refused to everyone, NFS works.
+	oldIP, oldNodePort := n.ServiceIP(t, ns, smb.Service), n.NodePort(t, ns, smb.Service, smb.Port)
 	s.api.mustCall(t, "PUT", "/api/v1/adapters/smb", map[string]any{"enabled": false}, 200)
 	begin := time.Now()
 	n.WaitFor(t, "the SMB Service and NetworkPolicy removed", 60*time.Second, func() (bool, string) {
@@ -357,10 +363,11 @@ func (s *scenario) policies(t *testing.T) {
 		a := s.adapters(t)["smb"]
 		return len(a.Endpoints) > 0 && a.Endpoints[0] == s.lbSMB, fmt.Sprint(a)
 	})
-	t.Logf("SMB re-enabled: back at %s after %.1f s", s.lbSMB, time.Since(begin).Seconds())
+	t.Logf("SMB re-enabled: back at %s after %.1f s; the Service was created again: cluster IP %s → %s, node port %s → %s",
+		s.lbSMB, time.Since(begin).Seconds(), oldIP, n.ServiceIP(t, ns, smb.Service), oldNodePort, n.NodePort(t, ns, smb.Service, smb.Port))
 	n.WaitFor(t, "SMB admitted again", 60*time.Second, func() (bool, string) {
-		out, err := n.Exec(ns, "client", 20*time.Second, "timeout 6 "+s.smbCmd(smb.Service, smb.Port, "ls"))
-		return err == nil, out
+		out, err := n.Exec(ns, "client", 20*time.Second, "nslookup "+smb.Service+"; timeout 6 "+s.smbCmd(smb.Service, smb.Port, "ls"))
+		return err == nil, out + " (Service address " + n.ServiceIP(t, ns, smb.Service) + ")"
 	})
 	s.reach(t, "client", probe{"SMB via " + smb.Service + " (re-enabled)", s.smbCmd(smb.Service, smb.Port, "get smb-pod.txt /tmp/again.txt")}, true)
 	s.reach(t, "stranger", probe{"SMB via " + smb.Service + " (re-enabled)", smbList(smb.Service, smb.Port)}, false)
