@@ -138,14 +138,16 @@ func TestDemoInteractive(t *testing.T) {
 		t.Fatalf("the demo does not print the three commands that disable SMB:\n%s", out)
 	}
 	sh := exec.Command("bash", "-c", "set -euo pipefail\nkubectl() { "+kubectl+" \"$@\"; }\n"+strings.Join(script, "\n"))
-	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// Its own kubectl cache: the demo checks that the host is as it was.
+	cache := "KUBECACHEDIR=" + t.TempDir()
+	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
 	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), `"enabled":false`) {
 		t.Fatalf("the printed commands failed: %v\n%s", err, b)
 	}
 	start := time.Now()
 	for {
 		get := exec.Command(kubectl, "get", "service", "minimal-adapter-smb")
-		get.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		get.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
 		if b, err := get.CombinedOutput(); err != nil && strings.Contains(string(b), "NotFound") {
 			break
 		}

@@ -200,7 +200,7 @@ func (c *Cluster) Kubectl(args ...string) string {
 
 // KubectlErr runs kubectl and returns its stdout, or an error with stderr.
 func (c *Cluster) KubectlErr(args ...string) (string, error) {
-	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.Kubeconfig, "--cache-dir", filepath.Join(c.Dir, "kubectl-cache")}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

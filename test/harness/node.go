@@ -376,6 +376,7 @@ resolvConf: %s
 clusterDNS: [%s]
 clusterDomain: cluster.local
 podLogsDir: %s
+volumePluginDir: %s
 address: %s
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -393,7 +394,7 @@ authentication:
   anonymous: {enabled: true}
   webhook: {enabled: false}
 authorization: {mode: AlwaysAllow}
-`, n.sock, resolv, ClusterDNS, filepath.Join(n.LogDir, "pods"), NodeIP, FreePort(t)))
+`, n.sock, resolv, ClusterDNS, filepath.Join(n.LogDir, "pods"), filepath.Join(n.Dir, "kubelet-plugins"), NodeIP, FreePort(t)))
 	n.kubelet = n.start(t, "kubelet", Binary(t, "kubelet"), "--config", cfg, "--kubeconfig", c.Kubeconfig,
 		"--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", NodeName, "--node-ip", NodeIP, "--v=1")
 	n.WaitFor(t, "the Node object", 90*time.Second, func() (bool, string) {

@@ -45,7 +45,17 @@ const (
 // told (NODE.md), plus the ones containerd's default plugins would.
 var hostPaths = []string{"/run/containerd", "/var/lib/cni", "/var/lib/kubelet", "/var/log/containers", "/var/log/pods",
 	"/run/netns", "/var/run/netns", "/opt/containerd", "/run/nri", "/var/lib/containerd", "/etc/cni", "/opt/cni", "/var/lib/kube-router",
-	"/run/flannel", "/var/lib/calico", "/etc/kubernetes", "/run/kube-router"}
+	"/run/flannel", "/var/lib/calico", "/etc/kubernetes", "/run/kube-router",
+	// The kubelet's default volume plugin directory (the node sets its
+	// own, this is in case) and libmount's state, which the mount
+	// command the kubelet runs creates.
+	"/usr/libexec/kubernetes", "/run/mount"}
+
+// scannedDirs are searched (two levels deep) for directories that appear
+// while the node runs: a component writing somewhere no setting names
+// shows up in CheckHostClean even when hostPaths does not list it.
+// (Home directories are not searched: other tests' tools write caches there.)
+var scannedDirs = []string{"/etc", "/var/lib", "/var/log", "/var/run", "/run", "/opt", "/usr/libexec", "/usr/local"}
 
 // sysctls the node changes (ip_forward, bridge netfilter) or its components
 // write (kubelet's kernel tunables); teardown writes back what was there.
@@ -103,6 +113,7 @@ type HostSnapshot struct {
 	Sysctls  map[string]string
 	Cgroups  []string
 	Procs    []string
+	Dirs     []string
 }
 
 // TakeHostSnapshot records the host's state.
@@ -134,6 +145,7 @@ func TakeHostSnapshot() *HostSnapshot {
 	}
 	s.Cgroups = nodeCgroups()
 	s.Procs = nodeProcesses()
+	s.Dirs = scanDirs()
 	sort.Strings(s.Links)
 	sort.Strings(s.IPSets)
 	sort.Strings(s.Mounts)
@@ -187,6 +199,29 @@ func (s *HostSnapshot) Diff(after *HostSnapshot) []string {
 	}
 	set("cgroup", s.Cgroups, after.Cgroups)
 	set("process", s.Procs, after.Procs)
+	set("directory", s.Dirs, after.Dirs)
+	sort.Strings(out)
+	return out
+}
+
+func scanDirs() []string {
+	var out []string
+	for _, root := range scannedDirs {
+		l1, _ := os.ReadDir(root)
+		for _, e := range l1 {
+			if !e.IsDir() {
+				continue
+			}
+			p := filepath.Join(root, e.Name())
+			out = append(out, p)
+			l2, _ := os.ReadDir(p)
+			for _, e2 := range l2 {
+				if e2.IsDir() {
+					out = append(out, filepath.Join(p, e2.Name()))
+				}
+			}
+		}
+	}
 	sort.Strings(out)
 	return out
 }

@@ -153,7 +153,7 @@ func (n *Node) Apply(t T, yaml string) string {
 
 // KubectlInput runs kubectl with stdin.
 func (n *Node) KubectlInput(stdin string, args ...string) (string, error) {
-	cmd := exec.Command(n.KubectlPath(), append([]string{"--kubeconfig", n.Kubeconfig}, args...)...)
+	cmd := exec.Command(n.KubectlPath(), append([]string{"--kubeconfig", n.Kubeconfig, "--cache-dir", filepath.Join(n.Dir, "kubectl-cache")}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -220,7 +220,7 @@ spec:
 func (n *Node) Exec(ns, pod string, timeout time.Duration, script string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, n.KubectlPath(), "--kubeconfig", n.Kubeconfig, "exec", "-n", ns, pod, "--", "sh", "-c", script)
+	cmd := exec.CommandContext(ctx, n.KubectlPath(), "--kubeconfig", n.Kubeconfig, "--cache-dir", filepath.Join(n.Dir, "kubectl-cache"), "exec", "-n", ns, pod, "--", "sh", "-c", script)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return string(out), fmt.Errorf("timed out after %s", timeout)
