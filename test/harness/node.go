@@ -529,11 +529,18 @@ func (n *Node) Teardown() {
 		}
 		// The kubelet first, so it restarts nothing; then the others in
 		// reverse order of start.
+		stop := func(p *Process) {
+			begin := time.Now()
+			_ = p.Stop()
+			if d := time.Since(begin); d > 2*time.Second {
+				n.logf("%s took %.1f s to stop", p.Name, d.Seconds())
+			}
+		}
 		if n.kubelet != nil {
-			_ = n.kubelet.Stop()
+			stop(n.kubelet)
 		}
 		for i := len(n.procs) - 1; i >= 0; i-- {
-			_ = n.procs[i].Stop()
+			stop(n.procs[i])
 		}
 		if n.cgroupFD >= 0 {
 			syscall.Close(n.cgroupFD)
@@ -620,3 +627,8 @@ func RecoverNode() error {
 
 // Processes lists every component the node started, in order.
 func (n *Node) Processes() []*Process { return append([]*Process(nil), n.procs...) }
+
+// CheckGuards says which network guard or route is missing ("" when all
+// are in place): kube-proxy and kube-router rewrite rules all the time, and
+// the guards must survive them.
+func (n *Node) CheckGuards() string { return guardsInPlace() }

@@ -53,6 +53,9 @@ func TestNode(t *testing.T) {
 		}
 	}
 	t.Run("7 teardown leaves the host as it was", func(t *testing.T) {
+		if why := n.CheckGuards(); why != "" {
+			t.Errorf("a network guard went missing while the node ran: %s", why)
+		}
 		if s.controller != nil {
 			s.controller.Stop()
 		}
