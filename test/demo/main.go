@@ -146,16 +146,7 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 
 	step("Applying manifests/samples/minimal.yaml (its API on a free loopback port, polled every 5s)")
 	dfsPort := harness.FreePort(t)
-	sample, err := os.ReadFile(filepath.Join(root, "manifests", "samples", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ds map[string]any
-	if err := yaml.Unmarshal(sample, &ds); err != nil {
-		t.Fatal(err)
-	}
-	name := ds["metadata"].(map[string]any)["name"].(string)
-	spec := ds["spec"].(map[string]any)
+	ds, name, spec := loadSample(t, "minimal.yaml")
 	spec["controlPlane"] = map[string]any{"port": dfsPort}
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
 	dsFile := filepath.Join(dir, "dittoserver.json")
@@ -219,6 +210,19 @@ Logs of every component: %s
 	t.stop()
 	fmt.Println("   stopped")
 	_ = os.RemoveAll(dir)
+}
+
+// loadSample reads a DittoServer from manifests/samples, returning it, its
+// name and its spec (to adjust before applying).
+func loadSample(t *demoT, file string) (ds map[string]any, name string, spec map[string]any) {
+	sample, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "manifests", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(sample, &ds); err != nil {
+		t.Fatal(err)
+	}
+	return ds, ds["metadata"].(map[string]any)["name"].(string), ds["spec"].(map[string]any)
 }
 
 // fakeLoadBalancer gives each LoadBalancer Service without an address one

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -57,16 +55,7 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	}
 
 	step("Applying manifests/samples/minimal.yaml (plus a 1Gi content volume for a share, polled every 5s)")
-	sample, err := os.ReadFile(filepath.Join(root, "manifests", "samples", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ds map[string]any
-	if err := yaml.Unmarshal(sample, &ds); err != nil {
-		t.Fatal(err)
-	}
-	name := ds["metadata"].(map[string]any)["name"].(string)
-	spec := ds["spec"].(map[string]any)
+	ds, name, spec := loadSample(t, "minimal.yaml")
 	spec["storage"].(map[string]any)["contentSize"] = "1Gi"
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
 	b, _ := json.Marshal(ds)
