@@ -49,6 +49,8 @@ type Node struct {
 	sigStop  chan struct{}
 	teardown sync.Once
 	errs     []string
+	// interrupted: torn down by a signal, so the logs are kept.
+	interrupted bool
 }
 
 // NodeOptions configure StartNode.
@@ -194,7 +196,6 @@ func StartNode(t T, o NodeOptions) *Node {
 			kcmArgs: []string{"--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt")},
 			start:   n.start,
 		}, o.CRDs)
-		n.procs = append(n.procs, n.Cluster.procs...)
 	})
 	n.phase("containerd and the images", func() { n.startContainerd(images) })
 	n.phase("kube-scheduler, kubelet, kube-proxy, kube-router: node Ready", n.startNodeComponents)
@@ -493,7 +494,7 @@ func (n *Node) handleSignals() {
 		select {
 		case s := <-ch:
 			fmt.Fprintf(os.Stderr, "\nnode: %s: tearing the node down (logs: %s)\n", s, n.LogDir)
-			n.keepLogs()
+			n.interrupted = true
 			n.Teardown()
 			os.Exit(1)
 		case <-n.sigStop:
@@ -501,10 +502,6 @@ func (n *Node) handleSignals() {
 		}
 	}()
 }
-
-var keepLogsForced bool
-
-func (n *Node) keepLogs() { keepLogsForced = true }
 
 // Teardown stops every component, removes every container, mount, network
 // change and directory the node made, restores the sysctls, and releases
@@ -520,7 +517,7 @@ func (n *Node) Teardown() {
 			n.stopLB()
 			<-n.lbDone
 		}
-		failed := keepLogsForced
+		failed := n.interrupted
 		if f, ok := n.orig.(interface{ Failed() bool }); ok && f.Failed() {
 			failed = true
 		}
