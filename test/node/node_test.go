@@ -47,7 +47,7 @@ func TestNode(t *testing.T) {
 	for _, st := range steps {
 		begin := time.Now()
 		ok := t.Run(st.name, st.run)
-		t.Logf("node: scenario %-35.35s %6.1f s", st.name, time.Since(begin).Seconds())
+		t.Logf("node: scenario %-60.60s %6.1f s", st.name, time.Since(begin).Seconds())
 		if !ok {
 			return
 		}
