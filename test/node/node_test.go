@@ -211,6 +211,13 @@ func (s *scenario) clients(t *testing.T) {
 	}
 	n.RunPod(t, ns, "client", map[string]string{clientLabel: "true"})
 	n.RunPod(t, ns, "stranger", map[string]string{"role": "stranger"})
+	// kube-router admits a new pod once it has seen it (its address joins
+	// the policy's source set): wait for that, not a fixed time.
+	n.WaitFor(t, "the client pod admitted to both adapters", 60*time.Second, func() (bool, string) {
+		out, err := n.Exec(ns, "client", 20*time.Second, fmt.Sprintf("timeout 6 smbclient -L //%s -p %d -U alice%%%s -m SMB3 && timeout 6 nfs-ls %s",
+			smb.Service, smb.Port, s.userPW, nfsURL(nfs.Service, nfs.Port, "")))
+		return err == nil, out
+	})
 
 	// In the cluster, by the adapter Services' names.
 	s.transfer(t, "client pod", "client", smb.Service, smb.Port, nfs.Service, nfs.Port, "pod")
