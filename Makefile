@@ -1,5 +1,5 @@
 # Conveniences; each target is one command that works without make too.
-.PHONY: test e2e demo bench run crd image push
+.PHONY: test e2e node demo bench run crd image push
 
 # The image: VERSION follows the chart's appVersion (semantic versioning,
 # no "v"); IMAGE is your registry's repository.
@@ -11,6 +11,8 @@ test:  ## everything CI runs
 	test/run.sh
 e2e:   ## the end-to-end suite on a real control plane
 	test/run.sh e2e
+node:  ## the real-node tier and the demo (root)
+	test/run.sh node
 demo:  ## the whole product on this machine, until Ctrl-C
 	go run ./test/demo
 bench: ## benchmarks and the load test → BENCHMARKS.md

@@ -2,18 +2,48 @@
 # The project's test command (README "Quickstart"): everything CI runs.
 #
 #   test/run.sh            all tiers
-#   test/run.sh unit       fixture, unit, real-DittoFS, Helm, demo tests and fuzzing
+#   test/run.sh unit       fixture, unit, real-DittoFS, Helm tests and fuzzing
 #   test/run.sh e2e        the end-to-end suite only
+#   test/run.sh node       the real-node tier and the demo (root; installs Debian packages)
 #
 # It builds the real components it needs from the Go module proxy first
 # (cached by version under ${XDG_CACHE_HOME:-~/.cache}/dittofs-hook).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
+case $tier in all | unit | e2e | node) ;; *) echo "usage: test/run.sh [all|unit|e2e|node]"; exit 2 ;; esac
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
+started=$SECONDS
 
-step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm (first run ~8 min, then cached)"
-test/tools/build.sh all >/dev/null
+if [[ $tier == all || $tier == node ]]; then
+  # The node tier's Debian packages (harness.NodePackages): installed here
+  # when running as root, else named so that someone can.
+  packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static)
+  missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) == 0 ]]; then
+      step "installing the node tier's Debian packages: ${missing[*]}"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+      echo "the node tier needs root and these Debian packages:"
+      echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+      exit 1
+    fi
+  fi
+fi
+
+if [[ $tier == all || $tier == node ]]; then
+  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-proxy, kube-scheduler, containerd, kube-router, CoreDNS, local-path-provisioner (first run ~25 min on 2 cores, then cached)"
+  test/tools/build.sh all >/dev/null
+else
+  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm (first run ~8 min, then cached)"
+  test/tools/build.sh base >/dev/null
+fi
+echo "components ready after $((SECONDS - started)) s"
 
 step "gofmt and go vet"
 unformatted=$(gofmt -l cmd dittofs hook test)
@@ -26,7 +56,7 @@ case $tier in
 all | unit)
   step "go test: unit, fixtures, real DittoFS"
   log=$(mktemp)
-  if ! go test -count=1 -timeout 30m -v $(go list ./... | grep -v /test/e2e) >"$log" 2>&1; then
+  if ! go test -count=1 -timeout 30m -v $(go list ./... | grep -v -e /test/e2e -e /test/node -e /test/demo) >"$log" 2>&1; then
     grep -E -B2 -A30 -- '--- FAIL' "$log" | head -200; summarize <"$log"; exit 1
   fi
   summarize <"$log"
@@ -54,6 +84,23 @@ all | e2e)
       exit "$rc"
     fi
   fi
+  ;;&
+all | node)
+  step "real node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, containerd + runc, bridge CNI, kube-proxy, kube-router, CoreDNS, local-path-provisioner; the hook in the cluster, DittoFS in a pod, smbclient and libnfs clients"
+  log=${TMPDIR:-/tmp}/dittofs-hook-node.log
+  set +e
+  # -p 1: the node tier and the demo each bring up the node (one at a time
+  # per machine, under a host-wide lock).
+  go test -count=1 -p 1 -timeout 50m -v ./test/node/ ./test/demo/ 2>&1 | tee "$log" | grep -v -E '^=== (RUN|PAUSE|CONT)'
+  rc=${PIPESTATUS[0]}
+  set -e
+  # A run killed by go test's -timeout skips its teardown: restore the host.
+  go run ./test/harness/nodeclean
+  if [[ $rc -ne 0 ]]; then
+    echo "node tier failed; full output: $log (the logs of every component are in the folder it names)"
+    exit "$rc"
+  fi
+  echo "node: $(grep -c -- '--- PASS' "$log") passed, $(grep -c -- '--- FAIL' "$log") failed"
   ;;
 esac
-step "done"
+step "done in $((SECONDS - started)) s"

@@ -93,45 +93,66 @@ func checkGone(t *testing.T, output string) {
 	}
 }
 
-// TestDemoInteractive runs the demo as a user would: it prints the
-// endpoints, the curl it shows disables SMB and its Service disappears, and
-// Ctrl-C stops every process it started.
+// TestDemoInteractive runs the demo as a user would, on the real node: it
+// shows the DittoFS pod Running and the endpoints; the smbclient and nfs-ls
+// commands it prints work from the host; the curl it shows disables SMB and
+// its Service disappears; Ctrl-C stops every process it started and leaves
+// the host as it was.
 func TestDemoInteractive(t *testing.T) {
+	if why := harness.NodeUnavailable(); why != "" {
+		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
+	}
 	d := startDemo(t)
-	d.waitFor(t, "Press Ctrl-C to stop everything.", 15*time.Minute)
+	d.waitFor(t, "Press Ctrl-C to stop everything.", 20*time.Minute)
 	out := d.output()
-	for _, want := range []string{"READY", "NFS", "203.0.113.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG="} {
+	for _, want := range []string{"minimal-0", "Running", "minimal   True    Ready", "10.97.0.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG=", "smbclient //", "nfs-ls 'nfs://"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
 	}
-	// Run the commands the demo prints, as a user would in a shell.
 	kubeconfig := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(out)[1]
 	kubectl := regexp.MustCompile(`alias kubectl=(\S+)`).FindStringSubmatch(out)[1]
+	var smb, nfs string
 	var script []string
 	for _, line := range strings.Split(out, "\n") {
 		l := strings.TrimSpace(line)
-		if strings.HasPrefix(l, "PW=") || strings.HasPrefix(l, "TOKEN=") || strings.HasPrefix(l, "curl -s -X PUT") {
+		switch {
+		case strings.HasPrefix(l, "smbclient //"):
+			smb = l
+		case strings.HasPrefix(l, "nfs-ls 'nfs://"):
+			nfs = l
+		case strings.HasPrefix(l, "PW=") || strings.HasPrefix(l, "TOKEN=") || strings.HasPrefix(l, "curl -s -X PUT"):
 			script = append(script, l)
+		}
+	}
+	// The client commands it prints work from the host, against the share
+	// it created.
+	for _, c := range []struct{ cmd, want string }{{smb, "os-release.txt"}, {nfs, "os-release.txt"}} {
+		b, err := exec.Command("bash", "-c", c.cmd).CombinedOutput()
+		t.Logf("demo: $ %s\n%s", c.cmd, b)
+		if err != nil || !strings.Contains(string(b), c.want) {
+			t.Errorf("the printed command failed (%v) or does not show %q", err, c.want)
 		}
 	}
 	if len(script) != 3 {
 		t.Fatalf("the demo does not print the three commands that disable SMB:\n%s", out)
 	}
 	sh := exec.Command("bash", "-c", "set -euo pipefail\nkubectl() { "+kubectl+" \"$@\"; }\n"+strings.Join(script, "\n"))
-	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	// Its own kubectl cache: the demo checks that the host is as it was.
+	cache := "KUBECACHEDIR=" + t.TempDir()
+	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
 	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), `"enabled":false`) {
 		t.Fatalf("the printed commands failed: %v\n%s", err, b)
 	}
 	start := time.Now()
 	for {
 		get := exec.Command(kubectl, "get", "service", "minimal-adapter-smb")
-		get.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		get.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
 		if b, err := get.CombinedOutput(); err != nil && strings.Contains(string(b), "NotFound") {
 			break
 		}
-		if time.Since(start) > 20*time.Second {
-			t.Fatal("the SMB Service is still there 20s after SMB was disabled")
+		if time.Since(start) > 60*time.Second {
+			t.Fatal("the SMB Service is still there 60s after SMB was disabled")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -143,13 +164,16 @@ func TestDemoInteractive(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the demo exited with %v after Ctrl-C:\n%s", err, d.output())
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the demo did not stop within 60s of Ctrl-C")
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the demo did not stop within 3 minutes of Ctrl-C")
+	}
+	if !strings.Contains(d.output(), "the host is as it was") {
+		t.Errorf("the demo did not check the host after stopping:\n%s", d.output())
 	}
 	checkGone(t, d.output())
 }
 
-// TestDemoExitAfterPrint runs the demo non-interactively.
+// TestDemoExitAfterPrint runs the demo non-interactively (CI).
 func TestDemoExitAfterPrint(t *testing.T) {
 	d := startDemo(t, "--exit-after-print")
 	select {
@@ -157,7 +181,7 @@ func TestDemoExitAfterPrint(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the demo failed: %v\n%s", err, d.output())
 		}
-	case <-time.After(15 * time.Minute):
+	case <-time.After(20 * time.Minute):
 		t.Fatal("the demo did not finish")
 	}
 	out := d.output()

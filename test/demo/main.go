@@ -1,10 +1,13 @@
-// Command demo runs the whole product on this machine, with nothing but Go:
-// a real Kubernetes control plane (etcd, kube-apiserver,
-// kube-controller-manager), a real DittoFS server, the hook, and a
-// controller (a real Metacontroller when METACONTROLLER_BIN names one, else
-// the end-to-end suite's documented stand-in). It applies a sample
-// DittoServer, plays the kubelet and a cloud load balancer, prints what a
-// user sees, and stays up until Ctrl-C, then stops every process it started.
+// Command demo runs the whole product on this machine, with nothing but Go
+// and (as root) a few Debian packages: a real one-node Kubernetes cluster
+// (harness.StartNode), the hook in it from `kubectl apply -k manifests`, a
+// controller on the host (a real Metacontroller when METACONTROLLER_BIN
+// names one, else the end-to-end suite's documented stand-in), and a sample
+// DittoServer whose DittoFS runs in a pod. It creates a share, prints what a
+// user sees and the smbclient, nfs-ls, kubectl and curl commands to explore
+// it, and stays up until Ctrl-C, then tears everything down. Where the node
+// cannot start (not root, packages missing), it says why in one line and
+// runs the API-server-only mode instead, playing the kubelet and the cloud.
 //
 //	go run ./test/demo                      # stays up until Ctrl-C
 //	go run ./test/demo --exit-after-print   # prints and stops (CI)
@@ -35,7 +38,11 @@ type demoT struct {
 	dir      string
 	cleanups []func()
 	n        int
+	failed   bool
 }
+
+// Failed tells the node to keep its logs.
+func (d *demoT) Failed() bool { return d.failed }
 
 func (d *demoT) Helper()                          {}
 func (d *demoT) Logf(format string, args ...any)  { fmt.Printf("   "+format+"\n", args...) }
@@ -43,6 +50,7 @@ func (d *demoT) Fatal(args ...any)                { d.Fatalf("%s", fmt.Sprint(ar
 func (d *demoT) Skipf(format string, args ...any) { d.Fatalf(format, args...) }
 func (d *demoT) Cleanup(f func())                 { d.cleanups = append(d.cleanups, f) }
 func (d *demoT) Fatalf(format string, args ...any) {
+	d.failed = true
 	fmt.Fprintf(os.Stderr, "\ndemo failed: "+format+"\nlogs: %s\n", append(args, d.dir)...)
 	d.stop()
 	os.Exit(1)
@@ -78,6 +86,18 @@ func main() {
 	t := &demoT{dir: dir}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if why := harness.NodeUnavailable(); why != "" {
+		fmt.Printf("The real node cannot start here (%s): running the API-server-only mode, where the harness plays the kubelet.\n", why)
+		apiOnly(ctx, t, dir, *exitAfter)
+		return
+	}
+	onNode(ctx, t, dir, *exitAfter)
+}
+
+// apiOnly is the demo without a node: a real control plane, DittoFS as a
+// process on loopback, the hook as a process, and the harness playing the
+// kubelet and the cloud.
+func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	root := harness.RepoRoot()
 
 	step("Building the real components from the Go module proxy (cached; the first run takes about 8 minutes on 2 cores)")
@@ -126,16 +146,7 @@ func main() {
 
 	step("Applying manifests/samples/minimal.yaml (its API on a free loopback port, polled every 5s)")
 	dfsPort := harness.FreePort(t)
-	sample, err := os.ReadFile(filepath.Join(root, "manifests", "samples", "minimal.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ds map[string]any
-	if err := yaml.Unmarshal(sample, &ds); err != nil {
-		t.Fatal(err)
-	}
-	name := ds["metadata"].(map[string]any)["name"].(string)
-	spec := ds["spec"].(map[string]any)
+	ds, name, spec := loadSample(t, "minimal.yaml")
 	spec["controlPlane"] = map[string]any{"port": dfsPort}
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
 	dsFile := filepath.Join(dir, "dittoserver.json")
@@ -191,7 +202,7 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 Logs of every component: %s
 `, cluster.Kubeconfig, kubectl, name, name, dfs.URL, dfs.URL, dir)
 
-	if !*exitAfter {
+	if !exitAfter {
 		fmt.Println("\nPress Ctrl-C to stop everything.")
 		<-ctx.Done()
 	}
@@ -199,6 +210,19 @@ Logs of every component: %s
 	t.stop()
 	fmt.Println("   stopped")
 	_ = os.RemoveAll(dir)
+}
+
+// loadSample reads a DittoServer from manifests/samples, returning it, its
+// name and its spec (to adjust before applying).
+func loadSample(t *demoT, file string) (ds map[string]any, name string, spec map[string]any) {
+	sample, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "manifests", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(sample, &ds); err != nil {
+		t.Fatal(err)
+	}
+	return ds, ds["metadata"].(map[string]any)["name"].(string), ds["spec"].(map[string]any)
 }
 
 // fakeLoadBalancer gives each LoadBalancer Service without an address one

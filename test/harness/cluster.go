@@ -14,10 +14,11 @@ import (
 	"time"
 )
 
-// Cluster is a real Kubernetes control plane on loopback: etcd,
-// kube-apiserver and kube-controller-manager (namespace and garbage
-// collector controllers), built from the Go module proxy. No kubelet runs:
-// tests play it through status subresources.
+// Cluster is a real Kubernetes control plane: etcd, kube-apiserver and
+// kube-controller-manager, built from the Go module proxy. StartCluster
+// runs it on loopback with the namespace and garbage collector controllers
+// and no kubelet (tests play it through status subresources); StartNode
+// runs it as the control plane of a real one-node cluster.
 type Cluster struct {
 	// URL of the API server, https://127.0.0.1:<port>.
 	URL string
@@ -32,6 +33,11 @@ type Cluster struct {
 	kubectl string
 	client  *http.Client
 	procs   []*Process
+
+	start         func(t T, name, bin string, args ...string) *Process
+	apiserver     *Process
+	apiserverBin  string
+	apiserverArgs []string
 }
 
 // StartCluster starts etcd, kube-apiserver and a kubeconfig, installs the
@@ -41,6 +47,33 @@ type Cluster struct {
 // the test ends.
 func StartCluster(t T, dir string, crds ...string) *Cluster {
 	t.Helper()
+	return startControlPlane(t, dir, controlPlane{
+		address:     "127.0.0.1",
+		serviceCIDR: "10.0.0.0/24",
+		apiserverArgs: []string{
+			"--endpoint-reconciler-type", "none",
+			"--disable-admission-plugins", "ServiceAccount",
+		},
+		controllers: "namespace,garbagecollector",
+	}, crds)
+}
+
+// controlPlane is what differs between the e2e suite's API-server-only
+// cluster and the node tier's.
+type controlPlane struct {
+	// address the API server binds and advertises.
+	address     string
+	serviceCIDR string
+	// apiserverArgs and kcmArgs are added to the common flags.
+	apiserverArgs, kcmArgs []string
+	controllers            string
+	// start starts a component (default: Start with logs in dir; the node
+	// tier starts them in its own cgroup).
+	start func(t T, name, bin string, args ...string) *Process
+}
+
+func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster {
+	t.Helper()
 	etcd := Binary(t, "etcd")
 	apiserver := Binary(t, "kube-apiserver")
 	kcm := Binary(t, "kube-controller-manager")
@@ -49,11 +82,15 @@ func StartCluster(t T, dir string, crds ...string) *Cluster {
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if cp.start == nil {
+		cp.start = func(t T, name, bin string, args ...string) *Process { return Start(t, dir, name, bin, nil, args...) }
+	}
+	c.start = cp.start
 
 	clientPort, peerPort := FreePort(t), FreePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	p := Start(t, dir, "etcd", etcd, nil,
+	p := cp.start(t, "etcd", etcd,
 		"--name", "e2e", "--data-dir", filepath.Join(dir, "etcd-data"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
@@ -73,18 +110,20 @@ func StartCluster(t T, dir string, crds ...string) *Cluster {
 		t.Fatal(err)
 	}
 	port := FreePort(t)
-	c.URL = fmt.Sprintf("https://127.0.0.1:%d", port)
-	p = Start(t, dir, "kube-apiserver", apiserver, nil,
+	c.URL = fmt.Sprintf("https://%s:%d", cp.address, port)
+	c.apiserverBin = apiserver
+	c.apiserverArgs = append([]string{
 		"--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none", "--secure-port", fmt.Sprint(port),
+		"--bind-address", cp.address, "--advertise-address", cp.address, "--secure-port", fmt.Sprint(port),
 		"--cert-dir", filepath.Join(dir, "certs"),
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", saPub, "--service-account-signing-key-file", saKey,
 		"--token-auth-file", tokens, "--authorization-mode", "RBAC",
-		"--service-cluster-ip-range", "10.0.0.0/24",
-		"--disable-admission-plugins", "ServiceAccount")
-	c.procs = append(c.procs, p)
-	c.waitReady(p)
+		"--service-cluster-ip-range", cp.serviceCIDR,
+	}, cp.apiserverArgs...)
+	c.apiserver = cp.start(t, "kube-apiserver", apiserver, c.apiserverArgs...)
+	c.procs = append(c.procs, c.apiserver)
+	c.waitReady(c.apiserver)
 
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
@@ -116,11 +155,21 @@ current-context: e2e
 	if len(crds) > 0 {
 		c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 	}
-	p = Start(t, dir, "kube-controller-manager", kcm, nil,
-		"--kubeconfig", c.Kubeconfig, "--controllers", "namespace,garbagecollector",
-		"--leader-elect=false", "--secure-port=0", "--v=1")
+	p = cp.start(t, "kube-controller-manager", kcm, append([]string{
+		"--kubeconfig", c.Kubeconfig, "--controllers", cp.controllers,
+		"--leader-elect=false", "--secure-port=0", "--v=1"}, cp.kcmArgs...)...)
 	c.procs = append(c.procs, p)
 	return c
+}
+
+// RestartAPIServer stops kube-apiserver (SIGTERM) and starts it again with
+// the same flags and state, waiting until it is ready.
+func (c *Cluster) RestartAPIServer() {
+	c.t.Helper()
+	_ = c.apiserver.Stop()
+	c.apiserver = c.start(c.t, "kube-apiserver", c.apiserverBin, c.apiserverArgs...)
+	c.procs = append(c.procs, c.apiserver)
+	c.waitReady(c.apiserver)
 }
 
 func (c *Cluster) waitReady(p *Process) {
@@ -151,7 +200,7 @@ func (c *Cluster) Kubectl(args ...string) string {
 
 // KubectlErr runs kubectl and returns its stdout, or an error with stderr.
 func (c *Cluster) KubectlErr(args ...string) (string, error) {
-	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd := exec.Command(c.kubectl, append([]string{"--kubeconfig", c.Kubeconfig, "--cache-dir", filepath.Join(c.Dir, "kubectl-cache")}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -40,6 +40,13 @@ type Process struct {
 // (SIGTERM, then SIGKILL after 10 s) when the test ends.
 func Start(t T, logDir, name, bin string, env []string, args ...string) *Process {
 	t.Helper()
+	return startProcess(t, logDir, name, bin, env, nil, args...)
+}
+
+// startProcess is Start with a hook to adjust how the process starts (the
+// node tier starts its components in a cgroup of their own).
+func startProcess(t T, logDir, name, bin string, env []string, attr func(*syscall.SysProcAttr), args ...string) *Process {
+	t.Helper()
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +61,9 @@ func Start(t T, logDir, name, bin string, env []string, args ...string) *Process
 	// Its own process group, so that a signal to the test run does not
 	// reach it before the test stops it in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if attr != nil {
+		attr(cmd.SysProcAttr)
+	}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		t.Fatalf("start %s: %v", name, err)

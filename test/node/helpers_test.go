@@ -1,0 +1,89 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// dfsAPI is DittoFS's API as the administrator, failing the test on errors.
+type dfsAPI struct{ harness.DittoFSAPI }
+
+func (a *dfsAPI) mustCall(t *testing.T, method, path string, in any, want int) string {
+	t.Helper()
+	code, body := a.Call(method, path, in)
+	t.Logf("DittoFS API: %s %s %v → %d", method, path, in, code)
+	if code != want {
+		t.Fatalf("%s %s: %d %s, want %d", method, path, code, body, want)
+	}
+	return body
+}
+
+func (a *dfsAPI) login(t *testing.T) string {
+	t.Helper()
+	tok, err := a.Login()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (a *dfsAPI) createShare(t *testing.T, user, password string) {
+	t.Helper()
+	calls, err := a.CreateShare(harness.PodMetadataDir, harness.PodContentDir, user, password)
+	for _, c := range calls {
+		t.Logf("DittoFS API: %s", c)
+	}
+	if err != nil {
+		t.Fatalf("create the share: %v", err)
+	}
+}
+
+// startController runs Metacontroller on the host (METACONTROLLER_BIN, its
+// webhooks pointed at the hook's Service address instead of its DNS name,
+// which only pods resolve) or else the documented stand-in.
+func startController(t *testing.T, n *harness.Node, hookURL string) stopper {
+	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
+		cc, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "compositecontroller.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Apply(t, strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
+		p := harness.Start(t, n.LogDir, "metacontroller", bin, nil,
+			"--kubeconfig", n.Kubeconfig, "--discovery-interval=5s",
+			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
+			"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)))
+		return &metacontroller{p: p}
+	}
+	s := &harness.StandIn{Cluster: n.Cluster, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
+	logf, err := os.Create(filepath.Join(n.LogDir, "stand-in.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Logf = func(format string, args ...any) {
+		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	}
+	s.Start()
+	return s
+}
+
+type metacontroller struct{ p *harness.Process }
+
+func (m *metacontroller) Stop() { _ = m.p.Stop() }
+
+func (m *metacontroller) Errors() []string {
+	b, _ := os.ReadFile(m.p.Log)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "failed to sync") || strings.Contains(line, "is invalid") {
+			out = append(out, line)
+		}
+	}
+	return out
+}
