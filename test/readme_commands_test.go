@@ -39,6 +39,7 @@ var readmeRules = []readmeRule{
 	{prefix: "go run ./cmd/hook serve ", run: runReadmeServe},
 	{prefix: "curl ", run: runReadmeCurl},
 	{prefix: "make push ", run: runReadmeMakeDryRun},
+	{prefix: "apt-get update && apt-get install ", run: runReadmeAptGet},
 	{prefix: "go run ./test/demo", elsewhere: "the demo tier runs it (test/demo: interactively and with --exit-after-print)"},
 	{prefix: "test/run.sh", elsewhere: "the test command itself, which runs this test"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
@@ -205,5 +206,27 @@ func runReadmeMakeDryRun(t *testing.T, cmd string, _ *readmeState) {
 	}
 	if !strings.Contains(out, "docker buildx build --platform linux/amd64,linux/arm64") || !strings.Contains(out, "registry.example.com/platform/dittofs-hook:") {
 		t.Fatalf("make push would not build and push the multi-platform image:\n%s", out)
+	}
+}
+
+// runReadmeAptGet: the Quickstart's package list is the one the node tier
+// needs (harness.NodePackages) and the one test/run.sh installs, so a user
+// who follows the README has what the tests use. (Installing is left to
+// test/run.sh: this test may not run as root.)
+func runReadmeAptGet(t *testing.T, cmd string, _ *readmeState) {
+	_, install, _ := strings.Cut(cmd, "--no-install-recommends ")
+	readme := strings.Fields(install)
+	runSh, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^node_packages=\(([^)]*)\)`).FindSubmatch(runSh)
+	if m == nil {
+		t.Fatal("test/run.sh has no node_packages=(…) line")
+	}
+	for name, list := range map[string][]string{"test/run.sh": strings.Fields(string(m[1])), "harness.NodePackages": harness.NodePackages} {
+		if strings.Join(list, " ") != strings.Join(readme, " ") {
+			t.Errorf("the README installs %q, %s %q", readme, name, list)
+		}
 	}
 }

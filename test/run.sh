@@ -15,24 +15,25 @@ case $tier in all | unit | e2e | node) ;; *) echo "usage: test/run.sh [all|unit|
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%H:%M:%S)"; }
 started=$SECONDS
 
-if [[ $tier == all || $tier == node ]]; then
-  # The node tier's Debian packages (harness.NodePackages): installed here
-  # when running as root, else named so that someone can.
-  packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static)
-  missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  if ((${#missing[@]})); then
-    if [[ $(id -u) == 0 ]]; then
-      step "installing the node tier's Debian packages: ${missing[*]}"
-      apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    else
-      echo "the node tier needs root and these Debian packages:"
-      echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
-      exit 1
-    fi
+# Debian packages the tests need: make for the README's make commands (all
+# tiers); the node's pieces and the NFS/SMB clients for the node tier
+# (harness.NodePackages; the README's Quickstart names the same list).
+packages=(make)
+node_packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static)
+if [[ $tier == all || $tier == node ]]; then packages+=("${node_packages[@]}"); fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]]; then
+    step "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "the tests need these Debian packages (and the node tier needs root):"
+    echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}"
+    exit 1
   fi
 fi
 
