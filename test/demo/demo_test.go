@@ -112,17 +112,65 @@ func TestDemoInteractive(t *testing.T) {
 	}
 	kubeconfig := regexp.MustCompile(`export KUBECONFIG=(\S+)`).FindStringSubmatch(out)[1]
 	kubectl := regexp.MustCompile(`alias kubectl=(\S+)`).FindStringSubmatch(out)[1]
+	// Every command in the "Explore it" block is run below: a command
+	// the demo prints and this test does not know fails the test.
 	var smb, nfs string
-	var script []string
-	for _, line := range strings.Split(out, "\n") {
-		l := strings.TrimSpace(line)
+	var script, kubectlCmds, watches []string
+	for _, l := range exploreCommands(t, out) {
 		switch {
+		case strings.HasPrefix(l, "export KUBECONFIG=") || strings.HasPrefix(l, "alias kubectl="):
 		case strings.HasPrefix(l, "smbclient //"):
 			smb = l
 		case strings.HasPrefix(l, "nfs-ls 'nfs://"):
 			nfs = l
 		case strings.HasPrefix(l, "PW=") || strings.HasPrefix(l, "TOKEN=") || strings.HasPrefix(l, "curl -s -X PUT"):
 			script = append(script, l)
+		case strings.HasPrefix(l, "kubectl ") && strings.HasSuffix(l, " -w"):
+			watches = append(watches, l)
+		case strings.HasPrefix(l, "kubectl "):
+			kubectlCmds = append(kubectlCmds, l)
+		default:
+			t.Errorf("the demo prints a command this test does not run: %q", l)
+		}
+	}
+	cache := "KUBECACHEDIR=" + t.TempDir() // its own kubectl cache: the demo checks that the host is as it was
+	userShell := func(cmd string) *exec.Cmd {
+		c := exec.Command("bash", "-c", "set -euo pipefail\nkubectl() { "+kubectl+" \"$@\"; }\n"+cmd)
+		c.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
+		return c
+	}
+	for _, c := range kubectlCmds {
+		b, err := userShell(c).CombinedOutput()
+		t.Logf("demo: $ %s\n%s", c, b)
+		if err != nil {
+			t.Errorf("the printed command %q failed: %v", c, err)
+		}
+	}
+	if len(watches) != 2 {
+		t.Errorf("the demo prints %d watch commands, want one for Services and one for NetworkPolicies", len(watches))
+	}
+	for _, c := range watches {
+		// A watch must stream: still running after a few seconds, having
+		// printed what it sees, not exited with an error.
+		cmd := userShell(c)
+		var buf bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so that the kubectl under bash stops too
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			t.Errorf("the printed watch %q ended (%v) instead of streaming:\n%s", c, err, buf.String())
+		case <-time.After(4 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+			if !strings.Contains(buf.String(), "minimal-adapter-") {
+				t.Errorf("the printed watch %q showed no adapter object in 4 s:\n%s", c, buf.String())
+			}
+			t.Logf("demo: $ %s (stopped after 4 s)\n%s", c, buf.String())
 		}
 	}
 	// The client commands it prints work from the host, against the share
@@ -137,11 +185,7 @@ func TestDemoInteractive(t *testing.T) {
 	if len(script) != 3 {
 		t.Fatalf("the demo does not print the three commands that disable SMB:\n%s", out)
 	}
-	sh := exec.Command("bash", "-c", "set -euo pipefail\nkubectl() { "+kubectl+" \"$@\"; }\n"+strings.Join(script, "\n"))
-	// Its own kubectl cache: the demo checks that the host is as it was.
-	cache := "KUBECACHEDIR=" + t.TempDir()
-	sh.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig, cache)
-	if b, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(b), `"enabled":false`) {
+	if b, err := userShell(strings.Join(script, "\n")).CombinedOutput(); err != nil || !strings.Contains(string(b), `"enabled":false`) {
 		t.Fatalf("the printed commands failed: %v\n%s", err, b)
 	}
 	start := time.Now()
@@ -171,6 +215,43 @@ func TestDemoInteractive(t *testing.T) {
 		t.Errorf("the demo did not check the host after stopping:\n%s", d.output())
 	}
 	checkGone(t, d.output())
+	checkLogsKept(t, d.output())
+}
+
+// exploreCommands returns the commands the demo prints for the user to run:
+// the indented lines after "Explore it", up to the logs line.
+func exploreCommands(t *testing.T, out string) []string {
+	t.Helper()
+	_, block, ok := strings.Cut(out, "Explore it")
+	if !ok {
+		t.Fatalf("the demo printed no commands to explore it:\n%s", out)
+	}
+	block, _, _ = strings.Cut(block, "Logs of every component")
+	var cmds []string
+	for _, line := range strings.Split(block, "\n") {
+		if strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "" {
+			cmds = append(cmds, strings.TrimSpace(line))
+		}
+	}
+	return cmds
+}
+
+// checkLogsKept: the log folder the demo advertises is still there after
+// it stopped, with the components' logs in it.
+func checkLogsKept(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`Logs of every component: (\S+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the demo does not say where the logs are:\n%s", out)
+	}
+	logs, _ := filepath.Glob(filepath.Join(m[1], "*.log"))
+	if len(logs) < 3 {
+		t.Errorf("the demo's log folder %s holds %d logs after it stopped", m[1], len(logs))
+	}
+	if !strings.Contains(out, "kept in "+m[1]) {
+		t.Errorf("the demo does not say, when stopping, that %s is kept", m[1])
+	}
+	_ = os.RemoveAll(m[1])
 }
 
 // TestDemoExitAfterPrint runs the demo non-interactively (CI).
@@ -189,4 +270,5 @@ func TestDemoExitAfterPrint(t *testing.T) {
 		t.Fatalf("the demo did not reach a ready DittoServer:\n%s", out)
 	}
 	checkGone(t, out)
+	checkLogsKept(t, out)
 }

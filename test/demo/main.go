@@ -197,9 +197,12 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
   PW=$(kubectl get secret %s-admin-bootstrap-credentials -o jsonpath='{.data.password}' | base64 -d)
   TOKEN=$(curl -s -X POST %s/api/v1/auth/login -d "{\"username\":\"admin\",\"password\":\"$PW\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -X PUT -H "Authorization: Bearer $TOKEN" %s/api/v1/adapters/smb -d '{"enabled":false}'
-  kubectl get services,networkpolicies -l dittofs.io/adapter-type -w
+  kubectl get services -l dittofs.io/adapter-type -w
+  kubectl get networkpolicies -l dittofs.io/adapter-type -w
 
-Logs of every component: %s
+(kubectl watches one kind at a time: run the two watches in two terminals.)
+
+Logs of every component: %s (kept when the demo stops; remove the folder yourself)
 `, cluster.Kubeconfig, kubectl, name, name, dfs.URL, dfs.URL, dir)
 
 	if !exitAfter {
@@ -209,7 +212,7 @@ Logs of every component: %s
 	step("Stopping every process the demo started")
 	t.stop()
 	fmt.Println("   stopped")
-	_ = os.RemoveAll(dir)
+	fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", dir)
 }
 
 // loadSample reads a DittoServer from manifests/samples, returning it, its

@@ -28,6 +28,7 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	node := harness.StartNode(t, harness.NodeOptions{
 		CRDs:       []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")},
 		OwnSignals: true,
+		KeepLogs:   true,
 		Logf:       func(format string, args ...any) { fmt.Printf("   "+format+"\n", args...) },
 	})
 	for _, p := range node.Processes() {
@@ -126,9 +127,12 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
   PW=$(kubectl get secret %[3]s-admin-bootstrap-credentials -o jsonpath='{.data.password}' | base64 -d)
   TOKEN=$(curl -s -X POST %[9]s/api/v1/auth/login -d "{\"username\":\"admin\",\"password\":\"$PW\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
   curl -s -X PUT -H "Authorization: Bearer $TOKEN" %[9]s/api/v1/adapters/smb -d '{"enabled":false}'
-  kubectl get services,networkpolicies -l dittofs.io/adapter-type -w
+  kubectl get services -l dittofs.io/adapter-type -w
+  kubectl get networkpolicies -l dittofs.io/adapter-type -w
 
-Logs of every component: %[10]s
+(kubectl watches one kind at a time: run the two watches in two terminals.)
+
+Logs of every component: %[10]s (kept when the demo stops; remove the folder yourself)
 `, node.Kubeconfig, node.KubectlPath(), name, smb[0], smb[1], alicePW, nfs[0], nfs[1], apiURL, node.LogDir)
 
 	if !exitAfter {
@@ -142,5 +146,6 @@ Logs of every component: %[10]s
 		os.Exit(1)
 	}
 	fmt.Println("   stopped; the host is as it was")
+	fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", node.LogDir)
 	_ = os.RemoveAll(dir)
 }

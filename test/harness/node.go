@@ -51,6 +51,7 @@ type Node struct {
 	errs     []string
 	// interrupted: torn down by a signal, so the logs are kept.
 	interrupted bool
+	keepLogs    bool
 }
 
 // NodeOptions configure StartNode.
@@ -64,6 +65,9 @@ type NodeOptions struct {
 	// Teardown (the demo); by default a signal tears the node down and
 	// exits.
 	OwnSignals bool
+	// KeepLogs keeps every component's log after a successful teardown too
+	// (the demo advertises the folder); by default only a failure keeps them.
+	KeepLogs bool
 }
 
 // NodePackages are the Debian packages the node tier needs; test/run.sh
@@ -118,7 +122,7 @@ func StartNode(t T, o NodeOptions) *Node {
 	if why := NodeUnavailable(); why != "" {
 		t.Fatalf("cannot start the node: %s", why)
 	}
-	n := &Node{t: t, orig: t, lbAddrs: map[string]string{}, lbNext: 10, cgroupFD: -1}
+	n := &Node{t: t, orig: t, lbAddrs: map[string]string{}, lbNext: 10, cgroupFD: -1, keepLogs: o.KeepLogs}
 	if o.Logf != nil {
 		n.t = logfT{T: t, logf: o.Logf}
 	}
@@ -547,7 +551,7 @@ func (n *Node) Teardown() {
 			n.errs = restoreHost(n.before)
 		}
 		if n.Dir != "" {
-			removeNodeDir(n.Dir, n.LogDir, failed)
+			removeNodeDir(n.Dir, n.LogDir, failed || n.keepLogs)
 		}
 		if failed {
 			fmt.Fprintf(os.Stderr, "node: FAILED; every component's log is kept in %s\n", n.LogDir)
