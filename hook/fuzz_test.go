@@ -4,30 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-// seedRequests adds every fixture request (captured and derived) to a corpus.
+// seedRequests adds the request of every sync case to a corpus.
 func seedRequests(f *testing.F, add func(req []byte)) {
 	f.Helper()
-	files, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "*", "request.json"))
-	captured, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "test", "testdata", "metacontroller", "*.json"))
-	files = append(files, captured...)
-	if len(files) < 10 {
-		f.Fatalf("only %d seed requests found", len(files))
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
+	for _, c := range syncCases() {
+		add(c.request.JSON())
 	}
 }
 
@@ -62,8 +52,7 @@ func FuzzDecodeSyncRequest(f *testing.F) {
 func FuzzCore(f *testing.F) {
 	lists := []string{`[]`, `[{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049}]`}
 	for _, name := range []string{"adapters-fresh.body", "adapters-smb-disabled-nfs-moved.body", "adapters-smb-port0.body", "adapters-smb-deleted.body"} {
-		b, _ := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "dittofs", name))
-		lists = append(lists, string(b))
+		lists = append(lists, string(hooktest.DittoFSBody(name)))
 	}
 	i := 0
 	seedRequests(f, func(b []byte) {

@@ -5,14 +5,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 )
 
 func newTestServer(t *testing.T, o hook.Options) *httptest.Server {
@@ -31,11 +29,7 @@ func newTestServer(t *testing.T, o hook.Options) *httptest.Server {
 
 func captured(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "metacontroller", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(hooktest.Captured(name).JSON())
 }
 
 // mutate returns a captured request with a change.
@@ -220,10 +214,7 @@ func (b *blockingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // --max-sync-bytes are answered 429 with Retry-After, before their body is
 // read into memory; /healthz and /readyz never wait.
 func TestThrottle(t *testing.T) {
-	steady, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "steady", "request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	steady := hooktest.Steady().JSON()
 	post := func(url, body string) (*http.Response, string) {
 		t.Helper()
 		resp, err := http.Post(url, "application/json", strings.NewReader(body))

@@ -85,7 +85,7 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   echo
   echo "## The pure core against the JSON floor"
   echo
-  echo "A typical request: a ready server with both adapters and every child observed (\`test/testdata/sync/steady\`, 44 KB), and a successful poll."
+  echo "A typical request: a ready server with both adapters and every child observed (\`hooktest.Steady()\` in \`hook/hooktest\`, 44 KB), and a successful poll."
   echo
   echo "| benchmark | median ns/op |"
   echo "| --- | --- |"

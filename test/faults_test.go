@@ -2,6 +2,7 @@ package test
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
+
+var update = flag.Bool("update", false, "rewrite the README's fault matrix from what the hook does")
 
 const (
 	matrixStart = "<!-- fault-matrix:start (written by go test ./test -run TestFaultMatrix -update) -->"

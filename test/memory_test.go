@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -150,10 +151,7 @@ func TestMemoryUnderLoad(t *testing.T) {
 // while DittoFS does not answer).
 func bigSyncs(t *testing.T, n, apiPort int) ([][]byte, int) {
 	t.Helper()
-	base, err := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := hooktest.Steady().JSON()
 	padding := strings.Repeat("x", 3<<20)
 	out := make([][]byte, n)
 	for i := range out {

@@ -24,7 +24,7 @@ func TestReadmeListsEveryReason(t *testing.T) {
 		t.Fatal("README has no status section before the metrics section")
 	}
 	section := string(readme[start:end])
-	responses, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "*", "response.json"))
+	responses, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "hook", "testdata", "sync", "*.json"))
 	if len(responses) == 0 {
 		t.Fatal("no golden responses")
 	}
@@ -43,10 +43,10 @@ func TestReadmeListsEveryReason(t *testing.T) {
 			t.Fatalf("%s: %v", f, err)
 		}
 		for _, c := range resp.Status.Conditions {
-			seen[c.Type+" "+c.Reason] = filepath.Base(filepath.Dir(f))
+			seen[c.Type+" "+c.Reason] = strings.TrimSuffix(filepath.Base(f), ".json")
 			for _, word := range []string{c.Type, c.Reason} {
 				if !strings.Contains(section, "`"+word+"`") {
-					t.Errorf("%q (case %s) is not in the README's status table", word, filepath.Base(filepath.Dir(f)))
+					t.Errorf("%q (case %s) is not in the README's status table", word, strings.TrimSuffix(filepath.Base(f), ".json"))
 				}
 			}
 		}

@@ -10,8 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -29,17 +28,16 @@ import (
 // what answers at its API address. Each test here reproduces one way such a
 // server, or such a request, could make the hook misbehave.
 
-// prepareFixture decodes a fixture case's request for the pure core.
-func prepareFixture(t *testing.T, name string, change func(map[string]any)) *hook.Input {
+// defaultNow is the clock of these tests: shortly after the captured traffic.
+var defaultNow = time.Date(2026, 11, 25, 20, 10, 0, 0, time.UTC)
+
+// fixtureAPI is the DittoFS address the conditions name.
+const fixtureAPI = "http://demo-api.default.svc.cluster.local.:8080"
+
+// prepareRequest decodes a built request for the pure core.
+func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Input {
 	t.Helper()
-	body, err := os.ReadFile(filepath.Join("testdata", "sync", name, "request.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if change != nil {
-		body = mutateJSON(t, body, change)
-	}
-	return prepareBody(t, body)
+	return prepareBody(t, r.JSON())
 }
 
 // prepareBody decodes a sync request for the pure core.
@@ -61,7 +59,7 @@ func prepareBody(t *testing.T, body []byte) *hook.Input {
 // detail made 40 KB messages, beyond the CRD's maxLength of 32,768, so the
 // status write was refused).
 func TestConditionMessagesBounded(t *testing.T) {
-	in := prepareFixture(t, "steady", nil)
+	in := prepareRequest(t, hooktest.Steady())
 	detail := strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)
 	fail := hook.Step{State: hook.Failed, Reason: hook.ReasonAPIError, Message: detail}
 	resp := in.Desired(hook.Observation{Auth: hook.Step{State: hook.Succeeded}, Poll: fail}, defaultNow, hook.NewFixedSecretSource("k"))
@@ -125,10 +123,7 @@ func TestNamespaceInjection(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	body, err := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json")) // a ready server: the hook would call DittoFS
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := hooktest.Steady().JSON() // a ready server: the hook would call DittoFS
 	evil := "ns@" + ln.Addr().String() + "/#"
 	for _, c := range []struct{ field, value string }{
 		{"namespace", evil},
@@ -202,7 +197,7 @@ func TestDittoFSAddress(t *testing.T) {
 	}
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-	body, _ := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json"))
+	body := hooktest.Steady().JSON()
 	resp, err := http.Post(ts.URL+"/sync", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +232,7 @@ func TestDittoFSAddress(t *testing.T) {
 // still selected the pod and admitted only adapter ports, so the API port
 // was closed to everyone and the poll could never succeed again.
 func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
-	in := prepareFixture(t, "networkpolicy-disabled", nil)
+	in := prepareRequest(t, hooktest.Steady(hooktest.WithSpecField("networkPolicy", map[string]any{"enabled": false})))
 	secrets := hook.NewFixedSecretSource("k")
 	for name, o := range map[string]hook.Observation{
 		"failed poll":     {Auth: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}, Poll: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}},
@@ -269,14 +264,12 @@ func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 // replaced the other — type "nfs-udp" took the NFS UDP Service's name, a raw
 // type equal to another type's hashed form took its Service.
 func TestDuplicateChildNames(t *testing.T) {
-	udp := func(m map[string]any) {
-		m["parent"].(map[string]any)["spec"].(map[string]any)["adapterServices"] = map[string]any{"overrides": map[string]any{"nfs": map[string]any{"udp": true}}}
-	}
+	udp := hooktest.WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"udp": true}}})
 	adapter := func(typ string, port int32) dittofs.Adapter {
 		return dittofs.Adapter{ID: typ, Type: typ, Enabled: true, Running: true, Port: port}
 	}
 	for name, c := range map[string]struct {
-		change   func(map[string]any)
+		change   hooktest.Modifier
 		adapters []dittofs.Adapter
 	}{
 		"nfs-udp next to nfs with udp":     {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
@@ -284,7 +277,11 @@ func TestDuplicateChildNames(t *testing.T) {
 		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			in := prepareFixture(t, "steady", c.change)
+			req := hooktest.Steady()
+			if c.change != nil {
+				req.With(c.change)
+			}
+			in := prepareRequest(t, req)
 			secrets := hook.NewFixedSecretSource("k")
 			resp := in.Desired(in.ObservePoll(c.adapters, nil, fixtureAPI), defaultNow, secrets)
 			cond := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
@@ -319,10 +316,7 @@ func TestDuplicateChildNames(t *testing.T) {
 // field rewrote config.yaml, restarting the pod. Now another value is
 // InvalidSpec, every child kept as it is.
 func TestAdminUsernameMustBeAdmin(t *testing.T) {
-	in := prepareFixture(t, "steady", func(m map[string]any) {
-		spec := m["parent"].(map[string]any)["spec"].(map[string]any)
-		spec["identity"].(map[string]any)["admin"].(map[string]any)["username"] = "root"
-	})
+	in := prepareRequest(t, hooktest.Steady(hooktest.WithSpecField("identity.admin.username", "root")))
 	if p := in.Plan(); p.Contact {
 		t.Errorf("the hook would call DittoFS (as %v)", p.Admin)
 	}
@@ -405,8 +399,7 @@ func TestDatabaseChangeRefused(t *testing.T) {
 	// observe makes the children the hook answers for a spec the observed
 	// ones of the next request, as Metacontroller would apply them.
 	observe := func(t *testing.T, db map[string]any) []byte {
-		body, _ := os.ReadFile(filepath.Join("testdata", "sync", "steady", "request.json"))
-		body = mutateJSON(t, body, setDB(db))
+		body := mutateJSON(t, hooktest.Steady().JSON(), setDB(db))
 		resp := prepareBody(t, body).Desired(hook.Observation{}, defaultNow, secrets)
 		answer, _ := json.Marshal(resp.Children)
 		var children []map[string]any
