@@ -97,7 +97,7 @@ func TestClientCalls(t *testing.T) {
 	}
 	ports := map[string]int32{}
 	for _, a := range adapters {
-		ports[a.Type] = a.EffectivePort()
+		ports[a.Type] = a.Port
 	}
 	if ports["nfs"] != int32(srv.NFSPort) || ports["smb"] != int32(srv.SMBPort) {
 		t.Fatalf("adapters %v, want nfs %d smb %d", ports, srv.NFSPort, srv.SMBPort)

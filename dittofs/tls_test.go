@@ -73,7 +73,7 @@ func TestTLSToRealDittoFS(t *testing.T) {
 	}
 	ports := map[string]int32{}
 	for _, a := range adapters {
-		ports[a.Type] = a.EffectivePort()
+		ports[a.Type] = a.Port
 	}
 	if ports["nfs"] != int32(d.NFSPort) || ports["smb"] != int32(d.SMBPort) {
 		t.Fatalf("adapters over HTTPS = %v, want nfs %d and smb %d", ports, d.NFSPort, d.SMBPort)

@@ -20,7 +20,7 @@ import (
 // Services are correct under dynamic-apply and server-side apply alike; a
 // cloud that supports it can share one address between them through
 // annotations (overrides.nfs.annotations).
-func makeAdapterServices(s *server, a adapter, obs *observed) []*corev1.Service {
+func makeAdapterServices(s *server, a dittofs.Adapter, obs *observed) []*corev1.Service {
 	o := s.adapterOverride(a.Type)
 	nfs := a.Type == "nfs"
 	portmapper := nfs && o.Portmapper != nil && *o.Portmapper
@@ -41,7 +41,7 @@ func makeAdapterServices(s *server, a adapter, obs *observed) []*corev1.Service 
 	return out
 }
 
-func makeAdapterService(s *server, a adapter, name string, ports []corev1.ServicePort, o AdapterServiceOverride, obs *observed) *corev1.Service {
+func makeAdapterService(s *server, a dittofs.Adapter, name string, ports []corev1.ServicePort, o AdapterServiceOverride, obs *observed) *corev1.Service {
 	typ := corev1.ServiceTypeLoadBalancer
 	var annotations map[string]string
 	if as := s.Spec.AdapterServices; as != nil {

@@ -157,7 +157,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	// Adapters: from this sync's poll when it succeeded and is well formed,
 	// else as last known.
 	poll := o.Poll
-	var known []adapter
+	var known []dittofs.Adapter
 	if poll.State == Succeeded {
 		var err error
 		if known, err = fromPoll(s.Name, o.Adapters); err != nil {
@@ -268,7 +268,7 @@ func (in *Input) keepAll(now time.Time) *SyncResponse {
 }
 
 // conditions computes every condition of this sync.
-func (in *Input) conditions(o Observation, poll Step, fresh bool, known []adapter, adapters []AdapterStatus) []cond {
+func (in *Input) conditions(o Observation, poll Step, fresh bool, known []dittofs.Adapter, adapters []AdapterStatus) []cond {
 	s := in.srv
 	plan := in.Plan()
 	var out []cond
@@ -399,7 +399,7 @@ func (in *Input) adaptersReady(adapters []AdapterStatus, discovered bool) cond {
 
 // adapterStatus describes one known adapter, with the addresses of its
 // observed Service.
-func (in *Input) adapterStatus(a adapter) AdapterStatus {
+func (in *Input) adapterStatus(a dittofs.Adapter) AdapterStatus {
 	st := AdapterStatus{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running}
 	if !a.Enabled {
 		return st

@@ -26,7 +26,7 @@ func makeBaselinePolicy(s *server) *networkingv1.NetworkPolicy {
 
 // makeAdapterPolicy renders <name>-adapter-<type>, which admits one adapter's
 // ports (the same ports as its Services).
-func makeAdapterPolicy(s *server, a adapter) *networkingv1.NetworkPolicy {
+func makeAdapterPolicy(s *server, a dittofs.Adapter) *networkingv1.NetworkPolicy {
 	var from []networkingv1.NetworkPolicyPeer
 	if np := s.Spec.NetworkPolicy; np != nil {
 		from = np.AdapterFrom
