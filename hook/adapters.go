@@ -14,13 +14,13 @@ import (
 // is treated as a malformed answer, and the last known adapters stay.
 const maxAdapters = 32
 
-// fromPoll turns a successful poll into the adapters to expose, sorted by
-// type. A type DittoFS reports twice is resolved deterministically: the
+// judgeAdapters turns a successful poll into the adapters to expose, sorted
+// by type, or says why the list is malformed. A type DittoFS reports twice is resolved deterministically: the
 // enabled one, then the running one, then the oldest, then the lowest ID.
 // Two types whose children would share a name (see adapterChildNames) make
 // the answer malformed: Metacontroller keys children by name, so one would
 // silently replace the other.
-func fromPoll(cr string, polled []dittofs.Adapter) ([]dittofs.Adapter, error) {
+func judgeAdapters(cr string, polled []dittofs.Adapter) ([]dittofs.Adapter, error) {
 	sorted := slices.Clone(polled)
 	slices.SortStableFunc(sorted, func(a, b dittofs.Adapter) int {
 		return cmp.Or(

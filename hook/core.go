@@ -35,16 +35,30 @@ type Step struct {
 	Message string
 }
 
-// Observation is what the shell learned from DittoFS during one sync.
+// Observation is what the shell learned from DittoFS during one sync,
+// judged once: ObservePoll and ObserveFinalize make it, and the answer,
+// the metrics and the log all read the same outcomes. The zero Observation
+// means DittoFS was not called.
 type Observation struct {
-	// Auth is obtaining an operator token.
-	Auth Step
-	// Poll is listing the adapters; Adapters holds them when it succeeded.
-	Poll     Step
-	Adapters []dittofs.Adapter
-	// Finalize is deleting the operator account (finalize calls only).
-	Finalize Step
+	auth     Step
+	poll     Step
+	adapters []dittofs.Adapter
+	finalize Step
 }
+
+// Auth is the outcome of obtaining an operator token.
+func (o Observation) Auth() Step { return o.auth }
+
+// Poll is the outcome of listing the adapters: Succeeded only for a list
+// that is well formed by every rule of the hook (see judgeAdapters).
+func (o Observation) Poll() Step { return o.poll }
+
+// Adapters are the adapters of a successful poll, one per type, sorted by
+// type; nil otherwise.
+func (o Observation) Adapters() []dittofs.Adapter { return o.adapters }
+
+// Finalize is the outcome of deleting the operator account (finalize calls).
+func (o Observation) Finalize() Step { return o.finalize }
 
 // Input is a decoded sync request, ready for Plan and Desired.
 type Input struct {
@@ -52,6 +66,7 @@ type Input struct {
 	srv     *server
 	specErr error
 	obs     *observed
+	plan    Plan
 }
 
 // Prepare decodes what the core reads of a request. An *InputError means a
@@ -66,7 +81,9 @@ func Prepare(req *SyncRequest) (*Input, error) {
 	if specErr == nil {
 		specErr = checkDatabase(srv, obs)
 	}
-	return &Input{req: req, srv: srv, specErr: specErr, obs: obs}, nil
+	in := &Input{req: req, srv: srv, specErr: specErr, obs: obs}
+	in.plan = in.makePlan()
+	return in, nil
 }
 
 // Finalizing says whether this is a finalize call.
@@ -86,10 +103,14 @@ type Plan struct {
 	Admin *dittofs.Credentials
 }
 
-// Plan decides, from the request alone, whether DittoFS can be asked: only
-// with a valid spec, a ready replica (the API is not there before) and the
-// operator's credentials.
-func (in *Input) Plan() Plan {
+// Plan says whether and how to call DittoFS in this sync, decided once
+// when the request was prepared.
+func (in *Input) Plan() Plan { return in.plan }
+
+// makePlan decides, from the request alone, whether DittoFS can be asked:
+// only with a valid spec, a ready replica (the API is not there before) and
+// the operator's credentials.
+func (in *Input) makePlan() Plan {
 	s := in.srv
 	p := Plan{Name: s.Name, Namespace: s.Namespace, Key: s.UID, Port: s.APIPort}
 	wait := func(reason, msg string) Plan {
@@ -154,17 +175,10 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 		children = append(children, child(makeBaselinePolicy(s)))
 	}
 
-	// Adapters: from this sync's poll when it succeeded and is well formed,
-	// else as last known.
-	poll := o.Poll
-	var known []dittofs.Adapter
-	if poll.State == Succeeded {
-		var err error
-		if known, err = fromPoll(s.Name, o.Adapters); err != nil {
-			poll = Step{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}
-		}
-	}
-	fresh := poll.State == Succeeded
+	// Adapters: from this sync's poll when it succeeded (ObservePoll judged
+	// it well formed), else as last known.
+	fresh := o.poll.State == Succeeded
+	known := o.adapters
 	if !fresh {
 		known = fromStatus(s.Name, prev.Adapters)
 	}
@@ -197,7 +211,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	if in.req.Finalizing {
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
-		conds = in.conditions(o, poll, fresh, known, status.Adapters)
+		conds = in.conditions(o, fresh, known, status.Adapters)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, s.Generation, now)
 
@@ -268,9 +282,10 @@ func (in *Input) keepAll(now time.Time) *SyncResponse {
 }
 
 // conditions computes every condition of this sync.
-func (in *Input) conditions(o Observation, poll Step, fresh bool, known []dittofs.Adapter, adapters []AdapterStatus) []cond {
+func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, adapters []AdapterStatus) []cond {
 	s := in.srv
-	plan := in.Plan()
+	plan := in.plan
+	poll := o.poll
 	var out []cond
 
 	switch {
@@ -282,7 +297,7 @@ func (in *Input) conditions(o Observation, poll Step, fresh bool, known []dittof
 		out = append(out, trueCond(CondAvailable, ReasonReplicaReady, "the DittoFS pod is ready"))
 	}
 
-	auth := o.Auth
+	auth := o.auth
 	if auth.State == NotTried {
 		auth = plan.Why
 		if plan.Contact {
@@ -473,7 +488,7 @@ func failing(reason string) bool {
 // for more than a minute since deletion began (a dead server must not block
 // deletion forever), or there is no server to clean up.
 func (in *Input) finalized(o Observation, now time.Time) bool {
-	if o.Finalize.State == Succeeded {
+	if o.finalize.State == Succeeded {
 		return true
 	}
 	if in.srv.Replicas == 0 || in.obs.sts == nil {

@@ -112,14 +112,17 @@ func (m *Metrics) Provision(result string) {
 	}
 }
 
+// poll counts a sync's poll by its outcome, and the adapters of a
+// successful one: the same judgement the AdaptersDiscovered condition shows.
 func (m *Metrics) poll(o Observation) {
-	if m == nil || o.Poll.State == NotTried {
+	p := o.Poll()
+	if m == nil || p.State == NotTried {
 		return
 	}
-	reason := o.Poll.Reason
-	if o.Poll.State == Succeeded {
+	reason := p.Reason
+	if p.State == Succeeded {
 		reason = ReasonPollSucceeded
-		for _, a := range o.Adapters {
+		for _, a := range o.Adapters() {
 			typ := a.Type
 			if typ != "nfs" && typ != "smb" {
 				typ = "other"

@@ -8,14 +8,19 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
 
-// ObservePoll turns the outcome of obtaining a token and listing adapters
-// into an Observation, with condition reasons and messages that tell the
-// user what to do. Messages depend only on the kind of failure, so a failure
-// that goes on leaves the status unchanged.
+// ObservePoll judges, once, the outcome of obtaining a token and listing
+// adapters: a list that breaks a rule of the hook (see judgeAdapters) is a
+// failed poll (InvalidResponse), like a body of the wrong shape. Reasons and
+// messages tell the user what to do, and depend only on the kind of failure,
+// so a failure that goes on leaves the status unchanged.
 func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) Observation {
+	ok := Step{State: Succeeded}
 	if err == nil {
-		ok := Step{State: Succeeded}
-		return Observation{Auth: ok, Poll: ok, Adapters: adapters}
+		judged, err := judgeAdapters(in.srv.Name, adapters)
+		if err != nil {
+			return Observation{auth: ok, poll: Step{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}}
+		}
+		return Observation{auth: ok, poll: ok, adapters: judged}
 	}
 	var authErr *dittofs.AuthError
 	if errors.As(err, &authErr) {
@@ -25,10 +30,9 @@ func (in *Input) ObservePoll(adapters []dittofs.Adapter, err error, api string) 
 		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict:
 			reason = auth.Reason
 		}
-		return Observation{Auth: auth, Poll: Step{State: Failed, Reason: reason, Message: auth.Message}}
+		return Observation{auth: auth, poll: Step{State: Failed, Reason: reason, Message: auth.Message}}
 	}
-	ok := Step{State: Succeeded}
-	return Observation{Auth: ok, Poll: in.pollFailure(err, api)}
+	return Observation{auth: ok, poll: in.pollFailure(err, api)}
 }
 
 // ObserveFinalize turns the outcome of deleting the operator account into
@@ -37,13 +41,13 @@ func (in *Input) ObserveFinalize(err error, api string) Observation {
 	var conflict *dittofs.AccountConflictError
 	switch {
 	case err == nil:
-		return Observation{Finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountGone}}
+		return Observation{finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountGone}}
 	case errors.As(err, &conflict):
 		// The k8s-operator account is not the hook's: there is nothing of
 		// the hook's to remove, and that account stays.
-		return Observation{Finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountConflict}}
+		return Observation{finalize: Step{State: Succeeded, Reason: ReasonOperatorAccountConflict}}
 	}
-	return Observation{Finalize: Step{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
+	return Observation{finalize: Step{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
 }
 
 func (in *Input) pollFailure(err error, api string) Step {
@@ -98,4 +102,11 @@ func redirectMessage(api, what string, code int, service string) string {
 func isMalformed(err error) bool {
 	var m *dittofs.MalformedError
 	return errors.As(err, &m)
+}
+
+// ObserveUnreachable is an Observation for a DittoFS address the hook could
+// not even build (a --dittofs-url-template that fails for this DittoServer).
+func (in *Input) ObserveUnreachable(msg string) Observation {
+	fail := Step{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}
+	return Observation{auth: fail, poll: fail}
 }

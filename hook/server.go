@@ -276,12 +276,11 @@ func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Obser
 	}
 	api, err := s.baseURL(plan)
 	if err != nil {
-		return Observation{Auth: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: err.Error()}, Poll: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: err.Error()}}
+		return in.ObserveUnreachable(err.Error())
 	}
 	client, err := dittofs.NewClient(api, s.opts.HTTPClient, s.opts.Metrics.ObserveDittoFS)
 	if err != nil {
-		msg := "the hook's --dittofs-url-template gives an invalid URL: " + err.Error()
-		return Observation{Auth: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}, Poll: Step{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}}
+		return in.ObserveUnreachable("the hook's --dittofs-url-template gives an invalid URL: " + err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
@@ -299,10 +298,11 @@ func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Obser
 		adapters, err = client.ListAdapters(ctx, token)
 		return err
 	})
-	if err != nil {
-		log.Warn("DittoFS call failed", "api", api, "err", dittofs.Describe(err))
+	obs := in.ObservePoll(adapters, err, api)
+	if p := obs.Poll(); p.State == Failed {
+		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
 	}
-	return in.ObservePoll(adapters, err, api)
+	return obs
 }
 
 // baseURL is the address of a DittoServer's API. The name and namespace

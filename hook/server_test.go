@@ -1,13 +1,20 @@
 package hook_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
@@ -272,4 +279,75 @@ func TestThrottle(t *testing.T) {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
 	})
+}
+
+// TestPollJudgedOnce: the status, the poll metric and the adapter metric
+// tell the same story about one poll. Before, 40 adapter types gave
+// AdaptersDiscovered=False InvalidResponse in status while the metrics
+// counted a PollSucceeded and 40 adapters; now a list the hook refuses
+// counts as InvalidResponse and none of its adapters are counted.
+func TestPollJudgedOnce(t *testing.T) {
+	var forty []string
+	for i := range 40 {
+		forty = append(forty, fmt.Sprintf(`{"id":"%d","type":"t%02d","enabled":true,"running":true,"port":%d}`, i, i, 20000+i))
+	}
+	for _, c := range []struct {
+		name, list string
+		reason     string
+		// adapters is the dittofs_hook_adapters_discovered_total exposition.
+		adapters string
+	}{
+		{"40 adapter types", "[" + strings.Join(forty, ",") + "]", hook.ReasonInvalidResponse, ""},
+		{"two types whose children share a name", `[{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049},{"id":"b","type":"nfs-udp","enabled":true,"running":true,"port":2049}]`, hook.ReasonInvalidResponse, ""},
+		{"the captured list", string(hooktest.DittoFSBody("adapters-fresh.body")), hook.ReasonPollSucceeded, `
+dittofs_hook_adapters_discovered_total{state="running",type="nfs"} 1
+dittofs_hook_adapters_discovered_total{state="running",type="smb"} 1
+`},
+		{"a duplicated type counts once", `[{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049},{"id":"b","type":"nfs","enabled":false,"running":false,"port":2049}]`, hook.ReasonPollSucceeded, `
+dittofs_hook_adapters_discovered_total{state="running",type="nfs"} 1
+`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dfs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/api/v1/auth/login":
+					_, _ = w.Write(hooktest.DittoFSBody("login-operator.body"))
+				case "/api/v1/adapters":
+					_, _ = io.WriteString(w, c.list)
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			t.Cleanup(dfs.Close)
+			port := dfs.Listener.Addr().(*net.TCPAddr).Port
+			reg := prometheus.NewRegistry()
+			ts := newTestServer(t, hook.Options{URLTemplate: "http://127.0.0.1:{{.Port}}", Metrics: hook.NewMetrics(reg, nil)})
+			body := hooktest.Steady(hooktest.WithSpecField("controlPlane", map[string]any{"port": port})).JSON()
+			resp, err := http.Post(ts.URL+"/sync", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var answer hook.SyncResponse
+			if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+				t.Fatal(err)
+			}
+			cond := meta.FindStatusCondition(answer.Status.Conditions, hook.CondAdaptersDiscovered)
+			if cond == nil || cond.Reason != c.reason {
+				t.Errorf("AdaptersDiscovered reason %s (%s), want %s", cond.Reason, cond.Message, c.reason)
+			}
+			polls := fmt.Sprintf("\n# HELP dittofs_hook_adapter_polls_total Adapter list polls by outcome (the AdaptersDiscovered reason).\n# TYPE dittofs_hook_adapter_polls_total counter\ndittofs_hook_adapter_polls_total{reason=%q} 1\n", c.reason)
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(polls), "dittofs_hook_adapter_polls_total"); err != nil {
+				t.Errorf("the poll metric disagrees with the status: %v", err)
+			}
+			adapters := ""
+			if c.adapters != "" {
+				adapters = "\n# HELP dittofs_hook_adapters_discovered_total Adapters reported by successful polls, by type (nfs, smb, other) and state (running, stopped, disabled).\n# TYPE dittofs_hook_adapters_discovered_total counter" + c.adapters
+			}
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(adapters), "dittofs_hook_adapters_discovered_total"); err != nil {
+				t.Errorf("adapters counted: %v", err)
+			}
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ var defaultNow = time.Date(2026, 11, 25, 20, 10, 0, 0, time.UTC)
 
 // fixtureAPI is the DittoFS address the conditions name.
 const fixtureAPI = "http://demo-api.default.svc.cluster.local.:8080"
+
+// refused is a DittoFS that refuses connections.
+var refused = &dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "login", Err: syscall.ECONNREFUSED}}
 
 // prepareRequest decodes a built request for the pure core.
 func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Input {
@@ -61,8 +65,8 @@ func prepareBody(t *testing.T, body []byte) *hook.Input {
 func TestConditionMessagesBounded(t *testing.T) {
 	in := prepareRequest(t, hooktest.Steady())
 	detail := strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)
-	fail := hook.Step{State: hook.Failed, Reason: hook.ReasonAPIError, Message: detail}
-	resp := in.Desired(hook.Observation{Auth: hook.Step{State: hook.Succeeded}, Poll: fail}, defaultNow, hook.NewFixedSecretSource("k"))
+	fail := &dittofs.APIError{Op: "list adapters", Status: 500, Message: detail}
+	resp := in.Desired(in.ObservePoll(nil, fail, fixtureAPI), defaultNow, hook.NewFixedSecretSource("k"))
 	c := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
 	if c == nil || c.Reason != hook.ReasonAPIError {
 		t.Fatalf("AdaptersDiscovered = %+v", c)
@@ -235,7 +239,7 @@ func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 	in := prepareRequest(t, hooktest.Steady(hooktest.WithSpecField("networkPolicy", map[string]any{"enabled": false})))
 	secrets := hook.NewFixedSecretSource("k")
 	for name, o := range map[string]hook.Observation{
-		"failed poll":     {Auth: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}, Poll: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable, Message: "connection refused"}},
+		"failed poll":     in.ObservePoll(nil, refused, fixtureAPI),
 		"not polled":      {},
 		"successful poll": in.ObservePoll(nil, nil, fixtureAPI),
 	} {
@@ -289,7 +293,7 @@ func TestDuplicateChildNames(t *testing.T) {
 				t.Errorf("AdaptersDiscovered %s %s: %s, want InvalidResponse", cond.Status, cond.Reason, cond.Message)
 			}
 			got, _ := json.Marshal(resp.Children)
-			kept, _ := json.Marshal(in.Desired(hook.Observation{Poll: hook.Step{State: hook.Failed, Reason: hook.ReasonAPIUnreachable}}, defaultNow, secrets).Children)
+			kept, _ := json.Marshal(in.Desired(in.ObservePoll(nil, refused, fixtureAPI), defaultNow, secrets).Children)
 			if string(got) != string(kept) {
 				t.Errorf("the children differ from a failed poll's, which keeps the last known adapters")
 			}
