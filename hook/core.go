@@ -63,7 +63,7 @@ func (o Observation) Finalize() Step { return o.finalize }
 // Input is a decoded sync request, ready for Plan and Desired.
 type Input struct {
 	req     *SyncRequest
-	srv     *server
+	srv     *dittoServer
 	specErr error
 	obs     *observed
 	plan    Plan
@@ -120,7 +120,7 @@ func (in *Input) makePlan() Plan {
 	if in.specErr != nil {
 		return wait(ReasonInvalidSpec, in.specErr.Error())
 	}
-	if s.Replicas == 0 {
+	if s.Pod.Replicas == 0 {
 		return wait(ReasonStopped, "spec.replicas is 0: DittoFS is stopped; its adapter Services are kept")
 	}
 	if in.obs.readyReplicas() < 1 {
@@ -132,7 +132,7 @@ func (in *Input) makePlan() Plan {
 	}
 	p.Operator = dittofs.Credentials{Username: OperatorUsername, Password: pass}
 	if admin, ok := in.adminPassword(); ok {
-		p.Admin = &dittofs.Credentials{Username: s.AdminUsername, Password: admin}
+		p.Admin = &dittofs.Credentials{Username: s.Identity.AdminUsername, Password: admin}
 	}
 	p.Contact = true
 	return p
@@ -141,8 +141,8 @@ func (in *Input) makePlan() Plan {
 // adminPassword reads the administrator's password: from the user's Secret
 // (a related object) or from the generated one (a child).
 func (in *Input) adminPassword() (string, bool) {
-	sel := in.srv.AdminPassword
-	if sel.Name == adminSecretName(in.srv.Name) {
+	sel := in.srv.Identity.AdminPassword
+	if in.srv.Identity.GeneratedAdminSecret {
 		return secretValue(in.obs.secret(sel.Name), sel.Key)
 	}
 	return secretValue(in.obs.related[sel.Name], sel.Key)
@@ -171,7 +171,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	for _, sec := range makeSecrets(s, in.obs, gen) {
 		children = append(children, child(sec))
 	}
-	if s.NetworkPolicies {
+	if s.NetworkPolicy.Enabled {
 		children = append(children, child(makeBaselinePolicy(s)))
 	}
 
@@ -189,7 +189,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 		}
 		// The policy is rendered with its Services: access is never added
 		// after the address that needs it.
-		if s.NetworkPolicies {
+		if s.NetworkPolicy.Enabled {
 			np := makeAdapterPolicy(s, a)
 			rendered[KeyNetworkPolicy+"/"+np.Name] = true
 			children = append(children, child(np))
@@ -199,7 +199,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 			children = append(children, child(svc))
 		}
 	}
-	children = append(children, in.keepAdapterChildren(rendered, fresh, s.NetworkPolicies)...)
+	children = append(children, in.keepAdapterChildren(rendered, fresh, s.NetworkPolicy.Enabled)...)
 
 	// Status.
 	// observedGeneration is left to Metacontroller, which sets it.
@@ -289,7 +289,7 @@ func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, 
 	var out []cond
 
 	switch {
-	case s.Replicas == 0:
+	case s.Pod.Replicas == 0:
 		out = append(out, falseCond(CondAvailable, ReasonStopped, "spec.replicas is 0: DittoFS is stopped"))
 	case in.obs.readyReplicas() < 1:
 		out = append(out, falseCond(CondAvailable, ReasonWaitingForReplica, fmt.Sprintf("StatefulSet %s has no ready replica yet; see kubectl describe pod %s-0", statefulSetName(s.Name), statefulSetName(s.Name))))
@@ -305,7 +305,7 @@ func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, 
 		}
 	}
 	if in.adminSecretMissing() && auth.State != Succeeded {
-		sel := s.AdminPassword
+		sel := s.Identity.AdminPassword
 		msg := fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) does not exist in namespace %s; create it with the DittoFS administrator's password under the key %s", sel.Name, s.Namespace, sel.Key)
 		if in.obs.related[sel.Name] != nil {
 			msg = fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) has no key %s; add the DittoFS administrator's password under that key", sel.Name, sel.Key)
@@ -340,7 +340,7 @@ func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, 
 		summary += " " + strings.Join(eps, ", ")
 	}
 	ready := foldReady(out, summary)
-	if s.Replicas == 0 {
+	if s.Pod.Replicas == 0 {
 		ready = falseCond(CondReady, ReasonStopped, "spec.replicas is 0: DittoFS is stopped")
 	}
 	return append(out, ready)
@@ -369,8 +369,8 @@ func keptNote(adapters []AdapterStatus) string {
 // adminSecretMissing says whether the user's admin password Secret (a
 // related object) is absent or lacks its key.
 func (in *Input) adminSecretMissing() bool {
-	sel := in.srv.AdminPassword
-	if sel.Name == adminSecretName(in.srv.Name) {
+	sel := in.srv.Identity.AdminPassword
+	if in.srv.Identity.GeneratedAdminSecret {
 		return false
 	}
 	_, ok := secretValue(in.obs.related[sel.Name], sel.Key)
@@ -491,7 +491,7 @@ func (in *Input) finalized(o Observation, now time.Time) bool {
 	if o.finalize.State == Succeeded {
 		return true
 	}
-	if in.srv.Replicas == 0 || in.obs.sts == nil {
+	if in.srv.Pod.Replicas == 0 || in.obs.sts == nil {
 		// No server runs: there is no account to remove now. (It stays in
 		// the retained control-plane volume; see the README.)
 		return true

@@ -18,6 +18,9 @@ type controlPlaneDB struct {
 	SQLitePath string
 	// PostgresSecret names the Secret with the connection (postgres only).
 	PostgresSecret string
+	// AllowReset is spec.database.allowControlPlaneReset: moving a running
+	// server to this database is intended.
+	AllowReset bool
 }
 
 func (d controlPlaneDB) String() string {
@@ -31,24 +34,6 @@ func (d controlPlaneDB) String() string {
 		return "postgres from Secret " + d.PostgresSecret
 	}
 	return d.Type
-}
-
-// database is the control-plane database the spec asks for.
-func (s *server) database() controlPlaneDB {
-	d := controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath}
-	if db := s.Spec.Database; db != nil {
-		d.Type = db.Type
-		switch {
-		case db.Type == "postgres":
-			d.SQLitePath = ""
-			if db.PostgresSecretRef != nil {
-				d.PostgresSecret = db.PostgresSecretRef.Name
-			}
-		case db.SQLite != nil:
-			d.SQLitePath = db.SQLite.Path
-		}
-	}
-	return d
 }
 
 // observedDatabase is the database the running server was given, read from
@@ -85,15 +70,15 @@ func (o *observed) database(cr string) (d controlPlaneDB, ok bool) {
 // CRD's transition rule refuses the same change; this catches what slipped
 // through (a CRD without the rule, `hook render`), statelessly, by comparing
 // with what the observed children say.
-func checkDatabase(s *server, obs *observed) error {
-	if db := s.Spec.Database; db != nil && db.AllowControlPlaneReset {
+func checkDatabase(s *dittoServer, obs *observed) error {
+	now := s.Database
+	if now.AllowReset {
 		return nil
 	}
 	was, ok := obs.database(s.Name)
 	if !ok {
 		return nil
 	}
-	now := s.database()
 	changed := was.Type != now.Type ||
 		(now.Type == "sqlite" && was.SQLitePath != now.SQLitePath) ||
 		(now.Type == "postgres" && was.PostgresSecret != "" && was.PostgresSecret != now.PostgresSecret)

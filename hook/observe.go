@@ -68,7 +68,7 @@ func (in *Input) pollFailure(err error, api string) Step {
 
 func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
 	code := dittofs.StatusCode(e.Err)
-	sel := in.srv.AdminPassword
+	sel := in.srv.Identity.AdminPassword
 	fail := func(reason, format string, args ...any) Step {
 		return Step{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}
 	}
@@ -86,9 +86,9 @@ func (in *Input) authFailure(e *dittofs.AuthError, api string) Step {
 	case code >= 500:
 		return fail(ReasonAPIError, "DittoFS at %s failed during %s (%s)", api, e.Stage, dittofs.Describe(e.Err))
 	case e.Stage == dittofs.StageAdminLogin && code == http.StatusUnauthorized:
-		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; DittoFS reads its initial password only on first start, so put the current DittoFS admin password under that key (kubectl -n %s edit secret %s)", in.srv.AdminUsername, sel.Name, sel.Key, in.srv.Namespace, sel.Name)
+		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; DittoFS reads its initial password only on first start, so put the current DittoFS admin password under that key (kubectl -n %s edit secret %s)", in.srv.Identity.AdminUsername, sel.Name, sel.Key, in.srv.Namespace, sel.Name)
 	case e.Stage == dittofs.StageProvision && code == http.StatusForbidden:
-		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", in.srv.AdminUsername, dittofs.Describe(e.Err))
+		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", in.srv.Identity.AdminUsername, dittofs.Describe(e.Err))
 	}
 	return fail(ReasonOperatorLoginFailed, "could not log in to DittoFS at %s as %s: %s failed (%s)", api, OperatorUsername, e.Stage, dittofs.Describe(e.Err))
 }

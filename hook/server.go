@@ -351,10 +351,10 @@ func (s *Server) handleCustomize(w http.ResponseWriter, r *http.Request) {
 func Customize(req *CustomizeRequest) *CustomizeResponse {
 	resp := &CustomizeResponse{RelatedResources: []RelatedResourceRule{}}
 	srv, err := parseServer(req.Parent)
-	if err != nil || srv.AdminPassword.Name == adminSecretName(srv.Name) {
+	if err != nil || srv.Identity.GeneratedAdminSecret {
 		return resp
 	}
-	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: []string{srv.AdminPassword.Name}})
+	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: []string{srv.Identity.AdminPassword.Name}})
 	return resp
 }
 
