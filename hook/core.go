@@ -243,7 +243,7 @@ func (in *Input) keepAdapterChildren(rendered map[string]bool, fresh, policies b
 		if key == KeyNetworkPolicy && !policies {
 			continue
 		}
-		for _, n := range sortedKeys(in.req.Children[key]) {
+		for _, n := range sortedKeys(in.obs.children[key]) {
 			if rendered[key+"/"+n] || !isAdapterChild(name, n) {
 				continue
 			}
@@ -252,7 +252,7 @@ func (in *Input) keepAdapterChildren(rendered map[string]bool, fresh, policies b
 				keep = in.obs.has(KeyService, n)
 			}
 			if keep {
-				out = append(out, keepObserved(in.req.Children[key][n]))
+				out = append(out, in.obs.children[key][n].keep())
 			}
 		}
 	}
@@ -264,9 +264,9 @@ func (in *Input) keepAdapterChildren(rendered map[string]bool, fresh, policies b
 func (in *Input) keepAll(now time.Time) *SyncResponse {
 	prev := in.req.Parent.Status
 	var children []any
-	for _, key := range sortedKeys(in.req.Children) {
-		for _, n := range sortedKeys(in.req.Children[key]) {
-			children = append(children, keepObserved(in.req.Children[key][n]))
+	for _, key := range sortedKeys(in.obs.children) {
+		for _, n := range sortedKeys(in.obs.children[key]) {
+			children = append(children, in.obs.children[key][n].keep())
 		}
 	}
 	status := prev

@@ -1,6 +1,7 @@
 package hook
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -9,9 +10,11 @@ import (
 )
 
 // observed is what the hook reads of the observed children and related
-// objects, decoded once per sync. Only the fields the hook uses are decoded.
+// objects, each decoded once per sync: the kinds the builders read as typed
+// objects, and every child's name and last-applied annotation, from which
+// the hook returns it unchanged when it keeps it.
 type observed struct {
-	children   ObservedMap
+	children   map[string]map[string]observedChild
 	sts        *appsv1.StatefulSet
 	services   map[string]*corev1.Service
 	configMaps map[string]*corev1.ConfigMap
@@ -19,28 +22,38 @@ type observed struct {
 	related    map[string]*corev1.Secret
 }
 
+// observedChild is one observed child, as much of it as keeping it takes.
+type observedChild struct {
+	raw ObservedObject
+	// lastApplied is Metacontroller's last-applied annotation: the object the
+	// hook last returned ("" under server-side apply, which keeps none).
+	lastApplied string
+}
+
 // newObserved decodes the observed children and related objects, each
 // once, and checks that every one is an object filed under its own name: a
 // mis-keyed map would make the hook misjudge which children exist.
 func newObserved(req *SyncRequest) (*observed, error) {
-	o := &observed{children: req.Children}
+	o := &observed{children: make(map[string]map[string]observedChild, len(req.Children))}
 	var err error
 	for _, key := range sortedKeys(req.Children) {
 		objs := req.Children[key]
+		kept := make(map[string]observedChild, len(objs))
+		o.children[key] = kept
 		switch key {
 		case KeyStatefulSet:
 			var all map[string]*appsv1.StatefulSet
-			if all, err = decodeAll("children", key, objs, func(s *appsv1.StatefulSet) string { return s.Name }); err == nil {
+			if all, err = decodeAll[appsv1.StatefulSet]("children", key, objs, kept); err == nil {
 				o.sts = all[statefulSetName(req.Parent.Metadata.Name)]
 			}
 		case KeyService:
-			o.services, err = decodeAll("children", key, objs, func(s *corev1.Service) string { return s.Name })
+			o.services, err = decodeAll[corev1.Service]("children", key, objs, kept)
 		case KeySecret:
-			o.secrets, err = decodeAll("children", key, objs, func(s *corev1.Secret) string { return s.Name })
+			o.secrets, err = decodeAll[corev1.Secret]("children", key, objs, kept)
 		case KeyConfigMap:
-			o.configMaps, err = decodeAll("children", key, objs, func(c *corev1.ConfigMap) string { return c.Name })
+			o.configMaps, err = decodeAll[corev1.ConfigMap]("children", key, objs, kept)
 		default:
-			_, err = decodeAll("children", key, objs, func(h *objectHead) string { return h.Metadata.Name })
+			_, err = decodeAll[objectHead]("children", key, objs, kept)
 		}
 		if err != nil {
 			return nil, err
@@ -49,9 +62,9 @@ func newObserved(req *SyncRequest) (*observed, error) {
 	for _, key := range sortedKeys(req.Related) {
 		objs := req.Related[key]
 		if key == KeySecret {
-			o.related, err = decodeAll("related", key, objs, func(s *corev1.Secret) string { return s.Name })
+			o.related, err = decodeAll[corev1.Secret]("related", key, objs, nil)
 		} else {
-			_, err = decodeAll("related", key, objs, func(h *objectHead) string { return h.Metadata.Name })
+			_, err = decodeAll[objectHead]("related", key, objs, nil)
 		}
 		if err != nil {
 			return nil, err
@@ -60,29 +73,70 @@ func newObserved(req *SyncRequest) (*observed, error) {
 	return o, nil
 }
 
-// objectHead is what the hook reads of a kind it does not use.
+// objectHead is what the hook reads of a kind it does not build from.
 type objectHead struct {
 	Metadata struct {
-		Name string `json:"name"`
+		Name        string            `json:"name"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 }
 
+func (h *objectHead) GetName() string                   { return h.Metadata.Name }
+func (h *objectHead) GetAnnotations() map[string]string { return h.Metadata.Annotations }
+
 // decodeAll decodes the objects of one kind, checking that each is filed
-// under its own name.
-func decodeAll[T any](field, key string, objs map[string]ObservedObject, name func(*T) string) (map[string]*T, error) {
+// under its own name, and records in kept (when not nil) what keeping each
+// takes.
+func decodeAll[T any, PT interface {
+	*T
+	GetName() string
+	GetAnnotations() map[string]string
+}](field, key string, objs map[string]ObservedObject, kept map[string]observedChild) (map[string]*T, error) {
 	out := make(map[string]*T, len(objs))
 	for n, raw := range objs {
-		v := new(T)
+		v := PT(new(T))
 		where := fmt.Sprintf("%s[%q][%q]", field, key, n)
 		if err := json.Unmarshal(raw, v); err != nil {
 			return nil, &InputError{Field: where, Reason: "not a Kubernetes object of kind " + key}
 		}
-		if got := name(v); got != n {
+		if got := v.GetName(); got != n {
 			return nil, &InputError{Field: where, Reason: fmt.Sprintf("filed under %q but named %q", n, got)}
 		}
-		out[n] = v
+		out[n] = (*T)(v)
+		if kept != nil {
+			kept[n] = observedChild{raw: raw, lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
+		}
 	}
 	return out, nil
+}
+
+// keep returns an observed child so that Metacontroller leaves it as it
+// is: the object the hook last returned, which dynamic-apply keeps in the
+// last-applied annotation. Without that annotation (server-side apply), the
+// observed object without what the API server owns (status, uid,
+// resourceVersion, managedFields, …), its other fields as they came.
+func (c observedChild) keep() json.RawMessage {
+	if c.lastApplied != "" {
+		var buf bytes.Buffer
+		if json.Compact(&buf, []byte(c.lastApplied)) == nil {
+			return buf.Bytes()
+		}
+	}
+	var obj, md map[string]json.RawMessage
+	if json.Unmarshal(c.raw, &obj) != nil {
+		return json.RawMessage(c.raw) // decoded by newObserved; unreachable
+	}
+	_ = json.Unmarshal(obj["metadata"], &md)
+	delete(obj, "status")
+	meta := map[string]json.RawMessage{}
+	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
+		if v, ok := md[k]; ok {
+			meta[k] = v
+		}
+	}
+	obj["metadata"], _ = json.Marshal(meta)
+	out, _ := json.Marshal(obj)
+	return out
 }
 
 func (o *observed) secret(name string) *corev1.Secret { return o.secrets[name] }

@@ -2,6 +2,7 @@ package hook
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -131,5 +132,29 @@ func TestAdapterPorts(t *testing.T) {
 				t.Errorf("NetworkPolicy ports (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestKeepObserved: a kept child is the object the hook last returned
+// (dynamic-apply's last-applied annotation), or without one (server-side
+// apply) the observed object less what the API server owns, every other
+// field as it came, even one the hook's types do not know.
+func TestKeepObserved(t *testing.T) {
+	ssa := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs","namespace":"default","uid":"u","resourceVersion":"7",
+		"managedFields":[{"manager":"metacontroller"}],"labels":{"a":"b"},"annotations":{"x":"y"}},
+		"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}},"status":{"loadBalancer":{}}}`
+	last := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs"},"spec":{"ports":[{"port":1}]}}`
+	dynamic := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs","uid":"u","annotations":{"` + lastAppliedAnnotation + `":` + strconv.Quote(last) + `}},"status":{}}`
+	for _, c := range []struct{ name, raw, want string }{
+		{"server-side apply", ssa, `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"x":"y"},"labels":{"a":"b"},"name":"demo-adapter-nfs","namespace":"default"},"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}}}`},
+		{"dynamic-apply", dynamic, last},
+	} {
+		obs, err := newObserved(&SyncRequest{Parent: &Parent{}, Children: ObservedMap{KeyService: {"demo-adapter-nfs": json.RawMessage(c.raw)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(obs.children[KeyService]["demo-adapter-nfs"].keep()); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
 	}
 }
