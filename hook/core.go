@@ -211,7 +211,7 @@ func (in *Input) Desired(o Observation, now time.Time, gen *SecretSource) *SyncR
 	if in.req.Finalizing {
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
-		conds = in.conditions(o, fresh, known, status.Adapters)
+		conds = conditions(in.facts(o, status.Adapters))
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, s.Generation, now)
 
@@ -281,57 +281,95 @@ func (in *Input) keepAll(now time.Time) *SyncResponse {
 	return resp
 }
 
-// conditions computes every condition of this sync.
-func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, adapters []AdapterStatus) []cond {
-	s := in.srv
-	plan := in.plan
-	poll := o.poll
-	var out []cond
+// facts is what one sync knows, from which every condition follows.
+type facts struct {
+	// name is the DittoServer's, for messages.
+	name string
+	// stopped: spec.replicas is 0.
+	stopped       bool
+	readyReplicas int32
+	// auth is obtaining a token: this sync's outcome, or why DittoFS was
+	// not asked, or that the user's admin password Secret is missing.
+	auth Step
+	// poll is listing the adapters (NotTried when DittoFS was not asked);
+	// polled are a successful poll's adapters.
+	poll   Step
+	polled []dittofs.Adapter
+	// adapters are what status.adapters says after this sync: the poll's,
+	// or the last known, each with its Service's addresses.
+	adapters []AdapterStatus
+	// discovered: an adapter list was read, in this sync or before.
+	discovered bool
+	// services are the observed Services, for the adapters' addresses.
+	services map[string]*corev1.Service
+}
 
+// facts gathers what this sync knows, given what DittoFS said and what
+// status.adapters will say.
+func (in *Input) facts(o Observation, adapters []AdapterStatus) facts {
+	s := in.srv
+	f := facts{
+		name:          s.Name,
+		stopped:       s.Pod.Replicas == 0,
+		readyReplicas: in.obs.readyReplicas(),
+		auth:          o.auth,
+		poll:          o.poll,
+		polled:        o.adapters,
+		adapters:      adapters,
+		discovered:    o.poll.State == Succeeded || len(in.req.Parent.Status.Adapters) > 0,
+		services:      in.obs.services,
+	}
+	if f.auth.State == NotTried {
+		f.auth = in.plan.Why
+		if in.plan.Contact {
+			f.auth = Step{Reason: ReasonWaitingForServer, Message: "DittoFS was not called during this sync"}
+		}
+	}
+	if sel := s.Identity.AdminPassword; !s.Identity.GeneratedAdminSecret && f.auth.State != Succeeded {
+		if _, ok := secretValue(in.obs.related[sel.Name], sel.Key); !ok {
+			msg := fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) does not exist in namespace %s; create it with the DittoFS administrator's password under the key %s", sel.Name, s.Namespace, sel.Key)
+			if in.obs.related[sel.Name] != nil {
+				msg = fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) has no key %s; add the DittoFS administrator's password under that key", sel.Name, sel.Key)
+			}
+			f.auth = Step{State: Failed, Reason: ReasonAdminSecretMissing, Message: msg}
+		}
+	}
+	return f
+}
+
+// conditions are every condition of a sync, from its facts alone.
+func conditions(f facts) []cond {
+	var out []cond
 	switch {
-	case s.Pod.Replicas == 0:
+	case f.stopped:
 		out = append(out, falseCond(CondAvailable, ReasonStopped, "spec.replicas is 0: DittoFS is stopped"))
-	case in.obs.readyReplicas() < 1:
-		out = append(out, falseCond(CondAvailable, ReasonWaitingForReplica, fmt.Sprintf("StatefulSet %s has no ready replica yet; see kubectl describe pod %s-0", statefulSetName(s.Name), statefulSetName(s.Name))))
+	case f.readyReplicas < 1:
+		out = append(out, falseCond(CondAvailable, ReasonWaitingForReplica, fmt.Sprintf("StatefulSet %s has no ready replica yet; see kubectl describe pod %s-0", statefulSetName(f.name), statefulSetName(f.name))))
 	default:
 		out = append(out, trueCond(CondAvailable, ReasonReplicaReady, "the DittoFS pod is ready"))
 	}
 
-	auth := o.auth
-	if auth.State == NotTried {
-		auth = plan.Why
-		if plan.Contact {
-			auth = Step{Reason: ReasonWaitingForServer, Message: "DittoFS was not called during this sync"}
-		}
-	}
-	if in.adminSecretMissing() && auth.State != Succeeded {
-		sel := s.Identity.AdminPassword
-		msg := fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) does not exist in namespace %s; create it with the DittoFS administrator's password under the key %s", sel.Name, s.Namespace, sel.Key)
-		if in.obs.related[sel.Name] != nil {
-			msg = fmt.Sprintf("Secret %s (spec.identity.admin.passwordSecretRef) has no key %s; add the DittoFS administrator's password under that key", sel.Name, sel.Key)
-		}
-		auth = Step{State: Failed, Reason: ReasonAdminSecretMissing, Message: msg}
-	}
-	if auth.State == Succeeded {
+	if f.auth.State == Succeeded {
 		out = append(out, trueCond(CondAuthenticated, ReasonAuthenticationSucceeded, "logged in to the DittoFS API as "+OperatorUsername))
 	} else {
-		out = append(out, falseCond(CondAuthenticated, auth.Reason, auth.Message))
+		out = append(out, falseCond(CondAuthenticated, f.auth.Reason, f.auth.Message))
 	}
 
-	switch {
-	case fresh:
-		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, "DittoFS reports "+describeAdapters(known)))
-	case poll.State == Failed:
-		out = append(out, falseCond(CondAdaptersDiscovered, poll.Reason, poll.Message+keptNote(adapters)))
+	switch f.poll.State {
+	case Succeeded:
+		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, "DittoFS reports "+describeAdapters(f.polled)))
+	case Failed:
+		out = append(out, falseCond(CondAdaptersDiscovered, f.poll.Reason, f.poll.Message+keptNote(f.adapters)))
 	default:
-		out = append(out, falseCond(CondAdaptersDiscovered, auth.Reason, auth.Message+keptNote(adapters)))
+		// Not asked: for the same reason as the token.
+		out = append(out, falseCond(CondAdaptersDiscovered, f.auth.Reason, f.auth.Message+keptNote(f.adapters)))
 	}
 
-	out = append(out, in.adaptersReady(adapters, fresh || len(in.req.Parent.Status.Adapters) > 0))
+	out = append(out, adaptersReady(f))
 
 	summary := "DittoFS is serving"
 	var eps []string
-	for _, a := range adapters {
+	for _, a := range f.adapters {
 		if len(a.Endpoints) > 0 {
 			eps = append(eps, a.Type+" at "+a.Endpoints[0])
 		}
@@ -340,7 +378,7 @@ func (in *Input) conditions(o Observation, fresh bool, known []dittofs.Adapter, 
 		summary += " " + strings.Join(eps, ", ")
 	}
 	ready := foldReady(out, summary)
-	if s.Pod.Replicas == 0 {
+	if f.stopped {
 		ready = falseCond(CondReady, ReasonStopped, "spec.replicas is 0: DittoFS is stopped")
 	}
 	return append(out, ready)
@@ -366,28 +404,17 @@ func keptNote(adapters []AdapterStatus) string {
 	return "; adapter Services are kept as last discovered"
 }
 
-// adminSecretMissing says whether the user's admin password Secret (a
-// related object) is absent or lacks its key.
-func (in *Input) adminSecretMissing() bool {
-	sel := in.srv.Identity.AdminPassword
-	if in.srv.Identity.GeneratedAdminSecret {
-		return false
-	}
-	_, ok := secretValue(in.obs.related[sel.Name], sel.Key)
-	return !ok
-}
-
 // adaptersReady: every enabled adapter running and reachable at an address.
-func (in *Input) adaptersReady(adapters []AdapterStatus, discovered bool) cond {
-	if !discovered {
+func adaptersReady(f facts) cond {
+	if !f.discovered {
 		return falseCond(CondAdaptersReady, ReasonWaitingForDiscovery, "no adapter list has been read from DittoFS yet")
 	}
 	var notRunning, noService, noAddress, ok []string
-	for _, a := range adapters {
+	for _, a := range f.adapters {
 		if !a.Enabled {
 			continue
 		}
-		svc := in.obs.service(a.Service)
+		svc := f.services[a.Service]
 		switch {
 		case !a.Running:
 			notRunning = append(notRunning, a.Type)
