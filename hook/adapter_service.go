@@ -18,7 +18,7 @@ import (
 // Services are correct under dynamic-apply and server-side apply alike; a
 // cloud that supports it can share one address between them through
 // annotations (overrides.nfs.annotations).
-func makeAdapterServices(s *dittoServer, a dittofs.Adapter, obs *observed) []*corev1.Service {
+func makeAdapterServices(s *dittoServer, a dittofs.Adapter, obs *observedChildren) []*corev1.Service {
 	shape := s.AdapterServices.For(a.Type)
 	var tcp, udp []corev1.ServicePort
 	for _, p := range adapterPorts(a, shape) {
@@ -36,7 +36,7 @@ func makeAdapterServices(s *dittoServer, a dittofs.Adapter, obs *observed) []*co
 	return out
 }
 
-func makeAdapterService(s *dittoServer, a dittofs.Adapter, name string, ports []corev1.ServicePort, shape adapterService, obs *observed) *corev1.Service {
+func makeAdapterService(s *dittoServer, a dittofs.Adapter, name string, ports []corev1.ServicePort, shape adapterService, obs *observedChildren) *corev1.Service {
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: adapterLabels(s.Name, a.Type), Annotations: shape.Annotations},

@@ -47,11 +47,11 @@ func judgeAdapters(cr string, polled []dittofs.Adapter) ([]dittofs.Adapter, erro
 	return sorted, nil
 }
 
-// fromStatus is the last known adapter list, as the previous sync wrote it.
+// lastKnownAdapters is the last known adapter list, as the previous sync wrote it.
 // What the hook never writes (a type twice, two types sharing a child name:
 // a status edited by hand) is dropped deterministically, keeping the first
 // by type.
-func fromStatus(cr string, st []AdapterStatus) []dittofs.Adapter {
+func lastKnownAdapters(cr string, st []AdapterStatus) []dittofs.Adapter {
 	out := make([]dittofs.Adapter, 0, len(st))
 	for _, a := range st {
 		if a.Type == "" || a.Port < 1 || a.Port > 65535 {

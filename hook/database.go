@@ -40,7 +40,7 @@ func (d controlPlaneDB) String() string {
 // the observed ConfigMap's config.yaml and, for postgres, the observed
 // StatefulSet's environment. ok is false when there is nothing to read (the
 // first sync).
-func (o *observed) database(cr string) (d controlPlaneDB, ok bool) {
+func (o *observedChildren) database(cr string) (d controlPlaneDB, ok bool) {
 	cm := o.configMaps[configMapName(cr)]
 	if cm == nil {
 		return d, false
@@ -70,7 +70,7 @@ func (o *observed) database(cr string) (d controlPlaneDB, ok bool) {
 // CRD's transition rule refuses the same change; this catches what slipped
 // through (a CRD without the rule, `hook render`), statelessly, by comparing
 // with what the observed children say.
-func checkDatabase(s *dittoServer, obs *observed) error {
+func checkDatabase(s *dittoServer, obs *observedChildren) error {
 	now := s.Database
 	if now.AllowReset {
 		return nil

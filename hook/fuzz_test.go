@@ -108,7 +108,7 @@ func FuzzCore(f *testing.F) {
 			}
 			for n := range objs {
 				switch {
-				case in.SpecError() != nil:
+				case in.InvalidSpec() != nil:
 				case kind == "NetworkPolicy" && policiesOff:
 					// Disabled policies all go, whatever the poll did.
 					if failed[kind+"/"+n] {

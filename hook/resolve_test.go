@@ -101,7 +101,7 @@ func TestAdapterPorts(t *testing.T) {
 			s := &dittoServer{Name: "demo", AdapterServices: adapterServices{other: c.shape}}
 			a := dittofs.Adapter{Type: c.typ, Port: 2049, Enabled: true}
 			var tcp, udp []string
-			for i, svc := range makeAdapterServices(s, a, &observed{}) {
+			for i, svc := range makeAdapterServices(s, a, &observedChildren{}) {
 				for _, p := range svc.Spec.Ports {
 					desc := p.Name + "/" + p.TargetPort.String()
 					if p.Protocol == corev1.ProtocolUDP {
@@ -149,7 +149,7 @@ func TestKeepObserved(t *testing.T) {
 		{"server-side apply", ssa, `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"x":"y"},"labels":{"a":"b"},"name":"demo-adapter-nfs","namespace":"default"},"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}}}`},
 		{"dynamic-apply", dynamic, last},
 	} {
-		obs, err := newObserved(&SyncRequest{Parent: &Parent{}, Children: ObservedMap{KeyService: {"demo-adapter-nfs": json.RawMessage(c.raw)}}})
+		obs, err := newObservedChildren(&SyncRequest{Parent: &Parent{}, Children: ObservedMap{KeyService: {"demo-adapter-nfs": json.RawMessage(c.raw)}}})
 		if err != nil {
 			t.Fatal(err)
 		}

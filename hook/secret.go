@@ -68,7 +68,7 @@ func makeSecret(s *dittoServer, name, component string, observed *corev1.Secret,
 // makeSecrets renders the generated Secrets: the JWT signing key and the
 // administrator's password unless the user supplies them, and always the
 // operator account's credentials.
-func makeSecrets(s *dittoServer, obs *observed, gen *SecretSource) []*corev1.Secret {
+func makeSecrets(s *dittoServer, obs *observedChildren, gen *SecretSource) []*corev1.Secret {
 	var out []*corev1.Secret
 	if s.Identity.GeneratedJWTSecret {
 		n := jwtSecretName(s.Name)

@@ -10,10 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"text/template"
@@ -269,7 +266,7 @@ func (s *Server) logOutcome(log *slog.Logger, req *SyncRequest, resp *SyncRespon
 }
 
 // observe talks to DittoFS as the plan says, within one deadline.
-func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Observation {
+func (s *Server) observe(ctx context.Context, in *Sync, log *slog.Logger) Observation {
 	plan := in.Plan()
 	if !plan.Contact {
 		return Observation{}
@@ -310,8 +307,7 @@ func (s *Server) observe(ctx context.Context, in *Input, log *slog.Logger) Obser
 // the URL's structure; the result is checked all the same.
 func (s *Server) baseURL(p Plan) (string, error) {
 	if s.urlTmpl == nil {
-		u := url.URL{Scheme: "http", Host: net.JoinHostPort(apiServiceName(p.Name)+"."+p.Namespace+".svc.cluster.local.", strconv.Itoa(int(p.Port)))}
-		return u.String(), nil
+		return p.Address(), nil
 	}
 	var b bytes.Buffer
 	if err := s.urlTmpl.Execute(&b, struct {

@@ -29,20 +29,20 @@ const api = "http://demo-api.default.svc.cluster.local.:8080"
 
 // dittofsSaid is what DittoFS answered during a case's sync, turned into an
 // Observation through the same functions the hook's HTTP service calls.
-type dittofsSaid func(in *hook.Input) hook.Observation
+type dittofsSaid func(s *hook.Sync) hook.Observation
 
 // nothing: DittoFS was not called.
-func nothing(*hook.Input) hook.Observation { return hook.Observation{} }
+func nothing(*hook.Sync) hook.Observation { return hook.Observation{} }
 
 // listed: a successful adapter list with this body (decoded as the client
 // decodes it: a body of the wrong shape is a malformed answer).
 func listed(body []byte) dittofsSaid {
-	return func(in *hook.Input) hook.Observation {
+	return func(s *hook.Sync) hook.Observation {
 		adapters, err := dittofs.DecodeAdapters(body)
 		if err != nil {
-			return in.ObservePoll(nil, &dittofs.MalformedError{Op: "list adapters", Err: err}, api)
+			return s.ObservePoll(nil, &dittofs.MalformedError{Op: "list adapters", Err: err}, api)
 		}
-		return in.ObservePoll(adapters, nil, api)
+		return s.ObservePoll(adapters, nil, api)
 	}
 }
 
@@ -57,12 +57,12 @@ func listedJSON(v any) dittofsSaid {
 
 // failed: obtaining a token or listing the adapters failed with err.
 func failed(err error) dittofsSaid {
-	return func(in *hook.Input) hook.Observation { return in.ObservePoll(nil, err, api) }
+	return func(s *hook.Sync) hook.Observation { return s.ObservePoll(nil, err, api) }
 }
 
 // deleted: finalize removed the operator account (err nil) or could not.
 func deleted(err error) dittofsSaid {
-	return func(in *hook.Input) hook.Observation { return in.ObserveFinalize(err, api) }
+	return func(s *hook.Sync) hook.Observation { return s.ObserveFinalize(err, api) }
 }
 
 // Failures, as the DittoFS client reports them.
@@ -235,11 +235,11 @@ func answer(t *testing.T, c syncCase) []byte {
 	if err != nil {
 		t.Fatalf("decode request: %v", err)
 	}
-	in, err := hook.Prepare(req)
+	s, err := hook.Prepare(req)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	out, err := json.MarshalIndent(in.Desired(c.dittofs(in), now, hook.NewFixedSecretSource("fixture-key")), "", "  ")
+	out, err := json.MarshalIndent(s.Desired(c.dittofs(s), now, hook.NewFixedSecretSource("fixture-key")), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

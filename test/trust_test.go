@@ -39,13 +39,13 @@ const fixtureAPI = "http://demo-api.default.svc.cluster.local.:8080"
 var refused = &dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "login", Err: syscall.ECONNREFUSED}}
 
 // prepareRequest decodes a built request for the pure core.
-func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Input {
+func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Sync {
 	t.Helper()
 	return prepareBody(t, r.JSON())
 }
 
 // prepareBody decodes a sync request for the pure core.
-func prepareBody(t *testing.T, body []byte) *hook.Input {
+func prepareBody(t *testing.T, body []byte) *hook.Sync {
 	t.Helper()
 	req, err := hook.DecodeSyncRequest(body)
 	if err != nil {

@@ -56,7 +56,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
-	if err := in.SpecError(); err != nil {
+	if err := in.InvalidSpec(); err != nil {
 		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
 	}
 	var obs hook.Observation

@@ -9,11 +9,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// observed is what the hook reads of the observed children and related
-// objects, each decoded once per sync: the kinds the builders read as typed
+// observedChildren is what the hook reads of the observed children and
+// related objects, each decoded once per sync: the kinds the builders read as typed
 // objects, and every child's name and last-applied annotation, from which
 // the hook returns it unchanged when it keeps it.
-type observed struct {
+type observedChildren struct {
 	children   map[string]map[string]observedChild
 	sts        *appsv1.StatefulSet
 	services   map[string]*corev1.Service
@@ -30,11 +30,11 @@ type observedChild struct {
 	lastApplied string
 }
 
-// newObserved decodes the observed children and related objects, each
+// newObservedChildren decodes the observed children and related objects, each
 // once, and checks that every one is an object filed under its own name: a
 // mis-keyed map would make the hook misjudge which children exist.
-func newObserved(req *SyncRequest) (*observed, error) {
-	o := &observed{children: make(map[string]map[string]observedChild, len(req.Children))}
+func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
+	o := &observedChildren{children: make(map[string]map[string]observedChild, len(req.Children))}
 	var err error
 	for _, key := range sortedKeys(req.Children) {
 		objs := req.Children[key]
@@ -124,7 +124,7 @@ func (c observedChild) keep() json.RawMessage {
 	}
 	var obj, md map[string]json.RawMessage
 	if json.Unmarshal(c.raw, &obj) != nil {
-		return json.RawMessage(c.raw) // decoded by newObserved; unreachable
+		return json.RawMessage(c.raw) // decoded by newObservedChildren; unreachable
 	}
 	_ = json.Unmarshal(obj["metadata"], &md)
 	delete(obj, "status")
@@ -139,18 +139,18 @@ func (c observedChild) keep() json.RawMessage {
 	return out
 }
 
-func (o *observed) secret(name string) *corev1.Secret { return o.secrets[name] }
+func (o *observedChildren) secret(name string) *corev1.Secret { return o.secrets[name] }
 
-func (o *observed) service(name string) *corev1.Service { return o.services[name] }
+func (o *observedChildren) service(name string) *corev1.Service { return o.services[name] }
 
 // has says whether a child of this kind and name exists.
-func (o *observed) has(key, name string) bool {
+func (o *observedChildren) has(key, name string) bool {
 	_, ok := o.children[key][name]
 	return ok
 }
 
 // readyReplicas of the observed StatefulSet (0 when it does not exist yet).
-func (o *observed) readyReplicas() int32 {
+func (o *observedChildren) readyReplicas() int32 {
 	if o.sts == nil {
 		return 0
 	}
