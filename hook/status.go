@@ -243,4 +243,3 @@ func failing(reason string) bool {
 	}
 	return false
 }
-

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/hook/server"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -46,7 +47,7 @@ func newDiscoveryRigTimeout(t *testing.T, spec map[string]any, timeout time.Dura
 	proxy := harness.StartFaultProxy(t, "")
 	accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
 	logs := &lockedBuffer{}
-	srv, err := hook.NewServer(hook.Options{
+	srv, err := server.New(server.Options{
 		URLTemplate: "http://127.0.0.1:{{.Port}}",
 		Timeout:     timeout,
 		Secrets:     hook.NewFixedSecretSource("discovery"),

@@ -25,13 +25,14 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/hook/server"
 )
 
 func serve(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz and /readyz on (and /metrics, unless --metrics-listen)")
 	metricsListen := fs.String("metrics-listen", "", "separate address for /metrics (and /healthz, /readyz), so a NetworkPolicy can admit monitoring to metrics only")
-	urlTemplate := fs.String("dittofs-url-template", hook.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
+	urlTemplate := fs.String("dittofs-url-template", server.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
 	timeout := fs.Duration("dittofs-timeout", 3*time.Second, "deadline for all DittoFS calls of one sync (Metacontroller waits 10s for the hook)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "json", "json or text")
@@ -39,8 +40,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	tlsCert := fs.String("tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
 	tlsKey := fs.String("tls-key-file", "", "private key of --tls-cert-file")
 	shutdownGrace := fs.Duration("shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
-	maxSyncs := fs.Int("max-concurrent-syncs", hook.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
-	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(hook.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
+	maxSyncs := fs.Int("max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
+	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
 	maxConns := fs.Int("max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
 	memoryLimit := fs.String("memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
 	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
@@ -64,7 +65,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var accounts *dittofs.Accounts
-	metrics := hook.NewMetrics(reg, func() int { return accounts.Len() })
+	metrics := server.NewMetrics(reg, func() int { return accounts.Len() })
 	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
 		Login: metrics.Login, Refresh: metrics.Refresh, Provision: metrics.Provision,
 	}})
@@ -72,7 +73,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := hook.Options{
+	opts := server.Options{
 		URLTemplate: *urlTemplate,
 		Timeout:     *timeout,
 		Accounts:    accounts,
@@ -100,7 +101,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return strings.TrimSpace(string(b))
 		}
 	}
-	srv, err := hook.NewServer(opts)
+	srv, err := server.New(opts)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
-package hook
+package server
 
 import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
 )
 
 // Metrics are the hook's Prometheus metrics. No label grows with the number
@@ -114,14 +116,14 @@ func (m *Metrics) Provision(result string) {
 
 // poll counts a sync's poll by its outcome, and the adapters of a
 // successful one: the same judgement the AdaptersDiscovered condition shows.
-func (m *Metrics) poll(o Observation) {
+func (m *Metrics) poll(o hook.Observation) {
 	p := o.Poll()
-	if m == nil || p.State == NotTried {
+	if m == nil || p.State == hook.NotTried {
 		return
 	}
 	reason := p.Reason
-	if p.State == Succeeded {
-		reason = ReasonPollSucceeded
+	if p.State == hook.Succeeded {
+		reason = hook.ReasonPollSucceeded
 		for _, a := range o.Adapters() {
 			typ := a.Type
 			if typ != "nfs" && typ != "smb" {
@@ -141,16 +143,16 @@ func (m *Metrics) poll(o Observation) {
 }
 
 // throttled counts a hook call answered 429 (outcome "throttled").
-func (m *Metrics) throttled(hook string) {
+func (m *Metrics) throttled(call string) {
 	if m != nil {
-		m.requests.WithLabelValues(hook, "throttled").Inc()
+		m.requests.WithLabelValues(call, "throttled").Inc()
 	}
 }
 
-func (m *Metrics) request(hook, outcome string, seconds float64) {
+func (m *Metrics) request(call, outcome string, seconds float64) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(hook, outcome).Inc()
-	m.duration.WithLabelValues(hook).Observe(seconds)
+	m.requests.WithLabelValues(call, outcome).Inc()
+	m.duration.WithLabelValues(call).Observe(seconds)
 }

@@ -1,4 +1,4 @@
-package hook
+package server
 
 import (
 	"strings"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
 )
 
 // TestMetricsStartAtZero: series whose labels are known before the first
@@ -42,5 +44,5 @@ func TestNilMetrics(t *testing.T) {
 	m.Provision("ok")
 	m.ObserveDittoFS("login", 200)
 	m.request("sync", "ok", 0.1)
-	m.poll(Observation{})
+	m.poll(hook.Observation{})
 }

@@ -1,4 +1,8 @@
-package hook
+// Package server is the hook's HTTP service, the shell around the pure core
+// (package hook): it reads Metacontroller's calls, calls DittoFS as the
+// core's plan says, and writes the core's answers, with the bounds,
+// authentication, metrics and logs a service needs.
+package server
 
 import (
 	"bytes"
@@ -21,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
+	"github.com/dittofs-hook/dittofs-hook/hook"
 )
 
 // DefaultURLTemplate locates a DittoServer's API: its <name>-api Service,
@@ -45,7 +50,7 @@ type Options struct {
 	// HTTPClient calls DittoFS.
 	HTTPClient *http.Client
 	Accounts   *dittofs.Accounts
-	Secrets    *SecretSource
+	Secrets    *hook.SecretSource
 	Logger     *slog.Logger
 	Metrics    *Metrics
 	// Gatherer serves /metrics.
@@ -72,8 +77,8 @@ type Server struct {
 	limiter *syncLimiter
 }
 
-// NewServer checks the options and builds the routes.
-func NewServer(o Options) (*Server, error) {
+// New checks the options and builds the routes.
+func New(o Options) (*Server, error) {
 	if o.URLTemplate == "" {
 		o.URLTemplate = DefaultURLTemplate
 	}
@@ -97,7 +102,7 @@ func NewServer(o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	if o.Secrets == nil {
-		return nil, errors.New("hook: Options.Secrets is required")
+		return nil, errors.New("server: Options.Secrets is required")
 	}
 	if o.Accounts == nil {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
@@ -111,7 +116,7 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes}}
 	// A template that cannot give a plain http(s)://host:port is refused
 	// now rather than on every sync.
-	if _, err := s.baseURL(Plan{Name: "example", Namespace: "default", Port: defaultAPIPort}); err != nil {
+	if _, err := s.baseURL(hook.Plan{Name: "example", Namespace: "default", Port: 8080}); err != nil {
 		return nil, err
 	}
 	r := mux.NewRouter()
@@ -193,63 +198,63 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
 	return body, 0, nil
 }
 
-func (s *Server) handleSync(hook string) http.HandlerFunc {
+func (s *Server) handleSync(call string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		log := s.opts.Logger.With("hook", hook)
+		log := s.opts.Logger.With("hook", call)
 		body, code, err := readBody(w, r)
 		if err != nil {
-			s.refuse(w, log, hook, code, err, start)
+			s.refuse(w, log, call, code, err, start)
 			return
 		}
-		req, err := DecodeSyncRequest(body)
+		req, err := hook.DecodeSyncRequest(body)
 		if err != nil {
-			s.refuse(w, log, hook, http.StatusBadRequest, err, start)
+			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
 		}
 		log = log.With("namespace", req.Parent.Metadata.Namespace, "name", req.Parent.Metadata.Name)
-		in, err := Prepare(req)
+		sync, err := hook.Prepare(req)
 		if err != nil {
-			s.refuse(w, log, hook, http.StatusBadRequest, err, start)
+			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
 		}
-		obs := s.observe(r.Context(), in, log)
-		resp := in.Desired(obs, s.opts.Now(), s.opts.Secrets)
+		obs := s.observe(r.Context(), sync, log)
+		resp := sync.Desired(obs, s.opts.Now(), s.opts.Secrets)
 		out, err := json.Marshal(resp)
 		if err != nil {
 			// Never a 200 that could drop children: a non-200 makes
 			// Metacontroller change nothing and retry.
 			log.Error("encode response", "err", err)
-			s.opts.Metrics.request(hook, "error", time.Since(start).Seconds())
+			s.opts.Metrics.request(call, "error", time.Since(start).Seconds())
 			writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
 			return
 		}
 		s.opts.Metrics.poll(obs)
 		s.logOutcome(log, req, resp, time.Since(start))
-		s.opts.Metrics.request(hook, "ok", time.Since(start).Seconds())
+		s.opts.Metrics.request(call, "ok", time.Since(start).Seconds())
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	}
 }
 
-func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, hook string, code int, err error, start time.Time) {
+func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, call string, code int, err error, start time.Time) {
 	log.Warn("refused hook request", "status", code, "err", err)
-	s.opts.Metrics.request(hook, "bad_request", time.Since(start).Seconds())
+	s.opts.Metrics.request(call, "bad_request", time.Since(start).Seconds())
 	writeError(w, code, err.Error())
 }
 
 // logOutcome logs a sync at debug level, and at info or warn level when the
 // Ready condition changes: the log says what changed, not that time passed.
-func (s *Server) logOutcome(log *slog.Logger, req *SyncRequest, resp *SyncResponse, took time.Duration) {
+func (s *Server) logOutcome(log *slog.Logger, req *hook.SyncRequest, resp *hook.SyncResponse, took time.Duration) {
 	var before, after string
 	for _, c := range req.Parent.Status.Conditions {
-		if c.Type == CondReady {
+		if c.Type == hook.CondReady {
 			before = string(c.Status) + "/" + c.Reason
 		}
 	}
 	var msg string
 	for _, c := range resp.Status.Conditions {
-		if c.Type == CondReady {
+		if c.Type == hook.CondReady {
 			after = string(c.Status) + "/" + c.Reason
 			msg = c.Message
 		}
@@ -266,28 +271,28 @@ func (s *Server) logOutcome(log *slog.Logger, req *SyncRequest, resp *SyncRespon
 }
 
 // observe talks to DittoFS as the plan says, within one deadline.
-func (s *Server) observe(ctx context.Context, in *Sync, log *slog.Logger) Observation {
-	plan := in.Plan()
+func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger) hook.Observation {
+	plan := sync.Plan()
 	if !plan.Contact {
-		return Observation{}
+		return hook.Observation{}
 	}
 	api, err := s.baseURL(plan)
 	if err != nil {
-		return in.ObserveUnreachable(err.Error())
+		return sync.ObserveUnreachable(err.Error())
 	}
 	client, err := dittofs.NewClient(api, s.opts.HTTPClient, s.opts.Metrics.ObserveDittoFS)
 	if err != nil {
-		return in.ObserveUnreachable("the hook's --dittofs-url-template gives an invalid URL: " + err.Error())
+		return sync.ObserveUnreachable("the hook's --dittofs-url-template gives an invalid URL: " + err.Error())
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin}
-	if in.Finalizing() {
+	if sync.Finalizing() {
 		err := s.opts.Accounts.DeleteOperator(ctx, target)
 		if err != nil {
 			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
 		}
-		return in.ObserveFinalize(err, api)
+		return sync.ObserveFinalize(err, api)
 	}
 	var adapters []dittofs.Adapter
 	err = s.opts.Accounts.Do(ctx, target, func(token string) error {
@@ -295,8 +300,8 @@ func (s *Server) observe(ctx context.Context, in *Sync, log *slog.Logger) Observ
 		adapters, err = client.ListAdapters(ctx, token)
 		return err
 	})
-	obs := in.ObservePoll(adapters, err, api)
-	if p := obs.Poll(); p.State == Failed {
+	obs := sync.ObservePoll(adapters, err, api)
+	if p := obs.Poll(); p.State == hook.Failed {
 		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
 	}
 	return obs
@@ -305,7 +310,7 @@ func (s *Server) observe(ctx context.Context, in *Sync, log *slog.Logger) Observ
 // baseURL is the address of a DittoServer's API. The name and namespace
 // are DNS labels by then (checkParent, parseServer), so they cannot change
 // the URL's structure; the result is checked all the same.
-func (s *Server) baseURL(p Plan) (string, error) {
+func (s *Server) baseURL(p hook.Plan) (string, error) {
 	if s.urlTmpl == nil {
 		return p.Address(), nil
 	}
@@ -331,27 +336,15 @@ func (s *Server) handleCustomize(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, log, "customize", code, err, start)
 		return
 	}
-	req, err := DecodeCustomizeRequest(body)
+	req, err := hook.DecodeCustomizeRequest(body)
 	if err != nil {
 		s.refuse(w, log, "customize", http.StatusBadRequest, err, start)
 		return
 	}
-	out, _ := json.Marshal(Customize(req))
+	out, _ := json.Marshal(hook.Customize(req))
 	s.opts.Metrics.request("customize", "ok", time.Since(start).Seconds())
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
-}
-
-// Customize names the related objects a parent needs: the Secret holding
-// the administrator's password, when the user supplies one.
-func Customize(req *CustomizeRequest) *CustomizeResponse {
-	resp := &CustomizeResponse{RelatedResources: []RelatedResourceRule{}}
-	srv, err := parseServer(req.Parent)
-	if err != nil || srv.Identity.GeneratedAdminSecret {
-		return resp
-	}
-	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: []string{srv.Identity.AdminPassword.Name}})
-	return resp
 }
 
 // writeError answers a JSON error body that names the problem.

@@ -1,4 +1,4 @@
-package hook_test
+package server_test
 
 import (
 	"bytes"
@@ -18,14 +18,15 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
+	"github.com/dittofs-hook/dittofs-hook/hook/server"
 )
 
-func newTestServer(t *testing.T, o hook.Options) *httptest.Server {
+func newTestServer(t *testing.T, o server.Options) *httptest.Server {
 	t.Helper()
 	if o.Secrets == nil {
 		o.Secrets = hook.NewFixedSecretSource("server-test")
 	}
-	srv, err := hook.NewServer(o)
+	srv, err := server.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func mutate(t *testing.T, name string, change func(map[string]any)) string {
 // TestBadInput: every request the hook cannot understand gets a 4xx with a
 // JSON body naming the problem, never a 200 (which could delete children).
 func TestBadInput(t *testing.T) {
-	ts := newTestServer(t, hook.Options{})
+	ts := newTestServer(t, server.Options{})
 	first := captured(t, "sync-first.json")
 	otherKind := mutate(t, "sync-first.json", func(r map[string]any) { r["parent"].(map[string]any)["kind"] = "Pod" })
 	miskeyed := mutate(t, "sync-children-created.json", func(r map[string]any) {
@@ -93,7 +94,7 @@ func TestBadInput(t *testing.T) {
 		{"name not a DNS subdomain", "/sync", "application/json", badName, 400, "parent.metadata.name: is not a DNS-1123 subdomain"},
 		{"customize, namespace not a DNS label", "/customize", "application/json", badNamespace, 400, "parent.metadata.namespace"},
 		{"trailing data", "/sync", "application/json", first + "{}", 400, "trailing data"},
-		{"too large", "/sync", "application/json", `{"controller":"` + strings.Repeat("x", hook.MaxBodyBytes) + `"}`, 413, "larger than"},
+		{"too large", "/sync", "application/json", `{"controller":"` + strings.Repeat("x", server.MaxBodyBytes) + `"}`, 413, "larger than"},
 		{"customize without parent", "/customize", "application/json", `{}`, 400, "parent: missing"},
 		{"GET on sync", "/sync", "", "", 405, "not allowed"},
 		{"unknown path", "/nope", "application/json", "{}", 404, "no such endpoint"},
@@ -129,7 +130,7 @@ func TestBadInput(t *testing.T) {
 
 // TestUnknownKeysIgnored: Metacontroller may add request fields.
 func TestUnknownKeysIgnored(t *testing.T) {
-	ts := newTestServer(t, hook.Options{})
+	ts := newTestServer(t, server.Options{})
 	body := mutate(t, "sync-first.json", func(r map[string]any) { r["futureField"] = map[string]any{"a": 1} })
 	resp, err := http.Post(ts.URL+"/sync", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -144,7 +145,7 @@ func TestUnknownKeysIgnored(t *testing.T) {
 // TestBearerToken: with a token configured, a wrong or missing one gets 401
 // and the right one 200; health endpoints stay open for the kubelet.
 func TestBearerToken(t *testing.T) {
-	ts := newTestServer(t, hook.Options{AuthToken: func() string { return "s3cret-token" }})
+	ts := newTestServer(t, server.Options{AuthToken: func() string { return "s3cret-token" }})
 	for _, c := range []struct {
 		name, header string
 		code         int
@@ -177,7 +178,7 @@ func TestBearerToken(t *testing.T) {
 
 // TestCustomize: the related Secret is asked for only when the spec names one.
 func TestCustomize(t *testing.T) {
-	ts := newTestServer(t, hook.Options{})
+	ts := newTestServer(t, server.Options{})
 	post := func(body string) string {
 		resp, err := http.Post(ts.URL+"/customize", "application/json", strings.NewReader(body))
 		if err != nil {
@@ -234,11 +235,11 @@ func TestThrottle(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name   string
-		opts   hook.Options
+		opts   server.Options
 		second string
 	}{
-		{"count", hook.Options{MaxConcurrentSyncs: 1}, captured(t, "sync-first.json")},
-		{"bytes", hook.Options{MaxConcurrentSyncs: 10, MaxSyncBytes: int64(len(steady)) + 1000}, captured(t, "sync-first.json")},
+		{"count", server.Options{MaxConcurrentSyncs: 1}, captured(t, "sync-first.json")},
+		{"bytes", server.Options{MaxConcurrentSyncs: 10, MaxSyncBytes: int64(len(steady)) + 1000}, captured(t, "sync-first.json")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dfs := &blockingTransport{entered: make(chan struct{}, 1), release: make(chan struct{})}
@@ -274,7 +275,7 @@ func TestThrottle(t *testing.T) {
 		})
 	}
 	t.Run("one call larger than the byte bound is admitted alone", func(t *testing.T) {
-		ts := newTestServer(t, hook.Options{MaxSyncBytes: 10})
+		ts := newTestServer(t, server.Options{MaxSyncBytes: 10})
 		if resp, body := post(ts.URL+"/sync", captured(t, "sync-first.json")); resp.StatusCode != 200 {
 			t.Fatalf("%d %s", resp.StatusCode, body)
 		}
@@ -322,7 +323,7 @@ dittofs_hook_adapters_discovered_total{state="running",type="nfs"} 1
 			t.Cleanup(dfs.Close)
 			port := dfs.Listener.Addr().(*net.TCPAddr).Port
 			reg := prometheus.NewRegistry()
-			ts := newTestServer(t, hook.Options{URLTemplate: "http://127.0.0.1:{{.Port}}", Metrics: hook.NewMetrics(reg, nil)})
+			ts := newTestServer(t, server.Options{URLTemplate: "http://127.0.0.1:{{.Port}}", Metrics: server.NewMetrics(reg, nil)})
 			body := hooktest.Steady(hooktest.WithSpecField("controlPlane", map[string]any{"port": port})).JSON()
 			resp, err := http.Post(ts.URL+"/sync", "application/json", bytes.NewReader(body))
 			if err != nil {
