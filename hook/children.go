@@ -24,7 +24,9 @@ type observedChildren struct {
 
 // observedChild is one observed child, as much of it as keeping it takes.
 type observedChild struct {
-	raw ObservedObject
+	// key and name file it: "<Kind>.<apiVersion>" and its name.
+	key, name string
+	raw       ObservedObject
 	// lastApplied is Metacontroller's last-applied annotation: the object the
 	// hook last returned ("" under server-side apply, which keeps none).
 	lastApplied string
@@ -104,7 +106,7 @@ func decodeAll[T any, PT interface {
 		}
 		out[n] = (*T)(v)
 		if kept != nil {
-			kept[n] = observedChild{raw: raw, lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
+			kept[n] = observedChild{key: key, name: n, raw: raw, lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
 		}
 	}
 	return out, nil
@@ -112,11 +114,20 @@ func decodeAll[T any, PT interface {
 
 // keep returns an observed child so that Metacontroller leaves it as it
 // is: the object the hook last returned, which dynamic-apply keeps in the
-// last-applied annotation. Without that annotation (server-side apply), the
-// observed object without what the API server owns (status, uid,
-// resourceVersion, managedFields, …), its other fields as they came.
+// last-applied annotation (when it is that same object: the annotation is
+// anyone's to edit). Without it (server-side apply), the observed object
+// without what the API server owns (status, uid, resourceVersion,
+// managedFields, …), its other fields as they came.
 func (c observedChild) keep() json.RawMessage {
-	if c.lastApplied != "" {
+	var last struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if c.lastApplied != "" && json.Unmarshal([]byte(c.lastApplied), &last) == nil &&
+		last.Kind+"."+last.APIVersion == c.key && last.Metadata.Name == c.name {
 		var buf bytes.Buffer
 		if json.Compact(&buf, []byte(c.lastApplied)) == nil {
 			return buf.Bytes()

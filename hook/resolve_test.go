@@ -3,6 +3,7 @@ package hook
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -145,7 +146,9 @@ func TestKeepObserved(t *testing.T) {
 		"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}},"status":{"loadBalancer":{}}}`
 	last := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs"},"spec":{"ports":[{"port":1}]}}`
 	dynamic := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs","uid":"u","annotations":{"` + lastAppliedAnnotation + `":` + strconv.Quote(last) + `}},"status":{}}`
+	forged := strings.Replace(dynamic, `\"name\":\"demo-adapter-nfs\"`, `\"name\":\"demo-api\"`, 1)
 	for _, c := range []struct{ name, raw, want string }{
+		{"an annotation naming another object", forged, `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"` + lastAppliedAnnotation + `":` + strconv.Quote(strings.Replace(last, "demo-adapter-nfs", "demo-api", 1)) + `},"name":"demo-adapter-nfs"}}`},
 		{"server-side apply", ssa, `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"x":"y"},"labels":{"a":"b"},"name":"demo-adapter-nfs","namespace":"default"},"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}}}`},
 		{"dynamic-apply", dynamic, last},
 	} {
