@@ -1,4 +1,4 @@
-package test
+package dittofs_test
 
 import (
 	"bufio"

@@ -1,15 +1,14 @@
-package test
+package main
 
 import (
 	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -23,14 +22,11 @@ func TestServeCapturedRequests(t *testing.T) {
 	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "text")
 	p.WaitHTTP(t, harness.URL(port, "/readyz"), 10*time.Second)
 
-	for _, name := range []string{"sync-first.json", "sync-children-created.json", "sync-ready-lb.json", "finalize-request.json"} {
+	for _, name := range []string{hooktest.FirstSync, hooktest.ChildrenCreated, hooktest.ReadyLB, hooktest.FinalizeCall} {
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(filepath.Join("testdata", "metacontroller", name))
-			if err != nil {
-				t.Fatal(err)
-			}
+			body := hooktest.Captured(name).JSON()
 			path := "/sync"
-			if name == "finalize-request.json" {
+			if name == hooktest.FinalizeCall {
 				path = "/finalize"
 			}
 			first := post(t, harness.URL(port, path), body)

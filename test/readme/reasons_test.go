@@ -1,4 +1,4 @@
-package test
+package readme
 
 import (
 	"encoding/json"

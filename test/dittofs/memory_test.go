@@ -1,4 +1,4 @@
-package test
+package dittofs_test
 
 import (
 	"bufio"
@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -151,29 +150,28 @@ func TestMemoryUnderLoad(t *testing.T) {
 // while DittoFS does not answer).
 func bigSyncs(t *testing.T, n, apiPort int) ([][]byte, int) {
 	t.Helper()
-	base := hooktest.Steady().JSON()
 	padding := strings.Repeat("x", 3<<20)
 	out := make([][]byte, n)
 	for i := range out {
-		out[i] = mutateJSON(t, base, func(m map[string]any) {
-			parent := m["parent"].(map[string]any)
-			parent["metadata"].(map[string]any)["uid"] = fmt.Sprintf("uid-memory-%d", i)
-			parent["spec"].(map[string]any)["controlPlane"] = map[string]any{"port": apiPort}
-			svc := m["children"].(map[string]any)["Service.v1"].(map[string]any)["demo-adapter-nfs"].(map[string]any)
-			ann := svc["metadata"].(map[string]any)["annotations"].(map[string]any)
-			var last map[string]any
-			if err := json.Unmarshal([]byte(ann["metacontroller.k8s.io/last-applied-configuration"].(string)), &last); err != nil {
-				t.Fatal(err)
-			}
-			md := last["metadata"].(map[string]any)
-			if md["annotations"] == nil {
-				md["annotations"] = map[string]any{}
-			}
-			md["annotations"].(map[string]any)["example.com/padding"] = padding
-			b, _ := json.Marshal(last)
-			ann["metacontroller.k8s.io/last-applied-configuration"] = string(b)
-			ann["example.com/padding"] = padding
-		})
+		out[i] = hooktest.Steady(
+			hooktest.WithParentEdit(func(p map[string]any) { p["metadata"].(map[string]any)["uid"] = fmt.Sprintf("uid-memory-%d", i) }),
+			hooktest.WithSpecField("controlPlane", map[string]any{"port": apiPort}),
+			hooktest.WithChildEdit("Service", "demo-adapter-nfs", func(svc map[string]any) {
+				ann := svc["metadata"].(map[string]any)["annotations"].(map[string]any)
+				var last map[string]any
+				if err := json.Unmarshal([]byte(ann["metacontroller.k8s.io/last-applied-configuration"].(string)), &last); err != nil {
+					t.Fatal(err)
+				}
+				md := last["metadata"].(map[string]any)
+				if md["annotations"] == nil {
+					md["annotations"] = map[string]any{}
+				}
+				md["annotations"].(map[string]any)["example.com/padding"] = padding
+				b, _ := json.Marshal(last)
+				ann["metacontroller.k8s.io/last-applied-configuration"] = string(b)
+				ann["example.com/padding"] = padding
+			}),
+		).JSON()
 	}
 	return out, len(out[0])
 }
@@ -242,7 +240,7 @@ func TestIdleConnections(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	goroutines := metric(t, harness.URL(metricsPort, ""), "go_goroutines", "")
 	rss := procStatusKiB(t, p.Cmd.Process.Pid, "VmRSS")
-	body, _ := os.ReadFile(filepath.Join("testdata", "metacontroller", "sync-first.json"))
+	body := hooktest.Captured(hooktest.FirstSync).JSON()
 	start := time.Now()
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(harness.URL(port, "/sync"), "application/json", bytes.NewReader(body))
 	if err != nil {

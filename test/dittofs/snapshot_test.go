@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"k8s.io/utils/ptr"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
@@ -138,8 +139,8 @@ func TestSnapshotPoliciesAgainstRealDittoFS(t *testing.T) {
 	adminLogins = 0
 
 	first := []dittofs.SnapshotPolicy{
-		{Share: "/archive", Interval: "24h", KeepLast: ptr[int32](7)},
-		{Share: "projects", Interval: "@hourly", TTL: "720h", Enabled: ptr(false), NamePrefix: "hourly"},
+		{Share: "/archive", Interval: "24h", KeepLast: ptr.To[int32](7)},
+		{Share: "projects", Interval: "@hourly", TTL: "720h", Enabled: ptr.To(false), NamePrefix: "hourly"},
 	}
 	res, err := apply(first...)
 	if err != nil {
@@ -153,8 +154,8 @@ func TestSnapshotPoliciesAgainstRealDittoFS(t *testing.T) {
 
 	// The same policies, reordered and spelled otherwise: nothing to write.
 	again := []dittofs.SnapshotPolicy{
-		{Share: "//projects", Interval: "1h", TTL: "720h0m0s", Enabled: ptr(false), NamePrefix: "hourly"},
-		{Share: "archive", Interval: "@daily", KeepLast: ptr[int32](7), Enabled: ptr(true)},
+		{Share: "//projects", Interval: "1h", TTL: "720h0m0s", Enabled: ptr.To(false), NamePrefix: "hourly"},
+		{Share: "archive", Interval: "@daily", KeepLast: ptr.To[int32](7), Enabled: ptr.To(true)},
 	}
 	if h1, h2 := mustHash(t, first), mustHash(t, again); h1 != h2 {
 		t.Errorf("equivalent policies hash to %s and %s", h1, h2)
@@ -166,7 +167,7 @@ func TestSnapshotPoliciesAgainstRealDittoFS(t *testing.T) {
 	wantCalls("same policies again", map[string]int{"login": 1, "list snapshot policies": 1})
 
 	// A changed spec re-pushes what changed, and only that.
-	changed := []dittofs.SnapshotPolicy{{Share: "/archive", Interval: "24h", KeepLast: ptr[int32](14)}, first[1]}
+	changed := []dittofs.SnapshotPolicy{{Share: "/archive", Interval: "24h", KeepLast: ptr.To[int32](14)}, first[1]}
 	if mustHash(t, changed) == mustHash(t, first) {
 		t.Fatal("a changed keepLast kept the hash")
 	}

@@ -1,4 +1,4 @@
-package test
+package dittofs_test
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the README's fault matrix from what the hook does")
 
 const (
-	matrixStart = "<!-- fault-matrix:start (written by go test ./test -run TestFaultMatrix -update) -->"
+	matrixStart = "<!-- fault-matrix:start (written by go test ./test/dittofs -run TestFaultMatrix -update) -->"
 	matrixEnd   = "<!-- fault-matrix:end -->"
 )
 
@@ -194,5 +194,5 @@ func compareReadmeSection(t *testing.T, table string) {
 		}
 		return
 	}
-	t.Fatalf("README.md's fault matrix is not what the hook does now; run go test ./test -run TestFaultMatrix -update and read the diff.\nREADME:\n%s\nmeasured:\n%s", current, table)
+	t.Fatalf("README.md's fault matrix is not what the hook does now; run go test ./test/dittofs -run TestFaultMatrix -update and read the diff.\nREADME:\n%s\nmeasured:\n%s", current, table)
 }
