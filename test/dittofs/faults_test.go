@@ -27,11 +27,14 @@ const (
 )
 
 // TestFaultMatrix runs the real DittoFS behind a fault-injecting proxy and,
-// for each fault, records what the hook answers. Its invariant, checked on
-// every row: no adapter Service or NetworkPolicy that existed disappears
-// unless a successful, well-formed poll said so, and the hook answers within
-// its DittoFS timeout plus one second. The README's fault table is this
-// test's output (-update rewrites it; otherwise a difference fails).
+// for each fault, records what the hook answers: the one table of what a
+// failed poll does to the adapter children. Its invariant, checked on every
+// row: no adapter Service or NetworkPolicy that existed disappears unless a
+// successful, well-formed poll said so, the hook answers within its DittoFS
+// timeout plus one second, and once the fault is gone the polls succeed
+// again, every adapter child as it was before a failed poll. The README's
+// fault table is this test's output (-update rewrites it; otherwise a
+// difference fails).
 func TestFaultMatrix(t *testing.T) {
 	r := newDiscoveryRig(t, nil)
 	l := r.loop
@@ -66,8 +69,12 @@ func TestFaultMatrix(t *testing.T) {
 		fault string
 		f     harness.Fault
 		fresh bool // without a cached token: the hook must log in
+		// stop stops the DittoFS process for three syncs, then starts it
+		// again with its data.
+		stop bool
 	}{
 		{fault: "connection refused", f: harness.Fault{Kind: "refuse"}},
+		{fault: "DittoFS stopped for three syncs, then started again", stop: true},
 		{fault: "connection reset before an answer", f: harness.Fault{Kind: "reset", Path: "/api/v1/adapters"}},
 		{fault: "connection reset mid-body", f: harness.Fault{Kind: "reset-mid-body", Path: "/api/v1/adapters"}},
 		{fault: "hangs past the timeout", f: harness.Fault{Kind: "hang", Path: "/api/v1/adapters"}},
@@ -101,11 +108,24 @@ func TestFaultMatrix(t *testing.T) {
 			if row.fresh {
 				r.accounts.Forget(uid)
 			}
-			r.proxy.Set(row.f)
-			start := time.Now()
-			resp := l.Sync()
-			took := time.Since(start)
+			syncs := 1
+			if row.stop {
+				r.dfs.Stop()
+				syncs = 3
+			} else {
+				r.proxy.Set(row.f)
+			}
+			var resp harness.Response
+			var took time.Duration
+			for range syncs {
+				start := time.Now()
+				resp = l.Sync()
+				took = max(took, time.Since(start))
+			}
 			r.proxy.Set(harness.Fault{})
+			if row.stop {
+				r.dfs.Restart()
+			}
 			if n := trapped.Load(); n != 0 {
 				t.Fatalf("%d requests reached the redirect target", n)
 			}
@@ -158,6 +178,16 @@ func TestFaultMatrix(t *testing.T) {
 				answer = "?"
 			}
 			fmt.Fprintf(&table, "| %s | %s within %d s + 1 s | %s `%s` | %s |\n", row.fault, answer, int(r.timeout.Seconds()), status, reason, effect)
+
+			// The fault gone, the polls succeed again; after a failed poll,
+			// not one adapter child changed on the way.
+			r.settle(t)
+			if s, reason, msg := l.Condition(hook.CondAdaptersDiscovered); s != "True" {
+				t.Fatalf("after the fault: AdaptersDiscovered %s %s: %s", s, reason, msg)
+			}
+			if d := diffChildren(before, r.adapterChildren()); status != "True" && d != "" {
+				t.Fatalf("adapter children changed through a failed poll and the recovery:\n%s", d)
+			}
 		})
 	}
 	compareReadmeSection(t, table.String())
