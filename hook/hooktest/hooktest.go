@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
 )
 
 // Captured requests, as a real Metacontroller v4.17.2 sent them for the
@@ -30,15 +32,6 @@ const (
 	ReadyLB = "sync-ready-lb.json"
 	// FinalizeCall: a finalize call after kubectl delete.
 	FinalizeCall = "finalize-request.json"
-)
-
-// Keys of the child kinds, as Metacontroller files them.
-const (
-	keyStatefulSet   = "StatefulSet.apps/v1"
-	keyService       = "Service.v1"
-	keyNetworkPolicy = "NetworkPolicy.networking.k8s.io/v1"
-	keyConfigMap     = "ConfigMap.v1"
-	keySecret        = "Secret.v1"
 )
 
 const lastApplied = "metacontroller.k8s.io/last-applied-configuration"
@@ -239,7 +232,7 @@ func WithConfigYAML(configYAML string) Modifier {
 // WithoutRelatedSecrets sends no related Secret (the one passwordSecretRef
 // names does not exist).
 func WithoutRelatedSecrets() Modifier {
-	return func(r *Request) { r.tree["related"] = map[string]any{keySecret: map[string]any{}} }
+	return func(r *Request) { r.tree["related"] = map[string]any{hook.KeySecret: map[string]any{}} }
 }
 
 // WithRelatedEdit changes a related object in place; kind is its Kind.
@@ -251,14 +244,7 @@ func WithRelatedEdit(kind, name string, edit func(obj map[string]any)) Modifier 
 }
 
 // StatusAdapter is one entry of status.adapters, as the hook writes it.
-type StatusAdapter struct {
-	Type      string   `json:"type"`
-	Port      int32    `json:"port"`
-	Enabled   bool     `json:"enabled"`
-	Running   bool     `json:"running"`
-	Service   string   `json:"service,omitempty"`
-	Endpoints []string `json:"endpoints,omitempty"`
-}
+type StatusAdapter = hook.AdapterStatus
 
 // WithStatusAdapters sets status.adapters (the last known adapters); with
 // none, it removes the field, as a status written before discovery has none.
@@ -326,15 +312,15 @@ func WithParentEdit(edit func(parent map[string]any)) Modifier {
 func childKey(kind string) string {
 	switch kind {
 	case "StatefulSet":
-		return keyStatefulSet
+		return hook.KeyStatefulSet
 	case "Service":
-		return keyService
+		return hook.KeyService
 	case "NetworkPolicy":
-		return keyNetworkPolicy
+		return hook.KeyNetworkPolicy
 	case "ConfigMap":
-		return keyConfigMap
+		return hook.KeyConfigMap
 	case "Secret":
-		return keySecret
+		return hook.KeySecret
 	}
 	panic("hooktest: unknown child kind " + kind)
 }
