@@ -30,34 +30,17 @@ func DefaultPort(typ string) int32 {
 	return 0
 }
 
-// Adapter is one protocol adapter as GET /api/v1/adapters reports it.
+// Adapter is one protocol adapter as GET /api/v1/adapters reports it, and
+// the one shape of an adapter in the hook: from this decode to the status.
 type Adapter struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	Enabled   bool      `json:"enabled"`
-	Running   bool      `json:"running"`
-	Port      int32     `json:"port"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
-// EffectivePort is the port the adapter listens on: its own, or its type's
-// default when DittoFS says 0.
-func (a Adapter) EffectivePort() int32 {
-	if a.Port == 0 {
-		return DefaultPort(a.Type)
-	}
-	return a.Port
-}
-
-// wireAdapter checks presence: a body of the wrong shape must be refused,
-// not read as "no adapters" (which would delete every adapter Service).
-type wireAdapter struct {
-	ID        string    `json:"id"`
-	Type      *string   `json:"type"`
-	Enabled   *bool     `json:"enabled"`
-	Running   *bool     `json:"running"`
-	Port      *int64    `json:"port"`
-	CreatedAt time.Time `json:"created_at"`
+	ID      string
+	Type    string
+	Enabled bool
+	Running bool
+	// Port is where the adapter listens: DittoFS's 0 is decoded as the
+	// type's default port.
+	Port      int32
+	CreatedAt time.Time
 }
 
 // maxTypeLength bounds an adapter type: it ends up in Service names,
@@ -67,8 +50,20 @@ const maxTypeLength = 63
 
 // DecodeAdapters parses the adapter list strictly: a JSON array whose every
 // element has a type (printable, at most maxTypeLength bytes), a port in
-// range and the two flags.
+// range (0 only for a type with a default port) and the two flags. A body
+// of another shape is refused, never read as "no adapters" (which would
+// delete every adapter Service).
 func DecodeAdapters(body []byte) ([]Adapter, error) {
+	// Pointers tell a missing field from its zero value. (The type's name
+	// shows in the error of a body of another shape.)
+	type wireAdapter struct {
+		ID        string    `json:"id"`
+		Type      *string   `json:"type"`
+		Enabled   *bool     `json:"enabled"`
+		Running   *bool     `json:"running"`
+		Port      *int64    `json:"port"`
+		CreatedAt time.Time `json:"created_at"`
+	}
 	var wire []wireAdapter
 	if err := json.Unmarshal(body, &wire); err != nil {
 		return nil, fmt.Errorf("adapter list is not a JSON array of adapters: %w", err)
@@ -91,8 +86,10 @@ func DecodeAdapters(body []byte) ([]Adapter, error) {
 			return nil, fmt.Errorf("adapter %q has port %d, outside 0-65535", *w.Type, *w.Port)
 		}
 		a := Adapter{ID: w.ID, Type: *w.Type, Enabled: *w.Enabled, Running: *w.Running, Port: int32(*w.Port), CreatedAt: w.CreatedAt}
-		if a.EffectivePort() == 0 {
-			return nil, fmt.Errorf("adapter %q reports port 0 and its type has no default port", a.Type)
+		if a.Port == 0 {
+			if a.Port = DefaultPort(a.Type); a.Port == 0 {
+				return nil, fmt.Errorf("adapter %q reports port 0 and its type has no default port", a.Type)
+			}
 		}
 		out = append(out, a)
 	}

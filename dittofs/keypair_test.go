@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -131,4 +132,13 @@ func BenchmarkTransportsClient(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func transportClient(t *testing.T, tr *dittofs.Transports, key string, target dittofs.TLSTarget) *http.Client {
+	t.Helper()
+	hc, err := tr.Client(key, target)
+	if err != nil {
+		t.Fatalf("Transports.Client: %v", err)
+	}
+	return hc
 }

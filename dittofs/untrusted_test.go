@@ -1,6 +1,7 @@
 package dittofs_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -8,10 +9,25 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
+
+func newClient(t *testing.T, url string) *dittofs.Client {
+	t.Helper()
+	client, err := dittofs.NewClient(url, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
 
 // Whoever creates a DittoServer chooses the image that answers at its API
 // address. These tests play such a server.
@@ -96,7 +112,7 @@ func TestAPIErrorMessages(t *testing.T) {
 				_, _ = w.Write([]byte(c.body))
 			}))
 			defer srv.Close()
-			cl, _ := newClient(t, srv.URL)
+			cl := newClient(t, srv.URL)
 			_, err := cl.ListAdapters(ctx(t), "token")
 			if got := err.Error(); got != "list adapters: "+c.want && !strings.HasSuffix(got, ": "+c.want) {
 				t.Fatalf("got %q, want it to end in %q", got, c.want)
@@ -110,7 +126,7 @@ func TestAPIErrorMessages(t *testing.T) {
 			_, _ = w.Write([]byte(`{"title":"Internal Server Error","status":500,"detail":` + quote(long) + `}`))
 		}))
 		defer srv.Close()
-		cl, _ := newClient(t, srv.URL)
+		cl := newClient(t, srv.URL)
 		_, err := cl.ListAdapters(ctx(t), "token")
 		msg := err.Error()
 		if len(msg) > 300 || strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "list adapters: HTTP 500: very long detail very long detail") {
@@ -142,62 +158,4 @@ func TestDecodeAdaptersRefusesStrangeTypes(t *testing.T) {
 			t.Errorf("type %q refused: %v", typ, err)
 		}
 	}
-}
-
-// TestForeignOperatorAccount: a k8s-operator account the hook did not
-// create — a person's, with role user or admin and their own password — is
-// never reset, used or deleted. Before, one sync reset its password and the
-// hook logged in as it; finalize deleted it.
-func TestForeignOperatorAccount(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{})
-	c, calls := newClient(t, srv.URL)
-	adminToken := srv.AdminToken()
-	const persons = "a-person's-own-password-42"
-	target := dittofs.Target{Key: "uid-1", Client: c, Operator: dittofs.Credentials{Username: "k8s-operator", Password: "hook-operator-password-1"}, Admin: admin}
-	for _, role := range []string{"user", "admin"} {
-		t.Run(role, func(t *testing.T) {
-			srv.Admin(adminToken, http.MethodPost, "/api/v1/users", map[string]string{"username": "k8s-operator", "password": persons, "role": role}, http.StatusCreated, nil)
-			t.Cleanup(func() {
-				srv.Admin(adminToken, http.MethodDelete, "/api/v1/users/k8s-operator", nil, http.StatusNoContent, nil)
-			})
-			accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
-			calls.reset()
-			err := accounts.Do(ctx(t), target, func(token string) error {
-				t.Errorf("the hook used a token of the person's account")
-				return nil
-			})
-			var conflict *dittofs.AccountConflictError
-			if !errors.As(err, &conflict) || conflict.Role != role {
-				t.Fatalf("got %v, want an AccountConflictError for role %s", err, role)
-			}
-			if n := calls.get(reset); n != 0 {
-				t.Errorf("the hook reset the person's password (%d calls)", n)
-			}
-			if code, _ := srv.Call("", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "k8s-operator", "password": persons}); code != http.StatusOK {
-				t.Errorf("the person can no longer log in with their password: %d", code)
-			}
-			if err := accounts.DeleteOperator(ctx(t), target); !errors.As(err, &conflict) {
-				t.Errorf("finalize: got %v, want an AccountConflictError", err)
-			}
-			if code, body := srv.Call(adminToken, http.MethodGet, "/api/v1/users/k8s-operator", nil); code != http.StatusOK || !strings.Contains(string(body), `"role":"`+role+`"`) {
-				t.Errorf("finalize deleted or changed the person's account: %d %s", code, body)
-			}
-		})
-	}
-	t.Run("the hook's own account promoted to admin", func(t *testing.T) {
-		accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
-		if err := accounts.Do(ctx(t), target, func(string) error { return nil }); err != nil {
-			t.Fatal(err) // provisions the hook's account
-		}
-		srv.Admin(adminToken, http.MethodPut, "/api/v1/users/k8s-operator", map[string]string{"role": "admin"}, http.StatusOK, nil)
-		accounts.Forget(target.Key)
-		err := accounts.Do(ctx(t), target, func(string) error {
-			t.Errorf("the hook used an admin's token")
-			return nil
-		})
-		var conflict *dittofs.AccountConflictError
-		if !errors.As(err, &conflict) || conflict.Role != "admin" {
-			t.Fatalf("got %v, want an AccountConflictError for role admin", err)
-		}
-	})
 }

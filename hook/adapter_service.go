@@ -1,8 +1,6 @@
 package hook
 
 import (
-	"maps"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -11,8 +9,8 @@ import (
 )
 
 // makeAdapterServices renders the Services of one enabled adapter: its main
-// Service <name>-adapter-<type> (TCP), and for nfs with udp set a second
-// Service <name>-adapter-nfs-udp.
+// Service <name>-adapter-<type> (its TCP ports), and for nfs with udp set a
+// second Service <name>-adapter-nfs-udp (its UDP ports).
 //
 // TCP and UDP on one port number never share a Service: Metacontroller's
 // default dynamic-apply merges Service ports by port number alone, so the two
@@ -20,61 +18,41 @@ import (
 // Services are correct under dynamic-apply and server-side apply alike; a
 // cloud that supports it can share one address between them through
 // annotations (overrides.nfs.annotations).
-func makeAdapterServices(s *server, a adapter, obs *observed) []*corev1.Service {
-	o := s.adapterOverride(a.Type)
-	nfs := a.Type == "nfs"
-	portmapper := nfs && o.Portmapper != nil && *o.Portmapper
-	udp := nfs && o.UDP != nil && *o.UDP
-
-	main := []corev1.ServicePort{servicePort(portName(a.Type), a.Port, corev1.ProtocolTCP)}
-	if portmapper {
-		main = append(main, servicePort("portmapper", dittofs.PortmapperPort, corev1.ProtocolTCP))
-	}
-	out := []*corev1.Service{makeAdapterService(s, a, adapterName(s.Name, a.Type), main, o, obs)}
-	if udp {
-		ports := []corev1.ServicePort{servicePort(portName(a.Type)+"-udp", a.Port, corev1.ProtocolUDP)}
-		if portmapper {
-			ports = append(ports, servicePort("portmapper-udp", dittofs.PortmapperPort, corev1.ProtocolUDP))
+func makeAdapterServices(s *dittoServer, a dittofs.Adapter, obs *observedChildren) []*corev1.Service {
+	shape := s.AdapterServices.For(a.Type)
+	var tcp, udp []corev1.ServicePort
+	for _, p := range adapterPorts(a, shape) {
+		sp := corev1.ServicePort{Name: p.Name, Port: p.Port, TargetPort: intstr.FromInt32(p.Port), Protocol: p.Protocol}
+		if p.Protocol == corev1.ProtocolUDP {
+			udp = append(udp, sp)
+		} else {
+			tcp = append(tcp, sp)
 		}
-		out = append(out, makeAdapterService(s, a, adapterUDPName(s.Name, a.Type), ports, o, obs))
+	}
+	out := []*corev1.Service{makeAdapterService(s, a, adapterName(s.Name, a.Type), tcp, shape, obs)}
+	if len(udp) > 0 {
+		out = append(out, makeAdapterService(s, a, adapterUDPName(s.Name, a.Type), udp, shape, obs))
 	}
 	return out
 }
 
-func makeAdapterService(s *server, a adapter, name string, ports []corev1.ServicePort, o AdapterServiceOverride, obs *observed) *corev1.Service {
-	typ := corev1.ServiceTypeLoadBalancer
-	var annotations map[string]string
-	if as := s.Spec.AdapterServices; as != nil {
-		typ = as.Type
-		annotations = maps.Clone(as.Annotations)
-	}
-	if o.Type != "" {
-		typ = o.Type
-	}
-	if len(o.Annotations) > 0 {
-		if annotations == nil {
-			annotations = map[string]string{}
-		}
-		maps.Copy(annotations, o.Annotations)
-	}
-	l := labels(s.Name, "adapter")
-	l[LabelAdapterType] = dns1035(a.Type)
+func makeAdapterService(s *dittoServer, a dittofs.Adapter, name string, ports []corev1.ServicePort, shape adapterService, obs *observedChildren) *corev1.Service {
 	svc := &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l, Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: adapterLabels(s.Name, a.Type), Annotations: shape.Annotations},
 		Spec: corev1.ServiceSpec{
-			Type:     typ,
+			Type:     shape.Type,
 			Selector: selectorLabels(s.Name),
 			Ports:    ports,
 		},
 	}
-	if typ == corev1.ServiceTypeLoadBalancer {
-		svc.Spec.LoadBalancerClass = o.LoadBalancerClass
-		svc.Spec.LoadBalancerSourceRanges = o.LoadBalancerSourceRanges
+	if shape.Type == corev1.ServiceTypeLoadBalancer {
+		svc.Spec.LoadBalancerClass = shape.LoadBalancerClass
+		svc.Spec.LoadBalancerSourceRanges = shape.LoadBalancerSourceRanges
 	}
-	if typ != corev1.ServiceTypeClusterIP {
-		svc.Spec.ExternalTrafficPolicy = o.ExternalTrafficPolicy
-		keepNodePorts(svc, obs.service(name), o.NodePort)
+	if shape.Type != corev1.ServiceTypeClusterIP {
+		svc.Spec.ExternalTrafficPolicy = shape.ExternalTrafficPolicy
+		keepNodePorts(svc, obs.service(name), shape.NodePort)
 	}
 	return svc
 }
@@ -102,8 +80,29 @@ func keepNodePorts(svc *corev1.Service, prev *corev1.Service, pinned *int32) {
 	}
 }
 
-func servicePort(name string, port int32, proto corev1.Protocol) corev1.ServicePort {
-	return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(port), Protocol: proto}
+// adapterPort is one port an adapter exposes.
+type adapterPort struct {
+	Name     string
+	Port     int32
+	Protocol corev1.Protocol
+}
+
+// adapterPorts are the ports one adapter exposes, which its Services carry
+// and its NetworkPolicy admits: its own port over TCP, and over UDP with
+// udp; with portmapper, DittoFS's portmapper the same way.
+func adapterPorts(a dittofs.Adapter, shape adapterService) []adapterPort {
+	name := portName(a.Type)
+	out := []adapterPort{{name, a.Port, corev1.ProtocolTCP}}
+	if shape.UDP {
+		out = append(out, adapterPort{name + "-udp", a.Port, corev1.ProtocolUDP})
+	}
+	if shape.Portmapper {
+		out = append(out, adapterPort{"portmapper", dittofs.PortmapperPort, corev1.ProtocolTCP})
+		if shape.UDP {
+			out = append(out, adapterPort{"portmapper-udp", dittofs.PortmapperPort, corev1.ProtocolUDP})
+		}
+	}
+	return out
 }
 
 // portName is a valid IANA service name (at most 15 characters, letters,

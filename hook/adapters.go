@@ -14,21 +14,13 @@ import (
 // is treated as a malformed answer, and the last known adapters stay.
 const maxAdapters = 32
 
-// adapter is one adapter as the hook remembers it in status.adapters.
-type adapter struct {
-	Type    string
-	Port    int32
-	Enabled bool
-	Running bool
-}
-
-// fromPoll turns a successful poll into the adapters to expose, sorted by
-// type. A type DittoFS reports twice is resolved deterministically: the
+// judgeAdapters turns a successful poll into the adapters to expose, sorted
+// by type, or says why the list is malformed. A type DittoFS reports twice is resolved deterministically: the
 // enabled one, then the running one, then the oldest, then the lowest ID.
 // Two types whose children would share a name (see adapterChildNames) make
 // the answer malformed: Metacontroller keys children by name, so one would
 // silently replace the other.
-func fromPoll(cr string, polled []dittofs.Adapter) ([]adapter, error) {
+func judgeAdapters(cr string, polled []dittofs.Adapter) ([]dittofs.Adapter, error) {
 	sorted := slices.Clone(polled)
 	slices.SortStableFunc(sorted, func(a, b dittofs.Adapter) int {
 		return cmp.Or(
@@ -52,28 +44,24 @@ func fromPoll(cr string, polled []dittofs.Adapter) ([]adapter, error) {
 			claimed[n] = a.Type
 		}
 	}
-	out := make([]adapter, len(sorted))
-	for i, a := range sorted {
-		out[i] = adapter{Type: a.Type, Port: a.EffectivePort(), Enabled: a.Enabled, Running: a.Running}
-	}
-	return out, nil
+	return sorted, nil
 }
 
-// fromStatus is the last known adapter list, as the previous sync wrote it.
+// lastKnownAdapters is the last known adapter list, as the previous sync wrote it.
 // What the hook never writes (a type twice, two types sharing a child name:
 // a status edited by hand) is dropped deterministically, keeping the first
 // by type.
-func fromStatus(cr string, st []AdapterStatus) []adapter {
-	out := make([]adapter, 0, len(st))
+func lastKnownAdapters(cr string, st []AdapterStatus) []dittofs.Adapter {
+	out := make([]dittofs.Adapter, 0, len(st))
 	for _, a := range st {
 		if a.Type == "" || a.Port < 1 || a.Port > 65535 {
 			continue // not written by the hook: the CRD schema refuses it
 		}
-		out = append(out, adapter{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running})
+		out = append(out, dittofs.Adapter{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running})
 	}
-	slices.SortFunc(out, func(a, b adapter) int { return cmp.Compare(a.Type, b.Type) })
+	slices.SortFunc(out, func(a, b dittofs.Adapter) int { return cmp.Compare(a.Type, b.Type) })
 	claimed := map[string]bool{}
-	return slices.DeleteFunc(out, func(a adapter) bool {
+	return slices.DeleteFunc(out, func(a dittofs.Adapter) bool {
 		names := adapterChildNames(cr, a.Type)
 		for _, n := range names {
 			if claimed[n] {
@@ -98,7 +86,7 @@ func cmpBool(a, b bool) int {
 }
 
 // describeAdapters is a stable one-line summary for condition messages.
-func describeAdapters(as []adapter) string {
+func describeAdapters(as []dittofs.Adapter) string {
 	if len(as) == 0 {
 		return "no adapters"
 	}

@@ -2,37 +2,24 @@ package hook_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 )
 
 // A typical sync: a ready server with both adapters, every child observed
-// (the steady case of the fixture suite), and a successful poll.
+// (hooktest.Steady), and a successful poll.
 func typical(b *testing.B) ([]byte, []dittofs.Adapter) {
 	b.Helper()
-	dir := filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "steady")
-	req, err := os.ReadFile(filepath.Join(dir, "request.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "dittofs", "adapters-fresh.body"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	adapters, err := dittofs.DecodeAdapters(raw)
+	req := hooktest.Steady().JSON()
+	adapters, err := dittofs.DecodeAdapters(hooktest.DittoFSBody("adapters-fresh.body"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return req, adapters
 }
-
-var now = time.Date(2026, 11, 25, 20, 10, 0, 0, time.UTC)
 
 // BenchmarkSync is what the hook does for one sync besides calling DittoFS:
 // decode the request, compute the answer, encode it.

@@ -40,14 +40,11 @@ type dfsConfig struct {
 }
 
 // renderConfig renders config.yaml for `dfs start --config`.
-func renderConfig(s *server) string {
+func renderConfig(s *dittoServer) string {
 	var c dfsConfig
-	c.Logging.Level, c.Logging.Format, c.Logging.Output = defaultLogLevel, defaultLogFormat, "stdout"
-	if l := s.Spec.Logging; l != nil {
-		c.Logging.Level, c.Logging.Format = l.Level, l.Format
-	}
+	c.Logging.Level, c.Logging.Format, c.Logging.Output = s.Logging.Level, s.Logging.Format, "stdout"
 	c.ShutdownTimeout = "30s"
-	db := s.database()
+	db := s.Database
 	c.Database.Type = db.Type
 	if db.Type == "sqlite" {
 		c.Database.SQLite = &struct {
@@ -56,12 +53,9 @@ func renderConfig(s *server) string {
 	}
 	c.ControlPlane.Host = "0.0.0.0"
 	c.ControlPlane.Port = s.APIPort
-	c.ControlPlane.JWT.AccessTokenDuration, c.ControlPlane.JWT.RefreshTokenDuration = defaultAccessTokenTTL, defaultRefreshTokenTTL
-	if id := s.Spec.Identity; id != nil && id.JWT != nil {
-		c.ControlPlane.JWT.AccessTokenDuration = id.JWT.AccessTokenDuration
-		c.ControlPlane.JWT.RefreshTokenDuration = id.JWT.RefreshTokenDuration
-	}
-	c.Admin.Username = s.AdminUsername
+	c.ControlPlane.JWT.AccessTokenDuration = s.Identity.AccessTokenDuration
+	c.ControlPlane.JWT.RefreshTokenDuration = s.Identity.RefreshTokenDuration
+	c.Admin.Username = s.Identity.AdminUsername
 	out, err := yaml.Marshal(c)
 	if err != nil {
 		panic("hook: config.yaml does not marshal: " + err.Error()) // a fixed struct of strings
@@ -69,7 +63,7 @@ func renderConfig(s *server) string {
 	return string(out)
 }
 
-func makeConfigMap(s *server, configYAML string) *corev1.ConfigMap {
+func makeConfigMap(s *dittoServer, configYAML string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: configMapName(s.Name), Labels: labels(s.Name, "config")},

@@ -18,6 +18,9 @@ type controlPlaneDB struct {
 	SQLitePath string
 	// PostgresSecret names the Secret with the connection (postgres only).
 	PostgresSecret string
+	// AllowReset is spec.database.allowControlPlaneReset: moving a running
+	// server to this database is intended.
+	AllowReset bool
 }
 
 func (d controlPlaneDB) String() string {
@@ -33,29 +36,11 @@ func (d controlPlaneDB) String() string {
 	return d.Type
 }
 
-// database is the control-plane database the spec asks for.
-func (s *server) database() controlPlaneDB {
-	d := controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath}
-	if db := s.Spec.Database; db != nil {
-		d.Type = db.Type
-		switch {
-		case db.Type == "postgres":
-			d.SQLitePath = ""
-			if db.PostgresSecretRef != nil {
-				d.PostgresSecret = db.PostgresSecretRef.Name
-			}
-		case db.SQLite != nil:
-			d.SQLitePath = db.SQLite.Path
-		}
-	}
-	return d
-}
-
 // observedDatabase is the database the running server was given, read from
 // the observed ConfigMap's config.yaml and, for postgres, the observed
 // StatefulSet's environment. ok is false when there is nothing to read (the
 // first sync).
-func (o *observed) database(cr string) (d controlPlaneDB, ok bool) {
+func (o *observedChildren) database(cr string) (d controlPlaneDB, ok bool) {
 	cm := o.configMaps[configMapName(cr)]
 	if cm == nil {
 		return d, false
@@ -85,15 +70,15 @@ func (o *observed) database(cr string) (d controlPlaneDB, ok bool) {
 // CRD's transition rule refuses the same change; this catches what slipped
 // through (a CRD without the rule, `hook render`), statelessly, by comparing
 // with what the observed children say.
-func checkDatabase(s *server, obs *observed) error {
-	if db := s.Spec.Database; db != nil && db.AllowControlPlaneReset {
+func checkDatabase(s *dittoServer, obs *observedChildren) error {
+	now := s.Database
+	if now.AllowReset {
 		return nil
 	}
 	was, ok := obs.database(s.Name)
 	if !ok {
 		return nil
 	}
-	now := s.database()
 	changed := was.Type != now.Type ||
 		(now.Type == "sqlite" && was.SQLitePath != now.SQLitePath) ||
 		(now.Type == "postgres" && was.PostgresSecret != "" && was.PostgresSecret != now.PostgresSecret)

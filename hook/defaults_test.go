@@ -12,14 +12,15 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // TestDefaultsMatchCRD checks that hook.Default fills in exactly the CRD's
 // defaults: the API server applies the CRD's, `hook render` and old objects
-// rely on the hook's, and the two must give the same children.
+// rely on the hook's, and the two must give the same children. And a
+// section a spec leaves out defaults as an empty one does, so that the
+// hook reads no field that Default did not set.
 func TestDefaultsMatchCRD(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "manifests", "crd", "bases", "dittofs.dittofs.com_dittoservers.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "manifests", "crd", "bases", "dittofs.dittofs.com_dittoservers.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +67,15 @@ func TestDefaultsMatchCRD(t *testing.T) {
 	}
 	if len(want) < 10 {
 		t.Fatalf("found only %d CRD defaults: %v", len(want), keys(want))
+	}
+
+	var minimal hook.DittoServerSpec
+	if err := json.Unmarshal([]byte(`{"storage":{"metadataSize":"1Gi"}}`), &minimal); err != nil {
+		t.Fatal(err)
+	}
+	hook.Default(&minimal)
+	if d := cmp.Diff(spec, minimal); d != "" {
+		t.Fatalf("absent sections default unlike empty ones (-empty sections +absent ones):\n%s", d)
 	}
 }
 

@@ -1,6 +1,9 @@
-// Package hook is the Metacontroller sync hook for DittoServer resources: the
-// wire contract, the HTTP handlers, and the pure desired-state builders that
-// turn (request, adapter poll, clock) into the children and status to answer.
+// Package hook is the pure core of the Metacontroller sync hook for
+// DittoServer resources: the wire contract, the DittoServer API types, and
+// the desired-state builders that turn (request, what DittoFS said, clock)
+// into the children and status to answer. It does no I/O: its shell, the
+// HTTP service in hook/server, reads the requests, calls DittoFS as the
+// core's Plan says, and writes the answers.
 //
 // +groupName=dittofs.dittofs.com
 // +versionName=v1alpha1

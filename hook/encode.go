@@ -1,8 +1,6 @@
 package hook
 
 import (
-	"bytes"
-	"encoding/json"
 	"maps"
 	"slices"
 
@@ -35,37 +33,6 @@ func child(obj any) any {
 		return serviceChild{Service: o}
 	}
 	return obj
-}
-
-// keepObserved returns an observed child so that Metacontroller leaves it as
-// it is: the object the hook last returned, which dynamic-apply keeps in the
-// last-applied annotation. Without that annotation (server-side apply), the
-// observed object without what the API server owns (status, uid,
-// resourceVersion, managedFields, …).
-func keepObserved(raw ObservedObject) json.RawMessage {
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil {
-		return json.RawMessage(raw) // checked by DecodeSyncRequest; unreachable
-	}
-	md, _ := obj["metadata"].(map[string]any)
-	if ann, ok := md["annotations"].(map[string]any); ok {
-		if last, ok := ann[lastAppliedAnnotation].(string); ok && json.Valid([]byte(last)) {
-			var buf bytes.Buffer
-			if json.Compact(&buf, []byte(last)) == nil {
-				return buf.Bytes()
-			}
-		}
-	}
-	delete(obj, "status")
-	keep := map[string]any{}
-	for _, k := range []string{"name", "namespace", "labels", "annotations"} {
-		if v, ok := md[k]; ok {
-			keep[k] = v
-		}
-	}
-	obj["metadata"] = keep
-	out, _ := json.Marshal(obj)
-	return out
 }
 
 // sortedKeys returns a map's keys in order, so that answers never depend on

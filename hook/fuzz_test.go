@@ -1,134 +1,296 @@
 package hook_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 )
 
-// seedRequests adds every fixture request (captured and derived) to a corpus.
-func seedRequests(f *testing.F, add func(req []byte)) {
-	f.Helper()
-	files, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "test", "testdata", "sync", "*", "request.json"))
-	captured, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "test", "testdata", "metacontroller", "*.json"))
-	files = append(files, captured...)
-	if len(files) < 10 {
-		f.Fatalf("only %d seed requests found", len(files))
-	}
-	for _, p := range files {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		add(b)
-	}
-}
+// The fuzz targets sit where bytes from outside enter the hook: DittoFS's
+// adapter list (whatever image answers at a DittoServer's API address), a
+// DittoServer's spec (whoever may create one), and Metacontroller's request
+// envelope. Each is seeded with small structured inputs, so that the fuzzer
+// mutates what matters instead of 44 KB of captured managedFields.
 
-// FuzzDecodeSyncRequest: decoding never panics, and a request it accepts
-// can always be answered.
-func FuzzDecodeSyncRequest(f *testing.F) {
-	seedRequests(f, func(b []byte) { f.Add(b) })
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"parent":null,"children":{}}`))
-	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := hook.DecodeSyncRequest(body)
-		if err != nil {
-			if _, ok := err.(*hook.InputError); !ok {
-				t.Fatalf("decode error of type %T: %v", err, err)
+// childNames lists an answer's children as "Kind/name", failing on a name
+// given twice (Metacontroller keys children by kind and name: one would
+// silently replace the other).
+func childNames(t testing.TB, resp *hook.SyncResponse) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, c := range resp.Children {
+		var head objectHead
+		switch o := c.(type) {
+		case interface {
+			GetName() string
+			GetObjectKind() k8sschema.ObjectKind
+		}:
+			head.APIVersion, head.Kind = o.GetObjectKind().GroupVersionKind().ToAPIVersionAndKind()
+			head.Metadata.Name = o.GetName()
+		case json.RawMessage: // a kept child
+			if err := json.Unmarshal(o, &head); err != nil {
+				t.Fatal(err)
 			}
-			return
+		default:
+			t.Fatalf("a child of type %T", c)
 		}
-		in, err := hook.Prepare(req)
-		if err != nil {
-			return
+		k := head.Kind + "/" + head.Metadata.Name
+		if head.APIVersion != apiVersions[head.Kind] {
+			k = head.Kind + "." + head.APIVersion + "/" + head.Metadata.Name
 		}
-		if _, err := json.Marshal(in.Desired(hook.Observation{}, now, hook.NewFixedSecretSource("fuzz"))); err != nil {
-			t.Fatalf("answer does not encode: %v", err)
+		if out[k] {
+			t.Fatalf("two children named %s", k)
 		}
-	})
+		out[k] = true
+	}
+	return out
 }
 
-// FuzzCore: for any request and any adapter list, the core does not panic,
-// is deterministic, and never answers with fewer children than it must
-// keep: after a failed poll, every observed adapter child and everything a
-// successful empty poll would keep are still there.
-func FuzzCore(f *testing.F) {
-	lists := []string{`[]`, `[{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049}]`}
-	for _, name := range []string{"adapters-fresh.body", "adapters-smb-disabled-nfs-moved.body", "adapters-smb-port0.body", "adapters-smb-deleted.body"} {
-		b, _ := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "testdata", "dittofs", name))
-		lists = append(lists, string(b))
+// objectHead is what files an object.
+type objectHead struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+}
+
+// apiVersions of the child kinds: childNames names them "Kind/name".
+var apiVersions = map[string]string{"StatefulSet": "apps/v1", "Service": "v1", "NetworkPolicy": "networking.k8s.io/v1", "ConfigMap": "v1", "Secret": "v1"}
+
+// FuzzAdapterList: whatever DittoFS answers to GET /api/v1/adapters, the
+// hook decodes and judges it without panicking; a list it accepts exposes
+// at most 32 types, each once, sorted, with no two children sharing a name,
+// and agrees with what the status says; a list it refuses changes no
+// adapter child. The answer is the same for the same bytes.
+func FuzzAdapterList(f *testing.F) {
+	for _, seed := range []string{
+		`[]`,
+		`[{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049}]`,
+		`[{"id":"a","type":"nfs","enabled":true,"running":true,"port":0},{"id":"b","type":"smb","enabled":false,"running":false,"port":1445}]`,
+		`[{"id":"b","type":"nfs","enabled":false,"running":false,"port":2049,"created_at":"2026-11-25T20:05:44Z"},{"id":"a","type":"nfs","enabled":true,"running":true,"port":12049}]`,
+		`[{"id":"n","type":"nfs","enabled":true,"running":true,"port":12049},{"id":"u","type":"nfs-udp","enabled":true,"running":true,"port":2049}]`,
+		`[{"id":"w","type":"WebDAV","enabled":true,"running":false,"port":8443},{"id":"x","type":"webdav-d92634","enabled":true,"running":true,"port":8444}]`,
+		`[{"id":"a","enabled":true,"running":true,"port":1}]`,
+		`{"adapters":[]}`,
+		`null`,
+	} {
+		f.Add([]byte(seed))
 	}
-	i := 0
-	seedRequests(f, func(b []byte) {
-		f.Add(b, []byte(lists[i%len(lists)]))
-		i++
-	})
+	f.Add(hooktest.DittoFSBody("adapters-fresh.body"))
+	// A ready server with an nfs adapter's children observed, nfs with UDP.
+	sync := prepare(f, []byte(strings.Replace(smallRequest, `"metadataSize":"1Gi"}`, `"metadataSize":"1Gi"},"adapterServices":{"overrides":{"nfs":{"udp":true}}}`, 1)))
+	if err := sync.InvalidSpec(); err != nil || !sync.Plan().Contact {
+		f.Fatalf("the base request would not poll: %v", err)
+	}
 	secrets := hook.NewFixedSecretSource("fuzz")
-	f.Fuzz(func(t *testing.T, body, list []byte) {
-		req, err := hook.DecodeSyncRequest(body)
+	kept := childNames(f, sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		adapters, err := dittofs.DecodeAdapters(body)
 		if err != nil {
-			return
-		}
-		in, err := hook.Prepare(req)
-		if err != nil {
-			return
-		}
-		answer := func(o hook.Observation) []byte {
-			b, err := json.Marshal(in.Desired(o, now, secrets))
-			if err != nil {
-				t.Fatalf("answer does not encode: %v", err)
+			if adapters != nil {
+				t.Fatalf("a refused list came with adapters: %v", adapters)
 			}
-			return b
+			err = &dittofs.MalformedError{Op: "list adapters", Err: err}
 		}
-		var obs hook.Observation
-		if adapters, err := dittofs.DecodeAdapters(list); err == nil {
-			obs = in.ObservePoll(adapters, nil, "http://x")
-		} else {
-			obs = in.ObservePoll(nil, &dittofs.MalformedError{Op: "list adapters", Err: err}, "http://x")
-		}
-		a := answer(obs)
-		if b := answer(obs); !bytes.Equal(a, b) {
-			t.Fatal("two answers to the same input differ")
-		}
-		failed := harness.ChildNames(t, answer(in.ObservePoll(nil, &dittofs.TransportError{Op: "login", Err: os.ErrDeadlineExceeded}, "http://x")))
-		empty := harness.ChildNames(t, answer(in.ObservePoll([]dittofs.Adapter{}, nil, "http://x")))
-		for n := range empty {
-			if !failed[n] {
-				t.Fatalf("a failed poll drops %s, which even a successful empty poll keeps", n)
+		obs := sync.ObservePoll(adapters, err, api)
+		resp := sync.Desired(obs, now, secrets)
+		children := childNames(t, resp)
+		poll := obs.Poll()
+		switch poll.State {
+		case hook.Succeeded:
+			judged := obs.Adapters()
+			if len(judged) > 32 {
+				t.Fatalf("%d adapter types accepted", len(judged))
 			}
-		}
-		parent := req.Parent.Metadata.Name
-		var spec struct {
-			NetworkPolicy *struct {
-				Enabled *bool `json:"enabled"`
-			} `json:"networkPolicy"`
-		}
-		_ = json.Unmarshal(req.Parent.Spec, &spec)
-		policiesOff := spec.NetworkPolicy != nil && spec.NetworkPolicy.Enabled != nil && !*spec.NetworkPolicy.Enabled
-		for key, objs := range req.Children {
-			kind, _, _ := strings.Cut(key, ".")
-			if kind != "Service" && kind != "NetworkPolicy" {
-				continue
-			}
-			for n := range objs {
-				switch {
-				case in.SpecError() != nil:
-				case kind == "NetworkPolicy" && policiesOff:
-					// Disabled policies all go, whatever the poll did.
-					if failed[kind+"/"+n] {
-						t.Fatalf("a failed poll keeps %s/%s although networkPolicy.enabled is false", kind, n)
-					}
-				case strings.HasPrefix(n, parent+"-adapter-") && !failed[kind+"/"+n]:
-					t.Fatalf("a failed poll drops the observed %s/%s", kind, n)
+			for i := 1; i < len(judged); i++ {
+				if judged[i-1].Type >= judged[i].Type {
+					t.Fatalf("adapters not one per type, sorted: %q then %q", judged[i-1].Type, judged[i].Type)
 				}
 			}
+			if len(resp.Status.Adapters) != len(judged) {
+				t.Fatalf("status lists %d adapters, the poll %d", len(resp.Status.Adapters), len(judged))
+			}
+		case hook.Failed:
+			if poll.Reason != hook.ReasonInvalidResponse || obs.Adapters() != nil {
+				t.Fatalf("a refused list: %+v, %d adapters", poll, len(obs.Adapters()))
+			}
+			for n := range kept {
+				if !children[n] {
+					t.Fatalf("a refused list dropped %s", n)
+				}
+			}
+		default:
+			t.Fatalf("a poll that happened is %+v", poll)
+		}
+		if again := sync.ObservePoll(adapters, err, api); !reflect.DeepEqual(obs, again) {
+			t.Fatal("the same list was judged twice differently")
 		}
 	})
+}
+
+// FuzzSpec: whatever a DittoServer's spec holds, resolving it never
+// panics; a spec the hook cannot use is a *SpecError answered by keeping
+// every child, and one it can use gives children with valid names.
+func FuzzSpec(f *testing.F) {
+	for _, seed := range []string{
+		`{"storage":{"metadataSize":"1Gi"}}`,
+		`{"storage":{"metadataSize":"1Gi","contentSize":"10Gi","controlPlaneSize":"2Gi","storageClassName":"fast"},"replicas":0}`,
+		`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres","postgresSecretRef":{"name":"pg"}},"controlPlane":{"port":9090}}`,
+		`{"storage":{"metadataSize":"1Gi"},"identity":{"jwt":{"secretRef":{"name":"j","key":"k"},"accessTokenDuration":"10m"},"admin":{"username":"admin","passwordSecretRef":{"name":"a","key":"p"}}}}`,
+		`{"storage":{"metadataSize":"1Gi"},"adapterDiscovery":{"pollingInterval":"1m"},"logging":{"level":"DEBUG","format":"text"}}`,
+		`{"storage":{"metadataSize":"1Gi"},"adapterServices":{"type":"NodePort","annotations":{"a":"b"},"overrides":{"nfs":{"udp":true,"portmapper":true,"nodePort":30000},"smb":{"type":"LoadBalancer","loadBalancerSourceRanges":["10.0.0.0/8"]}}}}`,
+		`{"storage":{"metadataSize":"1Gi"},"networkPolicy":{"enabled":false,"apiFrom":[{"ipBlock":{"cidr":"10.0.0.0/8"}}]},"service":{"type":"NodePort"}}`,
+		`{"storage":{"metadataSize":"lots"},"replicas":2}`,
+		`null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	secrets := hook.NewFixedSecretSource("fuzz")
+	f.Fuzz(func(t *testing.T, spec []byte) {
+		req := &hook.SyncRequest{
+			Parent:   &hook.Parent{APIVersion: hook.APIVersion, Kind: hook.Kind, Spec: spec},
+			Children: hook.ObservedMap{hook.KeyStatefulSet: {}, hook.KeyService: {}, hook.KeyNetworkPolicy: {}, hook.KeyConfigMap: {}, hook.KeySecret: {}},
+		}
+		req.Parent.Metadata.Name, req.Parent.Metadata.Namespace, req.Parent.Metadata.UID = "demo", "default", "uid"
+		sync, err := hook.Prepare(req)
+		if err != nil {
+			t.Fatalf("a request with no children refused: %v", err)
+		}
+		resp := sync.Desired(hook.Observation{}, now, secrets)
+		children := childNames(t, resp)
+		if err := sync.InvalidSpec(); err != nil {
+			var specErr *hook.SpecError
+			if !errors.As(err, &specErr) || len(children) != 0 || sync.Plan().Contact {
+				t.Fatalf("an invalid spec (%v, %T): %d children kept of none, contact %t", err, err, len(children), sync.Plan().Contact)
+			}
+			return
+		}
+		for n := range children {
+			name := n[strings.Index(n, "/")+1:]
+			if len(name) > 63 || !strings.HasPrefix(name, "demo") {
+				t.Fatalf("child %s", n)
+			}
+		}
+		if !children["StatefulSet/demo"] || !children["ConfigMap/demo-config"] {
+			t.Fatalf("a valid spec without its StatefulSet or ConfigMap: %v", children)
+		}
+	})
+}
+
+// smallRequest is a sync request with one child of each kind the hook
+// reads, each a few fields: a seed the fuzzer can mutate usefully.
+const smallRequest = `{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer",
+"metadata":{"name":"demo","namespace":"default","uid":"u","generation":1},
+"spec":{"storage":{"metadataSize":"1Gi"}},
+"status":{"adapters":[{"type":"nfs","port":12049,"enabled":true,"running":true,"service":"demo-adapter-nfs"}]}},
+"children":{
+"StatefulSet.apps/v1":{"demo":{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"demo"},"status":{"readyReplicas":1}}},
+"Service.v1":{"demo-adapter-nfs":{"apiVersion":"v1","kind":"Service","metadata":{"name":"demo-adapter-nfs","annotations":{"metacontroller.k8s.io/last-applied-configuration":"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"demo-adapter-nfs\"}}"}},"spec":{"type":"NodePort","ports":[{"name":"nfs","port":12049,"nodePort":30000}]}}},
+"NetworkPolicy.networking.k8s.io/v1":{"demo-adapter-nfs":{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"demo-adapter-nfs"}}},
+"ConfigMap.v1":{"demo-config":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"demo-config"},"data":{"config.yaml":"database:\n  sqlite:\n    path: /data/controlplane/controlplane.db\n  type: sqlite\n"}}},
+"Secret.v1":{"demo-operator-credentials":{"apiVersion":"v1","kind":"Secret","metadata":{"name":"demo-operator-credentials"},"data":{"password":"cA=="}}}},
+"related":{"Secret.v1":{}}}`
+
+// FuzzSyncRequest: whatever Metacontroller sends, decoding it never
+// panics and refuses it with an *InputError, or it is answered, the same
+// way twice; and when every child is filed under its own kind (as
+// Metacontroller files them), a failed poll keeps every observed adapter
+// child (unless the spec is unusable, which keeps everything, or
+// NetworkPolicies are disabled, which removes every policy).
+func FuzzSyncRequest(f *testing.F) {
+	f.Add([]byte(smallRequest))
+	f.Add([]byte(strings.Replace(smallRequest, `"generation":1}`, `"generation":1,"deletionTimestamp":"2026-11-25T20:09:50Z"},"finalizing":true`, 1)))
+	f.Add([]byte(strings.Replace(smallRequest, `"spec":{"storage":{"metadataSize":"1Gi"}}`, `"spec":{"storage":{"metadataSize":"1Gi"},"networkPolicy":{"enabled":false}}`, 1)))
+	f.Add([]byte(`{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"demo","namespace":"default","uid":"u"}},"children":{}}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"parent":null,"children":{}}`))
+	secrets := hook.NewFixedSecretSource("fuzz")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := hook.DecodeSyncRequest(body)
+		if err == nil {
+			var sync *hook.Sync
+			if sync, err = hook.Prepare(req); err == nil {
+				answerSyncRequest(t, req, sync, secrets)
+				return
+			}
+		}
+		var inputErr *hook.InputError
+		if !errors.As(err, &inputErr) {
+			t.Fatalf("refused with a %T, not an *InputError: %v", err, err)
+		}
+	})
+}
+
+// answerSyncRequest checks the answer to an accepted request.
+func answerSyncRequest(t *testing.T, req *hook.SyncRequest, sync *hook.Sync, secrets *hook.SecretSource) {
+	resp := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets)
+	if _, err := json.Marshal(resp); err != nil {
+		t.Fatalf("the answer does not encode: %v", err)
+	}
+	if again := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets); !reflect.DeepEqual(resp, again) {
+		t.Fatal("two answers to the same request differ")
+	}
+	if !filedByKind(req) {
+		return
+	}
+	children := childNames(t, resp)
+	var spec struct {
+		NetworkPolicy *struct {
+			Enabled *bool `json:"enabled"`
+		} `json:"networkPolicy"`
+	}
+	_ = json.Unmarshal(req.Parent.Spec, &spec)
+	policiesOff := spec.NetworkPolicy != nil && spec.NetworkPolicy.Enabled != nil && !*spec.NetworkPolicy.Enabled
+	observed := 0
+	for key, objs := range req.Children {
+		kind, _, _ := strings.Cut(key, ".")
+		observed += len(objs)
+		for n := range objs {
+			switch {
+			case sync.InvalidSpec() != nil:
+			case kind == "NetworkPolicy" && policiesOff:
+			case (kind == "Service" || kind == "NetworkPolicy") && strings.HasPrefix(n, req.Parent.Metadata.Name+"-adapter-") && !children[kind+"/"+n]:
+				t.Fatalf("a failed poll dropped the observed %s/%s", kind, n)
+			}
+		}
+	}
+	if sync.InvalidSpec() != nil && len(children) != observed {
+		t.Fatalf("an unusable spec kept %d of %d children", len(children), observed)
+	}
+}
+
+// filedByKind says whether every child's kind and apiVersion are those of
+// the key it is filed under.
+func filedByKind(req *hook.SyncRequest) bool {
+	for key, objs := range req.Children {
+		for _, raw := range objs {
+			var head objectHead
+			if json.Unmarshal(raw, &head) != nil || head.Kind+"."+head.APIVersion != key {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func prepare(tb testing.TB, body []byte) *hook.Sync {
+	tb.Helper()
+	req, err := hook.DecodeSyncRequest(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := hook.Prepare(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

@@ -41,8 +41,6 @@ const (
 	// with the operator role: it may list adapters and nothing of interest else.
 	OperatorUsername = "k8s-operator"
 
-	defaultAPIPort = 8080
-
 	containerName  = "dittofs"
 	configFileName = "config.yaml"
 	configDir      = "/config"
@@ -105,6 +103,14 @@ func labels(cr, component string) map[string]string {
 	l := selectorLabels(cr)
 	l[LabelComponent] = component
 	l[LabelManagedBy] = managedBy
+	return l
+}
+
+// adapterLabels are the labels of an adapter type's Services and
+// NetworkPolicy.
+func adapterLabels(cr, typ string) map[string]string {
+	l := labels(cr, "adapter")
+	l[LabelAdapterType] = dns1035(typ)
 	return l
 }
 

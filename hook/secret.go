@@ -45,7 +45,7 @@ func (g *SecretSource) value(uid, secret, key string) []byte {
 
 // makeSecret returns a generated Secret: the observed one's data unchanged
 // when it exists, else fresh values for keys (fixed values in preset).
-func makeSecret(s *server, name, component string, observed *corev1.Secret, keys []string, preset map[string]string, gen *SecretSource) *corev1.Secret {
+func makeSecret(s *dittoServer, name, component string, observed *corev1.Secret, keys []string, preset map[string]string, gen *SecretSource) *corev1.Secret {
 	sec := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels(s.Name, component)},
@@ -68,15 +68,15 @@ func makeSecret(s *server, name, component string, observed *corev1.Secret, keys
 // makeSecrets renders the generated Secrets: the JWT signing key and the
 // administrator's password unless the user supplies them, and always the
 // operator account's credentials.
-func makeSecrets(s *server, obs *observed, gen *SecretSource) []*corev1.Secret {
+func makeSecrets(s *dittoServer, obs *observedChildren, gen *SecretSource) []*corev1.Secret {
 	var out []*corev1.Secret
-	if s.JWTSecret.Name == jwtSecretName(s.Name) {
+	if s.Identity.GeneratedJWTSecret {
 		n := jwtSecretName(s.Name)
 		out = append(out, makeSecret(s, n, "jwt", obs.secret(n), []string{keyJWTSecret}, nil, gen))
 	}
-	if s.AdminPassword.Name == adminSecretName(s.Name) {
+	if s.Identity.GeneratedAdminSecret {
 		n := adminSecretName(s.Name)
-		out = append(out, makeSecret(s, n, "admin", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: s.AdminUsername}, gen))
+		out = append(out, makeSecret(s, n, "admin", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: s.Identity.AdminUsername}, gen))
 	}
 	n := operatorSecretName(s.Name)
 	out = append(out, makeSecret(s, n, "operator", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: OperatorUsername}, gen))

@@ -9,7 +9,7 @@ import (
 // makeHeadlessService renders <name>-headless, the StatefulSet's governing
 // Service. It publishes the pod before it is ready, so that its DNS name
 // resolves while DittoFS starts.
-func makeHeadlessService(s *server) *corev1.Service {
+func makeHeadlessService(s *dittoServer) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{Name: headlessServiceName(s.Name), Labels: labels(s.Name, "server")},
@@ -25,23 +25,18 @@ func makeHeadlessService(s *server) *corev1.Service {
 
 // makeAPIService renders <name>-api, the control-plane API Service the hook
 // itself calls.
-func makeAPIService(s *server) *corev1.Service {
-	svc := &corev1.Service{
+func makeAPIService(s *dittoServer) *corev1.Service {
+	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: apiServiceName(s.Name), Labels: labels(s.Name, "api")},
+		ObjectMeta: metav1.ObjectMeta{Name: apiServiceName(s.Name), Labels: labels(s.Name, "api"), Annotations: s.APIService.Annotations},
 		Spec: corev1.ServiceSpec{
-			Type:     corev1.ServiceTypeClusterIP,
+			Type:     s.APIService.Type,
 			Selector: selectorLabels(s.Name),
 			Ports:    []corev1.ServicePort{apiPort(s)},
 		},
 	}
-	if sp := s.Spec.Service; sp != nil {
-		svc.Spec.Type = sp.Type
-		svc.Annotations = sp.Annotations
-	}
-	return svc
 }
 
-func apiPort(s *server) corev1.ServicePort {
+func apiPort(s *dittoServer) corev1.ServicePort {
 	return corev1.ServicePort{Name: "api", Port: s.APIPort, TargetPort: intstr.FromInt32(s.APIPort), Protocol: corev1.ProtocolTCP}
 }

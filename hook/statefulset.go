@@ -20,7 +20,7 @@ const configHashAnnotation = "dittofs.io/config-hash"
 
 // makeStatefulSet renders the DittoFS StatefulSet. Nothing in it depends on
 // the adapters. observed is the StatefulSet as the API server has it, or nil.
-func makeStatefulSet(s *server, configYAML string, observed *appsv1.StatefulSet) *appsv1.StatefulSet {
+func makeStatefulSet(s *dittoServer, configYAML string, observed *appsv1.StatefulSet) *appsv1.StatefulSet {
 	sum := sha256.Sum256([]byte(configYAML))
 	sts := &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
@@ -29,7 +29,7 @@ func makeStatefulSet(s *server, configYAML string, observed *appsv1.StatefulSet)
 			Labels: labels(s.Name, "server"),
 		},
 		Spec: appsv1.StatefulSetSpec{
-			Replicas:       ptr.To(s.Replicas),
+			Replicas:       ptr.To(s.Pod.Replicas),
 			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(s.Name)},
 			ServiceName:    headlessServiceName(s.Name),
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
@@ -56,29 +56,8 @@ func makeStatefulSet(s *server, configYAML string, observed *appsv1.StatefulSet)
 	return sts
 }
 
-func makePodSpec(s *server) corev1.PodSpec {
-	sp := &s.Spec
-	podSC := sp.PodSecurityContext
-	if podSC == nil {
-		podSC = &corev1.PodSecurityContext{
-			RunAsNonRoot:        ptr.To(true),
-			RunAsUser:           ptr.To[int64](65532),
-			RunAsGroup:          ptr.To[int64](65532),
-			FSGroup:             ptr.To[int64](65532),
-			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
-			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		}
-	}
-	containerSC := sp.SecurityContext
-	if containerSC == nil {
-		containerSC = &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		}
-	}
+func makePodSpec(s *dittoServer) corev1.PodSpec {
+	pod := &s.Pod
 	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
@@ -93,7 +72,7 @@ func makePodSpec(s *server) corev1.PodSpec {
 		{Name: volumeConfig, MountPath: configDir, ReadOnly: true},
 		{Name: volumeMetadata, MountPath: mountMetadata},
 	}
-	if s.ContentSize != nil {
+	if s.Storage.Content != nil {
 		mounts = append(mounts, corev1.VolumeMount{Name: volumeContent, MountPath: mountContent})
 	}
 	mounts = append(mounts,
@@ -102,8 +81,8 @@ func makePodSpec(s *server) corev1.PodSpec {
 	)
 	container := corev1.Container{
 		Name:            containerName,
-		Image:           sp.Image,
-		ImagePullPolicy: sp.ImagePullPolicy,
+		Image:           pod.Image,
+		ImagePullPolicy: pod.ImagePullPolicy,
 		Args:            []string{"start", "--foreground", "--config", configDir + "/" + configFileName},
 		// Only the API port: adapter ports come and go at runtime and must
 		// not change the pod template (that would restart DittoFS).
@@ -112,20 +91,18 @@ func makePodSpec(s *server) corev1.PodSpec {
 		StartupProbe:    probe("/health", 2, 60),
 		LivenessProbe:   probe("/health", 10, 3),
 		ReadinessProbe:  probe("/health/ready", 5, 3),
+		Resources:       pod.Resources,
 		VolumeMounts:    mounts,
-		SecurityContext: containerSC,
-	}
-	if sp.Resources != nil {
-		container.Resources = *sp.Resources
+		SecurityContext: pod.SecurityContext,
 	}
 	return corev1.PodSpec{
 		AutomountServiceAccountToken:  ptr.To(false),
 		EnableServiceLinks:            ptr.To(false),
-		TerminationGracePeriodSeconds: sp.TerminationGracePeriodSeconds,
-		SecurityContext:               podSC,
-		NodeSelector:                  sp.NodeSelector,
-		Tolerations:                   sp.Tolerations,
-		PriorityClassName:             sp.PriorityClassName,
+		TerminationGracePeriodSeconds: pod.TerminationGracePeriodSeconds,
+		SecurityContext:               pod.PodSecurity,
+		NodeSelector:                  pod.NodeSelector,
+		Tolerations:                   pod.Tolerations,
+		PriorityClassName:             pod.PriorityClassName,
 		Containers:                    []corev1.Container{container},
 		Volumes: []corev1.Volume{
 			{Name: volumeConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
@@ -145,15 +122,15 @@ const (
 
 // makeEnv passes secrets to DittoFS by reference, so no secret value is ever
 // in the StatefulSet or the ConfigMap.
-func makeEnv(s *server) []corev1.EnvVar {
+func makeEnv(s *dittoServer) []corev1.EnvVar {
 	fromSecret := func(name string, sel corev1.SecretKeySelector) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &sel}}
 	}
 	env := []corev1.EnvVar{
-		fromSecret("DITTOFS_CONTROLPLANE_SECRET", s.JWTSecret),
-		fromSecret("DITTOFS_ADMIN_INITIAL_PASSWORD", s.AdminPassword),
+		fromSecret("DITTOFS_CONTROLPLANE_SECRET", s.Identity.JWTSecret),
+		fromSecret("DITTOFS_ADMIN_INITIAL_PASSWORD", s.Identity.AdminPassword),
 	}
-	if db := s.database(); db.Type == "postgres" {
+	if db := s.Database; db.Type == "postgres" {
 		ref := db.PostgresSecret
 		for _, k := range []struct {
 			key      string
@@ -173,7 +150,7 @@ func makeEnv(s *server) []corev1.EnvVar {
 // stores them (apiVersion, kind, volumeMode, status.phase): dynamic-apply
 // replaces this list whole, so any difference from the stored form would be
 // written back on every sync.
-func makeVolumeClaimTemplates(s *server) []corev1.PersistentVolumeClaim {
+func makeVolumeClaimTemplates(s *dittoServer) []corev1.PersistentVolumeClaim {
 	claim := func(name string, size resource.Quantity) corev1.PersistentVolumeClaim {
 		return corev1.PersistentVolumeClaim{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
@@ -181,15 +158,15 @@ func makeVolumeClaimTemplates(s *server) []corev1.PersistentVolumeClaim {
 			Spec: corev1.PersistentVolumeClaimSpec{
 				AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: size}},
-				StorageClassName: s.Spec.Storage.StorageClassName,
+				StorageClassName: s.Storage.ClassName,
 				VolumeMode:       ptr.To(corev1.PersistentVolumeFilesystem),
 			},
 			Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending},
 		}
 	}
-	claims := []corev1.PersistentVolumeClaim{claim(volumeMetadata, s.MetadataSize)}
-	if s.ContentSize != nil {
-		claims = append(claims, claim(volumeContent, *s.ContentSize))
+	claims := []corev1.PersistentVolumeClaim{claim(volumeMetadata, s.Storage.Metadata)}
+	if s.Storage.Content != nil {
+		claims = append(claims, claim(volumeContent, *s.Storage.Content))
 	}
-	return append(claims, claim(volumeControlPlane, s.ControlPlaneSize))
+	return append(claims, claim(volumeControlPlane, s.Storage.ControlPlane))
 }

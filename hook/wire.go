@@ -95,13 +95,24 @@ func DecodeSyncRequest(body []byte) (*SyncRequest, error) {
 	if err := decodeJSON(body, &req); err != nil {
 		return nil, err
 	}
-	if err := checkParent(req.Parent); err != nil {
+	if err := req.Check(); err != nil {
 		return nil, err
 	}
-	if req.Children == nil {
-		return nil, &InputError{Field: "children", Reason: "missing; Metacontroller always sends one key per child resource"}
-	}
 	return &req, nil
+}
+
+// Check refuses a request the hook cannot answer: a parent that is not a
+// DittoServer with a valid name and namespace, or no children. (A request
+// built rather than decoded, as `hook render` builds one, goes through it
+// too.)
+func (req *SyncRequest) Check() error {
+	if err := checkParent(req.Parent); err != nil {
+		return err
+	}
+	if req.Children == nil {
+		return &InputError{Field: "children", Reason: "missing; Metacontroller always sends one key per child resource"}
+	}
+	return nil
 }
 
 // DecodeCustomizeRequest parses and checks a customize body.

@@ -23,7 +23,7 @@ memory_section() {
   local clients=20 rounds=5 idle=10000
   echo "== memory: $clients concurrent syncs of 6 MiB, $rounds each; $idle idle connections" >&2
   DITTOFS_HOOK_MEMORY_CLIENTS=$clients DITTOFS_HOOK_MEMORY_ROUNDS=$rounds DITTOFS_HOOK_IDLE_CONNECTIONS=$idle \
-    go test ./test -run '^(TestMemoryUnderLoad|TestIdleConnections)$' -count 1 -v -timeout 20m >"$tmp/memory.txt" 2>&1 || {
+    go test ./test/dittofs -run '^(TestMemoryUnderLoad|TestIdleConnections)$' -count 1 -v -timeout 20m >"$tmp/memory.txt" 2>&1 || {
     cat "$tmp/memory.txt" >&2
     return 1
   }
@@ -31,7 +31,7 @@ memory_section() {
   echo "## Memory: $clients concurrent syncs of 6 MiB"
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh memory\`, which runs"
-  echo "\`DITTOFS_HOOK_MEMORY_CLIENTS=$clients DITTOFS_HOOK_MEMORY_ROUNDS=$rounds DITTOFS_HOOK_IDLE_CONNECTIONS=$idle go test ./test -run '^(TestMemoryUnderLoad|TestIdleConnections)\$' -v\`"
+  echo "\`DITTOFS_HOOK_MEMORY_CLIENTS=$clients DITTOFS_HOOK_MEMORY_ROUNDS=$rounds DITTOFS_HOOK_IDLE_CONNECTIONS=$idle go test ./test/dittofs -run '^(TestMemoryUnderLoad|TestIdleConnections)\$' -v\`"
   echo "(CI runs the same tests with 1 round and 2,000 connections). The hook is the real binary with the manifests' bounds (its defaults) and"
   echo "its 256 MiB container limit passed as \`DITTOFS_HOOK_MEMORY_LIMIT\` (soft limit 90 %); DittoFS hangs past the hook's 1 s timeout,"
   echo "so every sync holds its memory as long as it can. Goal: peak RSS at most 200 MiB while \`/healthz\` keeps answering."
@@ -65,7 +65,7 @@ echo "== go test -bench (5 runs each)"
 go test ./hook -run '^$' -bench 'BenchmarkSync|BenchmarkCore|BenchmarkJSONFloor' -benchmem -count 5 -benchtime 2s | tee "$tmp/bench.txt"
 echo "== load test: $parents DittoServers, $concurrency at a time"
 DITTOFS_HOOK_LOAD_PARENTS=$parents DITTOFS_HOOK_LOAD_CONCURRENCY=$concurrency \
-  go test ./test -run '^TestLoad$' -count 1 -v -timeout 30m | tee "$tmp/load.txt"
+  go test ./test/dittofs -run '^TestLoad$' -count 1 -v -timeout 30m | tee "$tmp/load.txt"
 grep -q -- '--- PASS: TestLoad' "$tmp/load.txt"
 
 median() { # benchmark name → median ns/op
@@ -85,7 +85,7 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   echo
   echo "## The pure core against the JSON floor"
   echo
-  echo "A typical request: a ready server with both adapters and every child observed (\`test/testdata/sync/steady\`, 44 KB), and a successful poll."
+  echo "A typical request: a ready server with both adapters and every child observed (\`hooktest.Steady()\` in \`hook/hooktest\`, 44 KB), and a successful poll."
   echo
   echo "| benchmark | median ns/op |"
   echo "| --- | --- |"

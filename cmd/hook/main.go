@@ -117,16 +117,26 @@ func envName(flagName string) string {
 
 // newLogger builds the process logger.
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	if err := checkLogger(level, format); err != nil {
+		return nil, err
 	}
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
+	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
-	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// checkLogger refuses a level or format newLogger does not know.
+func checkLogger(level, format string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	if format != "json" && format != "text" {
+		return fmt.Errorf("--log-format %q: want json or text", format)
+	}
+	return nil
 }

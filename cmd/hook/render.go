@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -48,22 +49,14 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
-	if err := strictSpec(req["parent"]); err != nil {
+	if err := strictSpec(req.Parent.Spec); err != nil {
 		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return fmt.Errorf("render: %w", err)
-	}
-	sync, err := hook.DecodeSyncRequest(body)
+	in, err := hook.Prepare(req)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
-	in, err := hook.Prepare(sync)
-	if err != nil {
-		return fmt.Errorf("render %s: %w", *file, err)
-	}
-	if err := in.SpecError(); err != nil {
+	if err := in.InvalidSpec(); err != nil {
 		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
 	}
 	var obs hook.Observation
@@ -98,39 +91,37 @@ func render(args []string, stdout, stderr io.Writer) error {
 // renderRequest builds the sync request Metacontroller would send for a
 // manifest and a directory of existing objects. The manifest holds one
 // DittoServer; Secrets beside it (as in the samples) count as existing.
-func renderRequest(manifest []byte, observedDir string) (map[string]any, error) {
+func renderRequest(manifest []byte, observedDir string) (*hook.SyncRequest, error) {
 	docs, err := splitDocuments(manifest, "the manifest")
 	if err != nil {
 		return nil, err
 	}
-	var parent map[string]any
-	var others []map[string]any
+	var parent *hook.Parent
+	var others []object
 	for _, d := range docs {
-		if d["kind"] == hook.Kind {
-			if parent != nil {
-				return nil, errors.New("more than one DittoServer; render one at a time")
-			}
-			parent = d
+		if d.Kind != hook.Kind {
+			others = append(others, d)
 			continue
 		}
-		others = append(others, d)
+		if parent != nil {
+			return nil, errors.New("more than one DittoServer; render one at a time")
+		}
+		parent = new(hook.Parent)
+		if err := json.Unmarshal(d.raw, parent); err != nil {
+			return nil, fmt.Errorf("the DittoServer: %w", err)
+		}
 	}
 	if parent == nil {
 		return nil, errors.New("no DittoServer (kind: DittoServer) in the manifest")
 	}
-	md, _ := parent["metadata"].(map[string]any)
-	if md == nil {
-		md = map[string]any{}
-		parent["metadata"] = md
-	}
-	setDefault(md, "namespace", "default")
-	setDefault(md, "uid", "00000000-0000-0000-0000-000000000000")
-	setDefault(md, "generation", 1)
-	children := map[string]map[string]any{}
+	md := &parent.Metadata
+	md.Namespace = cmp.Or(md.Namespace, "default")
+	md.UID = cmp.Or(md.UID, "00000000-0000-0000-0000-000000000000")
+	md.Generation = cmp.Or(md.Generation, 1)
+	req := &hook.SyncRequest{Parent: parent, Children: hook.ObservedMap{}, Related: hook.ObservedMap{hook.KeySecret: {}}}
 	for _, k := range []string{hook.KeyStatefulSet, hook.KeyService, hook.KeyNetworkPolicy, hook.KeyConfigMap, hook.KeySecret} {
-		children[k] = map[string]any{}
+		req.Children[k] = map[string]hook.ObservedObject{}
 	}
-	related := map[string]map[string]any{hook.KeySecret: {}}
 	objs := others
 	if observedDir != "" {
 		dirObjs, err := readObjects(observedDir)
@@ -139,55 +130,48 @@ func renderRequest(manifest []byte, observedDir string) (map[string]any, error) 
 		}
 		objs = append(objs, dirObjs...)
 	}
-	{
-		for _, o := range objs {
-			kind, _ := o["kind"].(string)
-			apiVersion, _ := o["apiVersion"].(string)
-			omd, _ := o["metadata"].(map[string]any)
-			name, _ := omd["name"].(string)
-			key := kind + "." + apiVersion
-			if m, ok := children[key]; ok && name != "" {
-				m[name] = o
-				if key == hook.KeySecret {
-					related[key][name] = o
-				}
+	for _, o := range objs {
+		key := o.Kind + "." + o.APIVersion
+		if m, ok := req.Children[key]; ok && o.Metadata.Name != "" {
+			m[o.Metadata.Name] = o.raw
+			if key == hook.KeySecret {
+				req.Related[key][o.Metadata.Name] = o.raw
 			}
 		}
 	}
-	return map[string]any{"parent": parent, "children": children, "related": related}, nil
+	return req, req.Check()
 }
 
 // strictSpec refuses fields the DittoServer does not have: the API server
 // would drop them silently, so a typo would go unnoticed.
-func strictSpec(parent any) error {
-	p, _ := parent.(map[string]any)
-	b, err := json.Marshal(p["spec"])
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
+func strictSpec(spec json.RawMessage) error {
+	dec := json.NewDecoder(bytes.NewReader(spec))
 	dec.DisallowUnknownFields()
-	var spec hook.DittoServerSpec
-	if err := dec.Decode(&spec); err != nil {
+	var s hook.DittoServerSpec
+	if err := dec.Decode(&s); err != nil {
 		return fmt.Errorf("spec: %w", err)
 	}
 	return nil
 }
 
-func setDefault(m map[string]any, k string, v any) {
-	if _, ok := m[k]; !ok {
-		m[k] = v
-	}
+// object is one document of a manifest: its JSON, and what files it.
+type object struct {
+	raw        json.RawMessage
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
 }
 
 // readObjects reads every .yaml, .yml and .json file of a directory; a file
 // may hold several YAML documents.
-func readObjects(dir string) ([]map[string]any, error) {
+func readObjects(dir string) ([]object, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("--observed: %w", err)
 	}
-	var out []map[string]any
+	var out []object
 	for _, e := range entries {
 		ext := filepath.Ext(e.Name())
 		if e.IsDir() || !slices.Contains([]string{".yaml", ".yml", ".json"}, ext) {
@@ -206,18 +190,24 @@ func readObjects(dir string) ([]map[string]any, error) {
 	return out, nil
 }
 
-// splitDocuments parses a YAML stream (or one JSON object) into objects.
-func splitDocuments(data []byte, name string) ([]map[string]any, error) {
-	var out []map[string]any
+// splitDocuments parses a YAML stream (or one JSON object) into objects,
+// each converted to JSON once.
+func splitDocuments(data []byte, name string) ([]object, error) {
+	var out []object
 	for i, doc := range bytes.Split(data, []byte("\n---")) {
 		if strings.TrimSpace(strings.TrimPrefix(string(doc), "---")) == "" {
 			continue
 		}
-		var o map[string]any
-		if err := yaml.UnmarshalStrict(doc, &o); err != nil {
+		raw, err := yaml.YAMLToJSONStrict(doc)
+		var o object
+		if err == nil {
+			err = json.Unmarshal(raw, &o)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s, document %d: not a YAML or JSON object: %w", name, i+1, err)
 		}
-		if o != nil {
+		if string(raw) != "null" {
+			o.raw = raw
 			out = append(out, o)
 		}
 	}

@@ -25,71 +25,164 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/hook/server"
 )
 
+// serveConfig is what the serve flags say.
+type serveConfig struct {
+	listen, metricsListen  string
+	urlTemplate            string
+	timeout, shutdownGrace time.Duration
+	logLevel, logFormat    string
+	authTokenFile          string
+	tlsCert, tlsKey        string
+	maxSyncs, maxConns     int
+	maxSyncBytes           int64
+	memoryLimit            string
+}
+
+// serve runs the hook's HTTP service until SIGTERM, then lets the calls in
+// flight finish.
 func serve(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	listen := fs.String("listen", ":8080", "address to serve the hook, /healthz and /readyz on (and /metrics, unless --metrics-listen)")
-	metricsListen := fs.String("metrics-listen", "", "separate address for /metrics (and /healthz, /readyz), so a NetworkPolicy can admit monitoring to metrics only")
-	urlTemplate := fs.String("dittofs-url-template", hook.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
-	timeout := fs.Duration("dittofs-timeout", 3*time.Second, "deadline for all DittoFS calls of one sync (Metacontroller waits 10s for the hook)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "json", "json or text")
-	authTokenFile := fs.String("auth-token-file", "", "file holding the bearer token Metacontroller must send (re-read when it changes); none when empty")
-	tlsCert := fs.String("tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
-	tlsKey := fs.String("tls-key-file", "", "private key of --tls-cert-file")
-	shutdownGrace := fs.Duration("shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
-	maxSyncs := fs.Int("max-concurrent-syncs", hook.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
-	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(hook.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
-	maxConns := fs.Int("max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
-	memoryLimit := fs.String("memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
-	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logLevel, *logFormat)
+	cfg, err := parseServeFlags(args, stdout)
 	if err != nil {
 		return err
 	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return errors.New("--tls-cert-file and --tls-key-file go together")
-	}
-	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
-	if err != nil || syncBytes.Value() < 1 || *maxSyncs < 1 || *maxConns < 1 {
-		return errors.New("--max-concurrent-syncs, --max-sync-bytes and --max-connections must be positive")
-	}
-	if err := setMemoryLimit(*memoryLimit, log); err != nil {
+	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
 		return err
 	}
-
+	if err := setMemoryLimit(cfg.memoryLimit, log); err != nil {
+		return err
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := newService(cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	hookSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// A sync may take the DittoFS deadline plus encoding.
+		WriteTimeout:   cfg.timeout + 30*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
+	if cfg.tlsCert != "" {
+		kp := &reloadingKeyPair{cert: reloadingFile{path: cfg.tlsCert}, key: reloadingFile{path: cfg.tlsKey}}
+		if _, err := kp.get(nil); err != nil {
+			return err
+		}
+		hookSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
+	}
+	ln, err := listen(cfg.listen, cfg.maxConns, hookSrv)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	errc := make(chan error, 2)
+	if cfg.metricsListen != "" {
+		msrv, mln, err := metricsServer(cfg, reg, srv)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		defer msrv.Close()
+		go func() { errc <- msrv.Serve(mln) }()
+	}
+	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
+		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		if hookSrv.TLSConfig != nil {
+			errc <- hookSrv.ServeTLS(ln, "", "")
+		} else {
+			errc <- hookSrv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	srv.SetReady(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	defer cancel()
+	if err := hookSrv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// parseServeFlags reads and checks the serve flags (and their
+// DITTOFS_HOOK_<FLAG> variables).
+func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.StringVar(&cfg.listen, "listen", ":8080", "address to serve the hook, /healthz and /readyz on (and /metrics, unless --metrics-listen)")
+	fs.StringVar(&cfg.metricsListen, "metrics-listen", "", "separate address for /metrics (and /healthz, /readyz), so a NetworkPolicy can admit monitoring to metrics only")
+	fs.StringVar(&cfg.urlTemplate, "dittofs-url-template", server.DefaultURLTemplate, "Go template over .Name, .Namespace and .Port giving a DittoServer's API base URL")
+	fs.DurationVar(&cfg.timeout, "dittofs-timeout", 3*time.Second, "deadline for all DittoFS calls of one sync (Metacontroller waits 10s for the hook)")
+	fs.StringVar(&cfg.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&cfg.logFormat, "log-format", "json", "json or text")
+	fs.StringVar(&cfg.authTokenFile, "auth-token-file", "", "file holding the bearer token Metacontroller must send (re-read when it changes); none when empty")
+	fs.StringVar(&cfg.tlsCert, "tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
+	fs.StringVar(&cfg.tlsKey, "tls-key-file", "", "private key of --tls-cert-file")
+	fs.DurationVar(&cfg.shutdownGrace, "shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
+	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
+	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
+	fs.IntVar(&cfg.maxConns, "max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
+	fs.StringVar(&cfg.memoryLimit, "memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
+	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
+		return cfg, err
+	}
+	if err := checkLogger(cfg.logLevel, cfg.logFormat); err != nil {
+		return cfg, err
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return cfg, errors.New("--tls-cert-file and --tls-key-file go together")
+	}
+	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
+	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 {
+		return cfg, errors.New("--max-concurrent-syncs, --max-sync-bytes and --max-connections must be positive")
+	}
+	cfg.maxSyncBytes = syncBytes.Value()
+	return cfg, nil
+}
+
+// newService builds the hook's HTTP handler: its metrics in reg, the
+// DittoFS token cache, the secret source and the bearer token.
+func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*server.Server, error) {
 	var accounts *dittofs.Accounts
-	metrics := hook.NewMetrics(reg, func() int { return accounts.Len() })
+	metrics := server.NewMetrics(reg, func() int { return accounts.Len() })
 	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
 		Login: metrics.Login, Refresh: metrics.Refresh, Provision: metrics.Provision,
 	}})
 	secrets, err := hook.NewSecretSource()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opts := hook.Options{
-		URLTemplate: *urlTemplate,
-		Timeout:     *timeout,
+	opts := server.Options{
+		URLTemplate: cfg.urlTemplate,
+		Timeout:     cfg.timeout,
 		Accounts:    accounts,
 		Secrets:     secrets,
 		Logger:      log,
 		Metrics:     metrics,
 
-		MaxConcurrentSyncs: *maxSyncs,
-		MaxSyncBytes:       syncBytes.Value(),
+		MaxConcurrentSyncs: cfg.maxSyncs,
+		MaxSyncBytes:       cfg.maxSyncBytes,
 	}
-	if *metricsListen == "" {
+	if cfg.metricsListen == "" {
 		opts.Gatherer = reg
 	}
-	if *authTokenFile != "" {
-		token := &reloadingFile{path: *authTokenFile}
+	if cfg.authTokenFile != "" {
+		token := &reloadingFile{path: cfg.authTokenFile}
 		if _, err := token.read(); err != nil {
-			return fmt.Errorf("--auth-token-file: %w", err)
+			return nil, fmt.Errorf("--auth-token-file: %w", err)
 		}
 		opts.AuthToken = func() string {
 			b, err := token.read()
@@ -100,83 +193,38 @@ func serve(args []string, stdout, stderr io.Writer) error {
 			return strings.TrimSpace(string(b))
 		}
 	}
-	srv, err := hook.NewServer(opts)
-	if err != nil {
-		return err
-	}
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// A sync may take the DittoFS deadline plus encoding.
-		WriteTimeout:   *timeout + 30*time.Second,
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       nil,
-	}
-	if *tlsCert != "" {
-		kp := &reloadingKeyPair{cert: reloadingFile{path: *tlsCert}, key: reloadingFile{path: *tlsKey}}
-		if _, err := kp.get(nil); err != nil {
-			return err
-		}
-		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
-	}
-	tcp, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	ln := limitConnections(tcp, *maxConns)
-	httpSrv.ConnState = ln.track
-	errc := make(chan error, 2)
-	if *metricsListen != "" {
-		mtcp, err := net.Listen("tcp", *metricsListen)
-		if err != nil {
-			return fmt.Errorf("listen for metrics: %w", err)
-		}
-		mln := limitConnections(mtcp, *maxConns)
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.Handle("GET /healthz", srv)
-		mux.Handle("GET /readyz", srv)
-		// The kubelet probes this listener and monitoring scrapes it: every
-		// answer is small and quick, so every phase is bounded tightly.
-		msrv := &http.Server{
-			Handler:           mux,
-			ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout:       10 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       time.Minute,
-			MaxHeaderBytes:    16 << 10,
-			ConnState:         mln.track,
-		}
-		defer msrv.Close()
-		go func() { errc <- msrv.Serve(mln) }()
-	}
-	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", *tlsCert != "", "auth", *authTokenFile != "", "dittofsURLTemplate", *urlTemplate, "dittofsTimeout", timeout.String(),
-		"maxConcurrentSyncs", *maxSyncs, "maxSyncBytes", syncBytes.Value(), "maxConnections", *maxConns)
+	return server.New(opts)
+}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	go func() {
-		if httpSrv.TLSConfig != nil {
-			errc <- httpSrv.ServeTLS(ln, "", "")
-		} else {
-			errc <- httpSrv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+// listen opens a listener of at most maxConns connections for srv.
+func listen(addr string, maxConns int, srv *http.Server) (*connLimiter, error) {
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
 	}
-	log.Info("shutting down")
-	srv.SetReady(false)
-	sctx, cancel := context.WithTimeout(context.Background(), *shutdownGrace)
-	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	ln := limitConnections(tcp, maxConns)
+	srv.ConnState = ln.track
+	return ln, nil
+}
+
+// metricsServer is the separate listener of --metrics-listen: /metrics,
+// /healthz and /readyz only. The kubelet probes it and monitoring scrapes
+// it: every answer is small and quick, so every phase is bounded tightly.
+func metricsServer(cfg serveConfig, reg *prometheus.Registry, srv *server.Server) (*http.Server, *connLimiter, error) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /healthz", srv)
+	mux.Handle("GET /readyz", srv)
+	msrv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    16 << 10,
 	}
-	return nil
+	ln, err := listen(cfg.metricsListen, cfg.maxConns, msrv)
+	return msrv, ln, err
 }
 
 // setMemoryLimit sets the Go runtime's soft memory limit to 90% of the

@@ -1,0 +1,155 @@
+package hook
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// OutcomeState says how one exchange with DittoFS went.
+type OutcomeState int
+
+const (
+	// NotTried: the hook did not talk to DittoFS (the plan said not to).
+	NotTried OutcomeState = iota
+	Succeeded
+	Failed
+)
+
+// Outcome is how one exchange with DittoFS went, with the condition reason
+// and message that describe a failure.
+type Outcome struct {
+	State   OutcomeState
+	Reason  string
+	Message string
+}
+
+// Observation is what the shell learned from DittoFS during one sync,
+// judged once: ObservePoll, ObserveFinalize and ObserveUnreachable make it,
+// and the answer, the metrics and the log all read the same outcomes. The
+// zero Observation means DittoFS was not called (Desired says why, from the
+// plan).
+type Observation struct {
+	auth     Outcome
+	poll     Outcome
+	adapters []dittofs.Adapter
+	finalize Outcome
+}
+
+// Auth is the outcome of obtaining an operator token.
+func (o Observation) Auth() Outcome { return o.auth }
+
+// Poll is the outcome of listing the adapters: Succeeded only for a list
+// that is well formed by every rule of the hook (see judgeAdapters).
+func (o Observation) Poll() Outcome { return o.poll }
+
+// Adapters are the adapters of a successful poll, one per type, sorted by
+// type; nil otherwise.
+func (o Observation) Adapters() []dittofs.Adapter { return o.adapters }
+
+// Finalize is the outcome of deleting the operator account (finalize calls).
+func (o Observation) Finalize() Outcome { return o.finalize }
+
+// ObservePoll judges, once, the outcome of obtaining a token and listing
+// adapters: a list that breaks a rule of the hook (see judgeAdapters) is a
+// failed poll (InvalidResponse), like a body of the wrong shape. Reasons and
+// messages tell the user what to do, and depend only on the kind of failure,
+// so a failure that goes on leaves the status unchanged.
+func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Observation {
+	ok := Outcome{State: Succeeded}
+	if err == nil {
+		judged, err := judgeAdapters(s.server.Name, adapters)
+		if err != nil {
+			return Observation{auth: ok, poll: Outcome{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}}
+		}
+		return Observation{auth: ok, poll: ok, adapters: judged}
+	}
+	var authErr *dittofs.AuthError
+	if errors.As(err, &authErr) {
+		auth := authFailure(s.server, authErr, api)
+		reason := ReasonUnauthorized
+		switch auth.Reason {
+		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict:
+			reason = auth.Reason
+		}
+		return Observation{auth: auth, poll: Outcome{State: Failed, Reason: reason, Message: auth.Message}}
+	}
+	return Observation{auth: ok, poll: pollFailure(s.server, err, api)}
+}
+
+// ObserveFinalize turns the outcome of deleting the operator account into
+// an Observation.
+func (s *Sync) ObserveFinalize(err error, api string) Observation {
+	var conflict *dittofs.AccountConflictError
+	switch {
+	case err == nil:
+		return Observation{finalize: Outcome{State: Succeeded, Reason: ReasonOperatorAccountGone}}
+	case errors.As(err, &conflict):
+		// The k8s-operator account is not the hook's: there is nothing of
+		// the hook's to remove, and that account stays.
+		return Observation{finalize: Outcome{State: Succeeded, Reason: ReasonOperatorAccountConflict}}
+	}
+	return Observation{finalize: Outcome{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
+}
+
+func pollFailure(ds *dittoServer, err error, api string) Outcome {
+	var malformed *dittofs.MalformedError
+	code := dittofs.StatusCode(err)
+	switch {
+	case dittofs.IsRedirect(err):
+		return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, "the adapter list", code, apiServiceName(ds.Name))}
+	case errors.As(err, &malformed):
+		return Outcome{State: Failed, Reason: ReasonInvalidResponse, Message: fmt.Sprintf("DittoFS at %s answered the adapter list with an unexpected body (%s)", api, dittofs.Describe(err))}
+	case code == 401 || code == 403:
+		return Outcome{State: Failed, Reason: ReasonUnauthorized, Message: fmt.Sprintf("DittoFS at %s refused the adapter list to %s (%s); the account needs the operator or admin role", api, OperatorUsername, dittofs.Describe(err))}
+	case code != 0:
+		return Outcome{State: Failed, Reason: ReasonAPIError, Message: fmt.Sprintf("DittoFS at %s failed to list adapters (%s)", api, dittofs.Describe(err))}
+	}
+	return Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(err))}
+}
+
+func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
+	code := dittofs.StatusCode(e.Err)
+	sel := ds.Identity.AdminPassword
+	fail := func(reason, format string, args ...any) Outcome {
+		return Outcome{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	var conflict *dittofs.AccountConflictError
+	switch {
+	case errors.As(e.Err, &conflict):
+		return fail(ReasonOperatorAccountConflict, "DittoFS already has a user %s with the role %s, which the hook did not create: it never logs in as, resets or deletes an account whose role is not operator. "+
+			"If that account is a person's, rename their use of it and delete it in DittoFS (as admin: DELETE /api/v1/users/%s); the hook then creates its own. If it is the hook's own, set its role back to operator", OperatorUsername, conflict.Role, OperatorUsername)
+	case errors.Is(e.Err, dittofs.ErrNoAdminCredentials):
+		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
+	case dittofs.IsRedirect(e.Err):
+		return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, string(e.Stage), code, apiServiceName(ds.Name))}
+	case code == 0 && !isMalformed(e.Err):
+		return fail(ReasonAPIUnreachable, "DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(e.Err))
+	case code >= 500:
+		return fail(ReasonAPIError, "DittoFS at %s failed during %s (%s)", api, e.Stage, dittofs.Describe(e.Err))
+	case e.Stage == dittofs.StageAdminLogin && code == 401:
+		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; DittoFS reads its initial password only on first start, so put the current DittoFS admin password under that key (kubectl -n %s edit secret %s)", ds.Identity.AdminUsername, sel.Name, sel.Key, ds.Namespace, sel.Name)
+	case e.Stage == dittofs.StageProvision && code == 403:
+		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", ds.Identity.AdminUsername, dittofs.Describe(e.Err))
+	}
+	return fail(ReasonOperatorLoginFailed, "could not log in to DittoFS at %s as %s: %s failed (%s)", api, OperatorUsername, e.Stage, dittofs.Describe(e.Err))
+}
+
+// redirectMessage names the status only: the redirect's target and body are
+// the answering server's words, never repeated.
+func redirectMessage(api, what string, code int, service string) string {
+	return fmt.Sprintf("DittoFS at %s answered %s with HTTP %d, a redirect; the hook never follows redirects: the API address must be answered by DittoFS itself (check the DittoServer's image and the Service %s)", api, what, code, service)
+}
+
+func isMalformed(err error) bool {
+	var m *dittofs.MalformedError
+	return errors.As(err, &m)
+}
+
+// ObserveUnreachable is an Observation for a DittoFS address the hook could
+// not even build (a --dittofs-url-template that fails for this DittoServer).
+func (s *Sync) ObserveUnreachable(msg string) Observation {
+	fail := Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: msg}
+	return Observation{auth: fail, poll: fail}
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
+)
+
+// Metrics are the hook's Prometheus metrics. No label grows with the number
+// of DittoServers: parents are never labels.
+type Metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	dittofsCalls  *prometheus.CounterVec
+	logins        *prometheus.CounterVec
+	refreshes     *prometheus.CounterVec
+	provisions    *prometheus.CounterVec
+	polls         *prometheus.CounterVec
+	adaptersSeen  *prometheus.CounterVec
+	tokensCached  prometheus.GaugeFunc
+	tokensCounter func() int
+}
+
+// NewMetrics registers the hook's metrics. tokens reports the number of
+// cached DittoFS sessions.
+func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_requests_total",
+			Help: "Hook calls by hook (sync, customize, finalize) and outcome (ok, bad_request, error, unauthorized, throttled).",
+		}, []string{"hook", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dittofs_hook_request_duration_seconds",
+			Help:    "Time to answer a hook call, DittoFS calls included.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"hook"}),
+		dittofsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_dittofs_requests_total",
+			Help: "Calls to DittoFS APIs by endpoint and status class (2xx, 4xx, 5xx, or error when no answer came).",
+		}, []string{"endpoint", "code"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_dittofs_logins_total",
+			Help: "Logins to DittoFS by account (operator, admin) and result.",
+		}, []string{"account", "result"}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_dittofs_token_refreshes_total",
+			Help: "Token refreshes by result.",
+		}, []string{"result"}),
+		provisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_operator_provisions_total",
+			Help: "Creations or repairs of the k8s-operator account by result.",
+		}, []string{"result"}),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_adapter_polls_total",
+			Help: "Adapter list polls by outcome (the AdaptersDiscovered reason).",
+		}, []string{"reason"}),
+		adaptersSeen: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_adapters_discovered_total",
+			Help: "Adapters reported by successful polls, by type (nfs, smb, other) and state (running, stopped, disabled).",
+		}, []string{"type", "state"}),
+	}
+	if tokens == nil {
+		tokens = func() int { return 0 }
+	}
+	m.tokensCounter = tokens
+	m.tokensCached = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dittofs_hook_tokens_cached",
+		Help: "DittoFS sessions held in the token cache.",
+	}, func() float64 { return float64(m.tokensCounter()) })
+	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.tokensCached)
+	// Series whose label values are known up front start at zero, so that a
+	// dashboard or an alert on rate() sees them before the first event.
+	for _, result := range []string{"ok", "error"} {
+		for _, account := range []string{"operator", "admin"} {
+			m.logins.WithLabelValues(account, result)
+		}
+		m.refreshes.WithLabelValues(result)
+		m.provisions.WithLabelValues(result)
+	}
+	return m
+}
+
+// ObserveDittoFS counts one DittoFS call (a dittofs.Observer).
+func (m *Metrics) ObserveDittoFS(endpoint string, code int) {
+	if m == nil {
+		return
+	}
+	class := "error"
+	if code > 0 {
+		class = strconv.Itoa(code/100) + "xx"
+	}
+	m.dittofsCalls.WithLabelValues(endpoint, class).Inc()
+}
+
+// Login, Refresh and Provision count account events (dittofs.AccountMetrics).
+// Like every method of Metrics, they do nothing on a nil *Metrics.
+func (m *Metrics) Login(account, result string) {
+	if m != nil {
+		m.logins.WithLabelValues(account, result).Inc()
+	}
+}
+
+func (m *Metrics) Refresh(result string) {
+	if m != nil {
+		m.refreshes.WithLabelValues(result).Inc()
+	}
+}
+
+func (m *Metrics) Provision(result string) {
+	if m != nil {
+		m.provisions.WithLabelValues(result).Inc()
+	}
+}
+
+// poll counts a sync's poll by its outcome, and the adapters of a
+// successful one: the same judgement the AdaptersDiscovered condition shows.
+func (m *Metrics) poll(o hook.Observation) {
+	p := o.Poll()
+	if m == nil || p.State == hook.NotTried {
+		return
+	}
+	reason := p.Reason
+	if p.State == hook.Succeeded {
+		reason = hook.ReasonPollSucceeded
+		for _, a := range o.Adapters() {
+			typ := a.Type
+			if typ != "nfs" && typ != "smb" {
+				typ = "other"
+			}
+			state := "running"
+			switch {
+			case !a.Enabled:
+				state = "disabled"
+			case !a.Running:
+				state = "stopped"
+			}
+			m.adaptersSeen.WithLabelValues(typ, state).Inc()
+		}
+	}
+	m.polls.WithLabelValues(reason).Inc()
+}
+
+// throttled counts a hook call answered 429 (outcome "throttled").
+func (m *Metrics) throttled(call string) {
+	if m != nil {
+		m.requests.WithLabelValues(call, "throttled").Inc()
+	}
+}
+
+func (m *Metrics) request(call, outcome string, seconds float64) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(call, outcome).Inc()
+	m.duration.WithLabelValues(call).Observe(seconds)
+}

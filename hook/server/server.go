@@ -1,0 +1,355 @@
+// Package server is the hook's HTTP service, the shell around the pure core
+// (package hook): it reads Metacontroller's calls, calls DittoFS as the
+// core's plan says, and writes the core's answers, with the bounds,
+// authentication, metrics and logs a service needs.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"text/template"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+	"github.com/dittofs-hook/dittofs-hook/hook"
+)
+
+// DefaultURLTemplate locates a DittoServer's API: its <name>-api Service,
+// by its fully qualified name (the trailing dot), so that no search domain
+// the node's resolver configuration adds can answer for it. The hook builds
+// this address from its parts rather than through the template.
+const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local.:{{.Port}}"
+
+// MaxBodyBytes bounds a hook request. A real sync with every child is
+// 40–50 KB; the bound leaves room for hundreds of adapters.
+const MaxBodyBytes = 8 << 20
+
+// Options configure the hook's HTTP service.
+type Options struct {
+	// URLTemplate is a text/template over .Name, .Namespace and .Port that
+	// gives a DittoServer's API base URL. It is the only place the address is
+	// decided: a DittoServer cannot point the hook anywhere else.
+	URLTemplate string
+	// Timeout bounds all DittoFS calls of one sync (Metacontroller gives up
+	// on the hook after 10 s).
+	Timeout time.Duration
+	// HTTPClient calls DittoFS.
+	HTTPClient *http.Client
+	Accounts   *dittofs.Accounts
+	Secrets    *hook.SecretSource
+	Logger     *slog.Logger
+	Metrics    *Metrics
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+	// AuthToken, when set, is the bearer token Metacontroller must present.
+	// A function, so that a rotated token file is picked up.
+	AuthToken func() string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxConcurrentSyncs and MaxSyncBytes bound the hook calls answered at
+	// once: their number and the sum of their request bodies. A call beyond
+	// them is answered 429 with Retry-After before its body is read.
+	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
+	MaxConcurrentSyncs int
+	MaxSyncBytes       int64
+}
+
+// Server is the hook's HTTP service.
+type Server struct {
+	opts    Options
+	urlTmpl *template.Template
+	ready   atomic.Bool
+	handler http.Handler
+	limiter *syncLimiter
+}
+
+// New checks the options and builds the routes.
+func New(o Options) (*Server, error) {
+	if o.URLTemplate == "" {
+		o.URLTemplate = DefaultURLTemplate
+	}
+	var tmpl *template.Template
+	if o.URLTemplate != DefaultURLTemplate {
+		var err error
+		if tmpl, err = template.New("url").Option("missingkey=error").Parse(o.URLTemplate); err != nil {
+			return nil, fmt.Errorf("parse --dittofs-url-template: %w", err)
+		}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Second
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Secrets == nil {
+		return nil, errors.New("server: Options.Secrets is required")
+	}
+	if o.Accounts == nil {
+		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
+	}
+	if o.MaxConcurrentSyncs <= 0 {
+		o.MaxConcurrentSyncs = DefaultMaxConcurrentSyncs
+	}
+	if o.MaxSyncBytes <= 0 {
+		o.MaxSyncBytes = DefaultMaxSyncBytes
+	}
+	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes}}
+	// A template that cannot give a plain http(s)://host:port is refused
+	// now rather than on every sync.
+	if _, err := s.baseURL(hook.Plan{Name: "example", Namespace: "default", Port: 8080}); err != nil {
+		return nil, err
+	}
+	r := mux.NewRouter()
+	hooks := r.NewRoute().Subrouter()
+	hooks.Use(s.authenticate, s.limit)
+	hooks.HandleFunc("/sync", s.handleSync("sync")).Methods(http.MethodPost)
+	hooks.HandleFunc("/finalize", s.handleSync("finalize")).Methods(http.MethodPost)
+	hooks.HandleFunc("/customize", s.handleCustomize).Methods(http.MethodPost)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") }).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", s.handleReady).Methods(http.MethodGet)
+	if o.Gatherer != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.URL.Path)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path)
+	})
+	s.handler = r
+	s.ready.Store(true)
+	return s, nil
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// SetReady flips /readyz (false while shutting down).
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
+	if !s.ready.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	_, _ = io.WriteString(w, "ok\n")
+}
+
+// authenticate checks the bearer token, in constant time, when one is set.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AuthToken != nil {
+			want := s.opts.AuthToken()
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				// Read what the client sends before refusing it, so that it
+				// gets the 401 rather than a connection closed mid-request.
+				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBytes))
+				s.opts.Metrics.request(strings.TrimPrefix(r.URL.Path, "/"), "unauthorized", 0)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="dittofs-hook"`)
+				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads a JSON request body within the size limit.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, int, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, http.StatusUnsupportedMediaType, fmt.Errorf("content type %q: the hook accepts application/json", ct)
+		}
+	}
+	// Sized from Content-Length when it is given: io.ReadAll alone would
+	// grow its buffer by copying, holding up to twice the body at once.
+	// (ReadFrom keeps bytes.MinRead free before each read, hence the margin.)
+	buf := bytes.NewBuffer(make([]byte, 0, min(max(r.ContentLength, 0), MaxBodyBytes)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body := buf.Bytes()
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("body larger than %d bytes", MaxBodyBytes)
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("read body: %w", err)
+	}
+	return body, 0, nil
+}
+
+func (s *Server) handleSync(call string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		log := s.opts.Logger.With("hook", call)
+		body, code, err := readBody(w, r)
+		if err != nil {
+			s.refuse(w, log, call, code, err, start)
+			return
+		}
+		req, err := hook.DecodeSyncRequest(body)
+		if err != nil {
+			s.refuse(w, log, call, http.StatusBadRequest, err, start)
+			return
+		}
+		log = log.With("namespace", req.Parent.Metadata.Namespace, "name", req.Parent.Metadata.Name)
+		sync, err := hook.Prepare(req)
+		if err != nil {
+			s.refuse(w, log, call, http.StatusBadRequest, err, start)
+			return
+		}
+		obs := s.observe(r.Context(), sync, log)
+		resp := sync.Desired(obs, s.opts.Now(), s.opts.Secrets)
+		out, err := json.Marshal(resp)
+		if err != nil {
+			// Never a 200 that could drop children: a non-200 makes
+			// Metacontroller change nothing and retry.
+			log.Error("encode response", "err", err)
+			s.opts.Metrics.request(call, "error", time.Since(start).Seconds())
+			writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
+			return
+		}
+		s.opts.Metrics.poll(obs)
+		s.logOutcome(log, req, resp, time.Since(start))
+		s.opts.Metrics.request(call, "ok", time.Since(start).Seconds())
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
+}
+
+func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, call string, code int, err error, start time.Time) {
+	log.Warn("refused hook request", "status", code, "err", err)
+	s.opts.Metrics.request(call, "bad_request", time.Since(start).Seconds())
+	writeError(w, code, err.Error())
+}
+
+// logOutcome logs a sync at debug level, and at info or warn level when the
+// Ready condition changes: the log says what changed, not that time passed.
+func (s *Server) logOutcome(log *slog.Logger, req *hook.SyncRequest, resp *hook.SyncResponse, took time.Duration) {
+	var before, after string
+	for _, c := range req.Parent.Status.Conditions {
+		if c.Type == hook.CondReady {
+			before = string(c.Status) + "/" + c.Reason
+		}
+	}
+	var msg string
+	for _, c := range resp.Status.Conditions {
+		if c.Type == hook.CondReady {
+			after = string(c.Status) + "/" + c.Reason
+			msg = c.Message
+		}
+	}
+	attrs := []any{"ready", after, "children", len(resp.Children), "resyncAfterSeconds", resp.ResyncAfterSeconds, "duration", took.Round(time.Microsecond)}
+	switch {
+	case before == after:
+		log.Debug("synced", attrs...)
+	case strings.HasPrefix(after, "True"):
+		log.Info("ready", append(attrs, "message", msg)...)
+	default:
+		log.Warn("not ready", append(attrs, "message", msg)...)
+	}
+}
+
+// observe talks to DittoFS as the plan says, within one deadline.
+func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger) hook.Observation {
+	plan := sync.Plan()
+	if !plan.Contact {
+		return hook.Observation{}
+	}
+	api, err := s.baseURL(plan)
+	if err != nil {
+		return sync.ObserveUnreachable(err.Error())
+	}
+	client, err := dittofs.NewClient(api, s.opts.HTTPClient, s.opts.Metrics.ObserveDittoFS)
+	if err != nil {
+		return sync.ObserveUnreachable("the hook's --dittofs-url-template gives an invalid URL: " + err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin}
+	if sync.Finalizing() {
+		err := s.opts.Accounts.DeleteOperator(ctx, target)
+		if err != nil {
+			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
+		}
+		return sync.ObserveFinalize(err, api)
+	}
+	var adapters []dittofs.Adapter
+	err = s.opts.Accounts.Do(ctx, target, func(token string) error {
+		var err error
+		adapters, err = client.ListAdapters(ctx, token)
+		return err
+	})
+	obs := sync.ObservePoll(adapters, err, api)
+	if p := obs.Poll(); p.State == hook.Failed {
+		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
+	}
+	return obs
+}
+
+// baseURL is the address of a DittoServer's API. The name and namespace
+// are DNS labels by then (checkParent, parseServer), so they cannot change
+// the URL's structure; the result is checked all the same.
+func (s *Server) baseURL(p hook.Plan) (string, error) {
+	if s.urlTmpl == nil {
+		return p.Address(), nil
+	}
+	var b bytes.Buffer
+	if err := s.urlTmpl.Execute(&b, struct {
+		Name, Namespace string
+		Port            int32
+	}{p.Name, p.Namespace, p.Port}); err != nil {
+		return "", fmt.Errorf("the hook's --dittofs-url-template failed: %w", err)
+	}
+	u, err := dittofs.ParseBaseURL(b.String())
+	if err != nil {
+		return "", fmt.Errorf("the hook's --dittofs-url-template: %w", err)
+	}
+	return u.String(), nil
+}
+
+func (s *Server) handleCustomize(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	log := s.opts.Logger.With("hook", "customize")
+	body, code, err := readBody(w, r)
+	if err != nil {
+		s.refuse(w, log, "customize", code, err, start)
+		return
+	}
+	req, err := hook.DecodeCustomizeRequest(body)
+	if err != nil {
+		s.refuse(w, log, "customize", http.StatusBadRequest, err, start)
+		return
+	}
+	out, _ := json.Marshal(hook.Customize(req))
+	s.opts.Metrics.request("customize", "ok", time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// writeError answers a JSON error body that names the problem.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": msg, "status": code})
+}

@@ -1,0 +1,286 @@
+package hook
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
+)
+
+// The pure core: (request, what DittoFS said, clock) → response. No I/O.
+//
+// One sync takes one path: DecodeSyncRequest (the envelope, the parent's
+// name and namespace), Prepare (the observed children decoded once, the
+// spec resolved, the plan decided), the shell's calls to DittoFS as the plan
+// says, judged once into an Observation (ObservePoll, ObserveFinalize), and
+// Desired (the children and the status).
+
+// Sync is one sync or finalize call, prepared: its observed children
+// decoded, its DittoServer resolved, and whether to call DittoFS decided.
+type Sync struct {
+	req      *SyncRequest
+	server   *dittoServer
+	invalid  error
+	observed *observedChildren
+	plan     Plan
+}
+
+// Prepare decodes what the core reads of a request. An *InputError means a
+// request the hook must refuse (4xx); a spec the hook cannot use is not an
+// error here: Desired answers it with a condition (see InvalidSpec).
+func Prepare(req *SyncRequest) (*Sync, error) {
+	observed, err := newObservedChildren(req)
+	if err != nil {
+		return nil, err
+	}
+	ds, invalid := parseServer(req.Parent)
+	if invalid == nil {
+		invalid = checkDatabase(ds, observed)
+	}
+	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed}
+	s.plan = s.makePlan()
+	return s, nil
+}
+
+// Finalizing says whether this is a finalize call.
+func (s *Sync) Finalizing() bool { return s.req.Finalizing }
+
+// InvalidSpec is why the DittoServer's spec cannot be used (a *SpecError),
+// or nil. Desired then keeps every child as it is.
+func (s *Sync) InvalidSpec() error { return s.invalid }
+
+// Explanation is a condition's reason and message: why something is as it is.
+type Explanation struct {
+	Reason  string
+	Message string
+}
+
+// Plan says whether and how to call DittoFS in this sync.
+type Plan struct {
+	// Contact is true when DittoFS should be called.
+	Contact bool
+	// Why says, when Contact is false, why not.
+	Why Explanation
+	// Name, Namespace and Port locate the API; Key is the parent's UID.
+	Name, Namespace, Key string
+	Port                 int32
+	Operator             dittofs.Credentials
+	// Admin is nil when no administrator password is available.
+	Admin *dittofs.Credentials
+}
+
+// Address is the DittoServer's API: its <name>-api Service, by its fully
+// qualified name (the trailing dot, so that no search domain of the node's
+// resolver can answer for it), built from the validated name and namespace.
+func (p Plan) Address() string {
+	host := apiServiceName(p.Name) + "." + p.Namespace + ".svc.cluster.local."
+	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(int(p.Port)))}).String()
+}
+
+// Plan says whether and how to call DittoFS in this sync, decided once
+// when the request was prepared.
+func (s *Sync) Plan() Plan { return s.plan }
+
+// makePlan decides, from the request alone, whether DittoFS can be asked:
+// only with a valid spec, a ready replica (the API is not there before) and
+// the operator's credentials.
+func (s *Sync) makePlan() Plan {
+	ds := s.server
+	p := Plan{Name: ds.Name, Namespace: ds.Namespace, Key: ds.UID, Port: ds.APIPort}
+	wait := func(reason, msg string) Plan {
+		p.Why = Explanation{Reason: reason, Message: msg}
+		return p
+	}
+	if s.invalid != nil {
+		return wait(ReasonInvalidSpec, s.invalid.Error())
+	}
+	if ds.Pod.Replicas == 0 {
+		return wait(ReasonStopped, "spec.replicas is 0: DittoFS is stopped; its adapter Services are kept")
+	}
+	if s.observed.readyReplicas() < 1 {
+		return wait(ReasonWaitingForServer, fmt.Sprintf("waiting for StatefulSet %s to have a ready replica before calling the DittoFS API", statefulSetName(ds.Name)))
+	}
+	pass, ok := secretValue(s.observed.secret(operatorSecretName(ds.Name)), keyPassword)
+	if !ok {
+		return wait(ReasonWaitingForCredentials, fmt.Sprintf("waiting for Secret %s, which this sync creates", operatorSecretName(ds.Name)))
+	}
+	p.Operator = dittofs.Credentials{Username: OperatorUsername, Password: pass}
+	if admin, ok := s.adminPassword(); ok {
+		p.Admin = &dittofs.Credentials{Username: ds.Identity.AdminUsername, Password: admin}
+	}
+	p.Contact = true
+	return p
+}
+
+// adminPassword reads the administrator's password: from the user's Secret
+// (a related object) or from the generated one (a child).
+func (s *Sync) adminPassword() (string, bool) {
+	sel := s.server.Identity.AdminPassword
+	if s.server.Identity.GeneratedAdminSecret {
+		return secretValue(s.observed.secret(sel.Name), sel.Key)
+	}
+	return secretValue(s.observed.related[sel.Name], sel.Key)
+}
+
+// Desired is the pure core: the complete set of children and the status for
+// this request, given what DittoFS said and the time. It never leaves out an
+// adapter child that exists unless a successful, well-formed poll said so.
+func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncResponse {
+	now = now.UTC().Truncate(time.Second)
+	if s.invalid != nil {
+		return s.keepAll(now)
+	}
+	ds := s.server
+	prev := s.req.Parent.Status
+
+	// Adapters: from this sync's poll when it succeeded (ObservePoll judged
+	// it well formed), else as last known.
+	fresh := o.poll.State == Succeeded
+	known := o.adapters
+	if !fresh {
+		known = lastKnownAdapters(ds.Name, prev.Adapters)
+	}
+	children := s.children(known, fresh, gen)
+
+	// observedGeneration is left to Metacontroller, which sets it.
+	status := &DittoServerStatus{}
+	for _, a := range known {
+		status.Adapters = append(status.Adapters, adapterStatus(ds.Name, a, s.observed.services))
+	}
+	var conds []cond
+	if s.req.Finalizing {
+		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
+	} else {
+		conds = conditions(s.facts(o, status.Adapters))
+	}
+	status.Conditions = mergeConditions(prev.Conditions, conds, ds.Generation, now)
+
+	resp := &SyncResponse{Status: status, Children: children}
+	resp.ResyncAfterSeconds = resyncAfter(ds.PollingInterval, status, now)
+	if s.req.Finalizing {
+		resp.Finalized = s.finalized(o, now)
+		if !resp.Finalized {
+			resp.ResyncAfterSeconds = 5
+		}
+	}
+	return resp
+}
+
+// children are every child of the answer: the infrastructure in a fixed
+// order, then each known enabled adapter's NetworkPolicy and Services, then
+// the observed adapter children that must stay.
+func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource) []any {
+	ds := s.server
+	configYAML := renderConfig(ds)
+	children := []any{
+		child(makeStatefulSet(ds, configYAML, s.observed.sts)),
+		child(makeHeadlessService(ds)),
+		child(makeAPIService(ds)),
+		child(makeConfigMap(ds, configYAML)),
+	}
+	for _, sec := range makeSecrets(ds, s.observed, gen) {
+		children = append(children, child(sec))
+	}
+	if ds.NetworkPolicy.Enabled {
+		children = append(children, child(makeBaselinePolicy(ds)))
+	}
+	rendered := map[string]bool{}
+	for _, a := range known {
+		if !a.Enabled {
+			continue
+		}
+		// The policy is rendered with its Services: access is never added
+		// after the address that needs it.
+		if ds.NetworkPolicy.Enabled {
+			np := makeAdapterPolicy(ds, a)
+			rendered[KeyNetworkPolicy+"/"+np.Name] = true
+			children = append(children, child(np))
+		}
+		for _, svc := range makeAdapterServices(ds, a, s.observed) {
+			rendered[KeyService+"/"+svc.Name] = true
+			children = append(children, child(svc))
+		}
+	}
+	return append(children, s.keepAdapterChildren(rendered, fresh)...)
+}
+
+// keepAdapterChildren returns the observed adapter children the render did
+// not produce that must stay:
+//   - after a failed poll, every one of them (never lose what exists);
+//   - after a successful poll, a NetworkPolicy whose Service still exists:
+//     access is removed only after the address, on the next sync.
+//
+// With NetworkPolicies disabled, no policy stays, whatever the poll did:
+// removing a policy only ever opens access, and a kept adapter policy would
+// still select the pod, admitting its adapter ports only — the API port
+// closed to everyone, the hook included, for good.
+func (s *Sync) keepAdapterChildren(rendered map[string]bool, fresh bool) []any {
+	var out []any
+	name, policies := s.server.Name, s.server.NetworkPolicy.Enabled
+	for _, key := range []string{KeyService, KeyNetworkPolicy} {
+		if key == KeyNetworkPolicy && !policies {
+			continue
+		}
+		for _, n := range sortedKeys(s.observed.children[key]) {
+			if rendered[key+"/"+n] || !isAdapterChild(name, n) {
+				continue
+			}
+			keep := !fresh
+			if fresh && key == KeyNetworkPolicy {
+				keep = s.observed.has(KeyService, n)
+			}
+			if keep {
+				out = append(out, s.observed.children[key][n].keep())
+			}
+		}
+	}
+	return out
+}
+
+// keepAll answers a request whose spec the hook cannot use: every observed
+// child exactly as last applied, the status as it was, and Ready saying why.
+func (s *Sync) keepAll(now time.Time) *SyncResponse {
+	prev := s.req.Parent.Status
+	var children []any
+	for _, key := range sortedKeys(s.observed.children) {
+		for _, n := range sortedKeys(s.observed.children[key]) {
+			children = append(children, s.observed.children[key][n].keep())
+		}
+	}
+	status := prev
+	msg := s.invalid.Error() + "; fix the DittoServer: until then every child is kept as it is"
+	kept := append(carried(prev.Conditions), falseCond(CondReady, ReasonInvalidSpec, msg))
+	status.Conditions = mergeConditions(prev.Conditions, kept, s.req.Parent.Metadata.Generation, now)
+	resp := &SyncResponse{Status: &status, Children: children, ResyncAfterSeconds: 30}
+	if s.req.Finalizing {
+		// A DittoServer with a broken spec can still be deleted.
+		resp.Finalized = true
+	}
+	return resp
+}
+
+// finalized: the operator account is gone, or DittoFS could not be reached
+// for more than a minute since deletion began (a dead server must not block
+// deletion forever), or there is no server to clean up.
+func (s *Sync) finalized(o Observation, now time.Time) bool {
+	if o.finalize.State == Succeeded {
+		return true
+	}
+	if s.server.Pod.Replicas == 0 || s.observed.sts == nil {
+		// No server runs: there is no account to remove now. (It stays in
+		// the retained control-plane volume; see the README.)
+		return true
+	}
+	del := s.req.Parent.Metadata.DeletionTimestamp
+	if del == nil {
+		return false
+	}
+	return now.Sub(del.Time) > finalizeGrace
+}
+
+// finalizeGrace is how long deletion waits for DittoFS to remove the
+// operator account.
+const finalizeGrace = 60 * time.Second

@@ -1,0 +1,232 @@
+package readme
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// readmeRule says what TestReadmeCommands does with a README command that
+// starts with prefix: run it here (run), or leave it to a named test or to
+// a real cluster (elsewhere says where and why).
+type readmeRule struct {
+	prefix    string
+	run       func(t *testing.T, cmd string, state *readmeState)
+	elsewhere string
+}
+
+// readmeState carries what one command leaves for the next: the hook that
+// "go run ./cmd/hook serve" started in "one terminal", for the curl run "in
+// another".
+type readmeState struct {
+	parent   *testing.T
+	hookAddr string
+}
+
+var readmeRules = []readmeRule{
+	{prefix: "go run ./cmd/hook render ", run: runReadmeRender},
+	{prefix: "go run ./cmd/hook serve ", run: runReadmeServe},
+	{prefix: "curl ", run: runReadmeCurl},
+	{prefix: "make push ", run: runReadmeMakeDryRun},
+	{prefix: "apt-get update && apt-get install ", run: runReadmeAptGet},
+	{prefix: "go run ./test/demo", elsewhere: "the demo tier runs it (test/demo: interactively and with --exit-after-print)"},
+	{prefix: "test/run.sh", elsewhere: "the test command itself, which runs this test"},
+	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
+	{prefix: "kubectl apply -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install"},
+	{prefix: "helm install dittofs-hook charts/dittofs-hook", elsewhere: "a real cluster; the e2e suite installs the chart with the real Helm"},
+	{prefix: "kubectl label namespace dittofs-system", elsewhere: "a real cluster with the namespace Helm created"},
+	{prefix: "kubectl apply -f manifests/samples/", elsewhere: "a real cluster; the e2e suite applies every sample"},
+	{prefix: "kubectl get dittofs", elsewhere: "a real cluster; the e2e suite reads the printer columns"},
+	{prefix: "docker build ", elsewhere: "needs a Docker engine, which CI machines lack; TestDockerfile checks the Dockerfile's build and TestReadmeCommands the make targets"},
+	{prefix: "docker push ", elsewhere: "needs a Docker engine and a registry"},
+}
+
+// TestReadmeCommands runs every shell command the README shows that can run
+// on this machine without a cluster, exactly as written (only the example
+// port 8080 becomes a free one), and fails on a command it neither runs nor
+// knows to need a cluster: a new command in the README must be classified
+// here, and so is checked or explained.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := shellCommands(string(readme))
+	if len(cmds) < 10 {
+		t.Fatalf("found only %d commands in the README's sh blocks", len(cmds))
+	}
+	state := &readmeState{parent: t}
+	for _, cmd := range cmds {
+		var rule *readmeRule
+		for i := range readmeRules {
+			if strings.HasPrefix(cmd, readmeRules[i].prefix) {
+				rule = &readmeRules[i]
+				break
+			}
+		}
+		switch {
+		case rule == nil:
+			t.Errorf("README command %q is neither run by TestReadmeCommands nor listed as needing a cluster", cmd)
+		case rule.run != nil:
+			t.Run(cmd, func(t *testing.T) { rule.run(t, cmd, state) })
+		default:
+			t.Logf("not run here: %s — %s", cmd, rule.elsewhere)
+		}
+	}
+}
+
+// shellCommands returns the commands of the README's ```sh blocks, with
+// continuation lines joined and comments removed.
+func shellCommands(md string) []string {
+	var out []string
+	in := false
+	var cur strings.Builder
+	for _, line := range strings.Split(md, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case !in && trimmed == "```sh":
+			in = true
+			continue
+		case in && strings.HasPrefix(trimmed, "```"):
+			in = false
+			continue
+		case !in:
+			continue
+		}
+		if i := strings.Index(trimmed, "  #"); i >= 0 {
+			trimmed = strings.TrimSpace(trimmed[:i])
+		}
+		if strings.HasPrefix(trimmed, "#") || trimmed == "" {
+			continue
+		}
+		if c, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur.WriteString(strings.TrimSpace(c) + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		out = append(out, cur.String())
+		cur.Reset()
+	}
+	return out
+}
+
+// bash runs a command line in the repository's root, as a user's shell
+// does (without pipefail: `… | head -40` ends its writers early, which a
+// user never sees); callers check what it printed.
+func bash(t *testing.T, timeout time.Duration, cmd string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, "bash", "-c", cmd)
+	c.Dir = harness.RepoRoot()
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	err := c.Run()
+	return out.String(), err
+}
+
+func runReadmeRender(t *testing.T, cmd string, _ *readmeState) {
+	out, err := bash(t, 3*time.Minute, cmd)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "kind: StatefulSet") || !strings.Contains(out, "conditions:") {
+		t.Fatalf("render printed no children and status:\n%s", out)
+	}
+}
+
+var readmePort = regexp.MustCompile(`127\.0\.0\.1:8080\b`)
+
+func runReadmeServe(t *testing.T, cmd string, state *readmeState) {
+	addr := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	c := exec.Command("bash", "-c", "exec "+readmePort.ReplaceAllString(cmd, addr))
+	c.Dir = harness.RepoRoot()
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stop := func() {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM) // go run and the hook it started
+		_ = c.Wait()
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			stop()
+			t.Fatalf("the hook did not answer /healthz on %s:\n%s", addr, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	state.hookAddr = addr // the curl that follows needs it running: stopped when the whole test ends
+	state.parent.Cleanup(stop)
+}
+
+func runReadmeCurl(t *testing.T, cmd string, state *readmeState) {
+	if state.hookAddr == "" {
+		t.Fatal("the README's curl needs the hook it starts in the command before")
+	}
+	out, err := bash(t, time.Minute, readmePort.ReplaceAllString(cmd, state.hookAddr))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, `"children"`) && !strings.Contains(out, `"status"`) {
+		t.Fatalf("the hook's answer is not a sync response:\n%s", out)
+	}
+}
+
+// runReadmeMakeDryRun checks a make target by what it would run (make -n):
+// the image targets need a Docker engine.
+func runReadmeMakeDryRun(t *testing.T, cmd string, _ *readmeState) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Fatal("make is not installed (test/run.sh installs it)")
+	}
+	out, err := bash(t, time.Minute, strings.Replace(cmd, "make ", "make -n ", 1))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "docker buildx build --platform linux/amd64,linux/arm64") || !strings.Contains(out, "registry.example.com/platform/dittofs-hook:") {
+		t.Fatalf("make push would not build and push the multi-platform image:\n%s", out)
+	}
+}
+
+// runReadmeAptGet: the Quickstart's package list is the one the node tier
+// needs (harness.NodePackages) and the one test/run.sh installs, so a user
+// who follows the README has what the tests use. (Installing is left to
+// test/run.sh: this test may not run as root.)
+func runReadmeAptGet(t *testing.T, cmd string, _ *readmeState) {
+	_, install, _ := strings.Cut(cmd, "--no-install-recommends ")
+	readme := strings.Fields(install)
+	runSh, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "run.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^node_packages=\(([^)]*)\)`).FindSubmatch(runSh)
+	if m == nil {
+		t.Fatal("test/run.sh has no node_packages=(…) line")
+	}
+	for name, list := range map[string][]string{"test/run.sh": strings.Fields(string(m[1])), "harness.NodePackages": harness.NodePackages} {
+		if strings.Join(list, " ") != strings.Join(readme, " ") {
+			t.Errorf("the README installs %q, %s %q", readme, name, list)
+		}
+	}
+}

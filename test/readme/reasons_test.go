@@ -1,0 +1,57 @@
+package readme
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// TestReadmeListsEveryReason: every condition reason the hook writes in
+// any golden response is documented in the README's status table, so a
+// user who reads one in `kubectl describe` can look it up.
+func TestReadmeListsEveryReason(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "### Status and conditions")
+	end := strings.Index(string(readme), "### Metrics")
+	if start < 0 || end < start {
+		t.Fatal("README has no status section before the metrics section")
+	}
+	section := string(readme[start:end])
+	responses, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "hook", "testdata", "sync", "*.json"))
+	if len(responses) == 0 {
+		t.Fatal("no golden responses")
+	}
+	seen := map[string]string{}
+	for _, f := range responses {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp struct {
+			Status struct {
+				Conditions []struct{ Type, Reason string } `json:"conditions"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal(data, &resp); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, c := range resp.Status.Conditions {
+			seen[c.Type+" "+c.Reason] = strings.TrimSuffix(filepath.Base(f), ".json")
+			for _, word := range []string{c.Type, c.Reason} {
+				if !strings.Contains(section, "`"+word+"`") {
+					t.Errorf("%q (case %s) is not in the README's status table", word, strings.TrimSuffix(filepath.Base(f), ".json"))
+				}
+			}
+		}
+	}
+	if len(seen) < 10 {
+		t.Fatalf("only %d condition/reason pairs in the goldens; the fixtures lost their conditions", len(seen))
+	}
+}
