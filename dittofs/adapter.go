@@ -2,6 +2,7 @@ package dittofs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -66,7 +67,8 @@ func DecodeAdapters(body []byte) ([]Adapter, error) {
 	}
 	var wire []wireAdapter
 	if err := json.Unmarshal(body, &wire); err != nil {
-		return nil, fmt.Errorf("adapter list is not a JSON array of adapters: %w", err)
+		// Not the decoder's words: they name Go types, not what DittoFS sent.
+		return nil, errors.New("adapter list is not a JSON array of adapter objects")
 	}
 	if wire == nil {
 		return nil, fmt.Errorf("adapter list is null, not an array")

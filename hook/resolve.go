@@ -3,12 +3,15 @@ package hook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -31,10 +34,23 @@ type SpecError struct {
 }
 
 func (e *SpecError) Error() string {
-	if strings.HasPrefix(e.Field, "metadata.") {
+	switch {
+	case e.Field == "":
+		return "spec: " + e.Problem
+	case strings.HasPrefix(e.Field, "metadata."):
 		return e.Field + ": " + e.Problem
 	}
 	return "spec." + e.Field + ": " + e.Problem
+}
+
+// decodeSpecError names the field a spec's JSON got wrong in the user's
+// terms (the JSON path and kind of value), not the Go types behind it.
+func decodeSpecError(err error) *SpecError {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return &SpecError{Field: typeErr.Field, Problem: "is a JSON " + typeErr.Value + ", which this field cannot hold"}
+	}
+	return &SpecError{Problem: "is not a JSON object of the DittoServer spec's shape"}
 }
 
 // dittoServer is a DittoServer resolved for the builders: defaulted,
@@ -157,7 +173,7 @@ func parseServer(p *Parent) (*dittoServer, error) {
 	}
 	var spec DittoServerSpec
 	if err := json.NewDecoder(bytes.NewReader(p.Spec)).Decode(&spec); err != nil {
-		return s, &SpecError{Field: "", Problem: "cannot be decoded: " + err.Error()}
+		return s, decodeSpecError(err)
 	}
 	Default(&spec)
 	return s, s.resolve(&spec)
@@ -191,8 +207,22 @@ func (s *dittoServer) resolve(sp *DittoServerSpec) error {
 	}
 	s.APIService = apiService{Type: sp.Service.Type, Annotations: sp.Service.Annotations}
 	s.NetworkPolicy = networkPolicy{Enabled: *sp.NetworkPolicy.Enabled, APIFrom: sp.NetworkPolicy.APIFrom, AdapterFrom: sp.NetworkPolicy.AdapterFrom}
-	s.Logging = logging{Level: sp.Logging.Level, Format: sp.Logging.Format}
+	if s.Logging, err = resolveLogging(sp.Logging); err != nil {
+		return err
+	}
 	return nil
+}
+
+// resolveLogging checks what the CRD's enums check: the values go into
+// config.yaml verbatim.
+func resolveLogging(l *LoggingSpec) (logging, error) {
+	if !slices.Contains([]string{"DEBUG", "INFO", "WARN", "ERROR"}, l.Level) {
+		return logging{}, &SpecError{Field: "logging.level", Problem: fmt.Sprintf("%q is not one of DEBUG, INFO, WARN, ERROR", l.Level)}
+	}
+	if l.Format != "text" && l.Format != "json" {
+		return logging{}, &SpecError{Field: "logging.format", Problem: fmt.Sprintf("%q is neither text nor json", l.Format)}
+	}
+	return logging{Level: l.Level, Format: l.Format}, nil
 }
 
 func resolvePod(sp *DittoServerSpec) (pod, error) {
@@ -278,7 +308,14 @@ func resolveDatabase(db *DatabaseSpec) (controlPlaneDB, error) {
 	d := controlPlaneDB{Type: db.Type, AllowReset: db.AllowControlPlaneReset}
 	switch db.Type {
 	case "sqlite":
-		d.SQLitePath = db.SQLite.Path
+		// What the CRD's pattern checks, and printable: the path goes into
+		// config.yaml verbatim.
+		p := db.SQLite.Path
+		if !strings.HasPrefix(p, "/data/controlplane/") || len(p) == len("/data/controlplane/") || len(p) > 1024 ||
+			!utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			return d, &SpecError{Field: "database.sqlite.path", Problem: fmt.Sprintf("%q must be a printable file path under /data/controlplane/ (the control-plane volume)", p)}
+		}
+		d.SQLitePath = p
 	case "postgres":
 		if db.PostgresSecretRef == nil || db.PostgresSecretRef.Name == "" {
 			return d, &SpecError{Field: "database.postgresSecretRef", Problem: "required when database.type is postgres"}

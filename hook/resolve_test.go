@@ -40,7 +40,12 @@ func TestResolveRefuses(t *testing.T) {
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"jwt":{"accessTokenDuration":"a","refreshTokenDuration":"b"}}}`, `spec.identity.jwt.accessTokenDuration: "a" is not a duration such as 15m or 168h`},
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"jwt":{"secretRef":{"key":"k"}}}}`, `spec.identity.jwt.secretRef: needs both name and key`},
 		{`{"storage":{"metadataSize":"1Gi"},"adapterServices":{"overrides":{"webdav":{"portmapper":true},"smb":{"udp":true}}}}`, `spec.adapterServices.overrides.smb: udp and portmapper exist only for the nfs adapter`},
-		{`{"storage":{"metadataSize":"1Gi"},"replicas":"one"}`, `spec.: cannot be decoded: json: cannot unmarshal string into Go struct field DittoServerSpec.replicas of type int32`},
+		{`{"storage":{"metadataSize":"1Gi"},"replicas":"one"}`, `spec.replicas: is a JSON string, which this field cannot hold`},
+		{`{"storage":{"metadataSize":"1Gi"},"logging":{"level":"DEB\u007fUG"}}`, `spec.logging.level: "DEB\x7fUG" is not one of DEBUG, INFO, WARN, ERROR`},
+		{`{"storage":{"metadataSize":"1Gi"},"logging":{"format":"xml"}}`, `spec.logging.format: "xml" is neither text nor json`},
+		{`{"storage":{"metadataSize":"1Gi"},"database":{"sqlite":{"path":"/data/controlplane/a\nb"}}}`, `spec.database.sqlite.path: "/data/controlplane/a\nb" must be a printable file path under /data/controlplane/ (the control-plane volume)`},
+		{`{"storage":{"metadataSize":"1Gi"},"database":{"sqlite":{"path":"/etc/passwd"}}}`, `spec.database.sqlite.path: "/etc/passwd" must be a printable file path under /data/controlplane/ (the control-plane volume)`},
+		{`[1]`, `spec: is not a JSON object of the DittoServer spec's shape`},
 	} {
 		for range 3 { // the same error every time
 			_, err := resolveSpec(t, c.spec)
