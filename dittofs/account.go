@@ -89,6 +89,10 @@ type Target struct {
 	// Admin is used only to create or repair the operator account; nil when
 	// the hook has no administrator password.
 	Admin *Credentials
+	// Provisioned, when set, is called once the operator account has been
+	// created (created true) or its password reset (false) during this call:
+	// what this sync did to DittoFS, which the sync's Events report.
+	Provisioned func(created bool)
 }
 
 // AccountMetrics receives login and refresh outcomes. Any field may be nil.
@@ -274,6 +278,7 @@ func (a *Accounts) provision(ctx context.Context, t Target) (err error) {
 		return err
 	}
 	err = t.Client.CreateUser(ctx, admin, t.Operator.Username, t.Operator.Password, OperatorRole)
+	created := err == nil
 	if StatusCode(err) == http.StatusConflict {
 		var u *User
 		if u, err = t.Client.GetUser(ctx, admin, t.Operator.Username); err == nil {
@@ -284,6 +289,9 @@ func (a *Accounts) provision(ctx context.Context, t Target) (err error) {
 	}
 	if err != nil {
 		return &AuthError{Stage: StageProvision, Err: err}
+	}
+	if t.Provisioned != nil {
+		t.Provisioned(created)
 	}
 	return nil
 }

@@ -42,6 +42,10 @@ type Adapter struct {
 	// type's default port.
 	Port      int32
 	CreatedAt time.Time
+	// UpdatedAt changes whenever DittoFS changes the adapter (enabled,
+	// port, config): with ID it names one state of the adapter, which the
+	// hook's Events use to tell one change from the next.
+	UpdatedAt time.Time
 }
 
 // maxTypeLength bounds an adapter type: it ends up in Service names,
@@ -64,6 +68,7 @@ func DecodeAdapters(body []byte) ([]Adapter, error) {
 		Running   *bool     `json:"running"`
 		Port      *int64    `json:"port"`
 		CreatedAt time.Time `json:"created_at"`
+		UpdatedAt time.Time `json:"updated_at"`
 	}
 	var wire []wireAdapter
 	if err := json.Unmarshal(body, &wire); err != nil {
@@ -87,7 +92,7 @@ func DecodeAdapters(body []byte) ([]Adapter, error) {
 		case *w.Port < 0 || *w.Port > 65535:
 			return nil, fmt.Errorf("adapter %q has port %d, outside 0-65535", *w.Type, *w.Port)
 		}
-		a := Adapter{ID: w.ID, Type: *w.Type, Enabled: *w.Enabled, Running: *w.Running, Port: int32(*w.Port), CreatedAt: w.CreatedAt}
+		a := Adapter{ID: w.ID, Type: *w.Type, Enabled: *w.Enabled, Running: *w.Running, Port: int32(*w.Port), CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 		if a.Port == 0 {
 			if a.Port = DefaultPort(a.Type); a.Port == 0 {
 				return nil, fmt.Errorf("adapter %q reports port 0 and its type has no default port", a.Type)

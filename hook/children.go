@@ -7,6 +7,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // observedChildren is what the hook reads of the observed children and
@@ -27,6 +28,9 @@ type observedChild struct {
 	// key and name file it: "<Kind>.<apiVersion>" and its name.
 	key, name string
 	raw       ObservedObject
+	// uid is the API server's: one object's life, which a removal's Event
+	// is named after.
+	uid types.UID
 	// lastApplied is Metacontroller's last-applied annotation: the object the
 	// hook last returned ("" under server-side apply, which keeps none).
 	lastApplied string
@@ -79,11 +83,13 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 type objectHead struct {
 	Metadata struct {
 		Name        string            `json:"name"`
+		UID         types.UID         `json:"uid"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 }
 
 func (h *objectHead) GetName() string                   { return h.Metadata.Name }
+func (h *objectHead) GetUID() types.UID                 { return h.Metadata.UID }
 func (h *objectHead) GetAnnotations() map[string]string { return h.Metadata.Annotations }
 
 // decodeAll decodes the objects of one kind, checking that each is filed
@@ -92,6 +98,7 @@ func (h *objectHead) GetAnnotations() map[string]string { return h.Metadata.Anno
 func decodeAll[T any, PT interface {
 	*T
 	GetName() string
+	GetUID() types.UID
 	GetAnnotations() map[string]string
 }](field, key string, objs map[string]ObservedObject, kept map[string]observedChild) (map[string]*T, error) {
 	out := make(map[string]*T, len(objs))
@@ -106,7 +113,7 @@ func decodeAll[T any, PT interface {
 		}
 		out[n] = (*T)(v)
 		if kept != nil {
-			kept[n] = observedChild{key: key, name: n, raw: raw, lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
+			kept[n] = observedChild{key: key, name: n, raw: raw, uid: v.GetUID(), lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
 		}
 	}
 	return out, nil

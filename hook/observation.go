@@ -31,11 +31,36 @@ type Outcome struct {
 // zero Observation means DittoFS was not called (Desired says why, from the
 // plan).
 type Observation struct {
-	auth     Outcome
-	poll     Outcome
-	adapters []dittofs.Adapter
-	finalize Outcome
+	auth      Outcome
+	poll      Outcome
+	adapters  []dittofs.Adapter
+	finalize  Outcome
+	provision Provision
 }
+
+// Provision is what a sync did to the operator account in DittoFS.
+type Provision int
+
+const (
+	// NotProvisioned: the account was left as it was.
+	NotProvisioned Provision = iota
+	// AccountCreated: the hook created k8s-operator.
+	AccountCreated
+	// PasswordReset: k8s-operator existed with the operator role and a
+	// password other than the one in its Secret; the hook reset it.
+	PasswordReset
+)
+
+// WithProvision records what this sync did to the operator account (the
+// shell learns it from dittofs.Target.Provisioned): a change made in
+// DittoFS, reported by an Event whether or not the poll then succeeded.
+func (o Observation) WithProvision(p Provision) Observation {
+	o.provision = p
+	return o
+}
+
+// Provision is what this sync did to the operator account.
+func (o Observation) Provision() Provision { return o.provision }
 
 // Auth is the outcome of obtaining an operator token.
 func (o Observation) Auth() Outcome { return o.auth }

@@ -266,12 +266,7 @@ func (s *Sync) keepAll(now time.Time) *SyncResponse {
 // for more than a minute since deletion began (a dead server must not block
 // deletion forever), or there is no server to clean up.
 func (s *Sync) finalized(o Observation, now time.Time) bool {
-	if o.finalize.State == Succeeded {
-		return true
-	}
-	if s.server.Pod.Replicas == 0 || s.observed.sts == nil {
-		// No server runs: there is no account to remove now. (It stays in
-		// the retained control-plane volume; see the README.)
+	if o.finalize.State == Succeeded || s.nothingToClean() {
 		return true
 	}
 	del := s.req.Parent.Metadata.DeletionTimestamp
@@ -279,6 +274,12 @@ func (s *Sync) finalized(o Observation, now time.Time) bool {
 		return false
 	}
 	return now.Sub(del.Time) > finalizeGrace
+}
+
+// nothingToClean: no server runs, so there is no account to remove now.
+// (It stays in the retained control-plane volume; see the README.)
+func (s *Sync) nothingToClean() bool {
+	return s.server.Pod.Replicas == 0 || s.observed.sts == nil
 }
 
 // finalizeGrace is how long deletion waits for DittoFS to remove the

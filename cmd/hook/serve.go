@@ -39,6 +39,8 @@ type serveConfig struct {
 	maxSyncs, maxConns     int
 	maxSyncBytes           int64
 	memoryLimit            string
+	events                 bool
+	kubeconfig             string
 }
 
 // serve runs the hook's HTTP service until SIGTERM, then lets the calls in
@@ -57,7 +59,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := newService(cfg, reg, log)
+	srv, recorder, err := newService(cfg, reg, log)
 	if err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
-		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns)
+		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -111,7 +113,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	srv.SetReady(false)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
 	defer cancel()
-	if err := hookSrv.Shutdown(sctx); err != nil {
+	err = hookSrv.Shutdown(sctx)
+	if recorder != nil {
+		// The Events of the last answers, within what is left of the grace.
+		recorder.Close(sctx)
+	}
+	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
@@ -135,6 +142,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
 	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
 	fs.IntVar(&cfg.maxConns, "max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
+	fs.BoolVar(&cfg.events, "events", true, "record Kubernetes Events on DittoServers (needs create on events.k8s.io events: in-cluster, or --kubeconfig); false needs no API access")
+	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "kubeconfig file for --events, to run outside a cluster; in-cluster configuration when empty")
 	fs.StringVar(&cfg.memoryLimit, "memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
 	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
 		return cfg, err
@@ -155,7 +164,7 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 
 // newService builds the hook's HTTP handler: its metrics in reg, the
 // DittoFS token cache, the secret source and the bearer token.
-func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*server.Server, error) {
+func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*server.Server, *server.Recorder, error) {
 	var accounts *dittofs.Accounts
 	metrics := server.NewMetrics(reg, func() int { return accounts.Len() })
 	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
@@ -163,7 +172,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 	}})
 	secrets, err := hook.NewSecretSource()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := server.Options{
 		URLTemplate: cfg.urlTemplate,
@@ -182,7 +191,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 	if cfg.authTokenFile != "" {
 		token := &reloadingFile{path: cfg.authTokenFile}
 		if _, err := token.read(); err != nil {
-			return nil, fmt.Errorf("--auth-token-file: %w", err)
+			return nil, nil, fmt.Errorf("--auth-token-file: %w", err)
 		}
 		opts.AuthToken = func() string {
 			b, err := token.read()
@@ -193,7 +202,15 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 			return strings.TrimSpace(string(b))
 		}
 	}
-	return server.New(opts)
+	var recorder *server.Recorder
+	if cfg.events {
+		if recorder, err = newRecorder(cfg, metrics, log); err != nil {
+			return nil, nil, err
+		}
+		opts.Events = recorder
+	}
+	srv, err := server.New(opts)
+	return srv, recorder, err
 }
 
 // listen opens a listener of at most maxConns connections for srv.

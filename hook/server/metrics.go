@@ -19,6 +19,7 @@ type Metrics struct {
 	provisions    *prometheus.CounterVec
 	polls         *prometheus.CounterVec
 	adaptersSeen  *prometheus.CounterVec
+	events        *prometheus.CounterVec
 	tokensCached  prometheus.GaugeFunc
 	tokensCounter func() int
 }
@@ -60,6 +61,10 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 			Name: "dittofs_hook_adapters_discovered_total",
 			Help: "Adapters reported by successful polls, by type (nfs, smb, other) and state (running, stopped, disabled).",
 		}, []string{"type", "state"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_events_total",
+			Help: "Kubernetes Events by reason and result (created; duplicate: recorded already by a retry or another replica; dropped_queue_full; failed).",
+		}, []string{"reason", "result"}),
 	}
 	if tokens == nil {
 		tokens = func() int { return 0 }
@@ -69,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		Name: "dittofs_hook_tokens_cached",
 		Help: "DittoFS sessions held in the token cache.",
 	}, func() float64 { return float64(m.tokensCounter()) })
-	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.tokensCached)
+	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.events, m.tokensCached)
 	// Series whose label values are known up front start at zero, so that a
 	// dashboard or an alert on rate() sees them before the first event.
 	for _, result := range []string{"ok", "error"} {
@@ -78,6 +83,11 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		}
 		m.refreshes.WithLabelValues(result)
 		m.provisions.WithLabelValues(result)
+	}
+	for _, reason := range hook.EventReasons {
+		for _, result := range eventResults {
+			m.events.WithLabelValues(reason, result)
+		}
 	}
 	return m
 }
@@ -140,6 +150,13 @@ func (m *Metrics) poll(o hook.Observation) {
 		}
 	}
 	m.polls.WithLabelValues(reason).Inc()
+}
+
+// event counts one Event by reason and result.
+func (m *Metrics) event(reason, result string) {
+	if m != nil {
+		m.events.WithLabelValues(reason, result).Inc()
+	}
 }
 
 // throttled counts a hook call answered 429 (outcome "throttled").

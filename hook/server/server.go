@@ -66,6 +66,9 @@ type Options struct {
 	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
 	MaxConcurrentSyncs int
 	MaxSyncBytes       int64
+	// Events, when set, takes each answered sync's Kubernetes Events
+	// (hook.Sync.Events) after the answer is written.
+	Events EventSink
 }
 
 // Server is the hook's HTTP service.
@@ -229,12 +232,33 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			writeError(w, http.StatusInternalServerError, "encode response: "+err.Error())
 			return
 		}
+		events := s.events(sync, obs, resp, log)
 		s.opts.Metrics.poll(obs)
 		s.logOutcome(log, req, resp, time.Since(start))
 		s.opts.Metrics.request(call, "ok", time.Since(start).Seconds())
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
+		// Sent after the answer, never waited for (EventSink.Record does
+		// not block): Events cannot slow or change an answer.
+		if len(events) > 0 {
+			s.opts.Events.Record(events)
+		}
 	}
+}
+
+// events derives a sync's Events, once its answer is encoded. A failure
+// here (a bug) costs the Events, never the answer.
+func (s *Server) events(sync *hook.Sync, obs hook.Observation, resp *hook.SyncResponse, log *slog.Logger) (events []hook.Event) {
+	if s.opts.Events == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("deriving the sync's events failed; none recorded", "panic", fmt.Sprint(p))
+			events = nil
+		}
+	}()
+	return sync.Events(obs, resp)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, call string, code int, err error, start time.Time) {
@@ -286,7 +310,13 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin}
+	provision := hook.NotProvisioned
+	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin, Provisioned: func(created bool) {
+		provision = hook.PasswordReset
+		if created {
+			provision = hook.AccountCreated
+		}
+	}}
 	if sync.Finalizing() {
 		err := s.opts.Accounts.DeleteOperator(ctx, target)
 		if err != nil {
@@ -300,7 +330,7 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 		adapters, err = client.ListAdapters(ctx, token)
 		return err
 	})
-	obs := sync.ObservePoll(adapters, err, api)
+	obs := sync.ObservePoll(adapters, err, api).WithProvision(provision)
 	if p := obs.Poll(); p.State == hook.Failed {
 		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
 	}

@@ -1,0 +1,382 @@
+package hook_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+// events runs a case's sync through the core and returns its Events, at a
+// given time.
+func events(t *testing.T, c syncCase, at time.Time) []hook.Event {
+	t.Helper()
+	s := prepare(t, c.request.JSON())
+	o := c.dittofs(s)
+	return s.Events(o, s.Desired(o, at, hook.NewFixedSecretSource("fixture-key")))
+}
+
+// summary is an Event in one line: type, reason, related object.
+func summary(e hook.Event) string {
+	out := e.Type + " " + e.Reason
+	if e.Related != nil {
+		out += " " + e.Related.Kind + "/" + e.Related.Name
+	}
+	return out
+}
+
+func summaries(evs []hook.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, summary(e))
+	}
+	return out
+}
+
+// TestEventDerivation is the table of which transition records which
+// Events, over every sync case: a case missing here fails, so that a new
+// case says what it records. Steady state, an ongoing failure and a sync
+// that changes nothing a user cares about record none.
+func TestEventDerivation(t *testing.T) {
+	want := map[string][]string{
+		"captured-first":                   nil,
+		"captured-children-created":        nil,
+		"captured-ready-lb":                nil,
+		"captured-finalize":                {"Warning CleanupTimeout"},
+		"first-minimal":                    nil,
+		"first-full":                       nil,
+		"secrets-exist":                    nil,
+		"secrets-exist-generated-admin":    nil,
+		"replicas-zero":                    nil,
+		"admin-secret-related-present":     nil,
+		"admin-secret-related-missing":     {"Warning AuthFailed"},
+		"admin-secret-related-missing-key": {"Warning AuthFailed"},
+		"invalid-spec-quantity":            {"Warning InvalidSpec"},
+		"invalid-spec-admin-username":      {"Warning InvalidSpec"},
+		"invalid-spec-database-change":     {"Warning InvalidSpec"},
+		// The captured Service of nfs has an address the status does not
+		// show yet; smb's Service and policy are new.
+		"poll-fresh-server": {"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-smb", "Normal AdapterServiceCreated Service/demo-adapter-smb", "Normal LoadBalancerAssigned Service/demo-adapter-nfs"},
+		"steady":            nil,
+		"smb-disabled-nfs-moved": {"Normal AdapterServiceDeleted Service/demo-adapter-smb",
+			"Normal AdapterServiceUpdated Service/demo-adapter-nfs"},
+		"smb-policy-removed-after-service": {"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb"},
+		"smb-recreated-port0":              {"Normal AdapterServiceUpdated Service/demo-adapter-nfs", "Normal AdapterServiceUpdated Service/demo-adapter-smb"},
+		"empty-adapter-list":               {"Normal AdapterServiceDeleted Service/demo-adapter-nfs", "Normal AdapterServiceDeleted Service/demo-adapter-smb"},
+		"failure-refused":                  {"Warning AuthAPIUnreachable Service/demo-api"},
+		"failure-timeout":                  {"Warning AuthAPIUnreachable Service/demo-api"},
+		"failure-reset":                    {"Warning AuthAPIUnreachable Service/demo-api"},
+		"failure-http-302":                 {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"failure-http-500":                 {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"failure-http-401":                 {"Warning AuthFailed"},
+		"failure-http-403":                 {"Warning AuthFailed"},
+		"failure-malformed":                {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"failure-admin-rejected":           {"Warning AuthFailed"},
+		"failure-no-admin":                 {"Warning AuthFailed"},
+		"failure-operator-forbidden":       {"Warning AuthFailed"},
+		"failure-operator-conflict":        {"Warning OperatorAccountConflict"},
+		"failure-garbage-body":             {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"failure-refused-for-10-minutes":   nil, // the failure goes on: recorded when it began
+		"failure-status-lost":              {"Warning AuthAPIUnreachable Service/demo-api"},
+		"pod-not-ready":                    nil,
+		"unknown-and-duplicate-types": {"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfsv4-1-26c881",
+			"Normal AdapterServiceCreated Service/demo-adapter-nfsv4-1-26c881", "Normal AdapterServiceUpdated Service/demo-adapter-smb"},
+		"too-many-adapters":  {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"nfs-udp-portmapper": {"Normal AdapterServiceCreated Service/demo-adapter-nfs-udp"},
+		"networkpolicy-disabled": {"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-nfs",
+			"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb"},
+		"networkpolicy-disabled-api-down": {"Warning AuthAPIUnreachable Service/demo-api",
+			"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-nfs", "Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb"},
+		"finalize-account-deleted":       {"Normal OperatorAccountDeleted"},
+		"finalize-api-down-within-grace": nil, // still waiting: nothing decided
+		"finalize-operator-conflict":     {"Warning OperatorAccountConflict"},
+	}
+	var golden strings.Builder
+	for _, c := range syncCases() {
+		t.Run(c.name, func(t *testing.T) {
+			w, ok := want[c.name]
+			if !ok {
+				t.Fatalf("sync case %s is not in this table: add the Events it records", c.name)
+			}
+			got := events(t, c, now)
+			if d := cmp.Diff(w, summaries(got)); d != "" {
+				t.Errorf("Events (-want +got):\n%s", d)
+			}
+			for _, e := range got {
+				fmt.Fprintf(&golden, "%s\t%s\t%s\n", c.name, e.Name, summary(e))
+				fmt.Fprintf(&golden, "\t%s %s regarding %s/%s %s/%s uid %s", e.Action, e.Type, e.Regarding.APIVersion, e.Regarding.Kind, e.Regarding.Namespace, e.Regarding.Name, e.Regarding.UID)
+				if e.Related != nil {
+					fmt.Fprintf(&golden, "; related %s/%s %s/%s uid %q", e.Related.APIVersion, e.Related.Kind, e.Related.Namespace, e.Related.Name, e.Related.UID)
+				}
+				fmt.Fprintf(&golden, "\n\t%s\n", e.Note)
+			}
+		})
+	}
+	// The notes, whole, in one golden file (-update rewrites it).
+	compareGoldenText(t, filepath.Join("testdata", "events.txt"), golden.String())
+}
+
+// TestEventNotes: every note is one line within the API server's bound,
+// every Event has a reason, an action and a type the API server accepts,
+// and no note holds a value of any Secret in the request.
+func TestEventNotes(t *testing.T) {
+	for _, c := range syncCases() {
+		secrets := secretValues(t, c.request.JSON())
+		for _, e := range events(t, c, now) {
+			switch {
+			case e.Type != "Normal" && e.Type != "Warning":
+				t.Errorf("%s: %s has type %q", c.name, e.Reason, e.Type)
+			case e.Action == "" || len(e.Action) > 128 || e.Reason == "" || len(e.Reason) > 128:
+				t.Errorf("%s: %s has action %q", c.name, e.Reason, e.Action)
+			case e.Note == "" || len(e.Note) > hook.MaxEventNote || strings.ContainsAny(e.Note, "\n\r\t"):
+				t.Errorf("%s: %s note is not one line of 1..%d bytes: %q", c.name, e.Reason, hook.MaxEventNote, e.Note)
+			case !slices.Contains(hook.EventReasons, e.Reason):
+				t.Errorf("%s: reason %s is not in hook.EventReasons", c.name, e.Reason)
+			}
+			for _, v := range secrets {
+				if strings.Contains(e.Note, v) {
+					t.Errorf("%s: %s note holds a Secret's value", c.name, e.Reason)
+				}
+			}
+		}
+	}
+}
+
+// secretValues are the values of every Secret in a request (children and
+// related), decoded when they are base64, at least 6 bytes long: but for
+// user names (k8s-operator), which are no secret.
+func secretValues(t *testing.T, body []byte) []string {
+	type secret struct {
+		Data       map[string]string `json:"data"`
+		StringData map[string]string `json:"stringData"`
+	}
+	var req struct {
+		Children, Related map[string]map[string]secret
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range []map[string]map[string]secret{req.Children, req.Related} {
+		for _, sec := range m["Secret.v1"] {
+			for k, v := range sec.Data {
+				if k == "username" {
+					continue
+				}
+				if b, err := base64.StdEncoding.DecodeString(v); err == nil {
+					v = string(b)
+				}
+				out = append(out, v)
+			}
+			for k, v := range sec.StringData {
+				if k == "username" {
+					continue
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(v string) bool { return len(v) < 6 })
+}
+
+// TestEventNamesStable: the same request, answered again (a retry, another
+// replica, a restarted hook) at another time, names its Events the same.
+func TestEventNamesStable(t *testing.T) {
+	for _, c := range syncCases() {
+		first := events(t, c, now)
+		for _, later := range []time.Time{now, now.Add(90 * time.Second), now.Add(7 * time.Hour)} {
+			again := events(t, c, later)
+			if strings.HasPrefix(c.name, "finalize-") || c.name == "captured-finalize" {
+				// The clock decides when finalize stops waiting for
+				// DittoFS (a CleanupTimeout), not what an Event is named.
+				again = slices.DeleteFunc(again, func(e hook.Event) bool {
+					return e.Reason == hook.EventCleanupTimeout && !slices.ContainsFunc(first, func(f hook.Event) bool { return f.Reason == e.Reason })
+				})
+			}
+			if len(again) == 0 {
+				again = nil
+			}
+			if d := cmp.Diff(first, again); d != "" {
+				t.Errorf("%s: answered again at %s, the Events differ (-first +again):\n%s", c.name, later.Format(time.TimeOnly), d)
+			}
+		}
+		seen := map[string]bool{}
+		for _, e := range first {
+			if seen[e.Name] {
+				t.Errorf("%s: two Events named %s", c.name, e.Name)
+			}
+			seen[e.Name] = true
+			if errs := validation.IsDNS1123Subdomain(e.Name); len(errs) > 0 {
+				t.Errorf("%s: Event name %q: %v", c.name, e.Name, errs)
+			}
+		}
+	}
+}
+
+// TestEventName: the name is a function of the parent's UID, the reason and
+// the transition only; it differs when any of them does, and stays a valid
+// DNS subdomain for the longest parent name.
+func TestEventName(t *testing.T) {
+	base := hook.EventName("demo", "uid-1", "AuthProvisioned", "a", "bc")
+	for what, other := range map[string]string{
+		"another parent UID":           hook.EventName("demo", "uid-2", "AuthProvisioned", "a", "bc"),
+		"another reason":               hook.EventName("demo", "uid-1", "AuthFailed", "a", "bc"),
+		"another transition":           hook.EventName("demo", "uid-1", "AuthProvisioned", "a", "bd"),
+		"the same text, split apart":   hook.EventName("demo", "uid-1", "AuthProvisioned", "ab", "c"),
+		"one part more":                hook.EventName("demo", "uid-1", "AuthProvisioned", "a", "bc", ""),
+		"the reason in the transition": hook.EventName("demo", "uid-1", "", "AuthProvisioned", "a", "bc"),
+	} {
+		if other == base {
+			t.Errorf("%s gives the same name %s", what, base)
+		}
+	}
+	if again := hook.EventName("demo", "uid-1", "AuthProvisioned", "a", "bc"); again != base || !strings.HasPrefix(base, "demo.") || len(base) != len("demo.")+16 {
+		t.Errorf("name %q (again %q): want demo.<16 hex digits>, the same each time", base, again)
+	}
+	long := strings.Repeat("a", 250) + "-" + strings.Repeat("b", 2)
+	for _, parent := range []string{long, strings.Repeat("x.", 120) + "y"} {
+		n := hook.EventName(parent, "uid", "R")
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			t.Errorf("name for a %d-character parent: %v", len(parent), errs)
+		}
+	}
+}
+
+// TestEventStory plays a DittoServer's life through the core, with an
+// in-memory Metacontroller (harness.Loop) applying each answer: every
+// transition a user cares about records its Events once, at the sync that
+// decides it; steady state, a failure that goes on and syncs that change
+// nothing record none; and no two transitions share a name, even the same
+// kind of transition happening again (smb enabled twice, its Service made
+// again by hand, DittoFS failing twice).
+func TestEventStory(t *testing.T) {
+	l := harness.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
+	clock := now
+	var said dittofsSaid = nothing
+	var provision hook.Provision
+	var recorded []hook.Event
+	answer := func(path string, body []byte, at time.Time) ([]byte, []hook.Event) {
+		req, err := hook.DecodeSyncRequest(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := hook.Prepare(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := said(s).WithProvision(provision)
+		resp := s.Desired(o, at, hook.NewFixedSecretSource("story"))
+		out, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, s.Events(o, resp)
+	}
+	l.Do = func(path string, body []byte) (int, []byte) {
+		out, evs := answer(path, body, clock)
+		recorded = evs
+		return 200, out
+	}
+	names := map[string]string{} // every name recorded → the step that recorded it
+	step := func(what string, want ...string) {
+		t.Helper()
+		clock = clock.Add(10 * time.Second)
+		l.Sync()
+		sort.Strings(want)
+		got := summaries(recorded)
+		sort.Strings(got)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: Events (-want +got):\n%s", what, d)
+		}
+		for _, e := range recorded {
+			if first, ok := names[e.Name]; ok {
+				t.Errorf("%s: %s is named %s, as an Event of %q", what, e.Reason, e.Name, first)
+			}
+			names[e.Name] = what
+		}
+		provision = hook.NotProvisioned
+	}
+	adapters := func(updated string, smbEnabled bool, nfsPort int) dittofsSaid {
+		type wire struct {
+			ID        string `json:"id"`
+			Type      string `json:"type"`
+			Enabled   bool   `json:"enabled"`
+			Running   bool   `json:"running"`
+			Port      int    `json:"port"`
+			UpdatedAt string `json:"updated_at"`
+		}
+		return listedJSON([]wire{
+			{"id-nfs", "nfs", true, true, nfsPort, "2026-11-25T20:00:00Z"},
+			{"id-smb", "smb", smbEnabled, smbEnabled, 1445, updated},
+		})
+	}
+
+	step("first sync: children made, DittoFS not asked")
+	step("children observed, the pod not ready")
+	l.SetReady("demo", 1)
+	said, provision = adapters("2026-11-25T20:00:00Z", true, 12049), hook.AccountCreated
+	// A retry of the sync that decides the first Events, at another time,
+	// names them the same (two replicas answering it would too).
+	body := l.Request()
+	_, a := answer("/sync", body, clock)
+	_, b := answer("/sync", body, clock.Add(time.Hour))
+	if d := cmp.Diff(a, b); d != "" || len(a) != 5 {
+		t.Errorf("the same request answered twice: %d Events, differing (-first +retry):\n%s", len(a), d)
+	}
+	step("pod ready: account made, adapters exposed", "Normal AuthProvisioned Secret/demo-operator-credentials",
+		"Normal AdapterServiceCreated Service/demo-adapter-nfs", "Normal AdapterServiceCreated Service/demo-adapter-smb",
+		"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfs", "Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-smb")
+	step("Services observed without addresses", "Normal LoadBalancerPending Service/demo-adapter-nfs")
+	l.SetIngress("demo-adapter-nfs", "203.0.113.10")
+	step("nfs gets an address", "Normal LoadBalancerAssigned Service/demo-adapter-nfs")
+	for i := range 3 {
+		step(fmt.Sprintf("steady %d", i))
+	}
+	said = adapters("2026-11-25T21:00:00Z", false, 12050)
+	step("smb disabled, nfs moved", "Normal AdapterServiceDeleted Service/demo-adapter-smb", "Normal AdapterServiceUpdated Service/demo-adapter-nfs")
+	step("smb's policy follows its Service", "Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb")
+	step("converged")
+	said = failed(refused)
+	step("DittoFS stops", "Warning AuthAPIUnreachable Service/demo-api")
+	said = failed(timedOut)
+	step("still down")
+	step("still down, again")
+	said = adapters("2026-11-25T21:00:00Z", false, 12050)
+	step("DittoFS back", "Normal DittoFSRecovered Service/demo-api")
+	step("converged again")
+	said = adapters("2026-11-25T22:00:00Z", true, 12050)
+	step("smb enabled again", "Normal AdapterServiceCreated Service/demo-adapter-smb", "Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-smb")
+	step("smb's Service observed without an address", "Normal LoadBalancerPending Service/demo-adapter-smb")
+	delete(l.Children["Service.v1"], "demo-adapter-smb")
+	step("smb's Service deleted by hand is made again", "Normal AdapterServiceCreated Service/demo-adapter-smb")
+	step("waiting for its address again", "Normal LoadBalancerPending Service/demo-adapter-smb")
+	said = failed(refused)
+	step("DittoFS stops again", "Warning AuthAPIUnreachable Service/demo-api")
+	said = failed(adminRejected)
+	step("and rejects the admin", "Warning AuthFailed")
+	said = adapters("2026-11-25T22:00:00Z", true, 12050)
+	step("DittoFS back again", "Normal DittoFSRecovered Service/demo-api")
+	step("converged at last")
+	l.Parent["metadata"].(map[string]any)["deletionTimestamp"] = clock.Add(time.Second).Format(time.RFC3339)
+	l.Finalizing = true
+	said = deleted(nil)
+	step("deleted: the account removed", "Normal OperatorAccountDeleted")
+}
+
+// compareGoldenText compares text with a golden file (-update rewrites it),
+// showing a line diff.
+func compareGoldenText(t *testing.T, path, got string) {
+	t.Helper()
+	compareGolden(t, path, []byte(got))
+}
