@@ -166,7 +166,7 @@ func TestServeTLSAndMetrics(t *testing.T) {
 	_ = os.WriteFile(tokenFile, []byte("tok-123\n"), 0o600)
 	port, mport := harness.FreePort(t), harness.FreePort(t)
 	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport), "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--auth-token-file", tokenFile)
+		"--metrics-listen", "127.0.0.1:"+strconv.Itoa(mport), "--tls-cert-file", certFile, "--tls-key-file", keyFile, "--auth-token-file", tokenFile, "--events=false")
 	p.WaitHTTP(t, harness.URL(mport, "/readyz"), 10*time.Second)
 
 	var seen string

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,12 +17,17 @@ import (
 
 // TestServeCapturedRequests runs the real `hook serve` binary and posts each
 // request a real Metacontroller sent: 200, the infrastructure children, and
-// the same bytes for the same request.
+// the same bytes for the same request. With --kubeconfig it records their
+// Events, each once: the captured finalize call (a minute after deletion
+// began, the pod never ready) records CleanupTimeout, and the same call
+// again finds it recorded.
 func TestServeCapturedRequests(t *testing.T) {
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
-	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "text")
+	events := harness.StartEventsAPI(t)
+	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "text",
+		"--kubeconfig", events.Kubeconfig(t, dir))
 	p.WaitHTTP(t, harness.URL(port, "/readyz"), 10*time.Second)
 
 	for _, name := range []string{hooktest.FirstSync, hooktest.ChildrenCreated, hooktest.ReadyLB, hooktest.FinalizeCall} {
@@ -44,6 +52,35 @@ func TestServeCapturedRequests(t *testing.T) {
 	}
 	if err := p.Stop(); err != nil {
 		t.Fatalf("hook did not shut down cleanly on SIGTERM: %v\n%s", err, p.Tail())
+	}
+	var reasons []string
+	for _, raw := range events.Events() {
+		var ev struct {
+			Reason    string `json:"reason"`
+			Regarding struct {
+				Kind, Name string
+			} `json:"regarding"`
+		}
+		_ = json.Unmarshal(raw, &ev)
+		reasons = append(reasons, ev.Reason+" "+ev.Regarding.Kind+"/"+ev.Regarding.Name)
+	}
+	if want := []string{"CleanupTimeout DittoServer/demo"}; !slices.Equal(reasons, want) || events.Posts() != 2 {
+		t.Errorf("Events %v after %d calls, want %v after 2 (the second a duplicate)", reasons, events.Posts(), want)
+	}
+}
+
+// TestEventsNeedTheAPI: --events (the default) outside a cluster and
+// without --kubeconfig refuses to start, saying what to do; --events=false
+// needs nothing.
+func TestEventsNeedTheAPI(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	var stderr bytes.Buffer
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "pass --kubeconfig; --events=false records no Events") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--kubeconfig", "/nonexistent"}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "--kubeconfig") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 }
 
