@@ -22,7 +22,7 @@ import (
 func startHook(t *testing.T, dir, bin string, port int, extra ...string) *harness.Process {
 	t.Helper()
 	args := append([]string{"serve", "--listen", "127.0.0.1:" + strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "3s", "--log-level", "warn"}, extra...)
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "3s", "--log-level", "warn", "--events=false"}, extra...)
 	p := harness.Start(t, dir, "hook", bin, nil, args...)
 	p.WaitHTTP(t, harness.URL(port, "/readyz"), 10*time.Second)
 	return p

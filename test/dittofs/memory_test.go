@@ -42,7 +42,7 @@ func TestMemoryUnderLoad(t *testing.T) {
 	port, metricsPort := harness.FreePort(t), harness.FreePort(t)
 	p := harness.Start(t, dir, "hook", bin, []string{"DITTOFS_HOOK_MEMORY_LIMIT=" + strconv.Itoa(limitMiB<<20)},
 		"serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--metrics-listen", "127.0.0.1:"+strconv.Itoa(metricsPort),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "1s", "--log-level", "error")
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "1s", "--log-level", "error", "--events=false")
 	p.WaitHTTP(t, harness.URL(metricsPort, "/readyz"), 10*time.Second)
 	requests, size := bigSyncs(t, clients, hang.Port)
 
@@ -211,7 +211,7 @@ func TestIdleConnections(t *testing.T) {
 	bin := harness.BuildHook(t, dir)
 	port, metricsPort := harness.FreePort(t), harness.FreePort(t)
 	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--metrics-listen", "127.0.0.1:"+strconv.Itoa(metricsPort), "--max-connections", strconv.Itoa(maxConns), "--log-level", "error")
+		"--metrics-listen", "127.0.0.1:"+strconv.Itoa(metricsPort), "--max-connections", strconv.Itoa(maxConns), "--log-level", "error", "--events=false")
 	p.WaitHTTP(t, harness.URL(metricsPort, "/readyz"), 10*time.Second)
 	rssBefore := procStatusKiB(t, p.Cmd.Process.Pid, "VmRSS")
 	var open []net.Conn

@@ -20,7 +20,8 @@ import (
 // debug level against the real DittoFS — provisioning, steady polls,
 // refused credentials, an outage, bad requests and finalize — with known
 // passwords, and checks that no password, signing key or DittoFS token
-// appears in the logs, any status, the metrics or an HTTP error body.
+// appears in the logs, any status, the metrics, an HTTP error body or the
+// Kubernetes Events the hook records.
 func TestSecretsStaySecret(t *testing.T) {
 	const (
 		adminPass    = "Leak-check-admin-Pa55"
@@ -31,8 +32,10 @@ func TestSecretsStaySecret(t *testing.T) {
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
+	events := harness.StartEventsAPI(t)
 	hookProc := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "1s", "--log-level", "debug", "--log-format", "json")
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "1s", "--log-level", "debug", "--log-format", "json",
+		"--kubeconfig", events.Kubeconfig(t, dir))
 	hookURL := harness.URL(port, "")
 	hookProc.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 
@@ -139,6 +142,21 @@ func TestSecretsStaySecret(t *testing.T) {
 	places := map[string]string{"logs": string(logs), "metrics": string(metrics), "error bodies": strings.Join(errorBodies, "\n")}
 	for i, s := range statuses {
 		places["status "+strconv.Itoa(i)] = string(s)
+	}
+	// The Events of every transition above, as the API server received them.
+	recorded := map[string]bool{}
+	for i, ev := range events.Events() {
+		places["event "+strconv.Itoa(i)] = string(ev)
+		var e struct {
+			Reason string `json:"reason"`
+		}
+		_ = json.Unmarshal(ev, &e)
+		recorded[e.Reason] = true
+	}
+	for _, want := range []string{"AuthProvisioned", "AdapterServiceCreated", "AuthFailed", "AuthAPIUnreachable"} {
+		if !recorded[want] {
+			t.Errorf("no %s Event among %v: the Events were not checked for that transition", want, recorded)
+		}
 	}
 	for _, s := range secrets {
 		forms := []string{s, base64.StdEncoding.EncodeToString([]byte(s))}

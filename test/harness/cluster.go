@@ -126,25 +126,7 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 	c.waitReady(c.apiserver)
 
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: %s
-    insecure-skip-tls-verify: true
-users:
-- name: e2e-admin
-  user:
-    token: %s
-contexts:
-- name: e2e
-  context: {cluster: e2e, user: e2e-admin, namespace: default}
-current-context: e2e
-`, c.URL, c.Token)
-	if err := os.WriteFile(c.Kubeconfig, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	c.writeKubeconfig(c.Kubeconfig, "e2e-admin", c.Token)
 	for _, crd := range crds {
 		flag := "-f"
 		if st, err := os.Stat(crd); err == nil && st.IsDir() {
@@ -308,3 +290,37 @@ func splitLabels(s string) []string {
 
 // Processes lists the cluster's processes.
 func (c *Cluster) Processes() []*Process { return c.procs }
+
+// writeKubeconfig writes a kubeconfig for the API server with a bearer token.
+func (c *Cluster) writeKubeconfig(path, user, token string) {
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: %s
+    insecure-skip-tls-verify: true
+users:
+- name: %s
+  user:
+    token: %s
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: %s, namespace: default}
+current-context: e2e
+`, c.URL, user, token, user)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// ServiceAccountKubeconfig writes a kubeconfig that acts as a ServiceAccount
+// (a token from the API server's TokenRequest, valid for duration), so that
+// a process run outside the cluster has exactly the permissions that
+// account is granted, and returns its path.
+func (c *Cluster) ServiceAccountKubeconfig(namespace, name string, duration time.Duration) string {
+	token := strings.TrimSpace(c.Kubectl("create", "token", name, "-n", namespace, "--duration", duration.String()))
+	path := filepath.Join(c.Dir, "kubeconfig-"+namespace+"-"+name)
+	c.writeKubeconfig(path, "system:serviceaccount:"+namespace+":"+name, token)
+	return path
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -105,11 +106,12 @@ func TestHelmChart(t *testing.T) {
 }
 
 // TestHookEgressPolicy: the hook's own pods may reach the cluster DNS
-// (kube-dns in kube-system, UDP and TCP 53) and the DittoFS API of every
+// (kube-dns in kube-system, UDP and TCP 53), the DittoFS API of every
 // DittoServer (pods labelled app.kubernetes.io/name=dittofs, any namespace,
-// on the API ports), nothing else: no API server, no link-local metadata
-// address, no address block at all. Kustomize and the chart render the same
-// policy; the chart's ports are a value.
+// on the API ports) and, for Events, the Kubernetes API (any address but
+// link-local, on 443 and 6443, unless narrowed), nothing else: never the
+// link-local metadata address. Kustomize and the chart render the same
+// policy; the chart's ports and API server peers are values.
 func TestHookEgressPolicy(t *testing.T) {
 	helm := harness.Binary(t, "helm")
 	kubectl := harness.Binary(t, "kubectl")
@@ -140,6 +142,7 @@ func TestHookEgressPolicy(t *testing.T) {
 				}},
 				"ports": []any{map[string]any{"port": float64(8080), "protocol": "TCP"}},
 			},
+			apiServerRule,
 		},
 	}
 	if d := cmp.Diff(want, kust["spec"]); d != "" {
@@ -150,7 +153,103 @@ func TestHookEgressPolicy(t *testing.T) {
 	if d := cmp.Diff([]any{map[string]any{"port": float64(8080), "protocol": "TCP"}, map[string]any{"port": float64(9443), "protocol": "TCP"}}, got); d != "" {
 		t.Errorf("networkPolicy.dittofsAPIPorts (-want +got):\n%s", d)
 	}
+	narrow := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system",
+		"--set-json", `networkPolicy.apiServer={"to":[{"ipBlock":{"cidr":"192.0.2.10/32"}}],"ports":[6443]}`))[key]
+	want = map[string]any{"to": []any{map[string]any{"ipBlock": map[string]any{"cidr": "192.0.2.10/32"}}}, "ports": []any{map[string]any{"port": float64(6443), "protocol": "TCP"}}}
+	if d := cmp.Diff(want, dig(narrow, "spec", "egress").([]any)[2]); d != "" {
+		t.Errorf("networkPolicy.apiServer (-want +got):\n%s", d)
+	}
 	if off := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--set", "networkPolicy.enabled=false"))[key]; off != nil {
 		t.Error("networkPolicy.enabled=false still renders the egress policy")
+	}
+}
+
+// apiServerRule is the hook's egress to the Kubernetes API by default.
+var apiServerRule = map[string]any{
+	"to": []any{
+		map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []any{"169.254.0.0/16"}}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "::/0", "except": []any{"fe80::/10"}}},
+	},
+	"ports": []any{map[string]any{"port": float64(443), "protocol": "TCP"}, map[string]any{"port": float64(6443), "protocol": "TCP"}},
+}
+
+// TestEventsRBAC: with Events (the default) the hook's service account may
+// create events.k8s.io events in every namespace, and nothing else, and its
+// pod mounts the token; without them (components/no-events, the chart's
+// events.enabled=false) there is no ClusterRole, no binding, no token, no
+// egress to the API server, and the hook runs with --events=false.
+// Kustomize and the chart render the same in both cases.
+func TestEventsRBAC(t *testing.T) {
+	helm := harness.Binary(t, "helm")
+	kubectl := harness.Binary(t, "kubectl")
+	const (
+		role    = "ClusterRole /dittofs-hook-events"
+		binding = "ClusterRoleBinding /dittofs-hook-events"
+		dep     = "Deployment dittofs-system/dittofs-hook"
+		egress  = "NetworkPolicy dittofs-system/dittofs-hook-egress"
+	)
+	for _, c := range []struct {
+		name   string
+		kust   map[string]map[string]any
+		chart  map[string]map[string]any
+		events bool
+	}{
+		{"events", objects(t, run(t, kubectl, "kustomize", "manifests")),
+			objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system")), true},
+		{"no-events", objects(t, run(t, kubectl, "kustomize", overlay(t, "no-events"))),
+			objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--set", "events.enabled=false")), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for name, objs := range map[string]map[string]map[string]any{"kustomize": c.kust, "chart": c.chart} {
+				var rbac []string
+				for k, o := range objs {
+					if strings.Contains(str(o["apiVersion"]), "rbac.authorization.k8s.io") {
+						rbac = append(rbac, k)
+					}
+				}
+				sort.Strings(rbac)
+				want := []string{role, binding}
+				if !c.events {
+					want = nil
+				}
+				if d := cmp.Diff(want, rbac); d != "" {
+					t.Errorf("%s: RBAC objects (-want +got):\n%s", name, d)
+				}
+				automount := dig(objs[dep], "spec", "template", "spec", "automountServiceAccountToken")
+				args := dig(objs[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"].([]any)
+				if automount != c.events || slices.Contains(args, any("--events=false")) == c.events {
+					t.Errorf("%s: automountServiceAccountToken %v, args %v; want the token and no --events=false exactly when Events are on", name, automount, args)
+				}
+				if sa := dig(objs["ServiceAccount dittofs-system/dittofs-hook"], "automountServiceAccountToken"); sa != false {
+					t.Errorf("%s: the ServiceAccount mounts its token for every pod (%v)", name, sa)
+				}
+				rules := dig(objs[egress], "spec", "egress").([]any)
+				if has := slices.ContainsFunc(rules, func(r any) bool { return cmp.Equal(r, any(apiServerRule)) }); has != c.events || len(rules) != 2+map[bool]int{true: 1}[c.events] {
+					t.Errorf("%s: egress rules %v; the API server's rule wanted exactly when Events are on", name, rules)
+				}
+				if !c.events {
+					continue
+				}
+				wantRules := []any{map[string]any{"apiGroups": []any{"events.k8s.io"}, "resources": []any{"events"}, "verbs": []any{"create"}}}
+				if d := cmp.Diff(wantRules, objs[role]["rules"]); d != "" {
+					t.Errorf("%s: the ClusterRole grants more or less than create on events.k8s.io events (-want +got):\n%s", name, d)
+				}
+				wantBinding := map[string]any{
+					"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "dittofs-hook-events"},
+					"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "dittofs-hook", "namespace": "dittofs-system"}},
+				}
+				if d := cmp.Diff(wantBinding, map[string]any{"roleRef": objs[binding]["roleRef"], "subjects": objs[binding]["subjects"]}); d != "" {
+					t.Errorf("%s: the binding (-want +got):\n%s", name, d)
+				}
+			}
+			kc := dig(c.kust[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+			hc := dig(c.chart[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+			if d := cmp.Diff(kc["args"], hc["args"]); d != "" {
+				t.Errorf("hook container args differ (-kustomize +helm):\n%s", d)
+			}
+			if d := cmp.Diff(dig(c.kust[egress], "spec"), dig(c.chart[egress], "spec")); d != "" {
+				t.Errorf("egress policy differs (-kustomize +helm):\n%s", d)
+			}
+		})
 	}
 }
