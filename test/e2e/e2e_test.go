@@ -29,17 +29,25 @@ const (
 	pollingInterval = 5 * time.Second
 )
 
+// TestEndToEnd runs the suite with the stand-in and two hook replicas
+// behind one address (each call to the next replica), or with a real
+// Metacontroller once per apply strategy: dynamic-apply with one replica,
+// server-side-apply with two. The Events every step records are counted
+// the same way in each: once per transition, whichever replica answers.
 func TestEndToEnd(t *testing.T) {
 	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
-		for _, strategy := range []string{"dynamic-apply", "server-side-apply"} {
-			t.Run("metacontroller-"+strategy, func(t *testing.T) {
-				runSuite(t, func(r *rig) controller { return startMetacontroller(t, r, bin, strategy) })
+		for _, c := range []struct {
+			strategy string
+			replicas int
+		}{{"dynamic-apply", 1}, {"server-side-apply", 2}} {
+			t.Run(fmt.Sprintf("metacontroller-%s-%d-replicas", c.strategy, c.replicas), func(t *testing.T) {
+				runSuite(t, c.replicas, func(r *rig) controller { return startMetacontroller(t, r, bin, c.strategy) })
 			})
 		}
 		return
 	}
-	t.Run("stand-in", func(t *testing.T) {
-		runSuite(t, func(r *rig) controller { return startStandIn(t, r) })
+	t.Run("stand-in-2-replicas", func(t *testing.T) {
+		runSuite(t, 2, func(r *rig) controller { return startStandIn(t, r) })
 	})
 }
 
@@ -53,13 +61,22 @@ type rig struct {
 	t       *testing.T
 	dir     string
 	cluster *harness.Cluster
+	// hookURL is the hooks' one address (a round robin over the replicas).
 	hookURL string
-	hook    *harness.Process
-	dfs     *harness.DittoFS
-	dfsPort int
+	hooks   []*harness.Process
+	// hookURLs are each replica's own address (for its metrics).
+	hookURLs []string
+	dfs      *harness.DittoFS
+	dfsPort  int
+	// events are the counts of the Events each step expects, by reason,
+	// so far.
+	events map[string]int
+	// secrets are the values of the DittoServer's Secrets, read before
+	// its deletion, which no Event may hold.
+	secrets []string
 }
 
-func runSuite(t *testing.T, newController func(*rig) controller) {
+func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 	root := harness.RepoRoot()
 	dir, err := os.MkdirTemp("", "dittofs-hook-e2e-")
 	if err != nil {
@@ -74,22 +91,36 @@ func runSuite(t *testing.T, newController func(*rig) controller) {
 		os.RemoveAll(dir)
 	})
 	start := time.Now()
-	r := &rig{t: t, dir: dir}
+	r := &rig{t: t, dir: dir, events: map[string]int{}}
 	r.cluster = harness.StartCluster(t, dir,
 		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
 		filepath.Join(root, "manifests", "crd"))
 	t.Logf("e2e: control plane up in %s", time.Since(start).Round(time.Millisecond))
 
-	// The hook, as the real binary, pointed at DittoFS on loopback.
 	bin := harness.BuildHook(t, dir)
-	port := harness.FreePort(t)
-	r.hookURL = harness.URL(port, "")
-	r.hook = harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
-	r.hook.WaitHTTP(t, r.hookURL+"/readyz", 10*time.Second)
 	r.dfsPort = harness.FreePort(t)
+	if !t.Run("install", func(t *testing.T) { r.install(t) }) {
+		return
+	}
 
-	t.Run("install", func(t *testing.T) { r.install(t) })
+	// The hook, as the real binary, pointed at DittoFS on loopback,
+	// recording Events as the service account the manifests installed:
+	// with exactly the permissions they grant.
+	kubeconfig := r.cluster.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", time.Hour)
+	for i := range replicas {
+		port := harness.FreePort(t)
+		url := harness.URL(port, "")
+		p := harness.Start(t, dir, fmt.Sprintf("hook-%d", i), bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
+			"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
+			"--kubeconfig", kubeconfig)
+		p.WaitHTTP(t, url+"/readyz", 10*time.Second)
+		r.hooks, r.hookURLs = append(r.hooks, p), append(r.hookURLs, url)
+	}
+	r.hookURL = r.hookURLs[0]
+	if replicas > 1 {
+		r.hookURL = harness.RoundRobin(t, r.hookURLs...)
+	}
+	t.Logf("e2e: %d hook replica(s) at %s", replicas, r.hookURL)
 	ctrl := newController(r)
 	t.Cleanup(ctrl.Stop)
 	defer func() {
@@ -107,7 +138,9 @@ func runSuite(t *testing.T, newController func(*rig) controller) {
 		{"DittoFS outage keeps every adapter child", r.outage},
 		{"steady state costs no API writes", r.steady},
 		{"updates are accepted: no immutable-field errors", r.update},
+		{"kubectl describe shows the Events", r.describe},
 		{"deletion: finalizer removes the account, GC removes the children", r.deletion},
+		{"Events: each transition once, about the DittoServer and its child, without secrets", r.eventsRecorded},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {
@@ -362,6 +395,7 @@ spec:
 	if s, reason := r.condition(t, "Available"); s != "False" || reason != "WaitingForReplica" {
 		t.Fatalf("Available = %s/%s before the pod is ready", s, reason)
 	}
+	r.expectEvents(t, "created, the pod not ready", nil)
 }
 
 // syncNow posts the request Metacontroller would send now, built from the
@@ -436,6 +470,9 @@ func (r *rig) adapters(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(c.Kubectl("get", "dittofs", "-n", ns, "-o", "wide")), "\n") {
 		t.Logf("e2e: | %s", line)
 	}
+	r.expectEvents(t, "ready: account made, adapters exposed, nfs addressed", map[string]int{
+		"AuthProvisioned": 1, "AdapterServiceCreated": 2, "AdapterNetworkPolicyCreated": 2, "LoadBalancerPending": 1, "LoadBalancerAssigned": 1,
+	})
 }
 
 func servicePort(t *testing.T, svc map[string]any) int {
@@ -482,6 +519,7 @@ func (r *rig) changes(t *testing.T) {
 	if template(t, r) != before {
 		t.Fatal("the StatefulSet's pod template changed with the adapters (the pod would restart)")
 	}
+	r.expectEvents(t, "smb disabled, nfs moved", map[string]int{"AdapterServiceDeleted": 1, "AdapterNetworkPolicyDeleted": 1, "AdapterServiceUpdated": 1})
 }
 
 func (r *rig) adapterUIDs(t *testing.T) map[string]any {
@@ -507,6 +545,7 @@ func (r *rig) outage(t *testing.T) {
 	if after := r.adapterUIDs(t); !equalMaps(before, after) {
 		t.Fatalf("adapter children replaced during the outage: %v → %v", before, after)
 	}
+	r.expectEvents(t, "DittoFS stopped for several polls", map[string]int{"AuthAPIUnreachable": 1})
 	r.dfs.Restart()
 	took := eventually(t, 6*pollingInterval, "recovered", func() bool {
 		s, _ := r.condition(t, "AdaptersDiscovered")
@@ -516,6 +555,7 @@ func (r *rig) outage(t *testing.T) {
 	if after := r.adapterUIDs(t); !equalMaps(before, after) {
 		t.Fatalf("adapter children replaced after recovery: %v → %v", before, after)
 	}
+	r.expectEvents(t, "DittoFS restarted", map[string]int{"DittoFSRecovered": 1})
 }
 
 // steady measures, from kube-apiserver's own metrics, the writes made while
@@ -525,9 +565,15 @@ func (r *rig) steady(t *testing.T) {
 	eventually(t, 30*time.Second, "Ready", func() bool { s, _ := r.condition(t, "Ready"); return s == "True" })
 	time.Sleep(2 * time.Second)
 	before := r.cluster.Writes()
+	eventsBefore := len(r.recorded(t))
 	window := 3*pollingInterval + time.Second
 	time.Sleep(window)
 	after := r.cluster.Writes()
+	if n := len(r.recorded(t)) - eventsBefore; n != 0 {
+		t.Errorf("%d Events recorded at steady state over %s", n, window)
+	} else {
+		t.Logf("e2e: steady state: 0 Events in %s (%d polling intervals)", window, int(window/pollingInterval))
+	}
 	var writes []string
 	total := 0
 	for k, v := range after {
@@ -580,6 +626,8 @@ func (r *rig) update(t *testing.T) {
 			t.Errorf("patch %s: got %d %s, want %d", change.patch, code, body, change.code)
 		}
 	}
+	// A change the user made themselves is no news: no Event.
+	r.expectEvents(t, "spec updated", nil)
 }
 
 func (r *rig) deletion(t *testing.T) {
@@ -600,6 +648,7 @@ func (r *rig) deletion(t *testing.T) {
 		return true
 	})
 	t.Logf("e2e: children garbage-collected in %s", took.Round(time.Millisecond))
+	r.expectEvents(t, "deleted", map[string]int{"OperatorAccountDeleted": 1})
 }
 
 func equalMaps(a, b map[string]any) bool {
