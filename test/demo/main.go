@@ -125,8 +125,11 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	step("Starting the hook and the controller")
 	hookPort := harness.FreePort(t)
 	hookURL := harness.URL(hookPort, "")
+	// Its Events as the service account the manifests installed, with
+	// exactly the permission they grant.
 	hook := harness.Start(t, dir, "hook", hookBin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(hookPort),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text")
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text",
+		"--kubeconfig", cluster.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", 24*time.Hour))
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	fmt.Printf("   started hook (pid %d) on %s\n", hook.Cmd.Process.Pid, hookURL)
 	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
@@ -190,6 +193,7 @@ Explore it (in another terminal):
   alias kubectl=%s
   kubectl get dittofs,statefulsets,services,networkpolicies,secrets
   kubectl get dittoserver %s -o yaml
+  kubectl events --for dittoserver/%s
 
 Disable the SMB adapter through DittoFS's API and watch its Service go
 (within the 5s polling interval), then its NetworkPolicy:
@@ -203,7 +207,7 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 (kubectl watches one kind at a time: run the two watches in two terminals.)
 
 Logs of every component: %s (kept when the demo stops; remove the folder yourself)
-`, cluster.Kubeconfig, kubectl, name, name, dfs.URL, dfs.URL, dir)
+`, cluster.Kubeconfig, kubectl, name, name, name, dfs.URL, dfs.URL, dir)
 
 	if !exitAfter {
 		fmt.Println("\nPress Ctrl-C to stop everything.")

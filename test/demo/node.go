@@ -115,6 +115,7 @@ Explore it (in another terminal, as root; the load balancer addresses are routed
   alias kubectl=%[2]s
   kubectl get dittofs,statefulsets,pods,pvc,services,networkpolicies
   kubectl logs %[3]s-0
+  kubectl events --for dittoserver/%[3]s
 
 Write a file over SMB and list the share over NFS:
 

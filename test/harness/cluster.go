@@ -61,8 +61,10 @@ func StartCluster(t T, dir string, crds ...string) *Cluster {
 // controlPlane is what differs between the e2e suite's API-server-only
 // cluster and the node tier's.
 type controlPlane struct {
-	// address the API server binds and advertises.
+	// address the API server binds and advertises, and its port (a free
+	// one when 0).
 	address     string
+	port        int
 	serviceCIDR string
 	// apiserverArgs and kcmArgs are added to the common flags.
 	apiserverArgs, kcmArgs []string
@@ -109,7 +111,10 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 	if err := os.WriteFile(tokens, []byte(c.Token+`,e2e-admin,e2e-admin,"system:masters"`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := FreePort(t)
+	port := cp.port
+	if port == 0 {
+		port = FreePort(t)
+	}
 	c.URL = fmt.Sprintf("https://%s:%d", cp.address, port)
 	c.apiserverBin = apiserver
 	c.apiserverArgs = append([]string{

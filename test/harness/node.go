@@ -183,7 +183,10 @@ func StartNode(t T, o NodeOptions) *Node {
 	})
 	n.phase("control plane: etcd, kube-apiserver, kube-controller-manager", func() {
 		n.Cluster = startControlPlane(t, dir, controlPlane{
-			address:     NodeIP,
+			address: NodeIP,
+			// The port API servers use (kubeadm's): the hook's egress
+			// policy admits it by default, as on a real cluster.
+			port:        6443,
 			serviceCIDR: ServiceCIDR,
 			apiserverArgs: []string{
 				// Without it, kubectl logs/exec made the API server resolve

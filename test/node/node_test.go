@@ -32,7 +32,7 @@ func TestNode(t *testing.T) {
 	start := time.Now()
 	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
-	s := &scenario{t: t, n: n}
+	s := &scenario{t: t, n: n, want: map[string]int{}}
 	steps := []struct {
 		name string
 		run  func(*testing.T)
@@ -84,6 +84,8 @@ type scenario struct {
 	lbSMB      string
 	api        *dfsAPI
 	userPW     string
+	// want counts the hook's Events the steps so far expect, by reason.
+	want map[string]int
 }
 
 func (s *scenario) installHook(t *testing.T) {
@@ -176,6 +178,11 @@ spec:
 	}
 	s.podUID = n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.metadata.uid}")
 	s.restarts = n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}")
+	// The hook, in its pod, recorded each transition once, through the
+	// Kubernetes API its egress policy admits by default.
+	s.expectEvents(t, "the DittoServer reached Ready", map[string]int{
+		"AuthProvisioned": 1, "AdapterServiceCreated": 2, "AdapterNetworkPolicyCreated": 2, "LoadBalancerAssigned": 2,
+	}, "LoadBalancerPending", "AuthAPIUnreachable", "DittoFSRecovered")
 }
 
 // adapter is one adapter as the DittoServer's status shows it.
@@ -361,6 +368,7 @@ func (s *scenario) policies(t *testing.T) {
 	})
 	t.Logf("SMB disabled: Service and NetworkPolicy %s-adapter-smb gone after %.1f s (polling interval 5 s)", name, time.Since(begin).Seconds())
 	t.Logf("$ kubectl get services,networkpolicies -n %s\n%s", ns, n.KubectlT(t, "get", "services,networkpolicies", "-n", ns))
+	s.expectEvents(t, "SMB disabled", map[string]int{"AdapterServiceDeleted": 1, "AdapterNetworkPolicyDeleted": 1})
 	for _, pod := range []string{"client", "stranger"} {
 		s.reach(t, pod, probe{"SMB on the pod IP (disabled)", smbList(podIP, smb.Port)}, false)
 		s.reach(t, pod, probe{"SMB via " + smb.Service + " (disabled)", smbList(smb.Service, smb.Port)}, false)
@@ -381,6 +389,7 @@ func (s *scenario) policies(t *testing.T) {
 	})
 	s.reach(t, "client", probe{"SMB via " + smb.Service + " (re-enabled)", s.smbCmd(smb.Service, smb.Port, "get smb-pod.txt /tmp/again.txt")}, true)
 	s.reach(t, "stranger", probe{"SMB via " + smb.Service + " (re-enabled)", smbList(smb.Service, smb.Port)}, false)
+	s.expectEvents(t, "SMB re-enabled", map[string]int{"AdapterServiceCreated": 1, "AdapterNetworkPolicyCreated": 1, "LoadBalancerAssigned": 1}, "LoadBalancerPending")
 }
 
 func (s *scenario) noRestart(t *testing.T) {
@@ -390,6 +399,9 @@ func (s *scenario) noRestart(t *testing.T) {
 	if uid != s.podUID || restarts != s.restarts {
 		t.Errorf("the DittoFS pod changed: UID %s → %s, restarts %s → %s", s.podUID, uid, s.restarts, restarts)
 	}
+	// What a user sees of it all (the README's excerpt).
+	t.Logf("$ kubectl describe dittoserver -n %s %s\n%s", ns, name, s.n.KubectlT(t, "describe", "dittoserver", "-n", ns, name))
+	t.Logf("$ kubectl events -n %s --for dittoserver/%s\n%s", ns, name, s.n.KubectlT(t, "events", "-n", ns, "--for", "dittoserver/"+name))
 }
 
 func (s *scenario) deletion(t *testing.T) {
@@ -409,6 +421,7 @@ func (s *scenario) deletion(t *testing.T) {
 	})
 	code, body := direct.CallToken(token, "GET", "/api/v1/users/k8s-operator", nil)
 	t.Logf("after the finalize hook: GET /api/v1/users/k8s-operator → %d", code)
+	s.expectEvents(t, "deletion", map[string]int{"OperatorAccountDeleted": 1})
 	if code != 404 {
 		t.Errorf("k8s-operator after the finalize hook: %d %s, want 404 (removed)", code, body)
 	}

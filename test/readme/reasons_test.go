@@ -4,9 +4,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
@@ -53,5 +58,33 @@ func TestReadmeListsEveryReason(t *testing.T) {
 	}
 	if len(seen) < 10 {
 		t.Fatalf("only %d condition/reason pairs in the goldens; the fixtures lost their conditions", len(seen))
+	}
+}
+
+// TestReadmeListsEveryEventReason: the README's Events table lists every
+// reason the hook records, and no other.
+func TestReadmeListsEveryEventReason(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "### Events")
+	if start < 0 {
+		t.Fatal("README has no Events section")
+	}
+	var listed []string
+	for _, line := range strings.Split(string(readme[start:]), "\n")[1:] {
+		if strings.HasPrefix(line, "#") {
+			break
+		}
+		if f := strings.Split(line, "|"); len(f) > 3 && strings.HasPrefix(strings.TrimSpace(f[1]), "`") {
+			listed = append(listed, strings.Trim(strings.TrimSpace(f[1]), "`"))
+		}
+	}
+	sort.Strings(listed)
+	want := slices.Clone(hook.EventReasons)
+	sort.Strings(want)
+	if d := cmp.Diff(want, listed); d != "" {
+		t.Errorf("the README's Events table (-hook.EventReasons +README):\n%s", d)
 	}
 }
