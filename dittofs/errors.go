@@ -178,6 +178,19 @@ func Describe(err error) string {
 	return describeTransport(err)
 }
 
+// DescribeCause explains a failure to reach DittoFS by its cause alone
+// ("connection refused", "timed out"), without the call that met it: which
+// call that is (a login, a refresh, the adapter list) depends on what one
+// replica's token cache holds, and a condition message must read the same
+// whichever replica answers.
+func DescribeCause(err error) string {
+	var transport *TransportError
+	if errors.As(err, &transport) {
+		return describeTransport(transport.Err)
+	}
+	return Describe(err)
+}
+
 func describeTransport(err error) string {
 	var dnsErr *net.DNSError
 	if text, ok := describeTLS(err); ok { // tls_failure.go

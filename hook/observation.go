@@ -100,7 +100,15 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 		}
 		return Observation{auth: auth, poll: Outcome{State: Failed, Reason: reason, Message: auth.Message}}
 	}
-	return Observation{auth: ok, poll: pollFailure(s.server, err, api)}
+	poll := pollFailure(s.server, err, api)
+	if poll.Reason == ReasonAPIUnreachable {
+		// A replica with a token cached meets the outage at the list, one
+		// without at the login: both say the same (neither can tell that
+		// it is logged in), or each would undo the status the other wrote,
+		// and every status write makes Metacontroller sync again at once.
+		return Observation{auth: poll, poll: poll}
+	}
+	return Observation{auth: ok, poll: poll}
 }
 
 // ObserveFinalize turns the outcome of deleting the operator account into
@@ -131,7 +139,13 @@ func pollFailure(ds *dittoServer, err error, api string) Outcome {
 	case code != 0:
 		return Outcome{State: Failed, Reason: ReasonAPIError, Message: fmt.Sprintf("DittoFS at %s failed to list adapters (%s)", api, dittofs.Describe(err))}
 	}
-	return Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(err))}
+	return unreachable(api, err)
+}
+
+// unreachable is the outcome of a DittoFS that cannot be reached, worded
+// by the cause alone (see dittofs.DescribeCause).
+func unreachable(api string, err error) Outcome {
+	return Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.DescribeCause(err))}
 }
 
 func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
@@ -150,7 +164,7 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 	case dittofs.IsRedirect(e.Err):
 		return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, string(e.Stage), code, apiServiceName(ds.Name))}
 	case code == 0 && !isMalformed(e.Err):
-		return fail(ReasonAPIUnreachable, "DittoFS API at %s is unreachable (%s)", api, dittofs.Describe(e.Err))
+		return unreachable(api, e.Err)
 	case code >= 500:
 		return fail(ReasonAPIError, "DittoFS at %s failed during %s (%s)", api, e.Stage, dittofs.Describe(e.Err))
 	case e.Stage == dittofs.StageAdminLogin && code == 401:

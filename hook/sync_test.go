@@ -145,7 +145,7 @@ func syncCases() []syncCase {
 		forty = append(forty, adapter{ID: fmt.Sprint(i), Type: fmt.Sprintf("t%02d", i), Enabled: true, Running: true, Port: 20000 + i})
 	}
 	stillRefused := Condition{Status: "False", Reason: "APIUnreachable", Since: "2026-11-25T20:00:00Z",
-		Message: "DittoFS API at http://demo-api.default.svc.cluster.local.:8080 is unreachable (login: connection refused); adapter Services are kept as last discovered"}
+		Message: "DittoFS API at http://demo-api.default.svc.cluster.local.:8080 is unreachable (connection refused); adapter Services are kept as last discovered"}
 	fresh := listed(DittoFSBody("adapters-fresh.body"))
 	return []syncCase{
 		// Infrastructure, from the captured requests.
@@ -270,4 +270,28 @@ func compareGolden(t *testing.T, path string, got []byte) {
 		}
 	}
 	t.Fatalf("%s differs in formatting only:\n%s", path, cmp.Diff(string(want), string(got)))
+}
+
+// TestReplicasAgreeDuringAnOutage: while DittoFS cannot be reached, every
+// replica answers the same status, whether it holds a token (its list call
+// fails), must log in (the login fails) or must refresh an expired token
+// (the refresh fails). Were they to differ, each answer would change the
+// status the other wrote, and each status write makes Metacontroller sync
+// again at once: a hot loop for as long as the outage lasts.
+func TestReplicasAgreeDuringAnOutage(t *testing.T) {
+	for _, cause := range []error{syscall.ECONNREFUSED, context.DeadlineExceeded, syscall.ECONNRESET} {
+		var answers [][]byte
+		for _, err := range []error{
+			&dittofs.TransportError{Op: "list adapters", Err: cause},
+			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "login", Err: cause}},
+			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "refresh", Err: cause}},
+		} {
+			answers = append(answers, answer(t, syncCase{request: Steady(), dittofs: failed(err)}))
+		}
+		for i := 1; i < len(answers); i++ {
+			if !bytes.Equal(answers[0], answers[i]) {
+				t.Errorf("%v: replicas answer differently:\n%s", cause, cmp.Diff(string(answers[0]), string(answers[i])))
+			}
+		}
+	}
 }
