@@ -85,3 +85,34 @@ func BenchmarkJSONFloor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvents is what deriving a sync's Events adds to it, after the
+// answer: at steady state (none) and on a sync that decides two (smb's
+// Service deleted, nfs moved).
+func BenchmarkEvents(b *testing.B) {
+	for _, c := range []struct{ name, body string }{
+		{"steady", "adapters-fresh.body"},
+		{"transitions", "adapters-smb-disabled-nfs-moved.body"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			req, err := hook.DecodeSyncRequest(hooktest.Steady().JSON())
+			if err != nil {
+				b.Fatal(err)
+			}
+			in, err := hook.Prepare(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			adapters, err := dittofs.DecodeAdapters(hooktest.DittoFSBody(c.body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			obs := in.ObservePoll(adapters, nil, "")
+			resp := in.Desired(obs, now, hook.NewFixedSecretSource("bench"))
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = in.Events(obs, resp)
+			}
+		})
+	}
+}
