@@ -267,14 +267,7 @@ func TestEventStory(t *testing.T) {
 	var provision hook.Provision
 	var recorded []hook.Event
 	answer := func(path string, body []byte, at time.Time) ([]byte, []hook.Event) {
-		req, err := hook.DecodeSyncRequest(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := hook.Prepare(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := prepare(t, body)
 		o := said(s).WithProvision(provision)
 		resp := s.Desired(o, at, hook.NewFixedSecretSource("story"))
 		out, err := json.Marshal(resp)
