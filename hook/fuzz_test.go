@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -103,6 +105,7 @@ func FuzzAdapterList(f *testing.F) {
 		}
 		obs := sync.ObservePoll(adapters, err, api)
 		resp := sync.Desired(obs, now, secrets)
+		checkEvents(t, sync.Events(obs, resp))
 		children := childNames(t, resp)
 		poll := obs.Poll()
 		switch poll.State {
@@ -232,10 +235,12 @@ func FuzzSyncRequest(f *testing.F) {
 
 // answerSyncRequest checks the answer to an accepted request.
 func answerSyncRequest(t *testing.T, req *hook.SyncRequest, sync *hook.Sync, secrets *hook.SecretSource) {
-	resp := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets)
+	obs := sync.ObservePoll(nil, timedOut, api)
+	resp := sync.Desired(obs, now, secrets)
 	if _, err := json.Marshal(resp); err != nil {
 		t.Fatalf("the answer does not encode: %v", err)
 	}
+	checkEvents(t, sync.Events(obs, resp))
 	if again := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets); !reflect.DeepEqual(resp, again) {
 		t.Fatal("two answers to the same request differ")
 	}
@@ -293,4 +298,21 @@ func prepare(tb testing.TB, body []byte) *hook.Sync {
 		tb.Fatal(err)
 	}
 	return s
+}
+
+// checkEvents: whatever the request or DittoFS said, the Events a sync
+// records are ones the API server accepts: a DNS-subdomain name of their
+// own, a known reason, one line of note within its bound.
+func checkEvents(t *testing.T, evs []hook.Event) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, e := range evs {
+		if errs := validation.IsDNS1123Subdomain(e.Name); len(errs) > 0 || names[e.Name] {
+			t.Fatalf("Event %s %q: %v (or named twice)", e.Reason, e.Name, errs)
+		}
+		names[e.Name] = true
+		if !slices.Contains(hook.EventReasons, e.Reason) || e.Action == "" || e.Note == "" || len(e.Note) > hook.MaxEventNote || strings.ContainsAny(e.Note, "\n\r") {
+			t.Fatalf("Event %s: action %q, note %q", e.Reason, e.Action, e.Note)
+		}
+	}
 }
