@@ -101,14 +101,27 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 		return Observation{auth: auth, poll: Outcome{State: Failed, Reason: reason, Message: auth.Message}}
 	}
 	poll := pollFailure(s.server, err, api)
-	if poll.Reason == ReasonAPIUnreachable {
-		// A replica with a token cached meets the outage at the list, one
-		// without at the login: both say the same (neither can tell that
-		// it is logged in), or each would undo the status the other wrote,
-		// and every status write makes Metacontroller sync again at once.
+	if serverFault(poll.Reason) {
+		// A replica with a token cached meets a failing DittoFS at the
+		// list, one without at the login: both must say the same (neither
+		// can tell that it is logged in), or each would undo the status the
+		// other wrote, and every status write makes Metacontroller sync
+		// again at once.
 		return Observation{auth: poll, poll: poll}
 	}
 	return Observation{auth: ok, poll: poll}
+}
+
+// serverFault says whether a failure is DittoFS's (or whatever answers at its
+// address) rather than about the hook's credentials: such a failure is
+// worded by its cause alone, whichever call met it, and is
+// Authenticated=False on every replica.
+func serverFault(reason string) bool {
+	switch reason {
+	case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect:
+		return true
+	}
+	return false
 }
 
 // ObserveFinalize turns the outcome of deleting the operator account into
@@ -131,15 +144,28 @@ func pollFailure(ds *dittoServer, err error, api string) Outcome {
 	code := dittofs.StatusCode(err)
 	switch {
 	case dittofs.IsRedirect(err):
-		return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, "the adapter list", code, apiServiceName(ds.Name))}
+		return redirected(ds, api, code)
 	case errors.As(err, &malformed):
 		return Outcome{State: Failed, Reason: ReasonInvalidResponse, Message: fmt.Sprintf("DittoFS at %s answered the adapter list with an unexpected body (%s)", api, dittofs.Describe(err))}
 	case code == 401 || code == 403:
 		return Outcome{State: Failed, Reason: ReasonUnauthorized, Message: fmt.Sprintf("DittoFS at %s refused the adapter list to %s (%s); the account needs the operator or admin role", api, OperatorUsername, dittofs.Describe(err))}
 	case code != 0:
-		return Outcome{State: Failed, Reason: ReasonAPIError, Message: fmt.Sprintf("DittoFS at %s failed to list adapters (%s)", api, dittofs.Describe(err))}
+		return serverError(ds, api, code)
 	}
 	return unreachable(api, err)
+}
+
+// serverError is the outcome of DittoFS answering a call with an error of
+// its own (5xx, or a 4xx the hook does not expect), worded by the status
+// alone: the call that met it and the server's words differ from replica to
+// replica and from call to call.
+func serverError(ds *dittoServer, api string, code int) Outcome {
+	return Outcome{State: Failed, Reason: ReasonAPIError, Message: fmt.Sprintf("DittoFS at %s answers HTTP %d; the hook retries with backoff (DittoFS says why in kubectl -n %s logs %s-0)", api, code, ds.Namespace, statefulSetName(ds.Name))}
+}
+
+// redirected is the outcome of a redirect, whichever call met it.
+func redirected(ds *dittoServer, api string, code int) Outcome {
+	return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, code, apiServiceName(ds.Name))}
 }
 
 // unreachable is the outcome of a DittoFS that cannot be reached, worded
@@ -162,11 +188,11 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 	case errors.Is(e.Err, dittofs.ErrNoAdminCredentials):
 		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
 	case dittofs.IsRedirect(e.Err):
-		return Outcome{State: Failed, Reason: ReasonUnexpectedRedirect, Message: redirectMessage(api, string(e.Stage), code, apiServiceName(ds.Name))}
+		return redirected(ds, api, code)
 	case code == 0 && !isMalformed(e.Err):
 		return unreachable(api, e.Err)
 	case code >= 500:
-		return fail(ReasonAPIError, "DittoFS at %s failed during %s (%s)", api, e.Stage, dittofs.Describe(e.Err))
+		return serverError(ds, api, code)
 	case e.Stage == dittofs.StageAdminLogin && code == 401:
 		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; DittoFS reads its initial password only on first start, so put the current DittoFS admin password under that key (kubectl -n %s edit secret %s)", ds.Identity.AdminUsername, sel.Name, sel.Key, ds.Namespace, sel.Name)
 	case e.Stage == dittofs.StageProvision && code == 403:
@@ -177,8 +203,8 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 
 // redirectMessage names the status only: the redirect's target and body are
 // the answering server's words, never repeated.
-func redirectMessage(api, what string, code int, service string) string {
-	return fmt.Sprintf("DittoFS at %s answered %s with HTTP %d, a redirect; the hook never follows redirects: the API address must be answered by DittoFS itself (check the DittoServer's image and the Service %s)", api, what, code, service)
+func redirectMessage(api string, code int, service string) string {
+	return fmt.Sprintf("DittoFS at %s answers with HTTP %d, a redirect; the hook never follows redirects: the API address must be answered by DittoFS itself (check the DittoServer's image and the Service %s)", api, code, service)
 }
 
 func isMalformed(err error) bool {

@@ -272,25 +272,46 @@ func compareGolden(t *testing.T, path string, got []byte) {
 	t.Fatalf("%s differs in formatting only:\n%s", path, cmp.Diff(string(want), string(got)))
 }
 
-// TestReplicasAgreeDuringAnOutage: while DittoFS cannot be reached, every
-// replica answers the same status, whether it holds a token (its list call
-// fails), must log in (the login fails) or must refresh an expired token
-// (the refresh fails). Were they to differ, each answer would change the
+// TestReplicasAgreeDuringAnOutage: while DittoFS cannot be reached or fails
+// (5xx, a redirect), every replica answers the same status, whether it holds
+// a token (its list call fails), must log in (the login fails) or must
+// refresh an expired token (the refresh fails). Were they to differ, each answer would change the
 // status the other wrote, and each status write makes Metacontroller sync
 // again at once: a hot loop for as long as the outage lasts.
 func TestReplicasAgreeDuringAnOutage(t *testing.T) {
-	for _, cause := range []error{syscall.ECONNREFUSED, context.DeadlineExceeded, syscall.ECONNRESET} {
+	// Each failure as the call that meets it: the list (a replica with a
+	// token cached), the login or the refresh (one without).
+	asMetBy := func(failure func(op string) error) []error {
+		return []error{
+			failure("list adapters"),
+			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: failure("login")},
+			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: failure("refresh")},
+		}
+	}
+	transport := func(cause error) func(string) error {
+		return func(op string) error { return &dittofs.TransportError{Op: op, Err: cause} }
+	}
+	status := func(code int, detail string) func(string) error {
+		return func(op string) error {
+			return &dittofs.APIError{Op: op, Status: code, Message: detail + " during " + op}
+		}
+	}
+	for name, failure := range map[string]func(string) error{
+		"connection refused": transport(syscall.ECONNREFUSED),
+		"timed out":          transport(context.DeadlineExceeded),
+		"connection reset":   transport(syscall.ECONNRESET),
+		"HTTP 500":           status(500, "database locked"),
+		"HTTP 503":           status(503, "starting"),
+		"HTTP 302":           status(302, ""),
+		"HTTP 307":           status(307, ""),
+	} {
 		var answers [][]byte
-		for _, err := range []error{
-			&dittofs.TransportError{Op: "list adapters", Err: cause},
-			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "login", Err: cause}},
-			&dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "refresh", Err: cause}},
-		} {
+		for _, err := range asMetBy(failure) {
 			answers = append(answers, answer(t, syncCase{request: Steady(), dittofs: failed(err)}))
 		}
 		for i := 1; i < len(answers); i++ {
 			if !bytes.Equal(answers[0], answers[i]) {
-				t.Errorf("%v: replicas answer differently:\n%s", cause, cmp.Diff(string(answers[0]), string(answers[i])))
+				t.Errorf("%s: replicas answer differently:\n%s", name, cmp.Diff(string(answers[0]), string(answers[i])))
 			}
 		}
 	}
