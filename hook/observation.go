@@ -191,7 +191,9 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 		return redirected(ds, api, code)
 	case code == 0 && !isMalformed(e.Err):
 		return unreachable(api, e.Err)
-	case code >= 500:
+	case code != 0 && code != 401 && code != 403:
+		// Not about credentials (5xx, or a 4xx DittoFS's auth routes never
+		// answer): worded as the list's failure would be.
 		return serverError(ds, api, code)
 	case e.Stage == dittofs.StageAdminLogin && code == 401:
 		return fail(ReasonAdminCredentialsRejected, "DittoFS refused the password of administrator %q from Secret %s key %s; DittoFS reads its initial password only on first start, so put the current DittoFS admin password under that key (kubectl -n %s edit secret %s)", ds.Identity.AdminUsername, sel.Name, sel.Key, ds.Namespace, sel.Name)

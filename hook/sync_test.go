@@ -302,6 +302,8 @@ func TestReplicasAgreeDuringAnOutage(t *testing.T) {
 		"connection reset":   transport(syscall.ECONNRESET),
 		"HTTP 500":           status(500, "database locked"),
 		"HTTP 503":           status(503, "starting"),
+		"HTTP 404":           status(404, "no such route"),
+		"HTTP 429":           status(429, "slow down"),
 		"HTTP 302":           status(302, ""),
 		"HTTP 307":           status(307, ""),
 	} {
