@@ -18,6 +18,11 @@ type controlPlaneDB struct {
 	SQLitePath string
 	// PostgresSecret names the Secret with the connection (postgres only).
 	PostgresSecret string
+	// Percona: PostgresSecret is the Percona user Secret (its keys host,
+	// port, dbname, user, password).
+	Percona bool
+	// TypeSaid is spec.database.type, for messages.
+	TypeSaid string
 	// AllowReset is spec.database.allowControlPlaneReset: moving a running
 	// server to this database is intended.
 	AllowReset bool

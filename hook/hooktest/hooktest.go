@@ -146,8 +146,11 @@ func Steady(mods ...Modifier) *Request {
 			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
 			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
 		),
+		WithWorkload("Running", 1, 1, SteadyConfigHash),
 		WithConditions(
+			Condition{"ConfigReady", "True", "ConfigValid", "DittoFS's configuration is rendered into ConfigMap demo-config", SteadySince},
 			Condition{"Available", "True", "ReplicaReady", "the DittoFS pod is ready", SteadySince},
+			Condition{"Progressing", "False", "RolloutComplete", "StatefulSet demo runs the current template", SteadySince},
 			Condition{"Authenticated", "True", "AuthenticationSucceeded", "logged in to the DittoFS API as k8s-operator", SteadySince},
 			Condition{"AdaptersDiscovered", "True", "PollSucceeded", "DittoFS reports nfs on 12049 (enabled), smb on 1445 (enabled)", SteadySince},
 			Condition{"AdaptersReady", "False", "LoadBalancerPending", "no load balancer address yet for smb (Service demo-adapter-smb); on a cluster without load balancers set spec.adapterServices.type to NodePort", SteadySince},
@@ -159,6 +162,26 @@ func Steady(mods ...Modifier) *Request {
 
 // SteadySince is when the conditions of Steady last changed.
 const SteadySince = "2026-11-25T20:06:00Z"
+
+// SteadyConfigHash is the pod template's config hash the hook answers for
+// the captured DittoServer "demo" (config.yaml alone: it reads no Secret of
+// the user's at start).
+const SteadyConfigHash = "b80f7bde8c75bef8"
+
+// WithWorkload sets the status the hook reports of the StatefulSet: the
+// phase, spec.replicas, the ready (and available) replicas and the config
+// hash.
+func WithWorkload(phase string, replicas, ready int, configHash string) Modifier {
+	return func(r *Request) {
+		st := r.status()
+		st["phase"], st["replicas"], st["readyReplicas"], st["availableReplicas"], st["configHash"] = phase, replicas, ready, ready, configHash
+		for k, v := range st {
+			if v == 0 {
+				delete(st, k) // omitempty, as the hook writes it
+			}
+		}
+	}
+}
 
 // WithSpec replaces the parent's spec, and drops the parent's annotations
 // (the captured kubectl last-applied copy of the old spec).

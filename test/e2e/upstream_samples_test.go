@@ -30,14 +30,8 @@ var upstreamSamples = []upstreamSample{
 	{file: "ditto.io_v1alpha1_dittoserver_aws_s3.yaml"},
 	{file: "dittofs_v1alpha1_dittofs_memory.yaml"},
 	{file: "dittofs_v1alpha1_dittofs_s3.yaml"},
-	{
-		file: "dittofs_v1alpha1_dittoserver_percona.yaml",
-		ours: []string{`unknown field "spec.identity.type"`, `unknown field "spec.percona"`},
-	},
-	{
-		file: "dittofs_v1alpha1_dittoserver_tls.yaml",
-		ours: []string{`unknown field "spec.controlPlane.certSecretName"`, `unknown field "spec.controlPlane.tls"`},
-	},
+	{file: "dittofs_v1alpha1_dittoserver_percona.yaml"},
+	{file: "dittofs_v1alpha1_dittoserver_tls.yaml"},
 	{
 		file:     "dittofs-s3-smb-server.yaml",
 		upstream: []string{`unknown field "spec.smb"`},
@@ -46,7 +40,7 @@ var upstreamSamples = []upstreamSample{
 	{
 		file:     "dittofs-s3-smb-server-with-secrets.yaml",
 		upstream: []string{`unknown field "spec.smb"`},
-		ours:     []string{`unknown field "spec.database.postgresSecretRef.key"`, `unknown field "spec.identity.type"`, `unknown field "spec.smb"`},
+		ours:     []string{`unknown field "spec.smb"`},
 		// Its name has 34 characters; our CRD allows 32.
 		oursLax: []string{"metadata.name must be a DNS-1035 label of at most 32 characters"},
 	},
