@@ -99,15 +99,16 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 	}
 	var authErr *dittofs.AuthError
 	if errors.As(err, &authErr) {
-		auth := authFailure(s.server, authErr, api)
+		auth := s.authFailure(authErr, api)
 		reason := ReasonUnauthorized
 		switch auth.Reason {
-		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict:
+		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict,
+			ReasonServerCertificateRejected, ReasonClientCertificateMissing, ReasonClientCertificateRefused, ReasonTLSHandshakeFailed:
 			reason = auth.Reason
 		}
 		return Observation{auth: auth, poll: Outcome{State: Failed, Reason: reason, Message: auth.Message}}
 	}
-	poll := pollFailure(s.server, err, api)
+	poll := s.pollFailure(err, api)
 	if serverFault(poll.Reason) {
 		// A replica with a token cached meets a failing DittoFS at the
 		// list, one without at the login: both must say the same (neither
@@ -125,7 +126,8 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 // Authenticated=False on every replica.
 func serverFault(reason string) bool {
 	switch reason {
-	case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect:
+	case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect,
+		ReasonServerCertificateRejected, ReasonClientCertificateMissing, ReasonClientCertificateRefused, ReasonTLSHandshakeFailed:
 		return true
 	}
 	return false
@@ -146,10 +148,11 @@ func (s *Sync) ObserveFinalize(err error, api string) Observation {
 	return Observation{finalize: Outcome{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
 }
 
-func pollFailure(ds *dittoServer, err error, api string) Outcome {
+func (s *Sync) pollFailure(err error, api string) Outcome {
+	ds := s.server
 	var malformed *dittofs.MalformedError
 	code := dittofs.StatusCode(err)
-	if out, ok := tlsFailure(ds, err, api); ok {
+	if out, ok := s.tlsFailure(err, api); ok {
 		return out
 	}
 	switch {
@@ -184,7 +187,8 @@ func unreachable(api string, err error) Outcome {
 	return Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.DescribeCause(err))}
 }
 
-func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
+func (s *Sync) authFailure(e *dittofs.AuthError, api string) Outcome {
+	ds := s.server
 	code := dittofs.StatusCode(e.Err)
 	sel := ds.Identity.AdminPassword
 	fail := func(reason, format string, args ...any) Outcome {
@@ -200,7 +204,7 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 	case dittofs.IsRedirect(e.Err):
 		return redirected(ds, api, code)
 	}
-	if out, ok := tlsFailure(ds, e.Err, api); ok {
+	if out, ok := s.tlsFailure(e.Err, api); ok {
 		return out
 	}
 	switch {
@@ -220,14 +224,18 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 
 // tlsFailure turns a failed TLS handshake into an outcome that says what to
 // fix, in words that depend only on the kind of failure.
-func tlsFailure(ds *dittoServer, err error, api string) (Outcome, bool) {
+func (s *Sync) tlsFailure(err error, api string) (Outcome, bool) {
+	ds := s.server
 	kind := dittofs.TLSFailureOf(err)
 	fail := func(reason, format string, args ...any) (Outcome, bool) {
 		return Outcome{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}, true
 	}
-	trust := "the system roots (the API's TLS is terminated in front of DittoFS: spec.controlPlane.tls without certSecretName)"
-	if ds.TLS.Serves() {
-		trust = fmt.Sprintf("only the %s of Secret %s (spec.controlPlane.certSecretName), or the system roots when it has none", keyCA, ds.TLS.CertSecret)
+	trust := "the system roots (TLS terminated in front of DittoFS: spec.controlPlane.tls without certSecretName)"
+	switch {
+	case ds.TLS.Serves() && s.plan.TLS != nil && len(s.plan.TLS.CA) > 0:
+		trust = fmt.Sprintf("only the %s of Secret %s (spec.controlPlane.certSecretName)", keyCA, ds.TLS.CertSecret)
+	case ds.TLS.Serves():
+		trust = fmt.Sprintf("the system roots, Secret %s (spec.controlPlane.certSecretName) having no %s", ds.TLS.CertSecret, keyCA)
 	}
 	switch kind {
 	case dittofs.NotTLSFailure:

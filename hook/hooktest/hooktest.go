@@ -258,6 +258,113 @@ func WithoutRelatedSecrets() Modifier {
 	return func(r *Request) { r.tree["related"] = map[string]any{hook.KeySecret: map[string]any{}} }
 }
 
+// WithRelatedSecret adds, or replaces, a related Secret: one of the user's
+// that the customize hook named, as the API server stores it (its data,
+// UID and resourceVersion; a new resourceVersion is a rotation).
+func WithRelatedSecret(name string, data map[string]string, resourceVersion string) Modifier {
+	return func(r *Request) {
+		rel, _ := r.tree["related"].(map[string]any)
+		if rel == nil {
+			rel = map[string]any{}
+			r.tree["related"] = rel
+		}
+		secrets, _ := rel[hook.KeySecret].(map[string]any)
+		if secrets == nil {
+			secrets = map[string]any{}
+			rel[hook.KeySecret] = secrets
+		}
+		enc := map[string]any{}
+		for k, v := range data {
+			enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+		}
+		secrets[name] = map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": name, "namespace": "default", "uid": "secret-uid-" + name, "resourceVersion": resourceVersion},
+			"data":     enc, "type": "Opaque",
+		}
+	}
+}
+
+// WithoutRelatedSecret removes a related Secret (it does not exist).
+func WithoutRelatedSecret(name string) Modifier {
+	return func(r *Request) {
+		if secrets, ok := r.tree["related"].(map[string]any)[hook.KeySecret].(map[string]any); ok {
+			delete(secrets, name)
+		}
+	}
+}
+
+// WithChildType declares an opt-in child type (hook.KeyServiceMonitor,
+// hook.KeyPerconaPGCluster): Metacontroller sends a key, an empty map when
+// nothing of it exists, for every child type the CompositeController
+// declares.
+func WithChildType(key string) Modifier {
+	return func(r *Request) { r.children(key) }
+}
+
+// PerconaCluster is an observed PerconaPGCluster "demo-postgres" whose
+// status.state is state ("" for none yet), owned by "demo".
+func PerconaCluster(state string) map[string]any {
+	owners := captured("Service", "demo-adapter-nfs")["metadata"].(map[string]any)["ownerReferences"]
+	obj := map[string]any{
+		"apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+		"metadata": map[string]any{"name": "demo-postgres", "namespace": "default", "uid": "pg-uid", "resourceVersion": "300",
+			"labels": map[string]any{"controller-uid": UID}, "ownerReferences": owners},
+		"spec": map[string]any{"crVersion": "2.8.0", "postgresVersion": 16},
+	}
+	if state != "" {
+		obj["status"] = map[string]any{"state": state}
+	}
+	return obj
+}
+
+// WithUpstreamStatefulSet makes the observed StatefulSet one the upstream
+// operator made: its selector and pod labels are app: dittofs-server,
+// instance: demo (a selector cannot change).
+func WithUpstreamStatefulSet() Modifier {
+	return WithChildEdit("StatefulSet", "demo", func(obj map[string]any) {
+		spec := obj["spec"].(map[string]any)
+		upstream := map[string]any{"app": "dittofs-server", "instance": "demo"}
+		spec["selector"] = map[string]any{"matchLabels": clone(upstream)}
+		spec["template"].(map[string]any)["metadata"].(map[string]any)["labels"] = clone(upstream)
+		delete(obj["metadata"].(map[string]any)["annotations"].(map[string]any), lastApplied)
+	})
+}
+
+// UpstreamNFSService is demo-adapter-nfs as the upstream operator makes it
+// for nfs on port: one Service with its TCP port, the portmapper on 111
+// (TCP and UDP), the same port over UDP and mDNS, under its own port names,
+// each with a node port; no last-applied annotation (the hook never
+// applied it).
+func UpstreamNFSService(port int) map[string]any {
+	s := AdapterService("demo-adapter-nfs", "nfs", port, 31236, "10.0.0.33", "203.0.113.10")
+	md := s["metadata"].(map[string]any)
+	delete(md["annotations"].(map[string]any), lastApplied)
+	md["labels"] = map[string]any{"app": "dittofs-server", "instance": "demo", "dittofs.io/adapter-service": "true", "dittofs.io/adapter-type": "nfs", "controller-uid": UID}
+	spec := s["spec"].(map[string]any)
+	spec["selector"] = map[string]any{"app": "dittofs-server", "instance": "demo"}
+	spec["ports"] = []any{
+		map[string]any{"name": "adapter-nfs", "port": port, "protocol": "TCP", "targetPort": port, "nodePort": 31236},
+		map[string]any{"name": "portmap", "port": 111, "protocol": "TCP", "targetPort": 10111, "nodePort": 31111},
+		map[string]any{"name": "portmap-udp", "port": 111, "protocol": "UDP", "targetPort": 10111, "nodePort": 31112},
+		map[string]any{"name": "adapter-nfs-udp", "port": port, "protocol": "UDP", "targetPort": port, "nodePort": 31237},
+		map[string]any{"name": "mdns", "port": 5353, "protocol": "UDP", "targetPort": 5353, "nodePort": 31353},
+	}
+	return s
+}
+
+// WithSnapshotStatus sets status.snapshotPolicies: what the hook recorded
+// as applied.
+func WithSnapshotStatus(hash string, shares ...string) Modifier {
+	return func(r *Request) {
+		sh := make([]any, len(shares))
+		for i, v := range shares {
+			sh[i] = v
+		}
+		r.status()["snapshotPolicies"] = map[string]any{"appliedHash": hash, "shares": sh}
+	}
+}
+
 // WithRelatedEdit changes a related object in place; kind is its Kind.
 func WithRelatedEdit(kind, name string, edit func(obj map[string]any)) Modifier {
 	return func(r *Request) {
@@ -303,6 +410,23 @@ func WithConditions(conds ...Condition) Modifier {
 	}
 }
 
+// WithAddedCondition adds a condition to status.conditions, before Ready
+// (which the hook writes last).
+func WithAddedCondition(c Condition) Modifier {
+	return func(r *Request) {
+		st := r.status()
+		conds, _ := st["conditions"].([]any)
+		add := map[string]any{"type": c.Type, "status": c.Status, "observedGeneration": 1, "lastTransitionTime": c.Since, "reason": c.Reason, "message": c.Message}
+		at := len(conds)
+		for i, x := range conds {
+			if x.(map[string]any)["type"] == "Ready" {
+				at = i
+			}
+		}
+		st["conditions"] = append(conds[:at:at], append([]any{add}, conds[at:]...)...)
+	}
+}
+
 // WithCondition changes the conditions of the given types (Status, Reason,
 // Message and Since of c; its Type names no one condition, types does).
 func WithCondition(c Condition, types ...string) Modifier {
@@ -344,6 +468,8 @@ func childKey(kind string) string {
 		return hook.KeyConfigMap
 	case "Secret":
 		return hook.KeySecret
+	case "PerconaPGCluster":
+		return hook.KeyPerconaPGCluster
 	}
 	panic("hooktest: unknown child kind " + kind)
 }
