@@ -56,9 +56,9 @@ type Options struct {
 	// that require one (controlPlane.clientCASecretName); nil: none.
 	ClientIdentity *dittofs.ClientIdentity
 	Accounts       *dittofs.Accounts
-	Secrets    *hook.SecretSource
-	Logger     *slog.Logger
-	Metrics    *Metrics
+	Secrets        *hook.SecretSource
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
 	// AuthToken, when set, is the bearer token Metacontroller must present.
