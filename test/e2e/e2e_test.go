@@ -445,7 +445,7 @@ func (r *rig) adapters(t *testing.T) {
 	// Play the kubelet: DittoFS starts with the Secrets the hook generated,
 	// on the port the spec names, and the pod becomes ready.
 	r.dfs = harness.StartDittoFS(r.t, harness.DittoFSOptions{AdminPassword: r.secret(t, "demo-admin-bootstrap-credentials", "password"), LogDir: r.dir, Port: r.dfsPort})
-	c.Kubectl("patch", "statefulset", "demo", "-n", ns, "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1,"currentReplicas":1,"updatedReplicas":1}}`)
+	c.MarkStatefulSetReady(ns, "demo")
 	took := eventually(t, 30*time.Second, "adapter Services and NetworkPolicies created", func() bool {
 		for _, p := range []string{svcPath("demo-adapter-nfs"), svcPath("demo-adapter-smb"), npPath("demo-adapter-nfs"), npPath("demo-adapter-smb")} {
 			if r.get(t, p) == nil {

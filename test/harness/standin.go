@@ -50,6 +50,10 @@ type StandIn struct {
 	Resync time.Duration
 	// Logf receives one line per action; may be nil.
 	Logf func(format string, args ...any)
+	// ChildTypes are the opt-in child types the CompositeController
+	// declares besides the hook's five (OptInServiceMonitor,
+	// OptInPerconaPGCluster), as manifests/components adds them.
+	ChildTypes []ChildType
 
 	mu       sync.Mutex
 	errors   []string
@@ -66,6 +70,29 @@ type parentState struct {
 	next        time.Time
 	customized  int64
 	related     []string
+}
+
+// ChildType is a child resource of the CompositeController: its key in a
+// request, its collection path (with %s for the namespace) and whether its
+// update strategy is OnDelete.
+type ChildType struct {
+	Key, Path string
+	OnDelete  bool
+}
+
+// The opt-in child types of manifests/components.
+var (
+	OptInServiceMonitor   = ChildType{"ServiceMonitor.monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1/namespaces/%s/servicemonitors", false}
+	OptInPerconaPGCluster = ChildType{"PerconaPGCluster.pgv2.percona.com/v2", "/apis/pgv2.percona.com/v2/namespaces/%s/perconapgclusters", true}
+)
+
+// childTypes are every declared child type.
+func (s *StandIn) childTypes() []ChildType {
+	out := make([]ChildType, 0, len(childResources)+len(s.ChildTypes))
+	for _, cr := range childResources {
+		out = append(out, ChildType{cr.key, cr.path, cr.onDelete})
+	}
+	return append(out, s.ChildTypes...)
 }
 
 var childResources = []struct {
@@ -201,15 +228,15 @@ func (s *StandIn) reconcile(parent object) {
 
 	children := map[string]map[string]object{}
 	fp := []string{str(md, "resourceVersion")}
-	for _, cr := range childResources {
+	for _, cr := range s.childTypes() {
 		var list struct {
 			Items []object `json:"items"`
 		}
-		children[cr.key] = map[string]object{}
-		if !s.get(fmt.Sprintf(cr.path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
+		children[cr.Key] = map[string]object{}
+		if !s.get(fmt.Sprintf(cr.Path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
 			return
 		}
-		kind, apiVersion, _ := strings.Cut(cr.key, ".")
+		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
 		for _, c := range list.Items {
 			if !ownedBy(c, uid) {
 				continue
@@ -217,8 +244,8 @@ func (s *StandIn) reconcile(parent object) {
 			// List items carry no kind; Metacontroller sends full objects.
 			c["kind"], c["apiVersion"] = kind, apiVersion
 			cmd := meta(c)
-			children[cr.key][str(cmd, "name")] = c
-			fp = append(fp, cr.key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
+			children[cr.Key][str(cmd, "name")] = c
+			fp = append(fp, cr.Key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
 		}
 	}
 	related := map[string]map[string]object{"Secret.v1": {}}
@@ -282,13 +309,13 @@ func (s *StandIn) reconcile(parent object) {
 		desired[key+"/"+cname] = true
 		s.applyChild(parent, key, c, children[key][cname])
 	}
-	for _, cr := range childResources {
-		for cname := range children[cr.key] {
-			if !desired[cr.key+"/"+cname] {
-				s.logf("delete %s %s/%s", cr.key, ns, cname)
-				code, body := s.Cluster.Do("DELETE", fmt.Sprintf(cr.path, ns)+"/"+cname+"?propagationPolicy=Background", "", nil)
+	for _, cr := range s.childTypes() {
+		for cname := range children[cr.Key] {
+			if !desired[cr.Key+"/"+cname] {
+				s.logf("delete %s %s/%s", cr.Key, ns, cname)
+				code, body := s.Cluster.Do("DELETE", fmt.Sprintf(cr.Path, ns)+"/"+cname+"?propagationPolicy=Background", "", nil)
 				if code >= 300 && code != http.StatusNotFound {
-					s.fail("delete %s %s: %d %s", cr.key, cname, code, body)
+					s.fail("delete %s %s: %d %s", cr.Key, cname, code, body)
 				}
 			}
 		}
@@ -370,9 +397,9 @@ func (s *StandIn) applyChild(parent object, key string, desired, live object) {
 	}}
 	var path string
 	onDelete := false
-	for _, cr := range childResources {
-		if cr.key == key {
-			path, onDelete = fmt.Sprintf(cr.path, ns), cr.onDelete
+	for _, cr := range s.childTypes() {
+		if cr.Key == key {
+			path, onDelete = fmt.Sprintf(cr.Path, ns), cr.OnDelete
 		}
 	}
 	if path == "" {
