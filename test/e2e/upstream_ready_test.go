@@ -49,7 +49,9 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 		ChildTypes: []harness.ChildType{harness.OptInServiceMonitor, harness.OptInPerconaPGCluster}}
 	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
 	t.Cleanup(func() { logf.Close() })
-	s.Logf = func(format string, args ...any) { fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...) }
+	s.Logf = func(format string, args ...any) {
+		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	}
 	s.Start()
 	t.Cleanup(s.Stop)
 
