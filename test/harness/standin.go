@@ -59,6 +59,9 @@ type StandIn struct {
 	errors   []string
 	syncs    int
 	state    map[string]*parentState
+	// applied is the object last applied per child (key/namespace/name):
+	// what dynamic-apply keeps in its last-applied annotation.
+	applied map[string]object
 	stop     chan struct{}
 	stopped  chan struct{}
 	http     *http.Client
@@ -111,6 +114,7 @@ const parentPath = "/apis/dittofs.dittofs.com/v1alpha1"
 // Start runs the stand-in until Stop.
 func (s *StandIn) Start() {
 	s.state = map[string]*parentState{}
+	s.applied = map[string]object{}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.http = &http.Client{Timeout: 15 * time.Second}
 	if s.Resync == 0 {
@@ -406,9 +410,11 @@ func (s *StandIn) applyChild(parent object, key string, desired, live object) {
 		s.fail("hook returned a %s, which the controller does not own", key)
 		return
 	}
-	if live != nil && (onDelete || covers(live, c)) {
+	id := key + "/" + ns + "/" + str(md, "name")
+	if live != nil && (onDelete || covers(live, c, s.applied[id])) {
 		return
 	}
+	s.applied[id] = c
 	verb := "create"
 	if live != nil {
 		verb = "update"
@@ -433,14 +439,19 @@ func (s *StandIn) patch(path, contentType string, body any) {
 }
 
 // covers says whether the live object already holds everything desired
-// holds, judged the way dynamic-apply does.
-func covers(live, desired any) bool {
+// holds, judged the way dynamic-apply does: a list whose items carry a
+// merge key is matched item by item, and a live item desired lacks is a
+// difference only when the last applied object had it (dynamic-apply
+// removes what it applied before, and keeps what others added: the ports
+// of a Service another controller made, say). last may be nil.
+func covers(live, desired, last any) bool {
 	switch d := desired.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
 		if !ok {
 			return false
 		}
+		lastMap, _ := last.(map[string]any)
 		for k, dv := range d {
 			lv, ok := l[k]
 			if !ok {
@@ -449,31 +460,43 @@ func covers(live, desired any) bool {
 				}
 				return false
 			}
-			if !covers(lv, dv) {
+			if !covers(lv, dv, lastMap[k]) {
 				return false
 			}
 		}
 		return true
 	case []any:
 		l, ok := live.([]any)
-		if !ok || len(l) != len(d) {
+		if !ok {
 			return false
 		}
 		key := mergeKey(d)
 		if key == "" {
 			return reflect.DeepEqual(normalize(l), normalize(d))
 		}
-		for _, di := range d {
-			dm := di.(map[string]any)
-			found := false
-			for _, li := range l {
-				if lm, ok := li.(map[string]any); ok && reflect.DeepEqual(lm[key], dm[key]) {
-					found = covers(lm, dm)
-					break
+		lastList, _ := last.([]any)
+		item := func(list []any, k any) map[string]any {
+			for _, x := range list {
+				if m, ok := x.(map[string]any); ok && reflect.DeepEqual(normalize(m[key]), normalize(k)) {
+					return m
 				}
 			}
-			if !found {
+			return nil
+		}
+		for _, di := range d {
+			dm := di.(map[string]any)
+			lm := item(l, dm[key])
+			if lm == nil || !covers(lm, dm, item(lastList, dm[key])) {
 				return false
+			}
+		}
+		for _, li := range l {
+			lm, ok := li.(map[string]any)
+			if !ok {
+				return false
+			}
+			if item(d, lm[key]) == nil && item(lastList, lm[key]) != nil {
+				return false // applied before, desired no longer: removed
 			}
 		}
 		return true
