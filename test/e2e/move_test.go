@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -23,8 +24,11 @@ import (
 // labels, the immutable StatefulSet selector {app: dittofs-server,
 // instance}, the adapter Services' ports under upstream's names, node ports,
 // the Secrets with upstream's keys and the operator account upstream made in
-// DittoFS), labelled controller-uid=<the DittoServer's UID> (step 3). Then
-// the hook and Metacontroller's stand-in start, and the test checks: no
+// DittoFS), and upstream's finalizer on the DittoServer. The README's own
+// commands of steps 2 and 3 remove the finalizer and label the children
+// controller-uid=<the DittoServer's UID>, run as written against this API
+// server. Then the hook and Metacontroller's stand-in start, and the test
+// checks: no
 // apply is refused (no 422 on the selector), the StatefulSet's template is
 // the hook's while its selector stays upstream's and the pod carries both
 // label sets, every Service keeps its cluster IP and node ports (the NFS TCP
@@ -55,6 +59,7 @@ func TestMoveFromUpstream(t *testing.T) {
 		"spec":{"storage":{"metadataSize":"1Gi","contentSize":"1Gi"},"controlPlane":{"port":%d},"identity":{"admin":{"username":"admin"}},
 		"adapterDiscovery":{"pollingInterval":"5s"},"service":{"type":"ClusterIP"},
 		"adapterServices":{"type":"NodePort","overrides":{"nfs":{"portmapper":true}}}}}`, name, moveNS, apiPort)
+	ds = strings.Replace(ds, `"namespace":`, `"finalizers":["dittofs.dittofs.com/finalizer"],"namespace":`, 1)
 	apply := func(file, content string) {
 		t.Helper()
 		f := filepath.Join(dir, file)
@@ -64,6 +69,30 @@ func TestMoveFromUpstream(t *testing.T) {
 	apply("dittoserver.json", ds)
 	uid := c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.metadata.uid}")
 	apply("upstream-children.json", upstreamChildren(name, moveNS, uid, apiPort, dfs.NFSPort, dfs.SMBPort, adminPW, operPW))
+
+	// The README's steps 2 and 3, as written (its placeholders filled in),
+	// with kubectl on the PATH pointed at this API server.
+	bins := t.TempDir()
+	if err := os.Symlink(c.KubectlPath(), filepath.Join(bins, "kubectl")); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"dittofs.dittofs.com/finalizer", "controller-uid="} {
+		cmd := exec.Command("bash", "-c", strings.NewReplacer("NAMESPACE", moveNS, "NAME", name).Replace(readmeMoveCommand(t, step)))
+		cmd.Env = append(os.Environ(), "PATH="+bins+":"+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the README's command for %s: %v\n%s", step, err, out)
+		}
+	}
+	if f := c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.metadata.finalizers}"); f != "" {
+		t.Fatalf("upstream's finalizer is still there after the README's step 2: %s", f)
+	}
+	for _, kind := range []string{"statefulsets", "services", "networkpolicies", "configmaps", "secrets"} {
+		all := strings.Fields(c.Kubectl("get", kind, "-n", moveNS, "-o", "jsonpath={.items[*].metadata.name}"))
+		labelled := strings.Fields(c.Kubectl("get", kind, "-n", moveNS, "-l", "controller-uid="+uid, "-o", "jsonpath={.items[*].metadata.name}"))
+		if len(all) == 0 || len(labelled) != len(all) {
+			t.Fatalf("%s: %v labelled of %v after the README's step 3", kind, labelled, all)
+		}
+	}
 
 	services := []string{name + "-headless", name + "-api", name + "-adapter-nfs", name + "-adapter-smb"}
 	secrets := []string{name + "-jwt-secret", name + "-admin-bootstrap-credentials", name + "-operator-credentials"}
@@ -223,15 +252,60 @@ func diffMaps(a, b map[string]string) string {
 	return strings.Join(out, "\n")
 }
 
+// readmeMoveCommand is the command of the README's "Moving from the
+// upstream operator" section that contains marker, continuation lines
+// joined.
+func readmeMoveCommand(t *testing.T, marker string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	start := strings.Index(md, "### Moving from the upstream operator")
+	if start < 0 {
+		t.Fatal("README has no section Moving from the upstream operator")
+	}
+	md = md[start:]
+	if end := strings.Index(md, "\n## "); end > 0 {
+		md = md[:end]
+	}
+	in := false
+	var cur strings.Builder
+	for _, line := range strings.Split(md, "\n") {
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case !in && trimmed == "```sh":
+			in = true
+			continue
+		case in && strings.HasPrefix(trimmed, "```"):
+			in = false
+			continue
+		case !in:
+			continue
+		}
+		if c, ok := strings.CutSuffix(trimmed, `\`); ok {
+			cur.WriteString(c + " ")
+			continue
+		}
+		cur.WriteString(trimmed)
+		if strings.Contains(cur.String(), marker) {
+			return cur.String()
+		}
+		cur.Reset()
+	}
+	t.Fatalf("no command with %q in the README's move section", marker)
+	return ""
+}
+
 // upstreamChildren are the children the upstream operator (v0.29.0) makes
 // for DittoServer name (research §13), each with its controller
-// ownerReference and, as the README's step 3 has the user add, the label
-// controller-uid=<uid>.
+// ownerReference (no controller-uid label: the README's step 3 adds it).
 func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, adminPW, operPW string) string {
 	owner := []any{map[string]any{"apiVersion": "dittofs.dittofs.com/v1alpha1", "kind": "DittoServer", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}}
 	sel := map[string]any{"app": "dittofs-server", "instance": name}
 	meta := func(n string, extra map[string]any) map[string]any {
-		l := map[string]any{"controller-uid": uid}
+		l := map[string]any{}
 		for k, v := range extra {
 			l[k] = v
 		}

@@ -55,13 +55,13 @@ type StandIn struct {
 	// OptInPerconaPGCluster), as manifests/components adds them.
 	ChildTypes []ChildType
 
-	mu       sync.Mutex
-	errors   []string
-	syncs    int
-	state    map[string]*parentState
+	mu     sync.Mutex
+	errors []string
+	syncs  int
+	state  map[string]*parentState
 	// applied is the object last applied per child (key/namespace/name):
 	// what dynamic-apply keeps in its last-applied annotation.
-	applied map[string]object
+	applied  map[string]object
 	stop     chan struct{}
 	stopped  chan struct{}
 	http     *http.Client

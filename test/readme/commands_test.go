@@ -49,6 +49,10 @@ var readmeRules = []readmeRule{
 	{prefix: "kubectl apply -f manifests/samples/", elsewhere: "a real cluster; the e2e suite applies every sample"},
 	{prefix: "kubectl get dittofs", elsewhere: "a real cluster; the e2e suite reads the printer columns"},
 	{prefix: "kubectl events ", elsewhere: "a real cluster; the node tier and the e2e suite run it and print what it shows"},
+	{prefix: "kubectl -n dittofs scale deployment dittofs-operator-controller-manager", elsewhere: "a real cluster running the upstream operator"},
+	{prefix: "kubectl get dittoservers -A -o jsonpath=", elsewhere: "TestMoveFromUpstream runs it, as written, against a real API server"},
+	{prefix: "ns=NAMESPACE name=NAME;", elsewhere: "TestMoveFromUpstream runs it, as written, against a real API server"},
+	{prefix: "kubectl apply --server-side --force-conflicts -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install server-side"},
 	{prefix: "docker build ", elsewhere: "needs a Docker engine, which CI machines lack; TestDockerfile checks the Dockerfile's build and TestReadmeCommands the make targets"},
 	{prefix: "docker push ", elsewhere: "needs a Docker engine and a registry"},
 }
