@@ -453,8 +453,10 @@ func resolveMetrics(m *MetricsSpec, apiPort int32) (metrics, error) {
 		return out, &SpecError{Field: "metrics.port", Problem: fmt.Sprintf("%d is not a TCP port", out.Port)}
 	case out.Port == apiPort:
 		return out, &SpecError{Field: "metrics.port", Problem: fmt.Sprintf("%d is controlPlane.port too; DittoFS serves its metrics on a listener of their own", out.Port)}
-	case !strings.HasPrefix(out.Path, "/"):
-		return out, &SpecError{Field: "metrics.path", Problem: fmt.Sprintf("%q must start with /", out.Path)}
+	case !strings.HasPrefix(out.Path, "/") || !printable(out.Path) || strings.ContainsRune(out.Path, ' ') || len(out.Path) > 256:
+		return out, &SpecError{Field: "metrics.path", Problem: fmt.Sprintf("%q must be a URL path starting with /, without spaces", out.Path)}
+	case out.Interval != "" && !serviceMonitorIntervalRE.MatchString(out.Interval):
+		return out, &SpecError{Field: "metrics.serviceMonitor.interval", Problem: fmt.Sprintf("%q is not a Prometheus duration such as 30s", out.Interval)}
 	}
 	if out.Token != nil {
 		if err := checkSecretRef("metrics.bearerTokenSecret", out.Token); err != nil {
@@ -463,6 +465,9 @@ func resolveMetrics(m *MetricsSpec, apiPort int32) (metrics, error) {
 	}
 	return out, nil
 }
+
+// serviceMonitorIntervalRE is the CRD's pattern of a Prometheus duration.
+var serviceMonitorIntervalRE = regexp.MustCompile(`^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$`)
 
 // logOutputRE: stdout, stderr, or a file on a writable volume (the root
 // file system is read-only).
@@ -492,6 +497,10 @@ func resolveDirectory(id *IdentitySpec) (*LDAPSpec, *KerberosSpec, error) {
 		return nil, nil, &SpecError{Field: "identity.type", Problem: fmt.Sprintf("%q: the only identity store is memory", id.Type)}
 	}
 	ldap, krb := id.LDAP, id.Kerberos
+	// Every string of these sections goes into config.yaml verbatim.
+	if err := printableFields(directoryStrings(ldap, krb)); err != nil {
+		return nil, nil, err
+	}
 	if ldap != nil {
 		switch {
 		case ldap.URL == "" || ldap.BaseDN == "" || ldap.BindDN == "":
@@ -543,6 +552,38 @@ func resolveDirectory(id *IdentitySpec) (*LDAPSpec, *KerberosSpec, error) {
 		}
 	}
 	return ldap, krb, nil
+}
+
+// directoryStrings are the values of the LDAP and Kerberos sections that
+// go into config.yaml, by field.
+func directoryStrings(l *LDAPSpec, k *KerberosSpec) [][2]string {
+	var out [][2]string
+	if l != nil {
+		out = append(out, [][2]string{{"identity.ldap.url", l.URL}, {"identity.ldap.baseDN", l.BaseDN}, {"identity.ldap.bindDN", l.BindDN},
+			{"identity.ldap.userAttr", l.UserAttr}, {"identity.ldap.realm", l.Realm}, {"identity.ldap.idmap", l.Idmap}, {"identity.ldap.caCertFile", l.CACertFile}}...)
+	}
+	if k != nil {
+		out = append(out, [][2]string{{"identity.kerberos.servicePrincipal", k.ServicePrincipal}, {"identity.kerberos.realm", k.Realm},
+			{"identity.kerberos.netbiosDomain", k.NetBIOSDomain}, {"identity.kerberos.dnsDomain", k.DNSDomain}, {"identity.kerberos.krb5Conf", k.Krb5Conf}}...)
+		if ma := k.MachineAccount; ma != nil {
+			out = append(out, [2]string{"identity.kerberos.machineAccount.accountName", ma.AccountName})
+			for i, dc := range ma.DCAddress {
+				out = append(out, [2]string{fmt.Sprintf("identity.kerberos.machineAccount.dcAddress[%d]", i), dc})
+			}
+		}
+	}
+	return out
+}
+
+// printableFields refuses a value that is not printable or longer than the
+// CRD allows (1,024 characters).
+func printableFields(fields [][2]string) error {
+	for _, f := range fields {
+		if !printable(f[1]) || len(f[1]) > 1024 {
+			return &SpecError{Field: f[0], Problem: "must be printable text of at most 1024 characters"}
+		}
+	}
+	return nil
 }
 
 // resolveSnapshotPolicies normalises the policies as DittoFS would store
