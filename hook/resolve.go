@@ -520,34 +520,21 @@ func resolveDirectory(id *IdentitySpec) (*LDAPSpec, *KerberosSpec, error) {
 	if krb.ServicePrincipal == "" || krb.KeytabSecretRef == nil {
 		return nil, nil, &SpecError{Field: "identity.kerberos", Problem: "enabled needs servicePrincipal and keytabSecretRef"}
 	}
-	for _, r := range []struct {
-		field string
-		ref   *corev1.SecretKeySelector
-	}{
-		{"identity.kerberos.keytabSecretRef", krb.KeytabSecretRef},
-		{"identity.kerberos.krb5ConfSecretRef", krb.Krb5ConfSecretRef},
-	} {
-		if r.ref != nil {
-			if err := checkSecretRef(r.field, r.ref); err != nil {
-				return nil, nil, err
-			}
-		}
+	refs := map[string]*corev1.SecretKeySelector{
+		"identity.kerberos.keytabSecretRef":   krb.KeytabSecretRef,
+		"identity.kerberos.krb5ConfSecretRef": krb.Krb5ConfSecretRef,
 	}
 	if ma := krb.MachineAccount; ma != nil && ma.Enabled {
 		if ma.AccountName == "" || (ma.SecretRef == nil && ma.KeytabSecretRef == nil) {
 			return nil, nil, &SpecError{Field: "identity.kerberos.machineAccount", Problem: "enabled needs accountName and secretRef or keytabSecretRef"}
 		}
-		for _, r := range []struct {
-			field string
-			ref   *corev1.SecretKeySelector
-		}{
-			{"identity.kerberos.machineAccount.secretRef", ma.SecretRef},
-			{"identity.kerberos.machineAccount.keytabSecretRef", ma.KeytabSecretRef},
-		} {
-			if r.ref != nil {
-				if err := checkSecretRef(r.field, r.ref); err != nil {
-					return nil, nil, err
-				}
+		refs["identity.kerberos.machineAccount.secretRef"] = ma.SecretRef
+		refs["identity.kerberos.machineAccount.keytabSecretRef"] = ma.KeytabSecretRef
+	}
+	for _, field := range sortedKeys(refs) {
+		if ref := refs[field]; ref != nil {
+			if err := checkSecretRef(field, ref); err != nil {
+				return nil, nil, err
 			}
 		}
 	}

@@ -133,20 +133,7 @@ func TestMoveFromUpstream(t *testing.T) {
 	selectorBefore := getJSON("statefulset", name)["spec"].(map[string]any)["selector"]
 
 	// The hook and the stand-in of Metacontroller.
-	bin := harness.BuildHook(t, dir)
-	port := harness.FreePort(t)
-	hookURL := harness.URL(port, "")
-	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
-	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
-	s := &harness.StandIn{Cluster: c, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
-	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
-	defer logf.Close()
-	s.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	s.Start()
-	defer s.Stop()
+	s, hookURL := startHookAndStandIn(t, c, dir)
 
 	wait := func(what string, cond func() bool) {
 		t.Helper()
@@ -270,29 +257,10 @@ func readmeMoveCommand(t *testing.T, marker string) string {
 	if end := strings.Index(md, "\n## "); end > 0 {
 		md = md[:end]
 	}
-	in := false
-	var cur strings.Builder
-	for _, line := range strings.Split(md, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !in && trimmed == "```sh":
-			in = true
-			continue
-		case in && strings.HasPrefix(trimmed, "```"):
-			in = false
-			continue
-		case !in:
-			continue
+	for _, cmd := range harness.ShellCommands(md) {
+		if strings.Contains(cmd, marker) {
+			return cmd
 		}
-		if c, ok := strings.CutSuffix(trimmed, `\`); ok {
-			cur.WriteString(c + " ")
-			continue
-		}
-		cur.WriteString(trimmed)
-		if strings.Contains(cur.String(), marker) {
-			return cur.String()
-		}
-		cur.Reset()
 	}
 	t.Fatalf("no command with %q in the README's move section", marker)
 	return ""

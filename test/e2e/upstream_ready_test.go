@@ -39,21 +39,7 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 	root := harness.RepoRoot()
 	c.Kubectl("apply", "--server-side", "-f", filepath.Join(root, "test", "testdata", "crds", "optin-crds.yaml"))
 	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/perconapgclusters.pgv2.percona.com")
-	bin := harness.BuildHook(t, dir)
-	port := harness.FreePort(t)
-	hookURL := harness.URL(port, "")
-	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
-	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
-	s := &harness.StandIn{Cluster: c, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second,
-		ChildTypes: []harness.ChildType{harness.OptInServiceMonitor, harness.OptInPerconaPGCluster}}
-	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
-	t.Cleanup(func() { logf.Close() })
-	s.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	s.Start()
-	t.Cleanup(s.Stop)
+	s, _ := startHookAndStandIn(t, c, dir, harness.OptInServiceMonitor, harness.OptInPerconaPGCluster)
 
 	samples := filepath.Join(root, "test", "testdata", "upstream", "samples")
 	c.Kubectl("apply", "-f", filepath.Join(samples, "dittofs_secrets.yaml"))
@@ -74,6 +60,28 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 	if errs := s.Errors(); len(errs) > 0 {
 		t.Errorf("the stand-in saw errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// startHookAndStandIn starts the real hook binary, calling DittoFS on
+// loopback, and the stand-in of Metacontroller declaring the hook's child
+// types and optIn; both stop when the test ends. It returns the stand-in and
+// the hook's URL.
+func startHookAndStandIn(t *testing.T, c *harness.Cluster, dir string, optIn ...harness.ChildType) (*harness.StandIn, string) {
+	bin := harness.BuildHook(t, dir)
+	port := harness.FreePort(t)
+	hookURL := harness.URL(port, "")
+	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
+	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
+	s := &harness.StandIn{Cluster: c, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second, ChildTypes: optIn}
+	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
+	t.Cleanup(func() { logf.Close() })
+	s.Logf = func(format string, args ...any) {
+		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s, hookURL
 }
 
 func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) {

@@ -67,7 +67,7 @@ func TestReadmeCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := shellCommands(string(readme))
+	cmds := harness.ShellCommands(string(readme))
 	if len(cmds) < 10 {
 		t.Fatalf("found only %d commands in the README's sh blocks", len(cmds))
 	}
@@ -89,41 +89,6 @@ func TestReadmeCommands(t *testing.T) {
 			t.Logf("not run here: %s — %s", cmd, rule.elsewhere)
 		}
 	}
-}
-
-// shellCommands returns the commands of the README's ```sh blocks, with
-// continuation lines joined and comments removed.
-func shellCommands(md string) []string {
-	var out []string
-	in := false
-	var cur strings.Builder
-	for _, line := range strings.Split(md, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !in && trimmed == "```sh":
-			in = true
-			continue
-		case in && strings.HasPrefix(trimmed, "```"):
-			in = false
-			continue
-		case !in:
-			continue
-		}
-		if i := strings.Index(trimmed, "  #"); i >= 0 {
-			trimmed = strings.TrimSpace(trimmed[:i])
-		}
-		if strings.HasPrefix(trimmed, "#") || trimmed == "" {
-			continue
-		}
-		if c, ok := strings.CutSuffix(trimmed, `\`); ok {
-			cur.WriteString(strings.TrimSpace(c) + " ")
-			continue
-		}
-		cur.WriteString(trimmed)
-		out = append(out, cur.String())
-		cur.Reset()
-	}
-	return out
 }
 
 // bash runs a command line in the repository's root, as a user's shell
