@@ -634,6 +634,10 @@ func (r *rig) update(t *testing.T) {
 		{`{"spec":{"database":{"sqlite":{"path":"/data/controlplane/other.db"}}}}`, http.StatusUnprocessableEntity},
 		{`{"spec":{"database":{"type":"sqlite","sqlite":{"path":"/data/controlplane/controlplane.db"}}}}`, http.StatusOK},
 		{`{"spec":{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"},"allowControlPlaneReset":true}}}`, http.StatusOK},
+		// Upstream's shape: a reference selects Postgres whatever type says.
+		{`{"spec":{"database":{"postgresSecretRef":{"name":"pg","key":"connection-string"}}}}`, http.StatusUnprocessableEntity},
+		{`{"spec":{"percona":{"enabled":true}}}`, http.StatusUnprocessableEntity},
+		{`{"spec":{"percona":{"enabled":true},"database":{"allowControlPlaneReset":true}}}`, http.StatusOK},
 	} {
 		code, body := c.Do("PATCH", dsPath("demo")+"?dryRun=All", "application/merge-patch+json", []byte(change.patch))
 		if code != change.code || (code != http.StatusOK && !strings.Contains(string(body), "set database.allowControlPlaneReset to true")) {

@@ -53,12 +53,19 @@ func TestMoveFromUpstream(t *testing.T) {
 	// the k8s-operator account upstream made.
 	apiPort := harness.FreePort(t)
 	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPW, LogDir: dir, Port: apiPort})
-	dfs.Admin(dfs.AdminToken(), http.MethodPost, "/api/v1/users", map[string]string{"username": "k8s-operator", "password": operPW, "role": "operator"}, http.StatusCreated, nil)
+	tok := dfs.AdminToken()
+	dfs.Admin(tok, http.MethodPost, "/api/v1/users", map[string]string{"username": "k8s-operator", "password": operPW, "role": "operator"}, http.StatusCreated, nil)
+	// A share whose snapshot policy the spec declares (upstream's pushes of
+	// it never worked: research §0.4).
+	dfs.Admin(tok, http.MethodPost, "/api/v1/store/metadata", map[string]string{"name": "meta", "type": "memory"}, http.StatusCreated, nil)
+	dfs.Admin(tok, http.MethodPost, "/api/v1/store/block/local", map[string]string{"name": "local", "type": "fs", "config": fmt.Sprintf(`{"path":%q}`, filepath.Join(dfs.Dir, "blocks"))}, http.StatusCreated, nil)
+	dfs.Admin(tok, http.MethodPost, "/api/v1/shares", map[string]string{"name": "/archive", "metadata_store_id": "meta", "local_block_store": "local"}, http.StatusCreated, nil)
 
 	ds := fmt.Sprintf(`{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":%q,"namespace":%q},
 		"spec":{"storage":{"metadataSize":"1Gi","contentSize":"1Gi"},"controlPlane":{"port":%d},"identity":{"admin":{"username":"admin"}},
 		"adapterDiscovery":{"pollingInterval":"5s"},"service":{"type":"ClusterIP"},
-		"adapterServices":{"type":"NodePort","overrides":{"nfs":{"portmapper":true}}}}}`, name, moveNS, apiPort)
+		"adapterServices":{"type":"NodePort","overrides":{"nfs":{"portmapper":true}}},
+		"snapshotPolicies":[{"share":"/archive","interval":"@daily","keepLast":7}]}}`, name, moveNS, apiPort)
 	ds = strings.Replace(ds, `"namespace":`, `"finalizers":["dittofs.dittofs.com/finalizer"],"namespace":`, 1)
 	apply := func(file, content string) {
 		t.Helper()
@@ -192,6 +199,15 @@ func TestMoveFromUpstream(t *testing.T) {
 	}
 	if nfsPorts[fmt.Sprintf("%d/TCP", dfs.NFSPort)] != "nfs" || nfsPorts["111/TCP"] != "portmapper" {
 		t.Errorf("nfs Service ports %v: want the hook's nfs and portmapper on upstream's entries", nfsPorts)
+	}
+	if got := condition("SnapshotPoliciesApplied"); got != "True/PoliciesApplied" {
+		t.Errorf("SnapshotPoliciesApplied = %s", got)
+	}
+	if h := c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.status.snapshotPolicies.appliedHash}/{.status.snapshotPolicies.shares}"); !strings.HasSuffix(h, `/["/archive"]`) || len(h) < 64 {
+		t.Errorf("status.snapshotPolicies as stored: %s (pruned by the schema?)", h)
+	}
+	if code, body := dfs.Call(tok, http.MethodGet, "/api/v1/shares/archive/snapshot-policy", nil); code != 200 || !strings.Contains(string(body), `"keep_last":7`) {
+		t.Errorf("the snapshot policy in DittoFS: %d %s", code, body)
 	}
 	if code, _ := dfs.Call("", http.MethodPost, "/api/v1/auth/login", map[string]string{"username": "k8s-operator", "password": operPW}); code != 200 {
 		t.Errorf("k8s-operator no longer logs in with upstream's password (%d)", code)

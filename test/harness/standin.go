@@ -177,6 +177,12 @@ func (s *StandIn) get(path string, out any) bool {
 	if code == http.StatusNotFound {
 		return false
 	}
+	if code == http.StatusTooManyRequests {
+		// The API server asks to retry (a CRD just established: "storage
+		// is (re)initializing"); Metacontroller's informers retry too.
+		s.logf("GET %s: 429, retrying", path)
+		return false
+	}
 	if code != 200 {
 		s.fail("GET %s: %d %s", path, code, body)
 		return false
