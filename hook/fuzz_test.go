@@ -142,7 +142,9 @@ func FuzzAdapterList(f *testing.F) {
 
 // FuzzSpec: whatever a DittoServer's spec holds, resolving it never
 // panics; a spec the hook cannot use is a *SpecError answered by keeping
-// every child, and one it can use gives children with valid names.
+// every child, and one it can use gives children with valid names; the
+// Events it records (InvalidSpec, ChildTypeNotDeclared, SnapshotPolicyFailed
+// for a spec of them) are ones the API server accepts.
 func FuzzSpec(f *testing.F) {
 	for _, seed := range []string{
 		`{"storage":{"metadataSize":"1Gi"}}`,
@@ -173,6 +175,7 @@ func FuzzSpec(f *testing.F) {
 			t.Fatalf("a request with no children refused: %v", err)
 		}
 		resp := sync.Desired(hook.Observation{}, now, secrets)
+		checkEvents(t, sync.Events(hook.Observation{}, resp))
 		children := childNames(t, resp)
 		if err := sync.InvalidSpec(); err != nil {
 			var specErr *hook.SpecError
