@@ -29,7 +29,9 @@ func (s *Sync) ObserveSnapshots(o Observation, res *dittofs.SnapshotPolicyResult
 		o.snapshots = Outcome{State: Failed, Reason: ReasonShareNotFound, Message: fmt.Sprintf("DittoFS has no share %s; its policy is applied once the share exists (the hook tries again at every poll); the other policies are applied", strings.Join(missing, ", "))}
 	case errors.As(err, &authErr) && errors.Is(err, dittofs.ErrNoAdminCredentials):
 		o.snapshots = Outcome{State: Failed, Reason: ReasonAdminCredentialsMissing, Message: "snapshot policies need DittoFS's administrator, and no administrator password is available"}
-	case errors.As(err, &authErr):
+	case errors.As(err, &authErr) && (dittofs.StatusCode(err) == 401 || dittofs.StatusCode(err) == 403):
+		// Only a 401 or 403 is about the password; any other failure of
+		// the login is DittoFS's, worded as the apply's would be.
 		o.snapshots = Outcome{State: Failed, Reason: ReasonAdminCredentialsRejected, Message: "DittoFS refused the administrator's login needed for snapshot policies (" + dittofs.Describe(err) + ")"}
 	default:
 		o.snapshots = Outcome{State: Failed, Reason: ReasonSnapshotPolicyFailed, Message: "DittoFS failed to apply the snapshot policies (" + dittofs.Describe(err) + "); the hook tries again at the next poll"}

@@ -450,3 +450,31 @@ func TestReplicasAgreeDuringAnOutage(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotApplyFailures: how a failed apply of the snapshot policies
+// reads in SnapshotPoliciesApplied. Only a 401 or 403 at the
+// administrator's login is about its password; any other failure of that
+// login (a 5xx, a 404, DittoFS gone) is DittoFS's, as it is for the
+// adapter list.
+func TestSnapshotApplyFailures(t *testing.T) {
+	s := prepare(t, Steady(WithSpecField("snapshotPolicies", policies)).JSON())
+	poll := listed(DittoFSBody("adapters-fresh.body"))(s)
+	adminLogin := func(err error) error { return &dittofs.AuthError{Stage: dittofs.StageAdminLogin, Err: err} }
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"admin login 401":    {adminLogin(&dittofs.APIError{Op: "login", Status: 401}), hook.ReasonAdminCredentialsRejected},
+		"admin login 403":    {adminLogin(&dittofs.APIError{Op: "login", Status: 403}), hook.ReasonAdminCredentialsRejected},
+		"admin login 500":    {adminLogin(&dittofs.APIError{Op: "login", Status: 500}), hook.ReasonSnapshotPolicyFailed},
+		"admin login 429":    {adminLogin(&dittofs.APIError{Op: "login", Status: 429}), hook.ReasonSnapshotPolicyFailed},
+		"admin login reset":  {adminLogin(&dittofs.TransportError{Op: "login", Err: syscall.ECONNRESET}), hook.ReasonSnapshotPolicyFailed},
+		"no admin password":  {noAdmin, hook.ReasonAdminCredentialsMissing},
+		"a share is missing": {&dittofs.SnapshotPoliciesError{Failures: []dittofs.SnapshotPolicyFailure{{Share: "/projects", Err: &dittofs.APIError{Op: "put snapshot policy", Status: 404}}}}, hook.ReasonShareNotFound},
+		"the apply fails":    {&dittofs.APIError{Op: "put snapshot policy", Status: 500}, hook.ReasonSnapshotPolicyFailed},
+	} {
+		if got := s.ObserveSnapshots(poll, nil, tc.err).Snapshots(); got.State != hook.Failed || got.Reason != tc.want {
+			t.Errorf("%s: %v %s (%s), want Failed %s", name, got.State, got.Reason, got.Message, tc.want)
+		}
+	}
+}
