@@ -63,15 +63,16 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 }
 
 // startHookAndStandIn starts the real hook binary, calling DittoFS on
-// loopback, and the stand-in of Metacontroller declaring the hook's child
-// types and optIn; both stop when the test ends. It returns the stand-in and
-// the hook's URL.
+// loopback and recording Events as the cluster's administrator, and the
+// stand-in of Metacontroller declaring the hook's child types and optIn;
+// both stop when the test ends. It returns the stand-in and the hook's URL.
 func startHookAndStandIn(t *testing.T, c *harness.Cluster, dir string, optIn ...harness.ChildType) (*harness.StandIn, string) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
 	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug")
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
+		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	s := &harness.StandIn{Cluster: c, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second, ChildTypes: optIn}
 	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
