@@ -41,8 +41,11 @@ func relatedSecret(name, rv string, data map[string][]byte) map[string]any {
 func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, identity *dittofs.ClientIdentity) *harness.Loop {
 	t.Helper()
 	srv, err := server.New(server.Options{
-		URLTemplate:    "http://127.0.0.1:{{.Port}}", // dialled over https: the DittoServer serves TLS
-		Timeout:        3 * time.Second,
+		URLTemplate: "http://127.0.0.1:{{.Port}}", // dialled over https: the DittoServer serves TLS
+		// Generous: a TLS handshake and DittoFS's password hashing on a
+		// loaded 2-core machine (another tier running) took over 3 s.
+		// Nothing here tests a timeout.
+		Timeout:        15 * time.Second,
 		Secrets:        hook.NewFixedSecretSource("tls"),
 		ClientIdentity: identity,
 		Logger:         slog.New(slog.DiscardHandler),
