@@ -38,7 +38,9 @@ func TestChanges(t *testing.T) {
 		// The captured status has Ready alone (reason Capture, the capture's
 		// placeholder hook): every other condition is new.
 		{"poll-fresh-server", []string{"NetworkPolicy.networking.k8s.io/v1/demo-adapter-smb", "Service.v1/demo-adapter-smb"}, nil, []string{
+			"ConfigReady / -> True/ConfigValid",
 			"Available / -> True/ReplicaReady",
+			"Progressing / -> False/RolloutComplete",
 			"Authenticated / -> True/AuthenticationSucceeded",
 			"AdaptersDiscovered / -> True/PollSucceeded",
 			"AdaptersReady / -> False/ServicePending",

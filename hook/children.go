@@ -21,6 +21,7 @@ type observedChildren struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	related    map[string]*corev1.Secret
+	percona    map[string]*perconaObject
 }
 
 // observedChild is one observed child, as much of it as keeping it takes.
@@ -58,6 +59,8 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 			o.secrets, err = decodeAll[corev1.Secret]("children", key, objs, kept)
 		case KeyConfigMap:
 			o.configMaps, err = decodeAll[corev1.ConfigMap]("children", key, objs, kept)
+		case KeyPerconaPGCluster:
+			o.percona, err = decodeAll[perconaObject]("children", key, objs, kept)
 		default:
 			_, err = decodeAll[objectHead]("children", key, objs, kept)
 		}
@@ -91,6 +94,15 @@ type objectHead struct {
 func (h *objectHead) GetName() string                   { return h.Metadata.Name }
 func (h *objectHead) GetUID() types.UID                 { return h.Metadata.UID }
 func (h *objectHead) GetAnnotations() map[string]string { return h.Metadata.Annotations }
+
+// perconaObject is what the hook reads of a PerconaPGCluster: whether it
+// serves.
+type perconaObject struct {
+	objectHead
+	Status struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
 
 // decodeAll decodes the objects of one kind, checking that each is filed
 // under its own name, and records in kept (when not nil) what keeping each
@@ -160,6 +172,14 @@ func (c observedChild) keep() json.RawMessage {
 func (o *observedChildren) secret(name string) *corev1.Secret { return o.secrets[name] }
 
 func (o *observedChildren) service(name string) *corev1.Service { return o.services[name] }
+
+// declares says whether Metacontroller's request has the child type key:
+// it sends one, empty or not, for every child type the CompositeController
+// declares, so an opt-in child type is declared exactly when it is there.
+func (o *observedChildren) declares(key string) bool {
+	_, ok := o.children[key]
+	return ok
+}
 
 // has says whether a child of this kind and name exists.
 func (o *observedChildren) has(key, name string) bool {

@@ -11,17 +11,59 @@ import (
 
 // Condition types, in the order they appear in status.
 const (
+	CondConfigReady        = "ConfigReady"
+	CondDatabaseReady      = "DatabaseReady"
 	CondAvailable          = "Available"
+	CondProgressing        = "Progressing"
 	CondAuthenticated      = "Authenticated"
 	CondAdaptersDiscovered = "AdaptersDiscovered"
 	CondAdaptersReady      = "AdaptersReady"
+	CondSnapshotPolicies   = "SnapshotPoliciesApplied"
 	CondReady              = "Ready"
 )
 
-var conditionOrder = []string{CondAvailable, CondAuthenticated, CondAdaptersDiscovered, CondAdaptersReady, CondReady}
+var conditionOrder = []string{CondConfigReady, CondDatabaseReady, CondAvailable, CondProgressing, CondAuthenticated, CondAdaptersDiscovered, CondAdaptersReady, CondSnapshotPolicies, CondReady}
+
+// Phases (status.phase), the upstream operator's summary.
+const (
+	PhasePending  = "Pending"
+	PhaseRunning  = "Running"
+	PhaseStopped  = "Stopped"
+	PhaseDeleting = "Deleting"
+)
 
 // Condition reasons. Each says what happened; the message says what to do.
 const (
+	ReasonConfigValid                = "ConfigValid"
+	ReasonServiceMonitorNotInstalled = "ServiceMonitorNotInstalled"
+
+	ReasonPostgresSecretReady      = "PostgresSecretReady"
+	ReasonPostgresSecretMissing    = "PostgresSecretMissing"
+	ReasonPostgresSecretIncomplete = "PostgresSecretIncomplete"
+	ReasonPerconaReady             = "PerconaReady"
+	ReasonPerconaNotReady          = "PerconaNotReady"
+	ReasonPerconaNotFound          = "PerconaNotFound"
+	ReasonPerconaNotInstalled      = "PerconaNotInstalled"
+
+	ReasonCreating            = "Creating"
+	ReasonStatefulSetUpdating = "StatefulSetUpdating"
+	ReasonRollingOut          = "RollingOut"
+	ReasonScalingReplicas     = "ScalingReplicas"
+	ReasonRolloutComplete     = "RolloutComplete"
+
+	// TLS to DittoFS (controlPlane.tls, certSecretName, clientCASecretName).
+	ReasonTLSSecretMissing          = "TLSSecretMissing"
+	ReasonServerCertificateRejected = "ServerCertificateRejected"
+	ReasonClientCertificateMissing  = "ClientCertificateMissing"
+	ReasonClientCertificateRefused  = "ClientCertificateRefused"
+	ReasonTLSHandshakeFailed        = "TLSHandshakeFailed"
+
+	ReasonPoliciesApplied       = "PoliciesApplied"
+	ReasonPoliciesPending       = "PoliciesPending"
+	ReasonShareNotFound         = "ShareNotFound"
+	ReasonSnapshotPolicyFailed  = "SnapshotPolicyFailed"
+	ReasonInvalidSnapshotPolicy = "InvalidSnapshotPolicy"
+
 	ReasonReplicaReady      = "ReplicaReady"
 	ReasonWaitingForReplica = "WaitingForReplica"
 	ReasonStopped           = "Stopped"
@@ -112,14 +154,28 @@ func mergeConditions(prev []metav1.Condition, next []cond, generation int64, now
 }
 
 // foldReady makes Ready from the others: true when all are, else the first
-// that is not, in the order a user would fix them.
+// that is not, in the order a user would fix them. Progressing counts when
+// it is true (a rollout under way: the pod does not run the current spec
+// yet); SnapshotPoliciesApplied does not count (a share is made once the
+// server is ready).
 func foldReady(cs []cond, summary string) cond {
 	for _, c := range cs {
-		if !isTrue(c) {
+		switch {
+		case c.Type == CondSnapshotPolicies:
+		case c.Type == CondProgressing:
+			if isTrue(c) {
+				return falseCond(CondReady, c.Reason, c.Message)
+			}
+		case !isTrue(c):
 			return falseCond(CondReady, c.Reason, c.Message)
 		}
 	}
 	return trueCond(CondReady, ReasonReady, summary)
+}
+
+// findCondition is the condition of a type, or nil.
+func findCondition(cs []metav1.Condition, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(cs, typ)
 }
 
 // maxMessageLength bounds a condition message. Messages may quote what

@@ -1,13 +1,30 @@
 package hook
 
-// Customize names the related objects a parent needs: the Secret holding
-// the administrator's password, when the user supplies one.
+import "slices"
+
+// Customize names the related objects a parent needs, the Secrets of the
+// user's the hook reads: the administrator's password (to provision its
+// operator account), the API's certificate Secret (its ca.crt is what the
+// hook trusts), the Postgres Secret (its keys are checked), and every
+// Secret DittoFS reads at start (their versions roll the pod, see
+// rolloutSecrets). Metacontroller then sends them with every sync.
 func Customize(req *CustomizeRequest) *CustomizeResponse {
 	resp := &CustomizeResponse{RelatedResources: []RelatedResourceRule{}}
 	srv, err := parseServer(req.Parent)
-	if err != nil || srv.Identity.GeneratedAdminSecret {
+	if err != nil {
 		return resp
 	}
-	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: []string{srv.Identity.AdminPassword.Name}})
+	names := rolloutSecrets(srv)
+	if !srv.Identity.GeneratedAdminSecret {
+		names = append(names, srv.Identity.AdminPassword.Name)
+	}
+	if srv.TLS.Serves() {
+		names = append(names, srv.TLS.CertSecret)
+	}
+	if len(names) == 0 {
+		return resp
+	}
+	slices.Sort(names)
+	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: slices.Compact(names)})
 	return resp
 }

@@ -2,6 +2,7 @@ package hook
 
 import (
 	"fmt"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -18,6 +19,11 @@ type controlPlaneDB struct {
 	SQLitePath string
 	// PostgresSecret names the Secret with the connection (postgres only).
 	PostgresSecret string
+	// Percona: PostgresSecret is the Percona user Secret (its keys host,
+	// port, dbname, user, password).
+	Percona bool
+	// TypeSaid is spec.database.type, for messages.
+	TypeSaid string
 	// AllowReset is spec.database.allowControlPlaneReset: moving a running
 	// server to this database is intended.
 	AllowReset bool
@@ -28,8 +34,11 @@ func (d controlPlaneDB) String() string {
 	case "sqlite":
 		return "sqlite at " + d.SQLitePath
 	case "postgres":
-		if d.PostgresSecret == "" {
+		switch {
+		case d.PostgresSecret == "":
 			return "postgres"
+		case d.Percona:
+			return "postgres of PerconaPGCluster " + strings.TrimSuffix(d.PostgresSecret, "-pguser-"+perconaUser)
 		}
 		return "postgres from Secret " + d.PostgresSecret
 	}
@@ -85,5 +94,11 @@ func checkDatabase(s *dittoServer, obs *observedChildren) error {
 	if !changed {
 		return nil
 	}
-	return &SpecError{Field: "database", Problem: fmt.Sprintf("would move DittoFS from %s to %s, where it starts without the users, shares and adapters it has; change it back, or set spec.database.allowControlPlaneReset: true in the same change to do it anyway", was, now)}
+	hint := ""
+	if now.Type == "postgres" && !now.Percona && now.TypeSaid == "sqlite" {
+		// A CR stored before postgresSecretRef meant Postgres whatever
+		// type says (the upstream operator's meaning).
+		hint = " (database.postgresSecretRef selects Postgres whatever database.type says; remove it to stay on SQLite)"
+	}
+	return &SpecError{Field: "database", Problem: fmt.Sprintf("would move DittoFS from %s to %s%s, where it starts without the users, shares and adapters it has; change it back, or set spec.database.allowControlPlaneReset: true in the same change to do it anyway", was, now, hint)}
 }

@@ -22,6 +22,17 @@ const (
 	defaultPollingInterval    = "30s"
 	defaultLogLevel           = "INFO"
 	defaultLogFormat          = "json"
+	defaultLogOutput          = "stdout"
+	defaultIdentityType       = "memory"
+	defaultMetricsPort        = 9090
+	defaultMetricsPath        = "/metrics"
+	defaultPerconaReplicas    = 1
+	defaultPerconaStorage     = "10Gi"
+	defaultPerconaDatabase    = "dittofs"
+	defaultBackupRegion       = "eu-west-1"
+	defaultBackupFull         = "0 2 * * *"
+	defaultBackupIncremental  = "0 * * * *"
+	defaultBackupRetention    = 7
 	defaultTerminationSeconds = 120
 	defaultAPIPort            = 8080
 )
@@ -69,6 +80,9 @@ func Default(spec *DittoServerSpec) {
 	}
 
 	id := section(&spec.Identity)
+	if id.Type == "" {
+		id.Type = defaultIdentityType
+	}
 	jwt := section(&id.JWT)
 	if jwt.AccessTokenDuration == "" {
 		jwt.AccessTokenDuration = defaultAccessTokenTTL
@@ -98,6 +112,41 @@ func Default(spec *DittoServerSpec) {
 	}
 	if l.Format == "" {
 		l.Format = defaultLogFormat
+	}
+	if l.Output == "" {
+		l.Output = defaultLogOutput
+	}
+
+	m := section(&spec.Metrics)
+	if m.Port == 0 {
+		m.Port = defaultMetricsPort
+	}
+	if m.Path == "" {
+		m.Path = defaultMetricsPath
+	}
+
+	pc := section(&spec.Percona)
+	if pc.Replicas == nil {
+		pc.Replicas = ptr.To[int32](defaultPerconaReplicas)
+	}
+	if pc.StorageSize == "" {
+		pc.StorageSize = defaultPerconaStorage
+	}
+	if pc.DatabaseName == "" {
+		pc.DatabaseName = defaultPerconaDatabase
+	}
+	b := section(&pc.Backup)
+	if b.Region == "" {
+		b.Region = defaultBackupRegion
+	}
+	if b.FullSchedule == "" {
+		b.FullSchedule = defaultBackupFull
+	}
+	if b.IncrSchedule == "" {
+		b.IncrSchedule = defaultBackupIncremental
+	}
+	if b.RetentionDays == nil {
+		b.RetentionDays = ptr.To[int32](defaultBackupRetention)
 	}
 }
 

@@ -40,7 +40,7 @@ func TestDefaultsMatchCRD(t *testing.T) {
 	// empty, so that structural defaulting reaches each of their fields.
 	in := `{"storage":{"metadataSize":"1Gi"},"database":{"sqlite":{}},"controlPlane":{},
 		"identity":{"jwt":{},"admin":{}},"adapterDiscovery":{},"adapterServices":{},"service":{},
-		"networkPolicy":{},"logging":{}}`
+		"networkPolicy":{},"logging":{},"metrics":{},"percona":{"backup":{}}}`
 	var input map[string]any
 	_ = json.Unmarshal([]byte(in), &input)
 	all := map[string]any{}

@@ -13,7 +13,9 @@ import (
 
 // DittoServerSpec is the desired DittoFS server. It holds infrastructure only:
 // shares, stores, users and adapters live in DittoFS's control plane.
-// +kubebuilder:validation:XValidation:rule="(has(self.database) && has(self.database.allowControlPlaneReset) && self.database.allowControlPlaneReset) || ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') == (has(oldSelf.database) && has(oldSelf.database.type) ? oldSelf.database.type : 'sqlite') && ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') != 'sqlite' || (has(self.database) && has(self.database.sqlite) && has(self.database.sqlite.path) ? self.database.sqlite.path : '/data/controlplane/controlplane.db') == (has(oldSelf.database) && has(oldSelf.database.sqlite) && has(oldSelf.database.sqlite.path) ? oldSelf.database.sqlite.path : '/data/controlplane/controlplane.db')) && ((has(self.database) && has(self.database.type) ? self.database.type : 'sqlite') != 'postgres' || ((has(self.database) && has(self.database.postgresSecretRef)) == (has(oldSelf.database) && has(oldSelf.database.postgresSecretRef)) && (!(has(self.database) && has(self.database.postgresSecretRef)) || self.database.postgresSecretRef.name == oldSelf.database.postgresSecretRef.name))))",message="changing database.type, database.sqlite.path or database.postgresSecretRef starts DittoFS on another control-plane database, without its users, shares and adapters; set database.allowControlPlaneReset to true in the same change if that is what you mean"
+// +kubebuilder:validation:XValidation:rule="(has(self.database) && has(self.database.allowControlPlaneReset) && self.database.allowControlPlaneReset) || ((has(self.database) && has(self.database.postgresSecretRef) ? 'postgres' : (has(self.percona) && has(self.percona.enabled) && self.percona.enabled ? 'percona' : (has(self.database) && has(self.database.type) ? self.database.type : 'sqlite'))) == (has(oldSelf.database) && has(oldSelf.database.postgresSecretRef) ? 'postgres' : (has(oldSelf.percona) && has(oldSelf.percona.enabled) && oldSelf.percona.enabled ? 'percona' : (has(oldSelf.database) && has(oldSelf.database.type) ? oldSelf.database.type : 'sqlite'))) && ((has(self.database) && has(self.database.postgresSecretRef) ? 'postgres' : (has(self.percona) && has(self.percona.enabled) && self.percona.enabled ? 'percona' : (has(self.database) && has(self.database.type) ? self.database.type : 'sqlite'))) != 'sqlite' || (has(self.database) && has(self.database.sqlite) && has(self.database.sqlite.path) ? self.database.sqlite.path : '/data/controlplane/controlplane.db') == (has(oldSelf.database) && has(oldSelf.database.sqlite) && has(oldSelf.database.sqlite.path) ? oldSelf.database.sqlite.path : '/data/controlplane/controlplane.db')) && ((has(self.database) && has(self.database.postgresSecretRef) ? 'postgres' : (has(self.percona) && has(self.percona.enabled) && self.percona.enabled ? 'percona' : (has(self.database) && has(self.database.type) ? self.database.type : 'sqlite'))) != 'postgres' || (has(self.database) && has(self.database.postgresSecretRef) ? self.database.postgresSecretRef.name : '-') == (has(oldSelf.database) && has(oldSelf.database.postgresSecretRef) ? oldSelf.database.postgresSecretRef.name : '-')))",message="changing database.type, database.sqlite.path, database.postgresSecretRef or percona.enabled starts DittoFS on another control-plane database, without its users, shares and adapters; set database.allowControlPlaneReset to true in the same change if that is what you mean"
+// +kubebuilder:validation:XValidation:rule="!(has(self.percona) && has(self.percona.enabled) && self.percona.enabled && has(self.database) && has(self.database.postgresSecretRef))",message="percona.enabled and database.postgresSecretRef both choose the control-plane database; set one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.metrics) || !has(self.metrics.enabled) || !self.metrics.enabled || !has(self.metrics.port) || self.metrics.port != (has(self.controlPlane) && has(self.controlPlane.port) ? self.controlPlane.port : 8080)",message="metrics.port must differ from controlPlane.port: DittoFS serves its metrics on a listener of their own"
 type DittoServerSpec struct {
 	// Image is the DittoFS container image.
 	// +kubebuilder:default="marmos91c/dittofs:0.29.0"
@@ -73,6 +75,25 @@ type DittoServerSpec struct {
 	// +optional
 	Logging *LoggingSpec `json:"logging,omitempty"`
 
+	// Metrics turns on DittoFS's Prometheus endpoint, exposed by the
+	// Service <name>-metrics and, where the ServiceMonitor child type is
+	// installed, a ServiceMonitor.
+	// +optional
+	Metrics *MetricsSpec `json:"metrics,omitempty"`
+
+	// Percona runs the control-plane database on a PerconaPGCluster
+	// <name>-postgres (Percona Operator for PostgreSQL v2), where that child
+	// type is installed.
+	// +optional
+	Percona *PerconaSpec `json:"percona,omitempty"`
+
+	// SnapshotPolicies are scheduled snapshot policies, one per share, which
+	// the hook keeps in DittoFS (it writes them only when this list changes).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=256
+	SnapshotPolicies []SnapshotPolicySpec `json:"snapshotPolicies,omitempty"`
+
 	// Resources of the DittoFS container.
 	// +optional
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
@@ -118,7 +139,9 @@ type StorageSpec struct {
 	MetadataSize string `json:"metadataSize"`
 
 	// ContentSize is the size of the local block/content store volume
-	// (mounted at /data/store/content). Omit it for shares backed only by S3.
+	// (mounted at /data/store/block, as the upstream operator mounts it; a
+	// server the hook created before keeps /data/store/content). Omit it for
+	// shares backed only by S3.
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$`
 	// +optional
 	ContentSize string `json:"contentSize,omitempty"`
@@ -150,10 +173,11 @@ type DatabaseSpec struct {
 	SQLite *SQLiteSpec `json:"sqlite,omitempty"`
 
 	// PostgresSecretRef names a Secret in the DittoServer's namespace with the
-	// keys host, port, database, user, password and, optionally, sslmode
-	// (DittoFS's database.postgres settings). Used when type is postgres.
+	// keys host, database, user, password and, optionally, port and sslmode
+	// (DittoFS's database.postgres settings). When set, DittoFS runs on
+	// Postgres whatever type says, as with the upstream operator.
 	// +optional
-	PostgresSecretRef *SecretReference `json:"postgresSecretRef,omitempty"`
+	PostgresSecretRef *PostgresSecretReference `json:"postgresSecretRef,omitempty"`
 
 	// AllowControlPlaneReset permits changing type, sqlite.path or
 	// postgresSecretRef once DittoFS runs. Such a change starts DittoFS on
@@ -173,6 +197,27 @@ type SecretReference struct {
 	Name string `json:"name"`
 }
 
+// PostgresSecretReference names the Secret of the Postgres connection. It
+// has the upstream operator's shape (a SecretKeySelector): key and optional
+// are accepted and, as upstream, not read: DittoFS takes no connection
+// string, only the Secret's keys host, port, database, user, password and
+// sslmode.
+type PostgresSecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+
+	// Key is accepted for the upstream operator's CRs and not read.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Key string `json:"key,omitempty"`
+
+	// Optional is accepted for the upstream operator's CRs and not read.
+	// +optional
+	Optional *bool `json:"optional,omitempty"`
+}
+
 // SQLiteSpec configures the SQLite control-plane database.
 type SQLiteSpec struct {
 	// Path of the database file; it must live on the control-plane volume.
@@ -184,6 +229,7 @@ type SQLiteSpec struct {
 }
 
 // ControlPlaneSpec configures DittoFS's REST API.
+// +kubebuilder:validation:XValidation:rule="!has(self.clientCASecretName) || has(self.certSecretName)",message="controlPlane.clientCASecretName needs controlPlane.certSecretName: mutual TLS needs DittoFS to serve TLS"
 type ControlPlaneSpec struct {
 	// Port of the REST API.
 	// +kubebuilder:default=8080
@@ -191,10 +237,40 @@ type ControlPlaneSpec struct {
 	// +kubebuilder:validation:Maximum=65535
 	// +optional
 	Port int32 `json:"port,omitempty"`
+
+	// TLS makes the hook call the API over https. Alone, DittoFS still
+	// serves plain HTTP (TLS terminated in front of it, by a mesh) and the
+	// hook trusts the system roots; certSecretName implies it.
+	// +optional
+	TLS bool `json:"tls,omitempty"`
+
+	// CertSecretName names a kubernetes.io/tls Secret (tls.crt, tls.key and
+	// ca.crt, as cert-manager writes it): DittoFS serves its API over TLS
+	// with it, and the hook trusts only its ca.crt (the system roots when it
+	// has none). The certificate must name <name>-api.<namespace>.svc.cluster.local.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	CertSecretName string `json:"certSecretName,omitempty"`
+
+	// ClientCASecretName names a Secret whose ca.crt DittoFS requires client
+	// certificates to chain to (mutual TLS). The hook presents its own
+	// client certificate (its --dittofs-client-cert-file), which that CA must
+	// have signed. Needs certSecretName.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	ClientCASecretName string `json:"clientCASecretName,omitempty"`
 }
 
-// IdentitySpec configures API tokens and the bootstrap administrator.
+// IdentitySpec configures API tokens, the bootstrap administrator and the
+// directory services DittoFS authenticates file-protocol users against.
 type IdentitySpec struct {
+	// Type of the identity store: memory, the upstream operator's only value
+	// (which it never reads either).
+	// +kubebuilder:validation:Enum=memory
+	// +kubebuilder:default=memory
+	// +optional
+	Type string `json:"type,omitempty"`
+
 	// JWT configures the API's signing secret and token lifetimes.
 	// +optional
 	JWT *JWTSpec `json:"jwt,omitempty"`
@@ -202,6 +278,165 @@ type IdentitySpec struct {
 	// Admin configures the bootstrap administrator.
 	// +optional
 	Admin *AdminSpec `json:"admin,omitempty"`
+
+	// LDAP configures DittoFS's LDAP/Active Directory identity provider.
+	// +optional
+	LDAP *LDAPSpec `json:"ldap,omitempty"`
+
+	// Kerberos configures Kerberos for NFSv4 (RPCSEC_GSS) and SMB.
+	// +optional
+	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
+}
+
+// LDAPSpec configures DittoFS's LDAP/Active Directory identity provider (its
+// ldap: configuration). The bind password reaches DittoFS through the
+// environment (DITTOFS_LDAP_BIND_PASSWORD), never through the ConfigMap.
+type LDAPSpec struct {
+	// Enabled turns the provider on.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// URL of the directory: ldaps://host:636, or ldap://host:389 with
+	// startTLS (or allowPlaintext).
+	// +kubebuilder:validation:Pattern=`^ldaps?://.+`
+	// +kubebuilder:validation:MaxLength=1024
+	URL string `json:"url"`
+
+	// StartTLS upgrades an ldap:// connection to TLS.
+	// +optional
+	StartTLS bool `json:"startTLS,omitempty"`
+
+	// AllowPlaintext permits binding over an unencrypted connection.
+	// +optional
+	AllowPlaintext bool `json:"allowPlaintext,omitempty"`
+
+	// BaseDN is the search base ("DC=example,DC=com").
+	// +kubebuilder:validation:MaxLength=1024
+	BaseDN string `json:"baseDN"`
+
+	// BindDN is the service account's distinguished name.
+	// +kubebuilder:validation:MaxLength=1024
+	BindDN string `json:"bindDN"`
+
+	// BindPasswordSecretRef names the key holding the bind password. A
+	// rotated password restarts DittoFS, which reads it at start.
+	// +optional
+	BindPasswordSecretRef *corev1.SecretKeySelector `json:"bindPasswordSecretRef,omitempty"`
+
+	// UserAttr is the attribute matched against a user name (DittoFS's
+	// default sAMAccountName).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	UserAttr string `json:"userAttr,omitempty"`
+
+	// Realm is the Active Directory realm ("EXAMPLE.COM").
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Realm string `json:"realm,omitempty"`
+
+	// Idmap derives UIDs and GIDs: rfc2307 (DittoFS's default) or rid.
+	// +kubebuilder:validation:Enum=rfc2307;rid
+	// +optional
+	Idmap string `json:"idmap,omitempty"`
+
+	// NestedGroups resolves nested group membership.
+	// +optional
+	NestedGroups bool `json:"nestedGroups,omitempty"`
+
+	// CACertFile is a path inside the pod of a CA bundle for the
+	// directory's certificate. The pod mounts nothing for it: it must be in
+	// the image.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	CACertFile string `json:"caCertFile,omitempty"`
+
+	// InsecureSkipVerify disables the verification of the directory's
+	// certificate (lab use only).
+	// +optional
+	InsecureSkipVerify bool `json:"insecureSkipVerify,omitempty"`
+}
+
+// KerberosSpec configures DittoFS's Kerberos provider (its kerberos:
+// configuration). The keytab is mounted from a Secret, readable by
+// DittoFS's group only (mode 0440), at /kerberos/dittofs.keytab.
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.servicePrincipal) && has(self.keytabSecretRef))",message="identity.kerberos.enabled needs servicePrincipal and keytabSecretRef"
+type KerberosSpec struct {
+	// Enabled turns the provider on; when false DittoFS gets no kerberos
+	// section at all.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// ServicePrincipal is the service's principal,
+	// service/host@REALM ("nfs/server.example.com@EXAMPLE.COM").
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	ServicePrincipal string `json:"servicePrincipal,omitempty"`
+
+	// Realm; DittoFS derives it from servicePrincipal when empty.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Realm string `json:"realm,omitempty"`
+
+	// NetBIOSDomain is the short domain name SMB advertises ("CONTOSO").
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	NetBIOSDomain string `json:"netbiosDomain,omitempty"`
+
+	// DNSDomain is the DNS domain SMB advertises (the realm in lower case
+	// when empty).
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	DNSDomain string `json:"dnsDomain,omitempty"`
+
+	// KeytabSecretRef names the key holding the service keytab.
+	// +optional
+	KeytabSecretRef *corev1.SecretKeySelector `json:"keytabSecretRef,omitempty"`
+
+	// Krb5ConfSecretRef names a key holding a krb5.conf, mounted at
+	// /kerberos-krb5/krb5.conf.
+	// +optional
+	Krb5ConfSecretRef *corev1.SecretKeySelector `json:"krb5ConfSecretRef,omitempty"`
+
+	// Krb5Conf is the path of a krb5.conf in the image, when
+	// krb5ConfSecretRef is not set (DittoFS's default /etc/krb5.conf).
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Krb5Conf string `json:"krb5Conf,omitempty"`
+
+	// MachineAccount configures an Active Directory machine account, for
+	// NTLM pass-through to a domain controller (NETLOGON).
+	// +optional
+	MachineAccount *MachineAccountSpec `json:"machineAccount,omitempty"`
+}
+
+// MachineAccountSpec configures an Active Directory machine account. Its
+// password reaches DittoFS through the environment
+// (DITTOFS_KERBEROS_MACHINE_ACCOUNT_SECRET); its keytab is mounted mode
+// 0440 at /kerberos-machine/machine.keytab.
+// +kubebuilder:validation:XValidation:rule="!has(self.enabled) || !self.enabled || (has(self.accountName) && (has(self.secretRef) || has(self.keytabSecretRef)))",message="identity.kerberos.machineAccount.enabled needs accountName and secretRef or keytabSecretRef"
+type MachineAccountSpec struct {
+	// Enabled turns NETLOGON pass-through on.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// AccountName is the machine account ("DITTOFS$").
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	AccountName string `json:"accountName,omitempty"`
+
+	// SecretRef names the key holding the account's password.
+	// +optional
+	SecretRef *corev1.SecretKeySelector `json:"secretRef,omitempty"`
+
+	// KeytabSecretRef names the key holding the account's keytab.
+	// +optional
+	KeytabSecretRef *corev1.SecretKeySelector `json:"keytabSecretRef,omitempty"`
+
+	// DCAddress lists domain controllers (host or host:port).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	DCAddress []string `json:"dcAddress,omitempty"`
 }
 
 // JWTSpec configures DittoFS's API tokens.
@@ -350,6 +585,12 @@ type NetworkPolicySpec struct {
 	// +optional
 	// +listType=atomic
 	AdapterFrom []networkingv1.NetworkPolicyPeer `json:"adapterFrom,omitempty"`
+
+	// MetricsFrom lists who may reach the metrics port (metrics.enabled);
+	// anyone when empty.
+	// +optional
+	// +listType=atomic
+	MetricsFrom []networkingv1.NetworkPolicyPeer `json:"metricsFrom,omitempty"`
 }
 
 // LoggingSpec configures DittoFS's logs.
@@ -365,6 +606,194 @@ type LoggingSpec struct {
 	// +kubebuilder:default=json
 	// +optional
 	Format string `json:"format,omitempty"`
+
+	// Output is stdout, stderr or a file. The pod's root file system is
+	// read-only: a file must lie on a volume, under /data/ (kept) or /tmp/
+	// (lost when the pod restarts).
+	// +kubebuilder:default=stdout
+	// +kubebuilder:validation:Pattern=`^(stdout|stderr|/(data|tmp)/[^/].*)$`
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Output string `json:"output,omitempty"`
+}
+
+// MetricsSpec turns on DittoFS's Prometheus endpoint (its metrics:
+// configuration), on a listener of its own.
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceMonitor) || !has(self.serviceMonitor.enabled) || !self.serviceMonitor.enabled || (has(self.enabled) && self.enabled)",message="metrics.serviceMonitor.enabled needs metrics.enabled"
+type MetricsSpec struct {
+	// Enabled serves the metrics, with a container port metrics and the
+	// Service <name>-metrics (annotated prometheus.io/scrape).
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// Port of the metrics listener and of the Service.
+	// +kubebuilder:default=9090
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	Port int32 `json:"port,omitempty"`
+
+	// Path of the metrics.
+	// +kubebuilder:default="/metrics"
+	// +kubebuilder:validation:Pattern=`^/[!-~]*$`
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Path string `json:"path,omitempty"`
+
+	// BearerTokenSecret names a key holding a token scrapers must present
+	// (DittoFS's auth: token); mounted at /metrics-token/token.
+	// +optional
+	BearerTokenSecret *corev1.SecretKeySelector `json:"bearerTokenSecret,omitempty"`
+
+	// ServiceMonitor for prometheus-operator. It needs the ServiceMonitor
+	// child type (manifests/components/servicemonitor, or the chart's
+	// metacontroller.childTypes.serviceMonitor); without it, ConfigReady
+	// says so.
+	// +optional
+	ServiceMonitor *ServiceMonitorSpec `json:"serviceMonitor,omitempty"`
+}
+
+// ServiceMonitorSpec shapes the ServiceMonitor <name>-metrics.
+type ServiceMonitorSpec struct {
+	// Enabled creates the ServiceMonitor.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// Interval between scrapes ("30s"); Prometheus's default when empty.
+	// +kubebuilder:validation:Pattern=`^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$`
+	// +optional
+	Interval string `json:"interval,omitempty"`
+
+	// Labels of the ServiceMonitor, for a Prometheus serviceMonitorSelector
+	// (the hook's own labels win).
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// PerconaSpec runs the control-plane database on a PerconaPGCluster, as the
+// upstream operator does, and wires DittoFS to it (from the Secret
+// <name>-postgres-pguser-dittofs that Percona writes). The PerconaPGCluster
+// is created once and never rewritten: its upgrades are Percona's.
+type PerconaSpec struct {
+	// Enabled creates the PerconaPGCluster <name>-postgres and runs DittoFS
+	// on it.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// DeleteWithServer is accepted for the upstream operator's CRs. The
+	// PerconaPGCluster is always deleted with the DittoServer (a child is);
+	// Percona keeps its volumes and user Secrets unless its own
+	// percona.com/delete-pvc finalizer is set, so a DittoServer created
+	// again with the same name finds its database.
+	// +optional
+	DeleteWithServer bool `json:"deleteWithServer,omitempty"`
+
+	// Replicas of the Postgres instances.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	// +optional
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// StorageSize of each instance's data volume.
+	// +kubebuilder:default="10Gi"
+	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$`
+	// +optional
+	StorageSize string `json:"storageSize,omitempty"`
+
+	// StorageClassName of the data volumes.
+	// +optional
+	StorageClassName *string `json:"storageClassName,omitempty"`
+
+	// DatabaseName of DittoFS's database (its user is dittofs).
+	// +kubebuilder:default=dittofs
+	// +kubebuilder:validation:Pattern=`^[a-z_][a-z0-9_$]{0,62}$`
+	// +optional
+	DatabaseName string `json:"databaseName,omitempty"`
+
+	// Backup configures pgBackRest backups to S3.
+	// +optional
+	Backup *PerconaBackupSpec `json:"backup,omitempty"`
+}
+
+// PerconaBackupSpec configures pgBackRest backups of the PerconaPGCluster.
+type PerconaBackupSpec struct {
+	// Enabled turns backups on.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// CredentialsSecretRef names a Secret with pgBackRest's S3 credentials.
+	// +optional
+	CredentialsSecretRef *SecretReference `json:"credentialsSecretRef,omitempty"`
+
+	// Bucket of the backups.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	Bucket string `json:"bucket,omitempty"`
+
+	// Endpoint of an S3-compatible store.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Region of the bucket.
+	// +kubebuilder:default=eu-west-1
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Region string `json:"region,omitempty"`
+
+	// FullSchedule is the cron schedule of full backups.
+	// +kubebuilder:default="0 2 * * *"
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	FullSchedule string `json:"fullSchedule,omitempty"`
+
+	// IncrSchedule is the cron schedule of incremental backups.
+	// +kubebuilder:default="0 * * * *"
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	IncrSchedule string `json:"incrSchedule,omitempty"`
+
+	// RetentionDays is accepted for the upstream operator's CRs, which
+	// never renders it either: pgBackRest's retention is Percona's setting.
+	// +kubebuilder:default=7
+	// +kubebuilder:validation:Minimum=1
+	// +optional
+	RetentionDays *int32 `json:"retentionDays,omitempty"`
+}
+
+// SnapshotPolicySpec is one share's scheduled snapshots in DittoFS.
+type SnapshotPolicySpec struct {
+	// Share is the share's name ("/archive"; "archive" is the same share).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Share string `json:"share"`
+
+	// Interval between snapshots: a Go duration ("24h") or @hourly, @daily,
+	// @weekly.
+	// +kubebuilder:validation:Pattern=`^(@(hourly|daily|weekly|HOURLY|DAILY|WEEKLY)|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	Interval string `json:"interval"`
+
+	// KeepLast keeps the newest N scheduled snapshots (0: no bound).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	KeepLast *int32 `json:"keepLast,omitempty"`
+
+	// TTL prunes scheduled snapshots older than this Go duration (empty: no
+	// bound).
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +optional
+	TTL string `json:"ttl,omitempty"`
+
+	// Enabled schedules the snapshots; true when omitted.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// NamePrefix of the scheduled snapshots' names (DittoFS's default when
+	// empty).
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_-]{0,64}$`
+	// +optional
+	NamePrefix string `json:"namePrefix,omitempty"`
 }
 
 // DittoServerStatus is what the hook last observed. Every field is a pure
@@ -375,12 +804,45 @@ type DittoServerStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Available, Authenticated, AdaptersDiscovered, AdaptersReady
-	// and Ready, which folds them.
+	// Phase is the upstream operator's summary: Pending, Running (the
+	// replica is ready), Stopped (replicas 0) or Deleting.
+	// +kubebuilder:validation:Enum=Pending;Running;Failed;Stopped;Deleting
+	// +optional
+	Phase string `json:"phase,omitempty"`
+
+	// Replicas is spec.replicas.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// ReadyReplicas and AvailableReplicas are the StatefulSet's.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+	// +optional
+	AvailableReplicas int32 `json:"availableReplicas,omitempty"`
+
+	// ConfigHash is the pod template's dittofs.io/config-hash: DittoFS's
+	// configuration and the versions of the Secrets it reads at start. The
+	// pod restarts when it changes.
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+
+	// PerconaClusterName is the PerconaPGCluster's name (percona.enabled).
+	// +optional
+	PerconaClusterName string `json:"perconaClusterName,omitempty"`
+
+	// Conditions: ConfigReady, DatabaseReady (Postgres only), Available,
+	// Progressing, Authenticated, AdaptersDiscovered, AdaptersReady,
+	// SnapshotPoliciesApplied (with snapshot policies) and Ready, which
+	// folds all but SnapshotPoliciesApplied.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// SnapshotPolicies records what the hook last applied to DittoFS, so
+	// that it writes them again only when the spec changes.
+	// +optional
+	SnapshotPolicies *SnapshotPoliciesStatus `json:"snapshotPolicies,omitempty"`
 
 	// Adapters is the last adapter list DittoFS answered successfully, with
 	// the address of each adapter's Service. While DittoFS cannot be asked,
@@ -389,6 +851,24 @@ type DittoServerStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Adapters []AdapterStatus `json:"adapters,omitempty"`
+}
+
+// SnapshotPoliciesStatus is what the hook last applied of
+// spec.snapshotPolicies.
+type SnapshotPoliciesStatus struct {
+	// AppliedHash digests the policies DittoFS holds since the last complete
+	// apply ("" for none); an apply that left something undone records none.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	AppliedHash string `json:"appliedHash,omitempty"`
+
+	// Shares whose policies the hook answers for: a share dropped from the
+	// spec loses its policy; a policy on any other share is never touched.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=512
+	// +kubebuilder:validation:items:MaxLength=1024
+	Shares []string `json:"shares,omitempty"`
 }
 
 // AdapterStatus describes one protocol adapter as DittoFS reported it.
@@ -424,8 +904,11 @@ type AdapterStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 32 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label of at most 32 characters, so that every child name stays valid"
 // +kubebuilder:resource:shortName=ditto;dittofs,categories=dittofs
-// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
+// +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.availableReplicas`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Condition",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="NFS",type=string,JSONPath=`.status.adapters[?(@.type=="nfs")].endpoints[0]`
 // +kubebuilder:printcolumn:name="SMB",type=string,JSONPath=`.status.adapters[?(@.type=="smb")].endpoints[0]`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

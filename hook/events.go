@@ -50,6 +50,9 @@ const (
 	EventInvalidSpec                 = "InvalidSpec"
 	EventCleanupTimeout              = "CleanupTimeout"
 	EventOperatorAccountDeleted      = "OperatorAccountDeleted"
+	EventSnapshotPoliciesApplied     = "SnapshotPoliciesApplied"
+	EventSnapshotPolicyFailed        = "SnapshotPolicyFailed"
+	EventChildTypeNotDeclared        = "ChildTypeNotDeclared"
 )
 
 // EventReasons are every reason the hook records, for metrics that start
@@ -61,6 +64,7 @@ var EventReasons = []string{
 	EventAuthProvisioned, EventAuthAPIUnreachable, EventAuthFailed, EventAdapterDiscoveryFailed,
 	EventOperatorAccountConflict, EventDittoFSRecovered,
 	EventInvalidSpec, EventCleanupTimeout, EventOperatorAccountDeleted,
+	EventSnapshotPoliciesApplied, EventSnapshotPolicyFailed, EventChildTypeNotDeclared,
 }
 
 // eventAction is each reason's action (events.k8s.io/v1 requires one):
@@ -82,6 +86,9 @@ var eventAction = map[string]string{
 	EventInvalidSpec:                 "Validate",
 	EventCleanupTimeout:              "Finalize",
 	EventOperatorAccountDeleted:      "Finalize",
+	EventSnapshotPoliciesApplied:     "ApplySnapshotPolicies",
+	EventSnapshotPolicyFailed:        "ApplySnapshotPolicies",
+	EventChildTypeNotDeclared:        "Validate",
 }
 
 // Event is one Kubernetes Event a sync records about its DittoServer. The
@@ -130,6 +137,8 @@ func (s *Sync) Events(o Observation, resp *SyncResponse) []Event {
 	e.children()
 	e.portMoves()
 	e.loadBalancers()
+	e.snapshotPolicies()
+	e.childTypes()
 	e.finalize()
 	return e.out
 }
@@ -266,8 +275,15 @@ func dittofsStateOf(st DittoServerStatus) dittofsState {
 		return dittofsState{kind: stateConflict}
 	case authFailed(ReasonOperatorLoginFailed, ReasonAdminCredentialsRejected, ReasonAdminCredentialsMissing, ReasonAdminSecretMissing):
 		return dittofsState{kind: stateAuthFailed, reason: au.Reason}
-	case ad.Reason == ReasonUnauthorized:
+	case ad.Reason == ReasonUnauthorized, ad.Reason == ReasonTLSSecretMissing,
+		ad.Reason == ReasonClientCertificateMissing, ad.Reason == ReasonClientCertificateRefused:
+		// The hook's credentials, or what it needs before it sends them
+		// (the CA in certSecretName; its own client certificate).
 		return dittofsState{kind: stateAuthFailed, reason: ad.Reason}
+	case ad.Reason == ReasonServerCertificateRejected, ad.Reason == ReasonTLSHandshakeFailed:
+		// Whatever answers at the API address is not the DittoFS the hook
+		// trusts, or does not speak TLS.
+		return dittofsState{kind: stateAPIError, reason: ad.Reason}
 	case ad.Reason == ReasonAPIUnreachable:
 		return dittofsState{kind: stateUnreachable}
 	case ad.Reason == ReasonAPIError || ad.Reason == ReasonInvalidResponse || ad.Reason == ReasonUnexpectedRedirect:
@@ -312,6 +328,61 @@ func (e *eventBuilder) dittofsState() {
 			}
 			e.add(corev1.EventTypeNormal, EventDittoFSRecovered, fmt.Sprintf("DittoFS answers again (it was %s); %s", reason, ad.Message), api, left...)
 		}
+	}
+}
+
+// snapshotPolicies: this sync applied the spec's snapshot policies to
+// DittoFS (named after what the status recorded as applied before, the
+// digest applied and the generation that asked for it: policies removed
+// and then set again are another transition than their first apply), or
+// SnapshotPoliciesApplied turned False or to another reason (named after
+// the condition being left). A failure that goes on, retried at every
+// poll, records nothing more.
+func (e *eventBuilder) snapshotPolicies() {
+	gen := fmt.Sprint(e.s.req.Parent.Metadata.Generation)
+	if e.o.snapshots.State == Succeeded && e.o.snapshotResult != nil {
+		r, prev, desired := e.o.snapshotResult, e.s.applied(), e.s.server.Snapshot
+		var did []string
+		for _, d := range []struct {
+			verb   string
+			shares []string
+		}{{"created on", r.Created}, {"updated on", r.Updated}, {"deleted from", r.Deleted}} {
+			if len(d.shares) > 0 {
+				did = append(did, d.verb+" "+strings.Join(d.shares, ", "))
+			}
+		}
+		if len(did) == 0 {
+			did = []string{"DittoFS had them already"}
+		}
+		note := fmt.Sprintf("DittoFS holds the spec's %d snapshot policies (%s)", len(desired.Desired), strings.Join(did, "; "))
+		if len(desired.Desired) == 0 {
+			note = fmt.Sprintf("the spec has no snapshot policies any more (%s)", strings.Join(did, "; "))
+		}
+		e.add(corev1.EventTypeNormal, EventSnapshotPoliciesApplied, note, nil, gen, prev.AppliedHash, strings.Join(prev.Shares, ","), desired.Hash)
+		return
+	}
+	was, now := e.cond(e.prev, CondSnapshotPolicies), e.cond(e.next, CondSnapshotPolicies)
+	if now == nil || now.Status == metav1.ConditionTrue || now.Reason == ReasonPoliciesPending {
+		return
+	}
+	if was != nil && was.Status == now.Status && was.Reason == now.Reason {
+		return
+	}
+	e.add(corev1.EventTypeWarning, EventSnapshotPolicyFailed, now.Message, nil, gen, conditionState(was))
+}
+
+// childTypes: a field asks for a child of a type the installation does not
+// declare (ConfigReady or DatabaseReady turns to the reason naming the
+// component that adds it). Named after the condition being left and the
+// generation: the field removed and asked for again is another transition.
+func (e *eventBuilder) childTypes() {
+	gen := fmt.Sprint(e.s.req.Parent.Metadata.Generation)
+	for _, c := range []struct{ typ, reason string }{{CondConfigReady, ReasonServiceMonitorNotInstalled}, {CondDatabaseReady, ReasonPerconaNotInstalled}} {
+		was, now := e.cond(e.prev, c.typ), e.cond(e.next, c.typ)
+		if now == nil || now.Reason != c.reason || (was != nil && was.Reason == c.reason) {
+			continue
+		}
+		e.add(corev1.EventTypeWarning, EventChildTypeNotDeclared, now.Message, nil, c.typ, gen, conditionState(was))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
@@ -101,6 +102,35 @@ func TestEventDerivation(t *testing.T) {
 		"finalize-account-deleted":       {"Normal OperatorAccountDeleted"},
 		"finalize-api-down-within-grace": nil, // still waiting: nothing decided
 		"finalize-operator-conflict":     {"Warning OperatorAccountConflict"},
+		// Issue 15's fields. TLS failures are the DittoFS failures they
+		// resemble: the hook's own credentials (AuthFailed), or a server
+		// it does not trust (AdapterDiscoveryFailed).
+		"tls-served":                     nil,
+		"tls-mutual":                     nil,
+		"tls-secret-missing":             {"Warning AuthFailed"},
+		"tls-untrusted":                  {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"tls-no-client-certificate":      {"Warning AuthFailed"},
+		"tls-client-certificate-refused": {"Warning AuthFailed"},
+		"tls-plain-server":               {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"metrics-no-servicemonitor-type": {"Warning ChildTypeNotDeclared"},
+		"metrics-servicemonitor":         nil,
+		"percona-not-installed":          {"Warning ChildTypeNotDeclared"},
+		"percona-creating":               nil,
+		"percona-ready":                  nil,
+		"ldap-kerberos":                  nil,
+		"postgres-upstream-shape":        nil,
+		"postgres-secret-ready":          nil,
+		"postgres-ref-under-sqlite":      {"Warning InvalidSpec"},
+		"snapshot-policies-applied":      {"Normal SnapshotPoliciesApplied"},
+		"snapshot-policies-steady":       nil,
+		"snapshot-share-missing":         {"Warning SnapshotPolicyFailed"},
+		"snapshot-policies-removed":      {"Normal SnapshotPoliciesApplied"},
+		"snapshot-policy-invalid":        {"Warning SnapshotPolicyFailed"},
+		"security-contexts-merged":       nil,
+		"logging-output-file":            nil,
+		"rolling-out":                    nil,
+		"upstream-statefulset":           nil,
+		"upstream-nfs-service":           nil,
 	}
 	var golden strings.Builder
 	for _, c := range syncCases() {
@@ -372,4 +402,114 @@ func TestEventStory(t *testing.T) {
 func compareGoldenText(t *testing.T, path, got string) {
 	t.Helper()
 	compareGolden(t, path, []byte(got))
+}
+
+// TestEventStoryIssue15 plays snapshot policies and a child type the
+// installation does not declare through the core, as TestEventStory does:
+// an apply records SnapshotPoliciesApplied once, a failing one
+// SnapshotPolicyFailed once however many polls retry it, and a
+// ServiceMonitor asked for without its component ChildTypeNotDeclared once;
+// the same transition happening again later (policies removed and set
+// again, the field dropped and asked for again) is another Event.
+func TestEventStoryIssue15(t *testing.T) {
+	l := harness.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
+	clock := now
+	var recorded []hook.Event
+	// DittoFS lists nfs; an apply, when the plan has one, answers apply.
+	apply := func(res *dittofs.SnapshotPolicyResult, err error) dittofsSaid {
+		return func(s *hook.Sync) hook.Observation {
+			o := listedJSON([]map[string]any{{"id": "id-nfs", "type": "nfs", "enabled": true, "running": true, "port": 12049, "updated_at": "2026-11-25T20:00:00Z"}})(s)
+			if s.Plan().Snapshots == nil {
+				return o
+			}
+			return s.ObserveSnapshots(o, res, err)
+		}
+	}
+	applied := apply(&dittofs.SnapshotPolicyResult{Created: []string{"/archive", "/projects"}, Managed: []string{"/archive", "/projects"}}, nil)
+	said := applied
+	applies := 0
+	l.Do = func(path string, body []byte) (int, []byte) {
+		s := prepare(t, body)
+		if s.Plan().Snapshots != nil {
+			applies++
+		}
+		o := said(s)
+		resp := s.Desired(o, clock, hook.NewFixedSecretSource("story"))
+		out, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded = s.Events(o, resp)
+		return 200, out
+	}
+	names := map[string]string{}
+	step := func(what string, want ...string) {
+		t.Helper()
+		clock = clock.Add(10 * time.Second)
+		l.Sync()
+		sort.Strings(want)
+		var got []string
+		for _, e := range recorded {
+			// Only this story's Events: the adapters' own are TestEventStory's.
+			if strings.HasPrefix(e.Reason, "Snapshot") || e.Reason == hook.EventChildTypeNotDeclared {
+				got = append(got, summary(e))
+			}
+			if first, ok := names[e.Name]; ok {
+				t.Errorf("%s: %s is named %s, as an Event of %q", what, e.Reason, e.Name, first)
+			}
+			names[e.Name] = what
+		}
+		sort.Strings(got)
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: Events (-want +got):\n%s", what, d)
+		}
+	}
+	spec := func(field string, v any) {
+		md := l.Parent["metadata"].(map[string]any)
+		md["generation"] = md["generation"].(int) + 1
+		if v == nil {
+			delete(l.Parent["spec"].(map[string]any), field)
+			return
+		}
+		l.Parent["spec"].(map[string]any)[field] = v
+	}
+	two := []any{map[string]any{"share": "/archive", "interval": "24h", "keepLast": 7}, map[string]any{"share": "/projects", "interval": "1h"}}
+
+	spec("snapshotPolicies", two)
+	step("first sync: DittoFS not asked, the policies pending")
+	step("children observed")
+	l.SetReady("demo", 1)
+	step("pod ready: the policies applied", "Normal SnapshotPoliciesApplied")
+	for i := range 3 {
+		step(fmt.Sprintf("steady %d", i))
+	}
+	if applies != 1 {
+		t.Errorf("the policies were applied %d times, want once", applies)
+	}
+	said = apply(&dittofs.SnapshotPolicyResult{Managed: []string{"/archive", "/projects", "/scratch"}}, &dittofs.SnapshotPoliciesError{Failures: []dittofs.SnapshotPolicyFailure{
+		{Share: "/scratch", Err: &dittofs.APIError{Op: "put snapshot policy", Status: 404, Message: "share not found"}}}})
+	spec("snapshotPolicies", append(slices.Clone(two), map[string]any{"share": "/scratch", "interval": "6h"}))
+	step("a policy for a share DittoFS lacks", "Warning SnapshotPolicyFailed")
+	step("retried at the next poll, still lacking")
+	step("and again")
+	said = apply(&dittofs.SnapshotPolicyResult{Created: []string{"/scratch"}, Managed: []string{"/archive", "/projects", "/scratch"}}, nil)
+	step("the share exists: applied", "Normal SnapshotPoliciesApplied")
+	step("steady again")
+	said = apply(&dittofs.SnapshotPolicyResult{Deleted: []string{"/archive", "/projects", "/scratch"}}, nil)
+	spec("snapshotPolicies", nil)
+	step("policies removed from the spec: deleted in DittoFS", "Normal SnapshotPoliciesApplied")
+	step("nothing left to apply")
+	said = applied
+	spec("snapshotPolicies", two)
+	step("the first policies set again: another apply, another Event", "Normal SnapshotPoliciesApplied")
+	step("steady once more")
+
+	spec("metrics", map[string]any{"enabled": true, "serviceMonitor": map[string]any{"enabled": true}})
+	step("a ServiceMonitor without its component", "Warning ChildTypeNotDeclared")
+	step("still without it")
+	spec("metrics", map[string]any{"enabled": true})
+	step("the ServiceMonitor dropped")
+	spec("metrics", map[string]any{"enabled": true, "serviceMonitor": map[string]any{"enabled": true}})
+	step("asked for again: said again", "Warning ChildTypeNotDeclared")
+	step("and not repeated")
 }

@@ -45,15 +45,38 @@ const (
 	configFileName = "config.yaml"
 	configDir      = "/config"
 
-	volumeConfig       = "config"
-	volumeMetadata     = "metadata"
-	volumeContent      = "content"
-	volumeControlPlane = "controlplane"
-	volumeTmp          = "tmp"
-
-	mountMetadata     = "/data/store/metadata"
-	mountContent      = "/data/store/content"
-	mountControlPlane = "/data/controlplane"
+	volumeConfig          = "config"
+	volumeMetadata        = "metadata"
+	volumeContent         = "content"
+	volumeControlPlane    = "controlplane"
+	volumeTmp             = "tmp"
+	volumeTLS             = "tls-cert"
+	volumeClientCA        = "tls-client-ca"
+	volumeMetricsToken    = "metrics-token"
+	volumeKeytab          = "kerberos-keytab"
+	volumeKrb5Conf        = "kerberos-krb5"
+	volumeMachineKeytab   = "kerberos-machine-keytab"
+	mountMetadata         = "/data/store/metadata"
+	mountContent          = "/data/store/block"
+	mountContentLegacy    = "/data/store/content"
+	mountControlPlane     = "/data/controlplane"
+	mountTLS              = "/tls"
+	mountClientCA         = "/tls-client-ca"
+	mountMetricsToken     = "/metrics-token"
+	mountKeytab           = "/kerberos"
+	mountKrb5Conf         = "/kerberos-krb5"
+	mountMachineKeytab    = "/kerberos-machine"
+	fileKeytab            = "dittofs.keytab"
+	fileKrb5Conf          = "krb5.conf"
+	fileMachineKeytab     = "machine.keytab"
+	fileMetricsToken      = "token"
+	keyTLSCert            = "tls.crt"
+	keyTLSKey             = "tls.key"
+	keyCA                 = "ca.crt"
+	perconaUser           = "dittofs"
+	upstreamLabelApp      = "app"
+	upstreamLabelInstance = "instance"
+	upstreamAppName       = "dittofs-server"
 
 	// Keys of the generated Secrets.
 	keyJWTSecret = "jwt-secret"
@@ -68,6 +91,11 @@ const (
 	KeyNetworkPolicy = "NetworkPolicy.networking.k8s.io/v1"
 	KeyConfigMap     = "ConfigMap.v1"
 	KeySecret        = "Secret.v1"
+	// The opt-in child types: declared only where their CRDs are installed
+	// (manifests/components), so the hook returns such a child only when
+	// the request has the key.
+	KeyServiceMonitor   = "ServiceMonitor.monitoring.coreos.com/v1"
+	KeyPerconaPGCluster = "PerconaPGCluster.pgv2.percona.com/v2"
 )
 
 func statefulSetName(cr string) string     { return cr }
@@ -78,6 +106,15 @@ func baselinePolicyName(cr string) string  { return cr + "-baseline" }
 func jwtSecretName(cr string) string       { return cr + "-jwt-secret" }
 func adminSecretName(cr string) string     { return cr + "-admin-bootstrap-credentials" }
 func operatorSecretName(cr string) string  { return cr + "-operator-credentials" }
+func metricsServiceName(cr string) string  { return cr + "-metrics" }
+func serviceMonitorName(cr string) string  { return cr + "-metrics" }
+func perconaClusterName(cr string) string  { return cr + "-postgres" }
+
+// perconaUserSecretName is the Secret Percona writes for the user dittofs
+// of the cluster (<cluster>-pguser-<user>).
+func perconaUserSecretName(cr string) string {
+	return perconaClusterName(cr) + "-pguser-" + perconaUser
+}
 func adapterPrefix(cr string) string       { return cr + "-adapter-" }
 func adapterName(cr, typ string) string    { return adapterPrefix(cr) + dns1035(typ) }
 func adapterUDPName(cr, typ string) string { return adapterName(cr, typ) + "-udp" }
@@ -95,6 +132,13 @@ func adapterChildNames(cr, typ string) []string {
 
 func selectorLabels(cr string) map[string]string {
 	return map[string]string{LabelName: appName, LabelInstance: cr}
+}
+
+// upstreamSelectorLabels are the upstream operator's pod selector. A
+// StatefulSet it made keeps it (a selector is immutable), and so the hook
+// selects the pod with it (see dittoServer.PodSelector).
+func upstreamSelectorLabels(cr string) map[string]string {
+	return map[string]string{upstreamLabelApp: upstreamAppName, upstreamLabelInstance: cr}
 }
 
 // labels are the labels of every child: the pod selector plus what the child

@@ -10,13 +10,17 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
 
-// makeBaselinePolicy renders <name>-baseline, which admits the API port.
-// It exists as long as the DittoServer does: once any policy selects the
-// pod, everything not admitted is cut off, and the hook must never cut
-// itself off from the API it polls.
+// makeBaselinePolicy renders <name>-baseline, which admits the API port,
+// and the metrics port when metrics are on. It exists as long as the
+// DittoServer does: once any policy selects the pod, everything not
+// admitted is cut off, and the hook must never cut itself off from the API
+// it polls.
 func makeBaselinePolicy(s *dittoServer) *networkingv1.NetworkPolicy {
-	return makePolicy(s, baselinePolicyName(s.Name), labels(s.Name, "api"), s.NetworkPolicy.APIFrom,
-		[]networkingv1.NetworkPolicyPort{policyPort(s.APIPort, corev1.ProtocolTCP)})
+	rules := []networkingv1.NetworkPolicyIngressRule{{From: s.NetworkPolicy.APIFrom, Ports: []networkingv1.NetworkPolicyPort{policyPort(s.APIPort, corev1.ProtocolTCP)}}}
+	if s.Metrics.Enabled {
+		rules = append(rules, networkingv1.NetworkPolicyIngressRule{From: s.NetworkPolicy.MetricsFrom, Ports: []networkingv1.NetworkPolicyPort{policyPort(s.Metrics.Port, corev1.ProtocolTCP)}})
+	}
+	return makePolicy(s, baselinePolicyName(s.Name), labels(s.Name, "api"), rules)
 }
 
 // makeAdapterPolicy renders <name>-adapter-<type>, which admits one adapter's
@@ -24,19 +28,21 @@ func makeBaselinePolicy(s *dittoServer) *networkingv1.NetworkPolicy {
 func makeAdapterPolicy(s *dittoServer, a dittofs.Adapter) *networkingv1.NetworkPolicy {
 	var ports []networkingv1.NetworkPolicyPort
 	for _, p := range adapterPorts(a, s.AdapterServices.For(a.Type)) {
-		ports = append(ports, policyPort(p.Port, p.Protocol))
+		// A policy admits the pod's port: the portmapper's Service port
+		// is 111, its target 10111.
+		ports = append(ports, policyPort(p.Target, p.Protocol))
 	}
-	return makePolicy(s, adapterName(s.Name, a.Type), adapterLabels(s.Name, a.Type), s.NetworkPolicy.AdapterFrom, ports)
+	return makePolicy(s, adapterName(s.Name, a.Type), adapterLabels(s.Name, a.Type), []networkingv1.NetworkPolicyIngressRule{{From: s.NetworkPolicy.AdapterFrom, Ports: ports}})
 }
 
-func makePolicy(s *dittoServer, name string, l map[string]string, from []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort) *networkingv1.NetworkPolicy {
+func makePolicy(s *dittoServer, name string, l map[string]string, rules []networkingv1.NetworkPolicyIngressRule) *networkingv1.NetworkPolicy {
 	return &networkingv1.NetworkPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l},
 		Spec: networkingv1.NetworkPolicySpec{
-			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(s.Name)},
+			PodSelector: metav1.LabelSelector{MatchLabels: s.PodSelector},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: ports}},
+			Ingress:     rules,
 		},
 	}
 }

@@ -36,6 +36,10 @@ type Observation struct {
 	adapters  []dittofs.Adapter
 	finalize  Outcome
 	provision Provision
+	// snapshots is applying the snapshot policies (after a successful
+	// poll, when the plan says so), with what the apply did.
+	snapshots      Outcome
+	snapshotResult *dittofs.SnapshotPolicyResult
 }
 
 // Provision is what a sync did to the operator account in DittoFS.
@@ -76,6 +80,9 @@ func (o Observation) Adapters() []dittofs.Adapter { return o.adapters }
 // Finalize is the outcome of deleting the operator account (finalize calls).
 func (o Observation) Finalize() Outcome { return o.finalize }
 
+// Snapshots is the outcome of applying the snapshot policies.
+func (o Observation) Snapshots() Outcome { return o.snapshots }
+
 // ObservePoll judges, once, the outcome of obtaining a token and listing
 // adapters: a list that breaks a rule of the hook (see judgeAdapters) is a
 // failed poll (InvalidResponse), like a body of the wrong shape. Reasons and
@@ -92,15 +99,16 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 	}
 	var authErr *dittofs.AuthError
 	if errors.As(err, &authErr) {
-		auth := authFailure(s.server, authErr, api)
+		auth := s.authFailure(authErr, api)
 		reason := ReasonUnauthorized
 		switch auth.Reason {
-		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict:
+		case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict,
+			ReasonServerCertificateRejected, ReasonClientCertificateMissing, ReasonClientCertificateRefused, ReasonTLSHandshakeFailed:
 			reason = auth.Reason
 		}
 		return Observation{auth: auth, poll: Outcome{State: Failed, Reason: reason, Message: auth.Message}}
 	}
-	poll := pollFailure(s.server, err, api)
+	poll := s.pollFailure(err, api)
 	if serverFault(poll.Reason) {
 		// A replica with a token cached meets a failing DittoFS at the
 		// list, one without at the login: both must say the same (neither
@@ -118,7 +126,8 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 // Authenticated=False on every replica.
 func serverFault(reason string) bool {
 	switch reason {
-	case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect:
+	case ReasonAPIUnreachable, ReasonAPIError, ReasonUnexpectedRedirect,
+		ReasonServerCertificateRejected, ReasonClientCertificateMissing, ReasonClientCertificateRefused, ReasonTLSHandshakeFailed:
 		return true
 	}
 	return false
@@ -139,9 +148,13 @@ func (s *Sync) ObserveFinalize(err error, api string) Observation {
 	return Observation{finalize: Outcome{State: Failed, Reason: ReasonOperatorAccountStuck, Message: dittofs.Describe(err)}}
 }
 
-func pollFailure(ds *dittoServer, err error, api string) Outcome {
+func (s *Sync) pollFailure(err error, api string) Outcome {
+	ds := s.server
 	var malformed *dittofs.MalformedError
 	code := dittofs.StatusCode(err)
+	if out, ok := s.tlsFailure(err, api); ok {
+		return out
+	}
 	switch {
 	case dittofs.IsRedirect(err):
 		return redirected(ds, api, code)
@@ -174,7 +187,8 @@ func unreachable(api string, err error) Outcome {
 	return Outcome{State: Failed, Reason: ReasonAPIUnreachable, Message: fmt.Sprintf("DittoFS API at %s is unreachable (%s)", api, dittofs.DescribeCause(err))}
 }
 
-func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
+func (s *Sync) authFailure(e *dittofs.AuthError, api string) Outcome {
+	ds := s.server
 	code := dittofs.StatusCode(e.Err)
 	sel := ds.Identity.AdminPassword
 	fail := func(reason, format string, args ...any) Outcome {
@@ -189,6 +203,11 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 		return fail(ReasonAdminCredentialsMissing, "DittoFS refused the %s password and no administrator password is available to repair the account; set spec.identity.admin.passwordSecretRef to a Secret holding the DittoFS admin password", OperatorUsername)
 	case dittofs.IsRedirect(e.Err):
 		return redirected(ds, api, code)
+	}
+	if out, ok := s.tlsFailure(e.Err, api); ok {
+		return out
+	}
+	switch {
 	case code == 0 && !isMalformed(e.Err):
 		return unreachable(api, e.Err)
 	case code != 0 && code != 401 && code != 403:
@@ -201,6 +220,41 @@ func authFailure(ds *dittoServer, e *dittofs.AuthError, api string) Outcome {
 		return fail(ReasonAdminCredentialsRejected, "user %q may not manage users in DittoFS (%s); spec.identity.admin must name an administrator", ds.Identity.AdminUsername, dittofs.Describe(e.Err))
 	}
 	return fail(ReasonOperatorLoginFailed, "could not log in to DittoFS at %s as %s: %s failed (%s)", api, OperatorUsername, e.Stage, dittofs.Describe(e.Err))
+}
+
+// tlsFailure turns a failed TLS handshake into an outcome that says what to
+// fix, in words that depend only on the kind of failure.
+func (s *Sync) tlsFailure(err error, api string) (Outcome, bool) {
+	ds := s.server
+	kind := dittofs.TLSFailureOf(err)
+	fail := func(reason, format string, args ...any) (Outcome, bool) {
+		return Outcome{State: Failed, Reason: reason, Message: fmt.Sprintf(format, args...)}, true
+	}
+	trust := "the system roots (TLS terminated in front of DittoFS: spec.controlPlane.tls without certSecretName)"
+	switch {
+	case ds.TLS.Serves() && s.plan.TLS != nil && len(s.plan.TLS.CA) > 0:
+		trust = fmt.Sprintf("only the %s of Secret %s (spec.controlPlane.certSecretName)", keyCA, ds.TLS.CertSecret)
+	case ds.TLS.Serves():
+		trust = fmt.Sprintf("the system roots, Secret %s (spec.controlPlane.certSecretName) having no %s", ds.TLS.CertSecret, keyCA)
+	}
+	switch kind {
+	case dittofs.NotTLSFailure:
+		return Outcome{}, false
+	case dittofs.ServerCertUntrusted, dittofs.ServerCertWrongName, dittofs.ServerCertExpired, dittofs.ServerCertInvalid:
+		return fail(ReasonServerCertificateRejected, "the hook refused DittoFS at %s: %s; it trusts %s, and the certificate must name %s; no credential was sent", api, dittofs.Describe(err), trust, apiHost(ds.Name, ds.Namespace))
+	case dittofs.ClientCertRequired:
+		return fail(ReasonClientCertificateMissing, "DittoFS at %s requires a client certificate (spec.controlPlane.clientCASecretName) and the hook has none: start the hook with --dittofs-client-cert-file and --dittofs-client-key-file (manifests/components/dittofs-client-tls; the chart's dittofsClientTLS.secretName)", api)
+	case dittofs.ClientCertRefused:
+		return fail(ReasonClientCertificateRefused, "DittoFS at %s refused the hook's client certificate: the %s of Secret %s (spec.controlPlane.clientCASecretName) must hold the CA that issued it, and DittoFS reads it only when it starts", api, keyCA, ds.TLS.ClientCASecret)
+	}
+	return fail(ReasonTLSHandshakeFailed, "the TLS handshake with DittoFS at %s failed: %s", api, dittofs.Describe(err))
+}
+
+// ObserveCA is an Observation for a TLS DittoServer whose CA the hook
+// cannot use (the ca.crt of its certSecretName holds no certificate).
+func (s *Sync) ObserveCA(err error) Observation {
+	fail := Outcome{State: Failed, Reason: ReasonServerCertificateRejected, Message: fmt.Sprintf("the %s of Secret %s (spec.controlPlane.certSecretName) holds no PEM certificate, so the hook trusts no server; put the CA that issued DittoFS's certificate there (%v)", keyCA, s.server.TLS.CertSecret, err)}
+	return Observation{auth: fail, poll: fail}
 }
 
 // redirectMessage names the status only: the redirect's target and body are

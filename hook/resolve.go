@@ -17,6 +17,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
+
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
 
 // maxNameLength keeps every child name a valid DNS-1035 label:
@@ -72,6 +74,18 @@ type dittoServer struct {
 	AdapterServices adapterServices
 	NetworkPolicy   networkPolicy
 	Logging         logging
+	TLS             apiTLS
+	Metrics         metrics
+	// LDAP and Kerberos are nil when DittoFS gets no such section.
+	LDAP     *LDAPSpec
+	Kerberos *KerberosSpec
+	Percona  percona
+	Snapshot snapshotPolicies
+	// PodSelector selects the DittoFS pod: the StatefulSet's selector.
+	// It is the hook's own labels, or the upstream operator's when the
+	// observed StatefulSet was made by it (its selector is immutable);
+	// Prepare decides it from the observed children.
+	PodSelector map[string]string
 }
 
 // pod is how the DittoFS pod runs.
@@ -149,11 +163,55 @@ type networkPolicy struct {
 	Enabled     bool
 	APIFrom     []networkingv1.NetworkPolicyPeer
 	AdapterFrom []networkingv1.NetworkPolicyPeer
+	MetricsFrom []networkingv1.NetworkPolicyPeer
 }
 
 // logging configures DittoFS's own logs.
 type logging struct {
-	Level, Format string
+	Level, Format, Output string
+}
+
+// apiTLS is how the API is reached: over https (HTTPS), served by DittoFS
+// itself from CertSecret (Serves), with client certificates required when
+// ClientCASecret is set (Mutual).
+type apiTLS struct {
+	HTTPS          bool
+	CertSecret     string
+	ClientCASecret string
+}
+
+// Serves says whether DittoFS serves its API over TLS itself.
+func (t apiTLS) Serves() bool { return t.CertSecret != "" }
+
+// Mutual says whether DittoFS requires client certificates.
+func (t apiTLS) Mutual() bool { return t.Serves() && t.ClientCASecret != "" }
+
+// metrics is DittoFS's metrics endpoint.
+type metrics struct {
+	Enabled bool
+	Port    int32
+	Path    string
+	Token   *corev1.SecretKeySelector
+	// ServiceMonitor is wanted (it needs the child type as well).
+	ServiceMonitor bool
+	Interval       string
+	Labels         map[string]string
+}
+
+// percona is the PerconaPGCluster the control plane runs on.
+type percona struct {
+	Enabled bool
+	Spec    *PerconaSpec
+}
+
+// snapshotPolicies are the desired snapshot policies and their digest. Err
+// is a policy DittoFS would refuse (a *dittofs.SnapshotPolicySpecError): it
+// is reported in SnapshotPoliciesApplied and nothing is applied, while the
+// rest of the DittoServer goes on.
+type snapshotPolicies struct {
+	Desired []dittofs.SnapshotPolicy
+	Hash    string
+	Err     error
 }
 
 // parseServer decodes, defaults and resolves the parent. On an error the
@@ -196,7 +254,7 @@ func (s *dittoServer) resolve(sp *DittoServerSpec) error {
 	if s.PollingInterval, err = resolvePolling(sp.AdapterDiscovery); err != nil {
 		return err
 	}
-	if s.Database, err = resolveDatabase(sp.Database); err != nil {
+	if s.Database, err = resolveDatabase(s.Name, sp.Database, sp.Percona); err != nil {
 		return err
 	}
 	if s.Identity, err = resolveIdentity(s.Name, sp.Identity); err != nil {
@@ -205,24 +263,24 @@ func (s *dittoServer) resolve(sp *DittoServerSpec) error {
 	if s.AdapterServices, err = resolveAdapterServices(sp.AdapterServices); err != nil {
 		return err
 	}
-	s.APIService = apiService{Type: sp.Service.Type, Annotations: sp.Service.Annotations}
-	s.NetworkPolicy = networkPolicy{Enabled: *sp.NetworkPolicy.Enabled, APIFrom: sp.NetworkPolicy.APIFrom, AdapterFrom: sp.NetworkPolicy.AdapterFrom}
+	if s.TLS, err = resolveTLS(sp.ControlPlane); err != nil {
+		return err
+	}
+	if s.Metrics, err = resolveMetrics(sp.Metrics, s.APIPort); err != nil {
+		return err
+	}
 	if s.Logging, err = resolveLogging(sp.Logging); err != nil {
 		return err
 	}
+	if s.LDAP, s.Kerberos, err = resolveDirectory(sp.Identity); err != nil {
+		return err
+	}
+	s.APIService = apiService{Type: sp.Service.Type, Annotations: sp.Service.Annotations}
+	s.NetworkPolicy = networkPolicy{Enabled: *sp.NetworkPolicy.Enabled, APIFrom: sp.NetworkPolicy.APIFrom, AdapterFrom: sp.NetworkPolicy.AdapterFrom, MetricsFrom: sp.NetworkPolicy.MetricsFrom}
+	s.Percona = percona{Enabled: sp.Percona.Enabled, Spec: sp.Percona}
+	s.Snapshot = resolveSnapshotPolicies(sp.SnapshotPolicies)
+	s.PodSelector = selectorLabels(s.Name)
 	return nil
-}
-
-// resolveLogging checks what the CRD's enums check: the values go into
-// config.yaml verbatim.
-func resolveLogging(l *LoggingSpec) (logging, error) {
-	if !slices.Contains([]string{"DEBUG", "INFO", "WARN", "ERROR"}, l.Level) {
-		return logging{}, &SpecError{Field: "logging.level", Problem: fmt.Sprintf("%q is not one of DEBUG, INFO, WARN, ERROR", l.Level)}
-	}
-	if l.Format != "text" && l.Format != "json" {
-		return logging{}, &SpecError{Field: "logging.format", Problem: fmt.Sprintf("%q is neither text nor json", l.Format)}
-	}
-	return logging{Level: l.Level, Format: l.Format}, nil
 }
 
 func resolvePod(sp *DittoServerSpec) (pod, error) {
@@ -230,8 +288,6 @@ func resolvePod(sp *DittoServerSpec) (pod, error) {
 		Image:                         sp.Image,
 		ImagePullPolicy:               sp.ImagePullPolicy,
 		Replicas:                      *sp.Replicas,
-		SecurityContext:               sp.SecurityContext,
-		PodSecurity:                   sp.PodSecurityContext,
 		NodeSelector:                  sp.NodeSelector,
 		Tolerations:                   sp.Tolerations,
 		PriorityClassName:             sp.PriorityClassName,
@@ -243,27 +299,55 @@ func resolvePod(sp *DittoServerSpec) (pod, error) {
 	if sp.Resources != nil {
 		p.Resources = *sp.Resources
 	}
-	// Unset security contexts are the restricted Pod Security Standard's.
-	if p.PodSecurity == nil {
-		p.PodSecurity = &corev1.PodSecurityContext{
-			RunAsNonRoot:        ptr.To(true),
-			RunAsUser:           ptr.To[int64](65532),
-			RunAsGroup:          ptr.To[int64](65532),
-			FSGroup:             ptr.To[int64](65532),
-			FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
-			SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		}
-	}
-	if p.SecurityContext == nil {
-		p.SecurityContext = &corev1.SecurityContext{
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			RunAsNonRoot:             ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		}
+	// The restricted Pod Security Standard's settings, with the user's
+	// fields over them one by one.
+	p.PodSecurity = overlay(&corev1.PodSecurityContext{
+		RunAsNonRoot:        ptr.To(true),
+		RunAsUser:           ptr.To[int64](65532),
+		RunAsGroup:          ptr.To[int64](65532),
+		FSGroup:             ptr.To[int64](65532),
+		FSGroupChangePolicy: ptr.To(corev1.FSGroupChangeOnRootMismatch),
+		SeccompProfile:      &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}, sp.PodSecurityContext)
+	p.SecurityContext = overlay(&corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		RunAsNonRoot:             ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}, sp.SecurityContext)
+	if c := p.SecurityContext.Capabilities; len(c.Drop) == 0 {
+		// Capabilities the user adds keep every other one dropped (the
+		// upstream operator does the same).
+		c.Drop = []corev1.Capability{"ALL"}
 	}
 	return p, nil
+}
+
+// overlay returns the defaults with every field the user set (a top-level
+// field of the security context) replacing the default's: the user wins
+// field by field, and what they leave unset keeps the secure default. (The
+// upstream operator merges the container's context so, and replaces the
+// pod's whole: setting only supplementalGroups there would drop
+// runAsNonRoot and seccompProfile, and the pod would be refused in a
+// restricted namespace.)
+func overlay[T any](defaults, user *T) *T {
+	if user == nil {
+		return defaults
+	}
+	var base, over map[string]json.RawMessage
+	d, _ := json.Marshal(defaults)
+	u, _ := json.Marshal(user)
+	if json.Unmarshal(d, &base) != nil || json.Unmarshal(u, &over) != nil {
+		return user // both are this package's own JSON; unreachable
+	}
+	maps.Copy(base, over)
+	merged, _ := json.Marshal(base)
+	out := new(T)
+	if json.Unmarshal(merged, out) != nil {
+		return user
+	}
+	return out
 }
 
 func resolveStorage(st StorageSpec) (storage, error) {
@@ -304,27 +388,201 @@ func resolvePolling(ad *AdapterDiscoverySpec) (time.Duration, error) {
 	return d, nil
 }
 
-func resolveDatabase(db *DatabaseSpec) (controlPlaneDB, error) {
-	d := controlPlaneDB{Type: db.Type, AllowReset: db.AllowControlPlaneReset}
-	switch db.Type {
-	case "sqlite":
+// resolveDatabase decides the control-plane database as the upstream
+// operator means it: a postgresSecretRef selects Postgres whatever type
+// says; percona.enabled selects the PerconaPGCluster's Postgres.
+func resolveDatabase(cr string, db *DatabaseSpec, pc *PerconaSpec) (controlPlaneDB, error) {
+	d := controlPlaneDB{Type: db.Type, AllowReset: db.AllowControlPlaneReset, TypeSaid: db.Type}
+	if db.Type != "sqlite" && db.Type != "postgres" {
+		return d, &SpecError{Field: "database.type", Problem: fmt.Sprintf("%q is neither sqlite nor postgres", db.Type)}
+	}
+	ref := db.PostgresSecretRef
+	switch {
+	case ref != nil && pc.Enabled:
+		return d, &SpecError{Field: "percona.enabled", Problem: "percona.enabled and database.postgresSecretRef both choose the control-plane database; set one of them"}
+	case ref != nil:
+		if ref.Name == "" {
+			return d, &SpecError{Field: "database.postgresSecretRef.name", Problem: "required"}
+		}
+		d.Type, d.PostgresSecret = "postgres", ref.Name
+	case pc.Enabled:
+		d.Type, d.PostgresSecret, d.Percona = "postgres", perconaUserSecretName(cr), true
+	case db.Type == "postgres":
+		return d, &SpecError{Field: "database.postgresSecretRef", Problem: "required when database.type is postgres (or set percona.enabled)"}
+	default:
 		// What the CRD's pattern checks, and printable: the path goes into
 		// config.yaml verbatim.
 		p := db.SQLite.Path
-		if !strings.HasPrefix(p, "/data/controlplane/") || len(p) == len("/data/controlplane/") || len(p) > 1024 ||
-			!utf8.ValidString(p) || strings.IndexFunc(p, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		if !strings.HasPrefix(p, "/data/controlplane/") || len(p) == len("/data/controlplane/") || len(p) > 1024 || !printable(p) {
 			return d, &SpecError{Field: "database.sqlite.path", Problem: fmt.Sprintf("%q must be a printable file path under /data/controlplane/ (the control-plane volume)", p)}
 		}
 		d.SQLitePath = p
-	case "postgres":
-		if db.PostgresSecretRef == nil || db.PostgresSecretRef.Name == "" {
-			return d, &SpecError{Field: "database.postgresSecretRef", Problem: "required when database.type is postgres"}
-		}
-		d.PostgresSecret = db.PostgresSecretRef.Name
-	default:
-		return d, &SpecError{Field: "database.type", Problem: fmt.Sprintf("%q is neither sqlite nor postgres", db.Type)}
 	}
 	return d, nil
+}
+
+// printable says whether a value that goes into config.yaml verbatim is
+// valid UTF-8 without control characters (what the CRD's patterns and a
+// YAML scalar on one line need).
+func printable(v string) bool {
+	return utf8.ValidString(v) && strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+}
+
+func resolveTLS(cp *ControlPlaneSpec) (apiTLS, error) {
+	t := apiTLS{CertSecret: cp.CertSecretName, ClientCASecret: cp.ClientCASecretName}
+	if t.ClientCASecret != "" && t.CertSecret == "" {
+		return t, &SpecError{Field: "controlPlane.clientCASecretName", Problem: "needs controlPlane.certSecretName: mutual TLS needs DittoFS to serve TLS"}
+	}
+	t.HTTPS = cp.TLS || t.Serves()
+	return t, nil
+}
+
+func resolveMetrics(m *MetricsSpec, apiPort int32) (metrics, error) {
+	out := metrics{Enabled: m.Enabled, Port: m.Port, Path: m.Path, Token: m.BearerTokenSecret}
+	if sm := m.ServiceMonitor; sm != nil {
+		out.ServiceMonitor, out.Interval, out.Labels = sm.Enabled, sm.Interval, sm.Labels
+	}
+	if !out.Enabled {
+		if out.ServiceMonitor {
+			return out, &SpecError{Field: "metrics.serviceMonitor.enabled", Problem: "needs metrics.enabled"}
+		}
+		return out, nil
+	}
+	switch {
+	case out.Port < 1 || out.Port > 65535:
+		return out, &SpecError{Field: "metrics.port", Problem: fmt.Sprintf("%d is not a TCP port", out.Port)}
+	case out.Port == apiPort:
+		return out, &SpecError{Field: "metrics.port", Problem: fmt.Sprintf("%d is controlPlane.port too; DittoFS serves its metrics on a listener of their own", out.Port)}
+	case !strings.HasPrefix(out.Path, "/") || !printable(out.Path) || strings.ContainsRune(out.Path, ' ') || len(out.Path) > 256:
+		return out, &SpecError{Field: "metrics.path", Problem: fmt.Sprintf("%q must be a URL path starting with /, without spaces", out.Path)}
+	case out.Interval != "" && !serviceMonitorIntervalRE.MatchString(out.Interval):
+		return out, &SpecError{Field: "metrics.serviceMonitor.interval", Problem: fmt.Sprintf("%q is not a Prometheus duration such as 30s", out.Interval)}
+	}
+	if out.Token != nil {
+		if err := checkSecretRef("metrics.bearerTokenSecret", out.Token); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// serviceMonitorIntervalRE is the CRD's pattern of a Prometheus duration.
+var serviceMonitorIntervalRE = regexp.MustCompile(`^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$`)
+
+// logOutputRE: stdout, stderr, or a file on a writable volume (the root
+// file system is read-only).
+var logOutputRE = regexp.MustCompile(`^(stdout|stderr|/(data|tmp)/[^/].*)$`)
+
+// resolveLogging checks what the CRD's enums and pattern check: the values
+// go into config.yaml verbatim.
+func resolveLogging(l *LoggingSpec) (logging, error) {
+	out := logging{Level: l.Level, Format: l.Format, Output: l.Output}
+	if !slices.Contains([]string{"DEBUG", "INFO", "WARN", "ERROR"}, l.Level) {
+		return out, &SpecError{Field: "logging.level", Problem: fmt.Sprintf("%q is not one of DEBUG, INFO, WARN, ERROR", l.Level)}
+	}
+	if l.Format != "text" && l.Format != "json" {
+		return out, &SpecError{Field: "logging.format", Problem: fmt.Sprintf("%q is neither text nor json", l.Format)}
+	}
+	if !logOutputRE.MatchString(out.Output) || !printable(out.Output) || len(out.Output) > 1024 {
+		return out, &SpecError{Field: "logging.output", Problem: fmt.Sprintf("%q: use stdout, stderr, or a file under /data/ or /tmp/ (the root file system is read-only)", out.Output)}
+	}
+	return out, nil
+}
+
+// resolveDirectory checks the LDAP and Kerberos sections. LDAP is rendered
+// whenever it is present (enabled or not), Kerberos only when enabled, as
+// the upstream operator renders them.
+func resolveDirectory(id *IdentitySpec) (*LDAPSpec, *KerberosSpec, error) {
+	if id.Type != defaultIdentityType {
+		return nil, nil, &SpecError{Field: "identity.type", Problem: fmt.Sprintf("%q: the only identity store is memory", id.Type)}
+	}
+	ldap, krb := id.LDAP, id.Kerberos
+	// Every string of these sections goes into config.yaml verbatim.
+	if err := printableFields(directoryStrings(ldap, krb)); err != nil {
+		return nil, nil, err
+	}
+	if ldap != nil {
+		switch {
+		case ldap.URL == "" || ldap.BaseDN == "" || ldap.BindDN == "":
+			return nil, nil, &SpecError{Field: "identity.ldap", Problem: "needs url, baseDN and bindDN"}
+		case !strings.HasPrefix(ldap.URL, "ldap://") && !strings.HasPrefix(ldap.URL, "ldaps://"):
+			return nil, nil, &SpecError{Field: "identity.ldap.url", Problem: fmt.Sprintf("%q must start with ldaps:// or ldap://", ldap.URL)}
+		}
+		if ref := ldap.BindPasswordSecretRef; ref != nil {
+			if err := checkSecretRef("identity.ldap.bindPasswordSecretRef", ref); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if krb == nil || !krb.Enabled {
+		return ldap, nil, nil
+	}
+	if krb.ServicePrincipal == "" || krb.KeytabSecretRef == nil {
+		return nil, nil, &SpecError{Field: "identity.kerberos", Problem: "enabled needs servicePrincipal and keytabSecretRef"}
+	}
+	refs := map[string]*corev1.SecretKeySelector{
+		"identity.kerberos.keytabSecretRef":   krb.KeytabSecretRef,
+		"identity.kerberos.krb5ConfSecretRef": krb.Krb5ConfSecretRef,
+	}
+	if ma := krb.MachineAccount; ma != nil && ma.Enabled {
+		if ma.AccountName == "" || (ma.SecretRef == nil && ma.KeytabSecretRef == nil) {
+			return nil, nil, &SpecError{Field: "identity.kerberos.machineAccount", Problem: "enabled needs accountName and secretRef or keytabSecretRef"}
+		}
+		refs["identity.kerberos.machineAccount.secretRef"] = ma.SecretRef
+		refs["identity.kerberos.machineAccount.keytabSecretRef"] = ma.KeytabSecretRef
+	}
+	for _, field := range sortedKeys(refs) {
+		if ref := refs[field]; ref != nil {
+			if err := checkSecretRef(field, ref); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return ldap, krb, nil
+}
+
+// directoryStrings are the values of the LDAP and Kerberos sections that
+// go into config.yaml, by field.
+func directoryStrings(l *LDAPSpec, k *KerberosSpec) [][2]string {
+	var out [][2]string
+	if l != nil {
+		out = append(out, [][2]string{{"identity.ldap.url", l.URL}, {"identity.ldap.baseDN", l.BaseDN}, {"identity.ldap.bindDN", l.BindDN},
+			{"identity.ldap.userAttr", l.UserAttr}, {"identity.ldap.realm", l.Realm}, {"identity.ldap.idmap", l.Idmap}, {"identity.ldap.caCertFile", l.CACertFile}}...)
+	}
+	if k != nil {
+		out = append(out, [][2]string{{"identity.kerberos.servicePrincipal", k.ServicePrincipal}, {"identity.kerberos.realm", k.Realm},
+			{"identity.kerberos.netbiosDomain", k.NetBIOSDomain}, {"identity.kerberos.dnsDomain", k.DNSDomain}, {"identity.kerberos.krb5Conf", k.Krb5Conf}}...)
+		if ma := k.MachineAccount; ma != nil {
+			out = append(out, [2]string{"identity.kerberos.machineAccount.accountName", ma.AccountName})
+			for i, dc := range ma.DCAddress {
+				out = append(out, [2]string{fmt.Sprintf("identity.kerberos.machineAccount.dcAddress[%d]", i), dc})
+			}
+		}
+	}
+	return out
+}
+
+// printableFields refuses a value that is not printable or longer than the
+// CRD allows (1,024 characters).
+func printableFields(fields [][2]string) error {
+	for _, f := range fields {
+		if !printable(f[1]) || len(f[1]) > 1024 {
+			return &SpecError{Field: f[0], Problem: "must be printable text of at most 1024 characters"}
+		}
+	}
+	return nil
+}
+
+// resolveSnapshotPolicies normalises the policies as DittoFS would store
+// them; a policy it would refuse is kept as Err, not as a SpecError: the
+// rest of the DittoServer is unaffected by it.
+func resolveSnapshotPolicies(in []SnapshotPolicySpec) snapshotPolicies {
+	out := snapshotPolicies{Desired: make([]dittofs.SnapshotPolicy, 0, len(in))}
+	for _, p := range in {
+		out.Desired = append(out.Desired, dittofs.SnapshotPolicy{Share: p.Share, Interval: p.Interval, KeepLast: p.KeepLast, TTL: p.TTL, Enabled: p.Enabled, NamePrefix: p.NamePrefix})
+	}
+	out.Hash, out.Err = dittofs.SnapshotPoliciesHash(out.Desired)
+	return out
 }
 
 func resolveIdentity(cr string, id *IdentitySpec) (identity, error) {

@@ -35,7 +35,7 @@ func TestResolveRefuses(t *testing.T) {
 		{`{"storage":{"metadataSize":"1Gi"},"adapterDiscovery":{"pollingInterval":"1s"}}`, `spec.adapterDiscovery.pollingInterval: 1s is below the minimum of 5s`},
 		{`{"storage":{"metadataSize":"1Gi"},"adapterDiscovery":{"pollingInterval":"soon"}}`, `spec.adapterDiscovery.pollingInterval: "soon" is not a duration such as 30s or 1m`},
 		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"mysql"}}`, `spec.database.type: "mysql" is neither sqlite nor postgres`},
-		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres"}}`, `spec.database.postgresSecretRef: required when database.type is postgres`},
+		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres"}}`, `spec.database.postgresSecretRef: required when database.type is postgres (or set percona.enabled)`},
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"admin":{"passwordSecretRef":{"name":"x"}}}}`, `spec.identity.admin.passwordSecretRef: needs both name and key`},
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"jwt":{"accessTokenDuration":"a","refreshTokenDuration":"b"}}}`, `spec.identity.jwt.accessTokenDuration: "a" is not a duration such as 15m or 168h`},
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"jwt":{"secretRef":{"key":"k"}}}}`, `spec.identity.jwt.secretRef: needs both name and key`},
@@ -46,6 +46,20 @@ func TestResolveRefuses(t *testing.T) {
 		{`{"storage":{"metadataSize":"1Gi"},"database":{"sqlite":{"path":"/data/controlplane/a\nb"}}}`, `spec.database.sqlite.path: "/data/controlplane/a\nb" must be a printable file path under /data/controlplane/ (the control-plane volume)`},
 		{`{"storage":{"metadataSize":"1Gi"},"database":{"sqlite":{"path":"/etc/passwd"}}}`, `spec.database.sqlite.path: "/etc/passwd" must be a printable file path under /data/controlplane/ (the control-plane volume)`},
 		{`[1]`, `spec: is not a JSON object of the DittoServer spec's shape`},
+		{`{"storage":{"metadataSize":"1Gi"},"database":{"postgresSecretRef":{"name":"pg"}},"percona":{"enabled":true}}`, `spec.percona.enabled: percona.enabled and database.postgresSecretRef both choose the control-plane database; set one of them`},
+		{`{"storage":{"metadataSize":"1Gi"},"controlPlane":{"clientCASecretName":"ca"}}`, `spec.controlPlane.clientCASecretName: needs controlPlane.certSecretName: mutual TLS needs DittoFS to serve TLS`},
+		{`{"storage":{"metadataSize":"1Gi"},"metrics":{"enabled":true,"port":8080}}`, `spec.metrics.port: 8080 is controlPlane.port too; DittoFS serves its metrics on a listener of their own`},
+		{`{"storage":{"metadataSize":"1Gi"},"metrics":{"serviceMonitor":{"enabled":true}}}`, `spec.metrics.serviceMonitor.enabled: needs metrics.enabled`},
+		{`{"storage":{"metadataSize":"1Gi"},"metrics":{"enabled":true,"bearerTokenSecret":{"name":"t"}}}`, `spec.metrics.bearerTokenSecret: needs both name and key`},
+		{`{"storage":{"metadataSize":"1Gi"},"logging":{"output":"/var/log/dfs.log"}}`, `spec.logging.output: "/var/log/dfs.log": use stdout, stderr, or a file under /data/ or /tmp/ (the root file system is read-only)`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"ldap":{"url":"ldaps://dc","baseDN":"b\u0000","bindDN":"c"}}}`, `spec.identity.ldap.baseDN: must be printable text of at most 1024 characters`},
+		{`{"storage":{"metadataSize":"1Gi"},"metrics":{"enabled":true,"path":"/a b"}}`, `spec.metrics.path: "/a b" must be a URL path starting with /, without spaces`},
+		{`{"storage":{"metadataSize":"1Gi"},"logging":{"output":"/tmp/a\nb"}}`, `spec.logging.output: "/tmp/a\nb": use stdout, stderr, or a file under /data/ or /tmp/ (the root file system is read-only)`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"type":"ldap"}}`, `spec.identity.type: "ldap": the only identity store is memory`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"ldap":{"url":"ldaps://dc"}}}`, `spec.identity.ldap: needs url, baseDN and bindDN`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"ldap":{"url":"https://dc","baseDN":"b","bindDN":"c"}}}`, `spec.identity.ldap.url: "https://dc" must start with ldaps:// or ldap://`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"kerberos":{"enabled":true,"servicePrincipal":"nfs/x@X"}}}`, `spec.identity.kerberos: enabled needs servicePrincipal and keytabSecretRef`},
+		{`{"storage":{"metadataSize":"1Gi"},"identity":{"kerberos":{"enabled":true,"servicePrincipal":"nfs/x@X","keytabSecretRef":{"name":"k","key":"kt"},"machineAccount":{"enabled":true,"accountName":"D$"}}}}`, `spec.identity.kerberos.machineAccount: enabled needs accountName and secretRef or keytabSecretRef`},
 	} {
 		for range 3 { // the same error every time
 			_, err := resolveSpec(t, c.spec)
@@ -66,7 +80,7 @@ func TestResolveSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	if s.APIPort != 8080 || s.PollingInterval.String() != "30s" || s.Pod.Replicas != 1 || !s.NetworkPolicy.Enabled ||
-		s.Database != (controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath}) || s.Logging != (logging{"INFO", "json"}) {
+		s.Database != (controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath, TypeSaid: "sqlite"}) || s.Logging != (logging{"INFO", "json", "stdout"}) {
 		t.Errorf("defaults not resolved: %+v", s)
 	}
 	if s.Identity.GeneratedAdminSecret || s.Identity.AdminPassword.Name != "mine" || !s.Identity.GeneratedJWTSecret {
@@ -78,6 +92,58 @@ func TestResolveSections(t *testing.T) {
 	}
 	if d := cmp.Diff(map[string]string{"a": "1", "b": "1"}, smb.Annotations); d != "" || smb.Type != corev1.ServiceTypeLoadBalancer || smb.UDP || smb.NodePort != nil {
 		t.Errorf("smb (no override): %+v %s", smb, d)
+	}
+}
+
+// TestResolveDatabase: the control-plane database as the upstream operator
+// means it: a postgresSecretRef selects Postgres whatever type says (its
+// key is accepted and not read); percona.enabled selects the Percona user's
+// Secret.
+func TestResolveDatabase(t *testing.T) {
+	for _, c := range []struct {
+		spec string
+		want controlPlaneDB
+	}{
+		{`{}`, controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath, TypeSaid: "sqlite"}},
+		{`{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "postgres"}},
+		{`{"database":{"postgresSecretRef":{"name":"pg","key":"connection-string"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "sqlite"}},
+		{`{"database":{"type":"sqlite","postgresSecretRef":{"name":"pg","optional":true}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "sqlite"}},
+		{`{"percona":{"enabled":true}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "demo-postgres-pguser-dittofs", Percona: true, TypeSaid: "sqlite"}},
+	} {
+		spec := strings.Replace(c.spec, "{", `{"storage":{"metadataSize":"1Gi"},`, 1)
+		if c.spec == `{}` {
+			spec = `{"storage":{"metadataSize":"1Gi"}}`
+		}
+		s, err := resolveSpec(t, spec)
+		if err != nil {
+			t.Fatalf("%s: %v", c.spec, err)
+		}
+		if s.Database != c.want {
+			t.Errorf("%s: %+v, want %+v", c.spec, s.Database, c.want)
+		}
+	}
+}
+
+// TestSecurityContextsMerged: the user's security context fields win one
+// by one over the restricted defaults; what they leave unset stays secure,
+// in the pod's context as in the container's.
+func TestSecurityContextsMerged(t *testing.T) {
+	s, err := resolveSpec(t, `{"storage":{"metadataSize":"1Gi"},"podSecurityContext":{"supplementalGroups":[4000],"fsGroup":4000},
+		"securityContext":{"readOnlyRootFilesystem":false,"capabilities":{"add":["NET_BIND_SERVICE"]}}}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, ctr := s.Pod.PodSecurity, s.Pod.SecurityContext
+	if *pod.FSGroup != 4000 || len(pod.SupplementalGroups) != 1 || !*pod.RunAsNonRoot || *pod.RunAsUser != 65532 || pod.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context: %+v", pod)
+	}
+	if *ctr.ReadOnlyRootFilesystem || !*ctr.RunAsNonRoot || *ctr.AllowPrivilegeEscalation || ctr.SeccompProfile == nil ||
+		!cmp.Equal(ctr.Capabilities, &corev1.Capabilities{Add: []corev1.Capability{"NET_BIND_SERVICE"}, Drop: []corev1.Capability{"ALL"}}) {
+		t.Errorf("container security context: %+v %+v", ctr, ctr.Capabilities)
+	}
+	defaults, _ := resolveSpec(t, `{"storage":{"metadataSize":"1Gi"}}`)
+	if !cmp.Equal(defaults.Pod.SecurityContext.Capabilities, &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}) || !*defaults.Pod.SecurityContext.ReadOnlyRootFilesystem {
+		t.Errorf("defaults: %+v", defaults.Pod.SecurityContext)
 	}
 }
 
@@ -97,8 +163,8 @@ func TestAdapterPorts(t *testing.T) {
 	}{
 		{"nfs", "nfs", adapterService{}, []string{"nfs/2049"}, nil, []port{{2049, "TCP"}}},
 		{"nfs udp", "nfs", adapterService{UDP: true}, []string{"nfs/2049"}, []string{"nfs-udp/2049"}, []port{{2049, "TCP"}, {2049, "UDP"}}},
-		{"nfs portmapper", "nfs", adapterService{Portmapper: true}, []string{"nfs/2049", "portmapper/10111"}, nil, []port{{2049, "TCP"}, {10111, "TCP"}}},
-		{"nfs udp and portmapper", "nfs", adapterService{UDP: true, Portmapper: true}, []string{"nfs/2049", "portmapper/10111"}, []string{"nfs-udp/2049", "portmapper-udp/10111"},
+		{"nfs portmapper", "nfs", adapterService{Portmapper: true}, []string{"nfs/2049", "portmapper/111>10111"}, nil, []port{{2049, "TCP"}, {10111, "TCP"}}},
+		{"nfs udp and portmapper", "nfs", adapterService{UDP: true, Portmapper: true}, []string{"nfs/2049", "portmapper/111>10111"}, []string{"nfs-udp/2049", "portmapper-udp/111>10111"},
 			[]port{{2049, "TCP"}, {2049, "UDP"}, {10111, "TCP"}, {10111, "UDP"}}},
 		{"smb", "smb", adapterService{}, []string{"smb/2049"}, nil, []port{{2049, "TCP"}}},
 		{"a type the hook does not know", "WebDAV", adapterService{}, []string{"adapter/2049"}, nil, []port{{2049, "TCP"}}},
@@ -109,7 +175,10 @@ func TestAdapterPorts(t *testing.T) {
 			var tcp, udp []string
 			for i, svc := range makeAdapterServices(s, a, &observedChildren{}) {
 				for _, p := range svc.Spec.Ports {
-					desc := p.Name + "/" + p.TargetPort.String()
+					desc := p.Name + "/" + strconv.Itoa(int(p.Port))
+					if p.TargetPort.IntVal != p.Port {
+						desc += ">" + p.TargetPort.String()
+					}
 					if p.Protocol == corev1.ProtocolUDP {
 						udp = append(udp, desc)
 					} else {

@@ -17,7 +17,7 @@ func makeHeadlessService(s *dittoServer) *corev1.Service {
 			Type:                     corev1.ServiceTypeClusterIP,
 			ClusterIP:                corev1.ClusterIPNone,
 			PublishNotReadyAddresses: true,
-			Selector:                 selectorLabels(s.Name),
+			Selector:                 s.PodSelector,
 			Ports:                    []corev1.ServicePort{apiPort(s)},
 		},
 	}
@@ -31,7 +31,7 @@ func makeAPIService(s *dittoServer) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{Name: apiServiceName(s.Name), Labels: labels(s.Name, "api"), Annotations: s.APIService.Annotations},
 		Spec: corev1.ServiceSpec{
 			Type:     s.APIService.Type,
-			Selector: selectorLabels(s.Name),
+			Selector: s.PodSelector,
 			Ports:    []corev1.ServicePort{apiPort(s)},
 		},
 	}

@@ -3,7 +3,8 @@ package hook
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strings"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,15 +14,78 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// configHashAnnotation rolls the pod when config.yaml changes: DittoFS reads
-// it only at start. Adapters are not in config.yaml, so adapter changes never
+// configHashAnnotation rolls the pod when what DittoFS reads only at start
+// changes: config.yaml, and the Secrets it reads at start (see
+// rolloutSecrets). Adapters are not in config.yaml, so adapter changes never
 // restart the pod.
 const configHashAnnotation = "dittofs.io/config-hash"
 
+// configHash digests config.yaml and the version (UID and resourceVersion,
+// never the data: the annotation is readable by whoever reads the
+// StatefulSet) of each Secret DittoFS reads at start, as the related
+// objects show them: a rotated Secret restarts DittoFS, an edit of the spec
+// that leaves config.yaml as it is does not. A server without such Secrets
+// keeps the digest of config.yaml alone, as before they counted.
+func configHash(s *dittoServer, configYAML string, obs *observedChildren) string {
+	h := sha256.New()
+	h.Write([]byte(configYAML))
+	for _, name := range rolloutSecrets(s) {
+		version := "absent"
+		if sec := obs.related[name]; sec != nil {
+			version = string(sec.UID) + "/" + sec.ResourceVersion
+		}
+		h.Write([]byte("\x00secret\x00" + name + "\x00" + version))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// rolloutSecrets are the user's Secrets DittoFS reads only when it starts,
+// sorted: the JWT signing key, the Postgres connection (the Percona user's
+// too), the LDAP bind password, the Kerberos keytabs, krb5.conf and machine
+// password, the client CA (DittoFS reads it once), the metrics token. Not
+// the administrator's password (read on the first start only: a new one
+// changes nothing), not the server certificate (DittoFS reloads it), not
+// the Secrets the hook generates (never rewritten).
+func rolloutSecrets(s *dittoServer) []string {
+	var names []string
+	if !s.Identity.GeneratedJWTSecret {
+		names = append(names, s.Identity.JWTSecret.Name)
+	}
+	if s.Database.Type == "postgres" && s.Database.PostgresSecret != "" {
+		names = append(names, s.Database.PostgresSecret)
+	}
+	if l := s.LDAP; l != nil && l.BindPasswordSecretRef != nil {
+		names = append(names, l.BindPasswordSecretRef.Name)
+	}
+	if k := s.Kerberos; k != nil {
+		for _, ref := range []*corev1.SecretKeySelector{k.KeytabSecretRef, k.Krb5ConfSecretRef} {
+			if ref != nil {
+				names = append(names, ref.Name)
+			}
+		}
+		if ma := k.MachineAccount; ma != nil && ma.Enabled {
+			for _, ref := range []*corev1.SecretKeySelector{ma.SecretRef, ma.KeytabSecretRef} {
+				if ref != nil {
+					names = append(names, ref.Name)
+				}
+			}
+		}
+	}
+	if s.TLS.Mutual() {
+		names = append(names, s.TLS.ClientCASecret)
+	}
+	if s.Metrics.Enabled && s.Metrics.Token != nil {
+		names = append(names, s.Metrics.Token.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // makeStatefulSet renders the DittoFS StatefulSet. Nothing in it depends on
 // the adapters. observed is the StatefulSet as the API server has it, or nil.
-func makeStatefulSet(s *dittoServer, configYAML string, observed *appsv1.StatefulSet) *appsv1.StatefulSet {
-	sum := sha256.Sum256([]byte(configYAML))
+func makeStatefulSet(s *dittoServer, hash string, observed *appsv1.StatefulSet) *appsv1.StatefulSet {
+	podLabels := labels(s.Name, "server")
+	maps.Copy(podLabels, s.PodSelector)
 	sts := &appsv1.StatefulSet{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "StatefulSet"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -30,7 +94,7 @@ func makeStatefulSet(s *dittoServer, configYAML string, observed *appsv1.Statefu
 		},
 		Spec: appsv1.StatefulSetSpec{
 			Replicas:       ptr.To(s.Pod.Replicas),
-			Selector:       &metav1.LabelSelector{MatchLabels: selectorLabels(s.Name)},
+			Selector:       &metav1.LabelSelector{MatchLabels: s.PodSelector},
 			ServiceName:    headlessServiceName(s.Name),
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
 			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
@@ -39,10 +103,10 @@ func makeStatefulSet(s *dittoServer, configYAML string, observed *appsv1.Statefu
 			},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{
-					Labels:      labels(s.Name, "server"),
-					Annotations: map[string]string{configHashAnnotation: hex.EncodeToString(sum[:8])},
+					Labels:      podLabels,
+					Annotations: map[string]string{configHashAnnotation: hash},
 				},
-				Spec: makePodSpec(s),
+				Spec: makePodSpec(s, observed),
 			},
 			VolumeClaimTemplates: makeVolumeClaimTemplates(s),
 		},
@@ -56,10 +120,10 @@ func makeStatefulSet(s *dittoServer, configYAML string, observed *appsv1.Statefu
 	return sts
 }
 
-func makePodSpec(s *dittoServer) corev1.PodSpec {
+func makePodSpec(s *dittoServer, observed *appsv1.StatefulSet) corev1.PodSpec {
 	pod := &s.Pod
 	probe := func(path string, period, failures int32) *corev1.Probe {
-		return &corev1.Probe{
+		p := &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 				Path: path, Port: intstr.FromString("api"), Scheme: corev1.URISchemeHTTP,
 			}},
@@ -67,26 +131,50 @@ func makePodSpec(s *dittoServer) corev1.PodSpec {
 			TimeoutSeconds:   3,
 			FailureThreshold: failures,
 		}
+		switch {
+		case s.TLS.Mutual():
+			// The kubelet has no client certificate, and DittoFS refuses
+			// a handshake without one, /health included: a TCP probe.
+			p.ProbeHandler = corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("api")}}
+		case s.TLS.Serves():
+			p.HTTPGet.Scheme = corev1.URISchemeHTTPS // the kubelet does not verify it
+		}
+		return p
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: volumeConfig, MountPath: configDir, ReadOnly: true},
 		{Name: volumeMetadata, MountPath: mountMetadata},
 	}
 	if s.Storage.Content != nil {
-		mounts = append(mounts, corev1.VolumeMount{Name: volumeContent, MountPath: mountContent})
+		mounts = append(mounts, corev1.VolumeMount{Name: volumeContent, MountPath: contentMountPath(observed)})
 	}
 	mounts = append(mounts,
 		corev1.VolumeMount{Name: volumeControlPlane, MountPath: mountControlPlane},
 		corev1.VolumeMount{Name: volumeTmp, MountPath: "/tmp"},
 	)
+	volumes := []corev1.Volume{
+		{Name: volumeConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(s.Name)},
+		}}},
+		{Name: volumeTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	for _, v := range secretVolumes(s) {
+		mounts = append(mounts, corev1.VolumeMount{Name: v.name, MountPath: v.mountPath, ReadOnly: true})
+		volumes = append(volumes, v.volume())
+	}
+	// The API port and the metrics port: adapter ports come and go at
+	// runtime and must not change the pod template (that would restart
+	// DittoFS).
+	ports := []corev1.ContainerPort{{Name: "api", ContainerPort: s.APIPort, Protocol: corev1.ProtocolTCP}}
+	if s.Metrics.Enabled {
+		ports = append(ports, corev1.ContainerPort{Name: "metrics", ContainerPort: s.Metrics.Port, Protocol: corev1.ProtocolTCP})
+	}
 	container := corev1.Container{
 		Name:            containerName,
 		Image:           pod.Image,
 		ImagePullPolicy: pod.ImagePullPolicy,
 		Args:            []string{"start", "--foreground", "--config", configDir + "/" + configFileName},
-		// Only the API port: adapter ports come and go at runtime and must
-		// not change the pod template (that would restart DittoFS).
-		Ports:           []corev1.ContainerPort{{Name: "api", ContainerPort: s.APIPort, Protocol: corev1.ProtocolTCP}},
+		Ports:           ports,
 		Env:             makeEnv(s),
 		StartupProbe:    probe("/health", 2, 60),
 		LivenessProbe:   probe("/health", 10, 3),
@@ -104,13 +192,72 @@ func makePodSpec(s *dittoServer) corev1.PodSpec {
 		Tolerations:                   pod.Tolerations,
 		PriorityClassName:             pod.PriorityClassName,
 		Containers:                    []corev1.Container{container},
-		Volumes: []corev1.Volume{
-			{Name: volumeConfig, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(s.Name)},
-			}}},
-			{Name: volumeTmp, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		},
+		Volumes:                       volumes,
 	}
+}
+
+// contentMountPath is where the content volume is mounted: /data/store/block,
+// as the upstream operator mounts it, unless the observed StatefulSet (one
+// the hook made before) mounts it at /data/store/content. DittoFS's block
+// stores name their paths (dfsctl store block local add --config
+// '{"path":…}'), so a server keeps the path its stores were made under.
+func contentMountPath(observed *appsv1.StatefulSet) string {
+	if observed != nil {
+		for _, c := range observed.Spec.Template.Spec.Containers {
+			for _, m := range c.VolumeMounts {
+				if c.Name == containerName && m.Name == volumeContent && m.MountPath == mountContentLegacy {
+					return mountContentLegacy
+				}
+			}
+		}
+	}
+	return mountContent
+}
+
+// secretVolume is a Secret mounted into DittoFS: whole (items nil), or one
+// key as a file.
+type secretVolume struct {
+	name, secret, mountPath string
+	key, file               string
+	mode                    *int32
+}
+
+// ownerAndGroupRead is 0440: keys and keytabs readable by DittoFS (its user,
+// and its group through fsGroup) and no one else.
+const ownerAndGroupRead = 0o440
+
+func (v secretVolume) volume() corev1.Volume {
+	src := &corev1.SecretVolumeSource{SecretName: v.secret, DefaultMode: v.mode}
+	if v.key != "" {
+		src.Items = []corev1.KeyToPath{{Key: v.key, Path: v.file}}
+	}
+	return corev1.Volume{Name: v.name, VolumeSource: corev1.VolumeSource{Secret: src}}
+}
+
+// secretVolumes are the Secrets DittoFS reads as files, where the upstream
+// operator mounts them.
+func secretVolumes(s *dittoServer) []secretVolume {
+	var out []secretVolume
+	private := ptr.To[int32](ownerAndGroupRead)
+	if s.TLS.Serves() {
+		out = append(out, secretVolume{name: volumeTLS, secret: s.TLS.CertSecret, mountPath: mountTLS, mode: private})
+		if s.TLS.Mutual() {
+			out = append(out, secretVolume{name: volumeClientCA, secret: s.TLS.ClientCASecret, mountPath: mountClientCA})
+		}
+	}
+	if m := s.Metrics; m.Enabled && m.Token != nil {
+		out = append(out, secretVolume{name: volumeMetricsToken, secret: m.Token.Name, key: m.Token.Key, file: fileMetricsToken, mountPath: mountMetricsToken, mode: private})
+	}
+	if k := s.Kerberos; k != nil {
+		out = append(out, secretVolume{name: volumeKeytab, secret: k.KeytabSecretRef.Name, key: k.KeytabSecretRef.Key, file: fileKeytab, mountPath: mountKeytab, mode: private})
+		if ref := k.Krb5ConfSecretRef; ref != nil {
+			out = append(out, secretVolume{name: volumeKrb5Conf, secret: ref.Name, key: ref.Key, file: fileKrb5Conf, mountPath: mountKrb5Conf})
+		}
+		if ma := k.MachineAccount; ma != nil && ma.Enabled && ma.KeytabSecretRef != nil {
+			out = append(out, secretVolume{name: volumeMachineKeytab, secret: ma.KeytabSecretRef.Name, key: ma.KeytabSecretRef.Key, file: fileMachineKeytab, mountPath: mountMachineKeytab, mode: private})
+		}
+	}
+	return out
 }
 
 // Environment variables of DittoFS's Postgres settings; the host's names
@@ -132,19 +279,46 @@ func makeEnv(s *dittoServer) []corev1.EnvVar {
 	}
 	if db := s.Database; db.Type == "postgres" {
 		ref := db.PostgresSecret
-		for _, k := range []struct {
-			key      string
-			optional bool
-		}{{"host", false}, {"port", false}, {"database", false}, {"user", false}, {"password", false}, {"sslmode", true}} {
+		keys := postgresKeys
+		if db.Percona {
+			keys = perconaKeys
+		}
+		for _, k := range keys {
 			sel := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ref}, Key: k.key}
 			if k.optional {
 				sel.Optional = ptr.To(true)
 			}
-			env = append(env, fromSecret(envPostgresPrefix+strings.ToUpper(k.key), sel))
+			env = append(env, fromSecret(envPostgresPrefix+k.setting, sel))
 		}
+		if db.Percona {
+			// Percona's Postgres serves TLS and its pg_hba refuses
+			// anything else; DittoFS's default sslmode is disable.
+			env = append(env, corev1.EnvVar{Name: envPostgresPrefix + "SSLMODE", Value: "require"})
+		}
+	}
+	if l := s.LDAP; l != nil && l.BindPasswordSecretRef != nil {
+		env = append(env, fromSecret("DITTOFS_LDAP_BIND_PASSWORD", *l.BindPasswordSecretRef))
+	}
+	if k := s.Kerberos; k != nil && k.MachineAccount != nil && k.MachineAccount.Enabled && k.MachineAccount.SecretRef != nil {
+		env = append(env, fromSecret("DITTOFS_KERBEROS_MACHINE_ACCOUNT_SECRET", *k.MachineAccount.SecretRef))
 	}
 	return env
 }
+
+// secretKey is one key of a Postgres Secret and the DittoFS setting it feeds
+// (DITTOFS_DATABASE_POSTGRES_<setting>).
+type secretKey struct {
+	key, setting string
+	optional     bool
+}
+
+// postgresKeys are read from database.postgresSecretRef, as the upstream
+// operator reads them; perconaKeys from the Secret Percona writes for the
+// dittofs user.
+var (
+	postgresKeys = []secretKey{{"host", "HOST", false}, {"port", "PORT", true}, {"database", "DATABASE", false}, {"user", "USER", false}, {"password", "PASSWORD", false}, {"sslmode", "SSLMODE", true}}
+	perconaKeys  = []secretKey{{"host", "HOST", false}, {"port", "PORT", false}, {"dbname", "DATABASE", false}, {"user", "USER", false}, {"password", "PASSWORD", false}}
+)
 
 // makeVolumeClaimTemplates renders the claims in the form the API server
 // stores them (apiVersion, kind, volumeMode, status.phase): dynamic-apply

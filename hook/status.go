@@ -36,6 +36,13 @@ type facts struct {
 	discovered bool
 	// services are the observed Services, for the adapters' addresses.
 	services map[string]*corev1.Service
+	// config, database (nil without Postgres), progressing and snapshots
+	// (nil without snapshot policies) are decided from the spec and the
+	// observed children alone.
+	config      cond
+	database    *cond
+	progressing cond
+	snapshots   *cond
 }
 
 // facts gathers what this sync knows, given what DittoFS said and what
@@ -52,6 +59,12 @@ func (s *Sync) facts(o Observation, adapters []AdapterStatus) facts {
 		adapters:      adapters,
 		discovered:    o.poll.State == Succeeded || len(s.req.Parent.Status.Adapters) > 0,
 		services:      s.observed.services,
+		config:        s.configCondition(),
+		database:      s.databaseCondition(),
+		progressing:   s.progressing(),
+	}
+	if c, ok := s.snapshotCondition(o); ok {
+		f.snapshots = &c
 	}
 	if f.auth.State == NotTried {
 		f.auth = Outcome{Reason: s.plan.Why.Reason, Message: s.plan.Why.Message}
@@ -73,7 +86,10 @@ func (s *Sync) facts(o Observation, adapters []AdapterStatus) facts {
 
 // conditions are every condition of a sync, from its facts alone.
 func conditions(f facts) []cond {
-	var out []cond
+	out := []cond{f.config}
+	if f.database != nil {
+		out = append(out, *f.database)
+	}
 	switch {
 	case f.stopped:
 		out = append(out, falseCond(CondAvailable, ReasonStopped, "spec.replicas is 0: DittoFS is stopped"))
@@ -82,6 +98,7 @@ func conditions(f facts) []cond {
 	default:
 		out = append(out, trueCond(CondAvailable, ReasonReplicaReady, "the DittoFS pod is ready"))
 	}
+	out = append(out, f.progressing)
 
 	if f.auth.State == Succeeded {
 		out = append(out, trueCond(CondAuthenticated, ReasonAuthenticationSucceeded, "logged in to the DittoFS API as "+OperatorUsername))
@@ -100,6 +117,9 @@ func conditions(f facts) []cond {
 	}
 
 	out = append(out, adaptersReady(f))
+	if f.snapshots != nil {
+		out = append(out, *f.snapshots)
+	}
 
 	summary := "DittoFS is serving"
 	var eps []string
@@ -116,6 +136,118 @@ func conditions(f facts) []cond {
 		ready = falseCond(CondReady, ReasonStopped, "spec.replicas is 0: DittoFS is stopped")
 	}
 	return append(out, ready)
+}
+
+// workload is the status the upstream operator reports of the StatefulSet:
+// spec.replicas, the ready and available replicas, the phase, and the pod
+// template's config hash, all pure functions of the spec and what was
+// observed.
+func (s *Sync) workload(hash string) *DittoServerStatus {
+	ds := s.server
+	st := &DittoServerStatus{Replicas: ds.Pod.Replicas, ConfigHash: hash}
+	if sts := s.observed.sts; sts != nil {
+		st.ReadyReplicas, st.AvailableReplicas = sts.Status.ReadyReplicas, sts.Status.AvailableReplicas
+	}
+	switch {
+	case ds.Pod.Replicas == 0:
+		st.Phase = PhaseStopped
+	case st.ReadyReplicas >= ds.Pod.Replicas:
+		st.Phase = PhaseRunning
+	default:
+		st.Phase = PhasePending
+	}
+	if ds.Percona.Enabled {
+		st.PerconaClusterName = perconaClusterName(ds.Name)
+	}
+	return st
+}
+
+// configCondition is ConfigReady: the spec's configuration is rendered, and
+// everything it asks for can be made here.
+func (s *Sync) configCondition() cond {
+	ds := s.server
+	if ds.Metrics.Enabled && ds.Metrics.ServiceMonitor && !s.observed.declares(KeyServiceMonitor) {
+		return falseCond(CondConfigReady, ReasonServiceMonitorNotInstalled, fmt.Sprintf("spec.metrics.serviceMonitor needs the ServiceMonitor child type, which this installation does not declare: add manifests/components/servicemonitor (Helm: metacontroller.childTypes.serviceMonitor=true) where prometheus-operator's CRD is installed; the metrics Service %s is there meanwhile", metricsServiceName(ds.Name)))
+	}
+	return trueCond(CondConfigReady, ReasonConfigValid, fmt.Sprintf("DittoFS's configuration is rendered into ConfigMap %s", configMapName(ds.Name)))
+}
+
+// perconaState is the observed PerconaPGCluster's status.state ("" when
+// there is none).
+func (s *Sync) perconaState() string {
+	if pc := s.observed.percona[perconaClusterName(s.server.Name)]; pc != nil {
+		return pc.Status.State
+	}
+	return ""
+}
+
+// databaseCondition is DatabaseReady, for a control plane on Postgres: the
+// PerconaPGCluster serves, or the Secret of database.postgresSecretRef holds
+// what DittoFS reads (it takes no connection string). Nil on SQLite.
+func (s *Sync) databaseCondition() *cond {
+	ds := s.server
+	db := ds.Database
+	if db.Type != "postgres" {
+		return nil
+	}
+	var c cond
+	switch {
+	case db.Percona && !s.observed.declares(KeyPerconaPGCluster):
+		c = falseCond(CondDatabaseReady, ReasonPerconaNotInstalled, "spec.percona needs the PerconaPGCluster child type, which this installation does not declare: add manifests/components/percona (Helm: metacontroller.childTypes.percona=true) where the Percona Operator for PostgreSQL v2 runs; DittoFS is not started until its database serves")
+	case db.Percona && s.observed.percona[perconaClusterName(ds.Name)] == nil:
+		c = falseCond(CondDatabaseReady, ReasonPerconaNotFound, fmt.Sprintf("waiting for PerconaPGCluster %s, which this sync creates", perconaClusterName(ds.Name)))
+	case db.Percona && s.perconaState() != perconaReady:
+		state := dittofs.OneLine(s.perconaState(), 64)
+		if state == "" {
+			state = "not reported yet"
+		}
+		c = falseCond(CondDatabaseReady, ReasonPerconaNotReady, fmt.Sprintf("PerconaPGCluster %s: PostgreSQL cluster state %s; DittoFS starts once it is %s", perconaClusterName(ds.Name), state, perconaReady))
+	case db.Percona:
+		c = trueCond(CondDatabaseReady, ReasonPerconaReady, fmt.Sprintf("PerconaPGCluster %s serves; DittoFS connects with Secret %s", perconaClusterName(ds.Name), db.PostgresSecret))
+	default:
+		c = postgresSecretCondition(ds, s.observed.related[db.PostgresSecret])
+	}
+	return &c
+}
+
+// postgresSecretCondition checks the keys (never the values) of the Secret
+// of database.postgresSecretRef.
+func postgresSecretCondition(ds *dittoServer, sec *corev1.Secret) cond {
+	name := ds.Database.PostgresSecret
+	if sec == nil {
+		return falseCond(CondDatabaseReady, ReasonPostgresSecretMissing, fmt.Sprintf("Secret %s (spec.database.postgresSecretRef) does not exist in namespace %s; create it with the keys host, database, user, password and, optionally, port and sslmode", name, ds.Namespace))
+	}
+	var missing []string
+	for _, k := range postgresKeys {
+		if _, ok := secretValue(sec, k.key); !ok && !k.optional {
+			missing = append(missing, k.key)
+		}
+	}
+	if len(missing) > 0 {
+		return falseCond(CondDatabaseReady, ReasonPostgresSecretIncomplete, fmt.Sprintf("Secret %s (spec.database.postgresSecretRef) has no key %s: DittoFS reads host, database, user, password (and port, sslmode) from it, and takes no connection string (postgresSecretRef.key is not read, as with the upstream operator)", name, strings.Join(missing, ", ")))
+	}
+	return trueCond(CondDatabaseReady, ReasonPostgresSecretReady, fmt.Sprintf("DittoFS reads its Postgres settings from Secret %s", name))
+}
+
+// progressing is Progressing: the StatefulSet has not yet rolled out the
+// template the hook last gave it (true), as its controller reports it.
+func (s *Sync) progressing() cond {
+	sts := s.observed.sts
+	name := statefulSetName(s.server.Name)
+	if sts == nil {
+		return trueCond(CondProgressing, ReasonCreating, fmt.Sprintf("StatefulSet %s does not exist yet", name))
+	}
+	st := sts.Status
+	desired := s.server.Pod.Replicas
+	switch {
+	case st.ObservedGeneration < sts.Generation:
+		return trueCond(CondProgressing, ReasonStatefulSetUpdating, fmt.Sprintf("the StatefulSet controller has not yet seen the latest spec of StatefulSet %s", name))
+	case st.UpdateRevision != "" && desired > 0 && (st.CurrentRevision != st.UpdateRevision || st.UpdatedReplicas < desired):
+		return trueCond(CondProgressing, ReasonRollingOut, fmt.Sprintf("pod %s-0 is being replaced by one of the current template (revision %s)", name, dittofs.OneLine(st.UpdateRevision, 80)))
+	case st.Replicas > desired:
+		return trueCond(CondProgressing, ReasonScalingReplicas, fmt.Sprintf("StatefulSet %s is scaling down to %d", name, desired))
+	}
+	return falseCond(CondProgressing, ReasonRolloutComplete, fmt.Sprintf("StatefulSet %s runs the current template", name))
 }
 
 // carried returns the previous conditions other than Ready, unchanged, for
@@ -238,7 +370,8 @@ func resyncAfter(interval time.Duration, st *DittoServerStatus, now time.Time) f
 func failing(reason string) bool {
 	switch reason {
 	case ReasonAPIUnreachable, ReasonUnauthorized, ReasonInvalidResponse, ReasonAPIError, ReasonUnexpectedRedirect, ReasonOperatorAccountConflict,
-		ReasonOperatorLoginFailed, ReasonAdminCredentialsRejected, ReasonAdminCredentialsMissing, ReasonAdminSecretMissing:
+		ReasonOperatorLoginFailed, ReasonAdminCredentialsRejected, ReasonAdminCredentialsMissing, ReasonAdminSecretMissing,
+		ReasonServerCertificateRejected, ReasonClientCertificateMissing, ReasonClientCertificateRefused, ReasonTLSHandshakeFailed:
 		return true
 	}
 	return false

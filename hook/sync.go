@@ -2,10 +2,13 @@ package hook
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"strconv"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
@@ -38,6 +41,7 @@ func Prepare(req *SyncRequest) (*Sync, error) {
 	}
 	ds, invalid := parseServer(req.Parent)
 	if invalid == nil {
+		ds.PodSelector = podSelector(ds.Name, observed.sts)
 		invalid = checkDatabase(ds, observed)
 	}
 	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed}
@@ -70,14 +74,46 @@ type Plan struct {
 	Operator             dittofs.Credentials
 	// Admin is nil when no administrator password is available.
 	Admin *dittofs.Credentials
+	// TLS is how to reach an API served over TLS; nil for plain HTTP.
+	TLS *TLSPlan
+	// Snapshots, when not nil, are the snapshot policies to apply after a
+	// successful poll (they differ from what the status records as applied).
+	Snapshots *SnapshotPlan
+}
+
+// TLSPlan is how the hook reaches an API over TLS.
+type TLSPlan struct {
+	// CA is the ca.crt of controlPlane.certSecretName: the only authority
+	// trusted for this server. Empty: the system roots.
+	CA []byte
+	// ServerName is the name the certificate must carry: the API Service's.
+	ServerName string
+	// Mutual: DittoFS requires a client certificate; the hook presents its own.
+	Mutual bool
+}
+
+// SnapshotPlan is the apply of spec.snapshotPolicies.
+type SnapshotPlan struct {
+	Desired []dittofs.SnapshotPolicy
+	// Managed are the shares an earlier apply answered for (the status).
+	Managed []string
 }
 
 // Address is the DittoServer's API: its <name>-api Service, by its fully
 // qualified name (the trailing dot, so that no search domain of the node's
-// resolver can answer for it), built from the validated name and namespace.
+// resolver can answer for it), built from the validated name and namespace;
+// https when the API is served over TLS.
 func (p Plan) Address() string {
-	host := apiServiceName(p.Name) + "." + p.Namespace + ".svc.cluster.local."
-	return (&url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.Itoa(int(p.Port)))}).String()
+	scheme := "http"
+	if p.TLS != nil {
+		scheme = "https"
+	}
+	return (&url.URL{Scheme: scheme, Host: net.JoinHostPort(apiHost(p.Name, p.Namespace)+".", strconv.Itoa(int(p.Port)))}).String()
+}
+
+// apiHost is the API Service's DNS name, which a TLS certificate names.
+func apiHost(name, namespace string) string {
+	return apiServiceName(name) + "." + namespace + ".svc.cluster.local"
 }
 
 // Plan says whether and how to call DittoFS in this sync, decided once
@@ -107,12 +143,44 @@ func (s *Sync) makePlan() Plan {
 	if !ok {
 		return wait(ReasonWaitingForCredentials, fmt.Sprintf("waiting for Secret %s, which this sync creates", operatorSecretName(ds.Name)))
 	}
+	if ds.TLS.HTTPS {
+		p.TLS = &TLSPlan{ServerName: apiHost(ds.Name, ds.Namespace), Mutual: ds.TLS.Mutual()}
+		if ds.TLS.Serves() {
+			sec := s.observed.related[ds.TLS.CertSecret]
+			if sec == nil {
+				return wait(ReasonTLSSecretMissing, fmt.Sprintf("Secret %s (spec.controlPlane.certSecretName) does not exist in namespace %s; the hook verifies DittoFS's certificate against its %s before it sends any credential", ds.TLS.CertSecret, ds.Namespace, keyCA))
+			}
+			p.TLS.CA = sec.Data[keyCA]
+		}
+	}
 	p.Operator = dittofs.Credentials{Username: OperatorUsername, Password: pass}
 	if admin, ok := s.adminPassword(); ok {
 		p.Admin = &dittofs.Credentials{Username: ds.Identity.AdminUsername, Password: admin}
 	}
 	p.Contact = true
+	if snap := ds.Snapshot; snap.Err == nil && snap.Hash != s.applied().AppliedHash && p.Admin != nil {
+		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: s.applied().Shares}
+	}
 	return p
+}
+
+// applied is what the status records of the snapshot policies applied.
+func (s *Sync) applied() SnapshotPoliciesStatus {
+	if st := s.req.Parent.Status.SnapshotPolicies; st != nil {
+		return *st
+	}
+	return SnapshotPoliciesStatus{}
+}
+
+// podSelector is the observed StatefulSet's selector when the upstream
+// operator made it (a StatefulSet's selector cannot change: the hook's own
+// would be refused on every sync), else the hook's.
+func podSelector(cr string, sts *appsv1.StatefulSet) map[string]string {
+	if sts != nil && sts.Spec.Selector != nil && len(sts.Spec.Selector.MatchExpressions) == 0 &&
+		maps.Equal(sts.Spec.Selector.MatchLabels, upstreamSelectorLabels(cr)) {
+		return upstreamSelectorLabels(cr)
+	}
+	return selectorLabels(cr)
 }
 
 // adminPassword reads the administrator's password: from the user's Secret
@@ -143,15 +211,19 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 	if !fresh {
 		known = lastKnownAdapters(ds.Name, prev.Adapters)
 	}
-	children := s.children(known, fresh, gen)
+	configYAML := renderConfig(ds)
+	hash := configHash(ds, configYAML, s.observed)
+	children := s.children(known, fresh, gen, configYAML, hash)
 
 	// observedGeneration is left to Metacontroller, which sets it.
-	status := &DittoServerStatus{}
+	status := s.workload(hash)
+	status.SnapshotPolicies = s.snapshotStatus(o)
 	for _, a := range known {
 		status.Adapters = append(status.Adapters, adapterStatus(ds.Name, a, s.observed.services))
 	}
 	var conds []cond
 	if s.req.Finalizing {
+		status.Phase = PhaseDeleting
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
 		conds = conditions(s.facts(o, status.Adapters))
@@ -172,14 +244,29 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 // children are every child of the answer: the infrastructure in a fixed
 // order, then each known enabled adapter's NetworkPolicy and Services, then
 // the observed adapter children that must stay.
-func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource) []any {
+func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, configYAML, hash string) []any {
 	ds := s.server
-	configYAML := renderConfig(ds)
-	children := []any{
-		child(makeStatefulSet(ds, configYAML, s.observed.sts)),
+	var children []any
+	// With Percona, DittoFS is created once its database serves (as the
+	// upstream operator does): started earlier it would fail on a missing
+	// Secret, then on a refused connection, restarting meanwhile. Once it
+	// exists it stays, whatever the database does.
+	if !ds.Percona.Enabled || s.observed.sts != nil || s.perconaState() == perconaReady {
+		children = append(children, child(makeStatefulSet(ds, hash, s.observed.sts)))
+	}
+	children = append(children,
 		child(makeHeadlessService(ds)),
 		child(makeAPIService(ds)),
-		child(makeConfigMap(ds, configYAML)),
+	)
+	if ds.Metrics.Enabled {
+		children = append(children, child(makeMetricsService(ds)))
+	}
+	children = append(children, child(makeConfigMap(ds, configYAML)))
+	if ds.Metrics.Enabled && ds.Metrics.ServiceMonitor && s.observed.declares(KeyServiceMonitor) {
+		children = append(children, makeServiceMonitor(ds))
+	}
+	if ds.Percona.Enabled && s.observed.declares(KeyPerconaPGCluster) {
+		children = append(children, makePerconaPGCluster(ds))
 	}
 	for _, sec := range makeSecrets(ds, s.observed, gen) {
 		children = append(children, child(sec))
@@ -252,7 +339,13 @@ func (s *Sync) keepAll(now time.Time) *SyncResponse {
 	}
 	status := prev
 	msg := s.invalid.Error() + "; fix the DittoServer: until then every child is kept as it is"
-	kept := append(carried(prev.Conditions), falseCond(CondReady, ReasonInvalidSpec, msg))
+	var kept []cond
+	for _, c := range carried(prev.Conditions) {
+		if c.Type != CondConfigReady {
+			kept = append(kept, c)
+		}
+	}
+	kept = append(kept, falseCond(CondConfigReady, ReasonInvalidSpec, msg), falseCond(CondReady, ReasonInvalidSpec, msg))
 	status.Conditions = mergeConditions(prev.Conditions, kept, s.req.Parent.Metadata.Generation, now)
 	resp := &SyncResponse{Status: &status, Children: children, ResyncAfterSeconds: 30}
 	if s.req.Finalizing {

@@ -3,9 +3,13 @@ package hook_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -13,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/utils/ptr"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -40,9 +45,9 @@ func listed(body []byte) dittofsSaid {
 	return func(s *hook.Sync) hook.Observation {
 		adapters, err := dittofs.DecodeAdapters(body)
 		if err != nil {
-			return s.ObservePoll(nil, &dittofs.MalformedError{Op: "list adapters", Err: err}, api)
+			return s.ObservePoll(nil, &dittofs.MalformedError{Op: "list adapters", Err: err}, s.Plan().Address())
 		}
-		return s.ObservePoll(adapters, nil, api)
+		return s.ObservePoll(adapters, nil, s.Plan().Address())
 	}
 }
 
@@ -57,12 +62,24 @@ func listedJSON(v any) dittofsSaid {
 
 // failed: obtaining a token or listing the adapters failed with err.
 func failed(err error) dittofsSaid {
-	return func(s *hook.Sync) hook.Observation { return s.ObservePoll(nil, err, api) }
+	return func(s *hook.Sync) hook.Observation { return s.ObservePoll(nil, err, s.Plan().Address()) }
+}
+
+// polledThenApplied: a successful adapter list, then the snapshot
+// policies applied as ApplySnapshotPolicies said (res, err).
+func polledThenApplied(body []byte, res *dittofs.SnapshotPolicyResult, err error) dittofsSaid {
+	return func(s *hook.Sync) hook.Observation {
+		o := listed(body)(s)
+		if s.Plan().Snapshots == nil {
+			panic("the case's plan applies no snapshot policies")
+		}
+		return s.ObserveSnapshots(o, res, err)
+	}
 }
 
 // deleted: finalize removed the operator account (err nil) or could not.
 func deleted(err error) dittofsSaid {
-	return func(s *hook.Sync) hook.Observation { return s.ObserveFinalize(err, api) }
+	return func(s *hook.Sync) hook.Observation { return s.ObserveFinalize(err, s.Plan().Address()) }
 }
 
 // Failures, as the DittoFS client reports them.
@@ -79,6 +96,46 @@ var (
 	noAdmin         = &dittofs.AuthError{Stage: dittofs.StageAdminLogin, Err: dittofs.ErrNoAdminCredentials}
 	accountConflict = &dittofs.AuthError{Stage: dittofs.StageProvision, Err: &dittofs.AccountConflictError{Username: "k8s-operator", Role: "user"}}
 	adminForbidden  = &dittofs.AuthError{Stage: dittofs.StageProvision, Err: &dittofs.APIError{Op: "create user", Status: 403, Message: "Admin access required"}}
+	// TLS failures, as crypto/tls reports them in a login.
+	tlsUntrusted     = tlsLogin(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}})
+	tlsNoClientCert  = tlsLogin(dittofs.ErrClientCertificateRequired)
+	tlsClientRefused = tlsLogin(&net.OpError{Op: "remote error", Err: errors.New("tls: bad certificate")})
+	tlsPlainHTTP     = tlsLogin(errors.New("http: server gave HTTP response to HTTPS client"))
+)
+
+func tlsLogin(err error) error {
+	return &dittofs.AuthError{Stage: dittofs.StageOperatorLogin, Err: &dittofs.TransportError{Op: "login", Err: err}}
+}
+
+// Specs and Secrets of the cases of issue 15's fields.
+var (
+	tlsSpec    = map[string]any{"port": 8080, "tls": true, "certSecretName": "demo-tls"}
+	mtlsSpec   = map[string]any{"port": 8080, "certSecretName": "demo-tls", "clientCASecretName": "demo-client-ca"}
+	certSecret = WithRelatedSecret("demo-tls", map[string]string{"tls.crt": "CERT", "tls.key": "KEY", "ca.crt": "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}, "400")
+	clientCA   = WithRelatedSecret("demo-client-ca", map[string]string{"ca.crt": "CLIENT CA"}, "401")
+	policies   = []any{
+		map[string]any{"share": "/archive", "interval": "@daily", "keepLast": 7},
+		map[string]any{"share": "projects", "interval": "6h", "ttl": "720h", "namePrefix": "auto"},
+	}
+	policiesHash = func() string {
+		h, err := dittofs.SnapshotPoliciesHash([]dittofs.SnapshotPolicy{
+			{Share: "/archive", Interval: "@daily", KeepLast: ptr.To[int32](7)},
+			{Share: "projects", Interval: "6h", TTL: "720h", NamePrefix: "auto"},
+		})
+		if err != nil {
+			panic(err)
+		}
+		return h
+	}()
+	directory = map[string]any{
+		"ldap": map[string]any{"enabled": true, "url": "ldaps://dc.example.com:636", "baseDN": "DC=example,DC=com", "bindDN": "CN=svc,DC=example,DC=com",
+			"bindPasswordSecretRef": map[string]any{"name": "demo-ldap", "key": "password"}, "idmap": "rid", "nestedGroups": true, "insecureSkipVerify": true},
+		"kerberos": map[string]any{"enabled": true, "servicePrincipal": "nfs/demo.example.com@EXAMPLE.COM", "netbiosDomain": "EXAMPLE",
+			"keytabSecretRef":   map[string]any{"name": "demo-keytab", "key": "keytab"},
+			"krb5ConfSecretRef": map[string]any{"name": "demo-krb5", "key": "krb5.conf"},
+			"machineAccount": map[string]any{"enabled": true, "accountName": "DITTOFS$", "dcAddress": []any{"dc1.example.com"},
+				"secretRef": map[string]any{"name": "demo-machine", "key": "password"}, "keytabSecretRef": map[string]any{"name": "demo-machine", "key": "keytab"}}},
+	}
 )
 
 // adapter is one element of DittoFS's adapter list.
@@ -211,6 +268,50 @@ func syncCases() []syncCase {
 		{"finalize-account-deleted", "finalize is done once the operator account is deleted", Steady(finalizing), deleted(nil)},
 		{"finalize-api-down-within-grace", "finalize waits while DittoFS is unreachable within the grace period", Steady(finalizing), deleted(refused)},
 		{"finalize-operator-conflict", "finalize leaves a k8s-operator the hook did not make, and is done", Steady(finalizing), deleted(accountConflict)},
+
+		// Issue 15: the upstream operator's fields.
+		{"tls-served", "certSecretName: DittoFS serves HTTPS from the Secret mounted at /tls, probes use HTTPS, the hook polls over https", Steady(WithSpecField("controlPlane", tlsSpec), certSecret), fresh},
+		{"tls-mutual", "clientCASecretName: client_ca in the config, the CA mounted, TCP probes (the kubelet has no client certificate), the CA's version in the pod's hash", Steady(WithSpecField("controlPlane", mtlsSpec), certSecret, clientCA), fresh},
+		{"tls-secret-missing", "a certSecretName Secret that does not exist: DittoFS is not called (nothing to verify it against), every adapter child kept", Steady(WithSpecField("controlPlane", tlsSpec)), nothing},
+		{"tls-untrusted", "a server certificate the CA did not sign: ServerCertificateRejected, no credential sent, every adapter child kept", Steady(WithSpecField("controlPlane", tlsSpec), certSecret), failed(tlsUntrusted)},
+		{"tls-no-client-certificate", "mutual TLS and a hook without a client identity: ClientCertificateMissing, saying which flags", Steady(WithSpecField("controlPlane", mtlsSpec), certSecret, clientCA), failed(tlsNoClientCert)},
+		{"tls-client-certificate-refused", "mutual TLS refusing the hook's certificate: ClientCertificateRefused, naming the client CA Secret", Steady(WithSpecField("controlPlane", mtlsSpec), certSecret, clientCA), failed(tlsClientRefused)},
+		{"tls-plain-server", "a server that answers plain HTTP on a TLS address: TLSHandshakeFailed", Steady(WithSpecField("controlPlane", tlsSpec), certSecret), failed(tlsPlainHTTP)},
+		{"metrics-no-servicemonitor-type", "metrics with a token: the listener, a container port, Service demo-metrics, the port admitted; a ServiceMonitor asked for without its child type is ConfigReady=False", Steady(WithSpecField("metrics", map[string]any{"enabled": true, "port": 9100, "path": "/custom",
+			"bearerTokenSecret": map[string]any{"name": "demo-metrics-token", "key": "token"}, "serviceMonitor": map[string]any{"enabled": true, "interval": "30s", "labels": map[string]any{"release": "prom"}}})), fresh},
+		{"metrics-servicemonitor", "with the ServiceMonitor child type declared, the ServiceMonitor demo-metrics with the bearer token", Steady(WithChildType(hook.KeyServiceMonitor), WithSpecField("metrics", map[string]any{"enabled": true,
+			"bearerTokenSecret": map[string]any{"name": "demo-metrics-token", "key": "token"}, "serviceMonitor": map[string]any{"enabled": true, "labels": map[string]any{"release": "prom"}}})), fresh},
+		{"percona-not-installed", "percona without its child type: DatabaseReady=False naming the component, DittoFS not created", Captured(FirstSync, WithSpecField("percona", map[string]any{"enabled": true})), nothing},
+		{"percona-creating", "percona: the PerconaPGCluster as upstream renders it; DittoFS waits for its database", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithSpecField("percona", map[string]any{"enabled": true, "replicas": 2, "storageClassName": "fast",
+			"backup": map[string]any{"enabled": true, "bucket": "b", "endpoint": "https://s3.example.com", "credentialsSecretRef": map[string]any{"name": "s3"}}})), nothing},
+		{"percona-ready", "a ready PerconaPGCluster: DittoFS created, wired to Percona's user Secret (sslmode require)", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithChild(PerconaCluster("ready")), WithSpecField("percona", map[string]any{"enabled": true})), nothing},
+		{"ldap-kerberos", "LDAP and Kerberos with a machine account: their config sections, keytabs mounted 0440, krb5.conf, the bind and machine passwords from the environment", Captured(FirstSync, WithSpecField("identity", directory)), nothing},
+		{"postgres-upstream-shape", "postgresSecretRef {name, key} without type is Postgres; a Secret holding only a connection string is PostgresSecretIncomplete", Captured(FirstSync, WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}}),
+			WithRelatedSecret("pg", map[string]string{"connection-string": "postgres://u:p@h/db"}, "500")), nothing},
+		{"postgres-secret-ready", "a Postgres Secret with host, database, user and password is DatabaseReady", Captured(FirstSync, WithSpecField("database", map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "pg"}}),
+			WithRelatedSecret("pg", map[string]string{"host": "h", "database": "d", "user": "u", "password": "p"}, "500")), nothing},
+		{"postgres-ref-under-sqlite", "a stored type sqlite with a postgresSecretRef, running on SQLite: InvalidSpec, saying the ref selects Postgres", Steady(
+			WithConfigYAML("admin:\n  username: admin\ncontrolplane:\n  host: 0.0.0.0\n  port: 8080\ndatabase:\n  sqlite:\n    path: /data/controlplane/controlplane.db\n  type: sqlite\n"),
+			WithSpecField("database", map[string]any{"type": "sqlite", "postgresSecretRef": map[string]any{"name": "pg"}})), nothing},
+		{"snapshot-policies-applied", "changed policies are applied after a successful poll; the status records their hash and shares", Steady(WithSpecField("snapshotPolicies", policies)),
+			polledThenApplied(DittoFSBody("adapters-fresh.body"), &dittofs.SnapshotPolicyResult{Created: []string{"/archive", "/projects"}, Managed: []string{"/archive", "/projects"}}, nil)},
+		{"snapshot-policies-steady", "policies the status records as applied: no apply, no admin login, nothing to write", Steady(WithSpecField("snapshotPolicies", policies), WithSnapshotStatus(policiesHash, "/archive", "/projects"),
+			WithAddedCondition(Condition{Type: "SnapshotPoliciesApplied", Status: "True", Reason: "PoliciesApplied", Message: "DittoFS holds the 2 snapshot policies of the spec", Since: SteadySince})), fresh},
+		{"snapshot-share-missing", "a share DittoFS lacks: ShareNotFound naming it, the hash not recorded (retried at the next poll), Ready unaffected", Steady(WithSpecField("snapshotPolicies", policies)),
+			polledThenApplied(DittoFSBody("adapters-fresh.body"), &dittofs.SnapshotPolicyResult{Created: []string{"/archive"}, Managed: []string{"/archive", "/projects"}},
+				&dittofs.SnapshotPoliciesError{Failures: []dittofs.SnapshotPolicyFailure{{Share: "/projects", Err: &dittofs.APIError{Op: "put snapshot policy", Status: 404, Message: "share not found"}}}})},
+		{"snapshot-policies-removed", "policies dropped from the spec are deleted from the shares the hook applied them to; the status empties", Steady(WithSnapshotStatus(policiesHash, "/archive", "/projects")),
+			polledThenApplied(DittoFSBody("adapters-fresh.body"), &dittofs.SnapshotPolicyResult{Deleted: []string{"/archive", "/projects"}}, nil)},
+		{"snapshot-policy-invalid", "a share listed twice: InvalidSnapshotPolicy, nothing applied, the rest of the DittoServer unaffected", Steady(WithSpecField("snapshotPolicies", []any{
+			map[string]any{"share": "archive", "interval": "24h"}, map[string]any{"share": "/archive", "interval": "1h"}})), fresh},
+		{"security-contexts-merged", "the user's security context fields win one by one; the restricted defaults stay for the others", Captured(FirstSync, WithSpecField("podSecurityContext", map[string]any{"supplementalGroups": []any{4000}}),
+			WithSpecField("securityContext", map[string]any{"readOnlyRootFilesystem": false})), nothing},
+		{"logging-output-file", "logging.output to a file on the control-plane volume", Captured(FirstSync, WithSpecField("logging", map[string]any{"output": "/data/controlplane/dfs.log"})), nothing},
+		{"rolling-out", "a StatefulSet rolling a new template: Progressing=True, Ready waits for it", Steady(WithStatefulSetStatus(map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+			"updatedReplicas": 0, "currentRevision": "demo-1", "updateRevision": "demo-2"})), fresh},
+		{"upstream-statefulset", "a StatefulSet the upstream operator made keeps its selector; the pod gets both label sets; Services and policies select it as it is", Steady(WithUpstreamStatefulSet()), fresh},
+		{"upstream-nfs-service", "an nfs Service in the upstream operator's shape: its node ports found by upstream's port names, the portmapper on 111", Steady(
+			WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"portmapper": true}}}), WithChild(UpstreamNFSService(12049))), fresh},
 	}
 }
 
@@ -225,6 +326,37 @@ func TestSync(t *testing.T) {
 				t.Fatalf("the same request gave two different answers:\n%s", cmp.Diff(string(got), string(again)))
 			}
 			compareGolden(t, filepath.Join("testdata", "sync", c.name+".json"), got)
+		})
+	}
+}
+
+// TestSteadyStatusUnchanged: a DittoServer whose status says what the hook
+// would answer gets that same status back: Metacontroller has nothing to
+// write (the snapshot policies' apply is not repeated either).
+func TestSteadyStatusUnchanged(t *testing.T) {
+	for _, c := range syncCases() {
+		if c.name != "steady" && c.name != "snapshot-policies-steady" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var req struct {
+				Parent struct {
+					Status map[string]any `json:"status"`
+				} `json:"parent"`
+			}
+			var resp struct {
+				Status map[string]any `json:"status"`
+			}
+			if err := json.Unmarshal(c.request.JSON(), &req); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(answer(t, c), &resp); err != nil {
+				t.Fatal(err)
+			}
+			delete(req.Parent.Status, "observedGeneration") // Metacontroller's
+			if d := cmp.Diff(req.Parent.Status, resp.Status); d != "" {
+				t.Fatalf("the status changes at steady state (-request +answer):\n%s", d)
+			}
 		})
 	}
 }
@@ -315,6 +447,34 @@ func TestReplicasAgreeDuringAnOutage(t *testing.T) {
 			if !bytes.Equal(answers[0], answers[i]) {
 				t.Errorf("%s: replicas answer differently:\n%s", name, cmp.Diff(string(answers[0]), string(answers[i])))
 			}
+		}
+	}
+}
+
+// TestSnapshotApplyFailures: how a failed apply of the snapshot policies
+// reads in SnapshotPoliciesApplied. Only a 401 or 403 at the
+// administrator's login is about its password; any other failure of that
+// login (a 5xx, a 404, DittoFS gone) is DittoFS's, as it is for the
+// adapter list.
+func TestSnapshotApplyFailures(t *testing.T) {
+	s := prepare(t, Steady(WithSpecField("snapshotPolicies", policies)).JSON())
+	poll := listed(DittoFSBody("adapters-fresh.body"))(s)
+	adminLogin := func(err error) error { return &dittofs.AuthError{Stage: dittofs.StageAdminLogin, Err: err} }
+	for name, tc := range map[string]struct {
+		err  error
+		want string
+	}{
+		"admin login 401":    {adminLogin(&dittofs.APIError{Op: "login", Status: 401}), hook.ReasonAdminCredentialsRejected},
+		"admin login 403":    {adminLogin(&dittofs.APIError{Op: "login", Status: 403}), hook.ReasonAdminCredentialsRejected},
+		"admin login 500":    {adminLogin(&dittofs.APIError{Op: "login", Status: 500}), hook.ReasonSnapshotPolicyFailed},
+		"admin login 429":    {adminLogin(&dittofs.APIError{Op: "login", Status: 429}), hook.ReasonSnapshotPolicyFailed},
+		"admin login reset":  {adminLogin(&dittofs.TransportError{Op: "login", Err: syscall.ECONNRESET}), hook.ReasonSnapshotPolicyFailed},
+		"no admin password":  {noAdmin, hook.ReasonAdminCredentialsMissing},
+		"a share is missing": {&dittofs.SnapshotPoliciesError{Failures: []dittofs.SnapshotPolicyFailure{{Share: "/projects", Err: &dittofs.APIError{Op: "put snapshot policy", Status: 404}}}}, hook.ReasonShareNotFound},
+		"the apply fails":    {&dittofs.APIError{Op: "put snapshot policy", Status: 500}, hook.ReasonSnapshotPolicyFailed},
+	} {
+		if got := s.ObserveSnapshots(poll, nil, tc.err).Snapshots(); got.State != hook.Failed || got.Reason != tc.want {
+			t.Errorf("%s: %v %s (%s), want Failed %s", name, got.State, got.Reason, got.Message, tc.want)
 		}
 	}
 }

@@ -64,8 +64,63 @@ func TestRenderSamples(t *testing.T) {
 				}
 				kinds[c.Kind]++
 			}
-			if kinds["StatefulSet"] != 1 || kinds["Service"] < 4 || kinds["ConfigMap"] != 1 || len(out.Status.Conditions) != 5 {
+			if kinds["StatefulSet"] != 1 || kinds["Service"] < 4 || kinds["ConfigMap"] != 1 || len(out.Status.Conditions) < 7 {
 				t.Fatalf("unexpected children %v / %d conditions", kinds, len(out.Status.Conditions))
+			}
+		})
+	}
+}
+
+// TestRenderUpstreamSamples: every sample of the upstream operator v0.29.0
+// that its own CRD accepts renders (with the opt-in child types a sample
+// needs), and the two it refuses (spec.smb, a field of neither CRD) are
+// refused here too, naming the field.
+func TestRenderUpstreamSamples(t *testing.T) {
+	dir := filepath.Join(harness.RepoRoot(), "test", "testdata", "upstream", "samples")
+	for _, c := range []struct{ file, components, refused string }{
+		{"ditto.io_v1alpha1_dittoserver.yaml", "", ""},
+		{"ditto.io_v1alpha1_dittoserver_aws_s3.yaml", "", ""},
+		{"dittofs_v1alpha1_dittofs_memory.yaml", "", ""},
+		{"dittofs_v1alpha1_dittofs_s3.yaml", "", ""},
+		{"dittofs_v1alpha1_dittoserver_percona.yaml", "percona", ""},
+		{"dittofs_v1alpha1_dittoserver_tls.yaml", "", ""},
+		{"dittofs-s3-smb-server.yaml", "", `unknown field "smb"`},
+		{"dittofs-s3-smb-server-with-secrets.yaml", "", `unknown field "smb"`},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"render", "-f", filepath.Join(dir, c.file), "--components", c.components}, &stdout, &stderr)
+			if c.refused != "" {
+				if code != 1 || !strings.Contains(stderr.String(), c.refused) {
+					t.Fatalf("exit %d, stderr %q; want 1 naming %s", code, stderr.String(), c.refused)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			var out struct {
+				Children []struct {
+					Kind string `json:"kind"`
+				} `json:"children"`
+			}
+			if err := yaml.Unmarshal(stdout.Bytes(), &out); err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]int{}
+			for _, ch := range out.Children {
+				kinds[ch.Kind]++
+			}
+			// With Percona, DittoFS waits for its database: the
+			// PerconaPGCluster first, the StatefulSet once it serves.
+			want := map[string]int{"StatefulSet": 1, "Service": 2, "ConfigMap": 1, "NetworkPolicy": 1}
+			if c.components == "percona" {
+				want = map[string]int{"PerconaPGCluster": 1, "Service": 2, "ConfigMap": 1, "NetworkPolicy": 1}
+			}
+			for k, n := range want {
+				if kinds[k] != n {
+					t.Errorf("%d %s, want %d (children %v)", kinds[k], k, n, kinds)
+				}
 			}
 		})
 	}

@@ -28,8 +28,9 @@ func render(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("render", flag.ContinueOnError)
 	file := fs.String("f", "", "DittoServer manifest (YAML or JSON; - for stdin)")
 	adaptersFile := fs.String("adapters", "", "JSON adapter list, as GET /api/v1/adapters answers it, standing for a successful poll")
-	observedDir := fs.String("observed", "", "directory of YAML/JSON objects standing for existing children (and the Secret named by passwordSecretRef)")
-	if err := parseFlags(fs, args, stdout, "Usage: hook render -f FILE [--adapters FILE] [--observed DIR]\n\nPrints, as YAML, the children and status hook serve would answer for a DittoServer manifest.", false); err != nil {
+	observedDir := fs.String("observed", "", "directory of YAML/JSON objects standing for existing children (and the Secrets the DittoServer names)")
+	components := fs.String("components", "", "opt-in child types the installation declares, as manifests/components names them: servicemonitor, percona (comma-separated)")
+	if err := parseFlags(fs, args, stdout, "Usage: hook render -f FILE [--adapters FILE] [--observed DIR] [--components servicemonitor,percona]\n\nPrints, as YAML, the children and status hook serve would answer for a DittoServer manifest.", false); err != nil {
 		return err
 	}
 	if *file == "" {
@@ -45,7 +46,11 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	req, err := renderRequest(data, *observedDir)
+	optIn, err := childTypes(*components)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	req, err := renderRequest(data, *observedDir, optIn)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
@@ -91,7 +96,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 // renderRequest builds the sync request Metacontroller would send for a
 // manifest and a directory of existing objects. The manifest holds one
 // DittoServer; Secrets beside it (as in the samples) count as existing.
-func renderRequest(manifest []byte, observedDir string) (*hook.SyncRequest, error) {
+func renderRequest(manifest []byte, observedDir string, optIn []string) (*hook.SyncRequest, error) {
 	docs, err := splitDocuments(manifest, "the manifest")
 	if err != nil {
 		return nil, err
@@ -119,7 +124,7 @@ func renderRequest(manifest []byte, observedDir string) (*hook.SyncRequest, erro
 	md.UID = cmp.Or(md.UID, "00000000-0000-0000-0000-000000000000")
 	md.Generation = cmp.Or(md.Generation, 1)
 	req := &hook.SyncRequest{Parent: parent, Children: hook.ObservedMap{}, Related: hook.ObservedMap{hook.KeySecret: {}}}
-	for _, k := range []string{hook.KeyStatefulSet, hook.KeyService, hook.KeyNetworkPolicy, hook.KeyConfigMap, hook.KeySecret} {
+	for _, k := range append([]string{hook.KeyStatefulSet, hook.KeyService, hook.KeyNetworkPolicy, hook.KeyConfigMap, hook.KeySecret}, optIn...) {
 		req.Children[k] = map[string]hook.ObservedObject{}
 	}
 	objs := others
@@ -140,6 +145,24 @@ func renderRequest(manifest []byte, observedDir string) (*hook.SyncRequest, erro
 		}
 	}
 	return req, req.Check()
+}
+
+// childTypes turns --components into the child type keys Metacontroller
+// sends when the CompositeController declares them.
+func childTypes(components string) ([]string, error) {
+	var out []string
+	for _, c := range strings.Split(components, ",") {
+		switch strings.TrimSpace(c) {
+		case "":
+		case "servicemonitor":
+			out = append(out, hook.KeyServiceMonitor)
+		case "percona":
+			out = append(out, hook.KeyPerconaPGCluster)
+		default:
+			return nil, fmt.Errorf("--components: %q is not a component (servicemonitor, percona)", c)
+		}
+	}
+	return out, nil
 }
 
 // strictSpec refuses fields the DittoServer does not have: the API server

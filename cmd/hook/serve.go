@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +35,7 @@ type serveConfig struct {
 	logLevel, logFormat    string
 	authTokenFile          string
 	tlsCert, tlsKey        string
+	clientCert, clientKey  string
 	maxSyncs, maxConns     int
 	maxSyncBytes           int64
 	memoryLimit            string
@@ -73,11 +73,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MaxHeaderBytes: 64 << 10,
 	}
 	if cfg.tlsCert != "" {
-		kp := &reloadingKeyPair{cert: reloadingFile{path: cfg.tlsCert}, key: reloadingFile{path: cfg.tlsKey}}
-		if _, err := kp.get(nil); err != nil {
-			return err
+		kp, err := dittofs.NewKeyPairFiles(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert-file, --tls-key-file: %w", err)
 		}
-		hookSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
+		hookSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.Certificate() }}
 	}
 	ln, err := listen(cfg.listen, cfg.maxConns, hookSrv)
 	if err != nil {
@@ -93,6 +93,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
+		"dittofsClientCertificate", cfg.clientCert != "",
 		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -138,6 +139,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.authTokenFile, "auth-token-file", "", "file holding the bearer token Metacontroller must send (re-read when it changes); none when empty")
 	fs.StringVar(&cfg.tlsCert, "tls-cert-file", "", "serve TLS with this certificate (re-read when it changes)")
 	fs.StringVar(&cfg.tlsKey, "tls-key-file", "", "private key of --tls-cert-file")
+	fs.StringVar(&cfg.clientCert, "dittofs-client-cert-file", "", "client certificate presented to DittoServers that require one (spec.controlPlane.clientCASecretName); re-read when it changes")
+	fs.StringVar(&cfg.clientKey, "dittofs-client-key-file", "", "private key of --dittofs-client-cert-file")
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
 	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
 	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
@@ -153,6 +156,9 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return cfg, errors.New("--tls-cert-file and --tls-key-file go together")
+	}
+	if (cfg.clientCert == "") != (cfg.clientKey == "") {
+		return cfg, errors.New("--dittofs-client-cert-file and --dittofs-client-key-file go together")
 	}
 	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
 	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 {
@@ -188,13 +194,18 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 	if cfg.metricsListen == "" {
 		opts.Gatherer = reg
 	}
+	if cfg.clientCert != "" {
+		if opts.ClientIdentity, err = dittofs.ClientIdentityFromFiles(cfg.clientCert, cfg.clientKey); err != nil {
+			return nil, nil, fmt.Errorf("--dittofs-client-cert-file, --dittofs-client-key-file: %w", err)
+		}
+	}
 	if cfg.authTokenFile != "" {
-		token := &reloadingFile{path: cfg.authTokenFile}
-		if _, err := token.read(); err != nil {
+		token := &dittofs.ReloadingFile{Path: cfg.authTokenFile}
+		if _, err := token.Read(); err != nil {
 			return nil, nil, fmt.Errorf("--auth-token-file: %w", err)
 		}
 		opts.AuthToken = func() string {
-			b, err := token.read()
+			b, err := token.Read()
 			if err != nil {
 				log.Error("read --auth-token-file; refusing hook calls", "err", err)
 				return ""
@@ -264,68 +275,4 @@ func setMemoryLimit(limit string, log *slog.Logger) error {
 	debug.SetMemoryLimit(soft)
 	log.Info("memory limit", "soft", soft, "containerLimit", q.Value())
 	return nil
-}
-
-// reloadingFile re-reads a file when its modification time or size changes,
-// so that a rotated token or certificate (a re-projected Secret) is picked
-// up without a restart.
-type reloadingFile struct {
-	path string
-	mu   sync.Mutex
-	mod  time.Time
-	size int64
-	data []byte
-}
-
-func (f *reloadingFile) read() ([]byte, error) {
-	st, err := os.Stat(f.path)
-	if err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	// A file modified in the last two seconds is read again: two writes
-	// within one tick of the file system's clock leave the same mtime.
-	if f.data != nil && st.ModTime().Equal(f.mod) && st.Size() == f.size && time.Since(f.mod) > 2*time.Second {
-		return f.data, nil
-	}
-	data, err := os.ReadFile(f.path)
-	if err != nil {
-		return nil, err
-	}
-	f.data, f.mod, f.size = data, st.ModTime(), st.Size()
-	return data, nil
-}
-
-type reloadingKeyPair struct {
-	cert, key reloadingFile
-	mu        sync.Mutex
-	certPEM   []byte
-	keyPEM    []byte
-	pair      *tls.Certificate
-}
-
-func (k *reloadingKeyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	certPEM, err := k.cert.read()
-	if err != nil {
-		return nil, fmt.Errorf("read --tls-cert-file: %w", err)
-	}
-	keyPEM, err := k.key.read()
-	if err != nil {
-		return nil, fmt.Errorf("read --tls-key-file: %w", err)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.pair != nil && string(certPEM) == string(k.certPEM) && string(keyPEM) == string(k.keyPEM) {
-		return k.pair, nil
-	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		if k.pair != nil {
-			return k.pair, nil // mid-rotation: keep serving the previous pair
-		}
-		return nil, fmt.Errorf("load TLS key pair: %w", err)
-	}
-	k.pair, k.certPEM, k.keyPEM = &pair, certPEM, keyPEM
-	return k.pair, nil
 }

@@ -146,8 +146,11 @@ func Steady(mods ...Modifier) *Request {
 			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
 			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
 		),
+		WithWorkload("Running", 1, 1, SteadyConfigHash),
 		WithConditions(
+			Condition{"ConfigReady", "True", "ConfigValid", "DittoFS's configuration is rendered into ConfigMap demo-config", SteadySince},
 			Condition{"Available", "True", "ReplicaReady", "the DittoFS pod is ready", SteadySince},
+			Condition{"Progressing", "False", "RolloutComplete", "StatefulSet demo runs the current template", SteadySince},
 			Condition{"Authenticated", "True", "AuthenticationSucceeded", "logged in to the DittoFS API as k8s-operator", SteadySince},
 			Condition{"AdaptersDiscovered", "True", "PollSucceeded", "DittoFS reports nfs on 12049 (enabled), smb on 1445 (enabled)", SteadySince},
 			Condition{"AdaptersReady", "False", "LoadBalancerPending", "no load balancer address yet for smb (Service demo-adapter-smb); on a cluster without load balancers set spec.adapterServices.type to NodePort", SteadySince},
@@ -159,6 +162,26 @@ func Steady(mods ...Modifier) *Request {
 
 // SteadySince is when the conditions of Steady last changed.
 const SteadySince = "2026-11-25T20:06:00Z"
+
+// SteadyConfigHash is the pod template's config hash the hook answers for
+// the captured DittoServer "demo" (config.yaml alone: it reads no Secret of
+// the user's at start).
+const SteadyConfigHash = "b80f7bde8c75bef8"
+
+// WithWorkload sets the status the hook reports of the StatefulSet: the
+// phase, spec.replicas, the ready (and available) replicas and the config
+// hash.
+func WithWorkload(phase string, replicas, ready int, configHash string) Modifier {
+	return func(r *Request) {
+		st := r.status()
+		st["phase"], st["replicas"], st["readyReplicas"], st["availableReplicas"], st["configHash"] = phase, replicas, ready, ready, configHash
+		for k, v := range st {
+			if v == 0 {
+				delete(st, k) // omitempty, as the hook writes it
+			}
+		}
+	}
+}
 
 // WithSpec replaces the parent's spec, and drops the parent's annotations
 // (the captured kubectl last-applied copy of the old spec).
@@ -235,6 +258,113 @@ func WithoutRelatedSecrets() Modifier {
 	return func(r *Request) { r.tree["related"] = map[string]any{hook.KeySecret: map[string]any{}} }
 }
 
+// WithRelatedSecret adds, or replaces, a related Secret: one of the user's
+// that the customize hook named, as the API server stores it (its data,
+// UID and resourceVersion; a new resourceVersion is a rotation).
+func WithRelatedSecret(name string, data map[string]string, resourceVersion string) Modifier {
+	return func(r *Request) {
+		rel, _ := r.tree["related"].(map[string]any)
+		if rel == nil {
+			rel = map[string]any{}
+			r.tree["related"] = rel
+		}
+		secrets, _ := rel[hook.KeySecret].(map[string]any)
+		if secrets == nil {
+			secrets = map[string]any{}
+			rel[hook.KeySecret] = secrets
+		}
+		enc := map[string]any{}
+		for k, v := range data {
+			enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+		}
+		secrets[name] = map[string]any{
+			"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": name, "namespace": "default", "uid": "secret-uid-" + name, "resourceVersion": resourceVersion},
+			"data":     enc, "type": "Opaque",
+		}
+	}
+}
+
+// WithoutRelatedSecret removes a related Secret (it does not exist).
+func WithoutRelatedSecret(name string) Modifier {
+	return func(r *Request) {
+		if secrets, ok := r.tree["related"].(map[string]any)[hook.KeySecret].(map[string]any); ok {
+			delete(secrets, name)
+		}
+	}
+}
+
+// WithChildType declares an opt-in child type (hook.KeyServiceMonitor,
+// hook.KeyPerconaPGCluster): Metacontroller sends a key, an empty map when
+// nothing of it exists, for every child type the CompositeController
+// declares.
+func WithChildType(key string) Modifier {
+	return func(r *Request) { r.children(key) }
+}
+
+// PerconaCluster is an observed PerconaPGCluster "demo-postgres" whose
+// status.state is state ("" for none yet), owned by "demo".
+func PerconaCluster(state string) map[string]any {
+	owners := captured("Service", "demo-adapter-nfs")["metadata"].(map[string]any)["ownerReferences"]
+	obj := map[string]any{
+		"apiVersion": "pgv2.percona.com/v2", "kind": "PerconaPGCluster",
+		"metadata": map[string]any{"name": "demo-postgres", "namespace": "default", "uid": "pg-uid", "resourceVersion": "300",
+			"labels": map[string]any{"controller-uid": UID}, "ownerReferences": owners},
+		"spec": map[string]any{"crVersion": "2.8.0", "postgresVersion": 16},
+	}
+	if state != "" {
+		obj["status"] = map[string]any{"state": state}
+	}
+	return obj
+}
+
+// WithUpstreamStatefulSet makes the observed StatefulSet one the upstream
+// operator made: its selector and pod labels are app: dittofs-server,
+// instance: demo (a selector cannot change).
+func WithUpstreamStatefulSet() Modifier {
+	return WithChildEdit("StatefulSet", "demo", func(obj map[string]any) {
+		spec := obj["spec"].(map[string]any)
+		upstream := map[string]any{"app": "dittofs-server", "instance": "demo"}
+		spec["selector"] = map[string]any{"matchLabels": clone(upstream)}
+		spec["template"].(map[string]any)["metadata"].(map[string]any)["labels"] = clone(upstream)
+		delete(obj["metadata"].(map[string]any)["annotations"].(map[string]any), lastApplied)
+	})
+}
+
+// UpstreamNFSService is demo-adapter-nfs as the upstream operator makes it
+// for nfs on port: one Service with its TCP port, the portmapper on 111
+// (TCP and UDP), the same port over UDP and mDNS, under its own port names,
+// each with a node port; no last-applied annotation (the hook never
+// applied it).
+func UpstreamNFSService(port int) map[string]any {
+	s := AdapterService("demo-adapter-nfs", "nfs", port, 31236, "10.0.0.33", "203.0.113.10")
+	md := s["metadata"].(map[string]any)
+	delete(md["annotations"].(map[string]any), lastApplied)
+	md["labels"] = map[string]any{"app": "dittofs-server", "instance": "demo", "dittofs.io/adapter-service": "true", "dittofs.io/adapter-type": "nfs", "controller-uid": UID}
+	spec := s["spec"].(map[string]any)
+	spec["selector"] = map[string]any{"app": "dittofs-server", "instance": "demo"}
+	spec["ports"] = []any{
+		map[string]any{"name": "adapter-nfs", "port": port, "protocol": "TCP", "targetPort": port, "nodePort": 31236},
+		map[string]any{"name": "portmap", "port": 111, "protocol": "TCP", "targetPort": 10111, "nodePort": 31111},
+		map[string]any{"name": "portmap-udp", "port": 111, "protocol": "UDP", "targetPort": 10111, "nodePort": 31112},
+		map[string]any{"name": "adapter-nfs-udp", "port": port, "protocol": "UDP", "targetPort": port, "nodePort": 31237},
+		map[string]any{"name": "mdns", "port": 5353, "protocol": "UDP", "targetPort": 5353, "nodePort": 31353},
+	}
+	return s
+}
+
+// WithSnapshotStatus sets status.snapshotPolicies: what the hook recorded
+// as applied.
+func WithSnapshotStatus(hash string, shares ...string) Modifier {
+	return func(r *Request) {
+		sh := make([]any, len(shares))
+		for i, v := range shares {
+			sh[i] = v
+		}
+		r.status()["snapshotPolicies"] = map[string]any{"appliedHash": hash, "shares": sh}
+	}
+}
+
 // WithRelatedEdit changes a related object in place; kind is its Kind.
 func WithRelatedEdit(kind, name string, edit func(obj map[string]any)) Modifier {
 	return func(r *Request) {
@@ -280,6 +410,23 @@ func WithConditions(conds ...Condition) Modifier {
 	}
 }
 
+// WithAddedCondition adds a condition to status.conditions, before Ready
+// (which the hook writes last).
+func WithAddedCondition(c Condition) Modifier {
+	return func(r *Request) {
+		st := r.status()
+		conds, _ := st["conditions"].([]any)
+		add := map[string]any{"type": c.Type, "status": c.Status, "observedGeneration": 1, "lastTransitionTime": c.Since, "reason": c.Reason, "message": c.Message}
+		at := len(conds)
+		for i, x := range conds {
+			if x.(map[string]any)["type"] == "Ready" {
+				at = i
+			}
+		}
+		st["conditions"] = append(conds[:at:at], append([]any{add}, conds[at:]...)...)
+	}
+}
+
 // WithCondition changes the conditions of the given types (Status, Reason,
 // Message and Since of c; its Type names no one condition, types does).
 func WithCondition(c Condition, types ...string) Modifier {
@@ -321,6 +468,8 @@ func childKey(kind string) string {
 		return hook.KeyConfigMap
 	case "Secret":
 		return hook.KeySecret
+	case "PerconaPGCluster":
+		return hook.KeyPerconaPGCluster
 	}
 	panic("hooktest: unknown child kind " + kind)
 }

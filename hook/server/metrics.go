@@ -20,6 +20,7 @@ type Metrics struct {
 	polls         *prometheus.CounterVec
 	adaptersSeen  *prometheus.CounterVec
 	events        *prometheus.CounterVec
+	snapshotRuns  *prometheus.CounterVec
 	tokensCached  prometheus.GaugeFunc
 	tokensCounter func() int
 }
@@ -65,6 +66,10 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 			Name: "dittofs_hook_events_total",
 			Help: "Kubernetes Events by reason and result (created; duplicate: recorded already by a retry or another replica; dropped_queue_full; failed).",
 		}, []string{"reason", "result"}),
+		snapshotRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dittofs_hook_snapshot_policy_applies_total",
+			Help: "Applies of spec.snapshotPolicies to DittoFS (made only when the spec changed them) by outcome (the SnapshotPoliciesApplied reason).",
+		}, []string{"reason"}),
 	}
 	if tokens == nil {
 		tokens = func() int { return 0 }
@@ -74,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		Name: "dittofs_hook_tokens_cached",
 		Help: "DittoFS sessions held in the token cache.",
 	}, func() float64 { return float64(m.tokensCounter()) })
-	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.events, m.tokensCached)
+	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.events, m.snapshotRuns, m.tokensCached)
 	// Series whose label values are known up front start at zero, so that a
 	// dashboard or an alert on rate() sees them before the first event.
 	for _, result := range []string{"ok", "error"} {
@@ -156,6 +161,13 @@ func (m *Metrics) poll(o hook.Observation) {
 func (m *Metrics) event(reason, result string) {
 	if m != nil {
 		m.events.WithLabelValues(reason, result).Inc()
+	}
+}
+
+// snapshots counts an apply of the snapshot policies by its outcome.
+func (m *Metrics) snapshots(o hook.Observation) {
+	if m != nil && o.Snapshots().State != hook.NotTried {
+		m.snapshotRuns.WithLabelValues(o.Snapshots().Reason).Inc()
 	}
 }
 

@@ -47,12 +47,18 @@ type Options struct {
 	// Timeout bounds all DittoFS calls of one sync (Metacontroller gives up
 	// on the hook after 10 s).
 	Timeout time.Duration
-	// HTTPClient calls DittoFS.
+	// HTTPClient calls DittoFS over plain HTTP.
 	HTTPClient *http.Client
-	Accounts   *dittofs.Accounts
-	Secrets    *hook.SecretSource
-	Logger     *slog.Logger
-	Metrics    *Metrics
+	// Transports hands out the clients of DittoServers served over TLS,
+	// one per DittoServer (default: a new cache).
+	Transports *dittofs.Transports
+	// ClientIdentity is the client certificate presented to DittoServers
+	// that require one (controlPlane.clientCASecretName); nil: none.
+	ClientIdentity *dittofs.ClientIdentity
+	Accounts       *dittofs.Accounts
+	Secrets        *hook.SecretSource
+	Logger         *slog.Logger
+	Metrics        *Metrics
 	// Gatherer serves /metrics.
 	Gatherer prometheus.Gatherer
 	// AuthToken, when set, is the bearer token Metacontroller must present.
@@ -109,6 +115,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.Accounts == nil {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
+	}
+	if o.Transports == nil {
+		o.Transports = dittofs.NewTransports(dittofs.TransportOptions{})
 	}
 	if o.MaxConcurrentSyncs <= 0 {
 		o.MaxConcurrentSyncs = DefaultMaxConcurrentSyncs
@@ -304,7 +313,17 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	if err != nil {
 		return sync.ObserveUnreachable(err.Error())
 	}
-	client, err := dittofs.NewClient(api, s.opts.HTTPClient, s.opts.Metrics.ObserveDittoFS)
+	hc := s.opts.HTTPClient
+	if plan.TLS != nil {
+		target := dittofs.TLSTarget{CA: plan.TLS.CA, ServerName: plan.TLS.ServerName}
+		if plan.TLS.Mutual {
+			target.Client = s.opts.ClientIdentity // nil: the hook refuses the handshake, saying why
+		}
+		if hc, err = s.opts.Transports.Client(plan.Key, target); err != nil {
+			return sync.ObserveCA(err)
+		}
+	}
+	client, err := dittofs.NewClient(api, hc, s.opts.Metrics.ObserveDittoFS)
 	if err != nil {
 		return sync.ObserveUnreachable("the hook's --dittofs-url-template gives an invalid URL: " + err.Error())
 	}
@@ -321,6 +340,8 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 		err := s.opts.Accounts.DeleteOperator(ctx, target)
 		if err != nil {
 			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
+		} else {
+			s.opts.Transports.Forget(plan.Key)
 		}
 		return sync.ObserveFinalize(err, api)
 	}
@@ -333,6 +354,24 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	obs := sync.ObservePoll(adapters, err, api).WithProvision(provision)
 	if p := obs.Poll(); p.State == hook.Failed {
 		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
+		return obs
+	}
+	if snap := plan.Snapshots; snap != nil {
+		// Only when the spec's policies differ from those the status
+		// records as applied: a steady DittoServer costs no admin login.
+		var res *dittofs.SnapshotPolicyResult
+		err := s.opts.Accounts.AsAdmin(ctx, target, func(token string) error {
+			var err error
+			res, err = dittofs.ApplySnapshotPolicies(ctx, client, token, snap.Desired, snap.Managed)
+			return err
+		})
+		obs = sync.ObserveSnapshots(obs, res, err)
+		s.opts.Metrics.snapshots(obs)
+		if o := obs.Snapshots(); o.State == hook.Failed {
+			log.Warn("snapshot policies not applied", "reason", o.Reason, "message", o.Message)
+		} else if res != nil {
+			log.Info("snapshot policies applied", "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
+		}
 	}
 	return obs
 }
@@ -340,6 +379,10 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 // baseURL is the address of a DittoServer's API. The name and namespace
 // are DNS labels by then (checkParent, parseServer), so they cannot change
 // the URL's structure; the result is checked all the same.
+//
+// A DittoServer served over TLS is dialled over https whatever scheme the
+// template says: its host and port are the template's, the name its
+// certificate must carry the API Service's (hook.TLSPlan.ServerName).
 func (s *Server) baseURL(p hook.Plan) (string, error) {
 	if s.urlTmpl == nil {
 		return p.Address(), nil
@@ -354,6 +397,9 @@ func (s *Server) baseURL(p hook.Plan) (string, error) {
 	u, err := dittofs.ParseBaseURL(b.String())
 	if err != nil {
 		return "", fmt.Errorf("the hook's --dittofs-url-template: %w", err)
+	}
+	if p.TLS != nil {
+		u.Scheme = "https"
 	}
 	return u.String(), nil
 }

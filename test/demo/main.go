@@ -171,7 +171,7 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	})
 	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPassword, Port: dfsPort, LogDir: dir})
 	fmt.Printf("   started DittoFS v0.29.0 (pid %d) on %s (nfs on %d, smb on %d)\n", dfs.PID(), dfs.URL, dfs.NFSPort, dfs.SMBPort)
-	cluster.Kubectl("patch", "statefulset", name, "--subresource=status", "--type=merge", "-p", `{"status":{"replicas":1,"readyReplicas":1,"availableReplicas":1,"currentReplicas":1,"updatedReplicas":1}}`)
+	cluster.MarkStatefulSetReady("default", name)
 	fmt.Printf("   StatefulSet %s marked ready\n", name)
 
 	step("Playing the cloud: every LoadBalancer Service gets an address")

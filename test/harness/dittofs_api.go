@@ -73,7 +73,7 @@ func (a *DittoFSAPI) CallToken(token, method, path string, in any) (int, string)
 // Where a DittoServer's pod mounts its metadata and content volumes.
 const (
 	PodMetadataDir = "/data/store/metadata"
-	PodContentDir  = "/data/store/content"
+	PodContentDir  = "/data/store/block"
 )
 
 // CreateShare creates what a share needs in DittoFS v0.29.0 — a badger

@@ -50,11 +50,18 @@ type StandIn struct {
 	Resync time.Duration
 	// Logf receives one line per action; may be nil.
 	Logf func(format string, args ...any)
+	// ChildTypes are the opt-in child types the CompositeController
+	// declares besides the hook's five (OptInServiceMonitor,
+	// OptInPerconaPGCluster), as manifests/components adds them.
+	ChildTypes []ChildType
 
-	mu       sync.Mutex
-	errors   []string
-	syncs    int
-	state    map[string]*parentState
+	mu     sync.Mutex
+	errors []string
+	syncs  int
+	state  map[string]*parentState
+	// applied is the object last applied per child (key/namespace/name):
+	// what dynamic-apply keeps in its last-applied annotation.
+	applied  map[string]object
 	stop     chan struct{}
 	stopped  chan struct{}
 	http     *http.Client
@@ -66,6 +73,29 @@ type parentState struct {
 	next        time.Time
 	customized  int64
 	related     []string
+}
+
+// ChildType is a child resource of the CompositeController: its key in a
+// request, its collection path (with %s for the namespace) and whether its
+// update strategy is OnDelete.
+type ChildType struct {
+	Key, Path string
+	OnDelete  bool
+}
+
+// The opt-in child types of manifests/components.
+var (
+	OptInServiceMonitor   = ChildType{"ServiceMonitor.monitoring.coreos.com/v1", "/apis/monitoring.coreos.com/v1/namespaces/%s/servicemonitors", false}
+	OptInPerconaPGCluster = ChildType{"PerconaPGCluster.pgv2.percona.com/v2", "/apis/pgv2.percona.com/v2/namespaces/%s/perconapgclusters", true}
+)
+
+// childTypes are every declared child type.
+func (s *StandIn) childTypes() []ChildType {
+	out := make([]ChildType, 0, len(childResources)+len(s.ChildTypes))
+	for _, cr := range childResources {
+		out = append(out, ChildType{cr.key, cr.path, cr.onDelete})
+	}
+	return append(out, s.ChildTypes...)
 }
 
 var childResources = []struct {
@@ -84,6 +114,7 @@ const parentPath = "/apis/dittofs.dittofs.com/v1alpha1"
 // Start runs the stand-in until Stop.
 func (s *StandIn) Start() {
 	s.state = map[string]*parentState{}
+	s.applied = map[string]object{}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.http = &http.Client{Timeout: 15 * time.Second}
 	if s.Resync == 0 {
@@ -146,6 +177,12 @@ func (s *StandIn) get(path string, out any) bool {
 	if code == http.StatusNotFound {
 		return false
 	}
+	if code == http.StatusTooManyRequests {
+		// The API server asks to retry (a CRD just established: "storage
+		// is (re)initializing"); Metacontroller's informers retry too.
+		s.logf("GET %s: 429, retrying", path)
+		return false
+	}
 	if code != 200 {
 		s.fail("GET %s: %d %s", path, code, body)
 		return false
@@ -201,15 +238,15 @@ func (s *StandIn) reconcile(parent object) {
 
 	children := map[string]map[string]object{}
 	fp := []string{str(md, "resourceVersion")}
-	for _, cr := range childResources {
+	for _, cr := range s.childTypes() {
 		var list struct {
 			Items []object `json:"items"`
 		}
-		children[cr.key] = map[string]object{}
-		if !s.get(fmt.Sprintf(cr.path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
+		children[cr.Key] = map[string]object{}
+		if !s.get(fmt.Sprintf(cr.Path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
 			return
 		}
-		kind, apiVersion, _ := strings.Cut(cr.key, ".")
+		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
 		for _, c := range list.Items {
 			if !ownedBy(c, uid) {
 				continue
@@ -217,8 +254,8 @@ func (s *StandIn) reconcile(parent object) {
 			// List items carry no kind; Metacontroller sends full objects.
 			c["kind"], c["apiVersion"] = kind, apiVersion
 			cmd := meta(c)
-			children[cr.key][str(cmd, "name")] = c
-			fp = append(fp, cr.key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
+			children[cr.Key][str(cmd, "name")] = c
+			fp = append(fp, cr.Key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
 		}
 	}
 	related := map[string]map[string]object{"Secret.v1": {}}
@@ -282,13 +319,13 @@ func (s *StandIn) reconcile(parent object) {
 		desired[key+"/"+cname] = true
 		s.applyChild(parent, key, c, children[key][cname])
 	}
-	for _, cr := range childResources {
-		for cname := range children[cr.key] {
-			if !desired[cr.key+"/"+cname] {
-				s.logf("delete %s %s/%s", cr.key, ns, cname)
-				code, body := s.Cluster.Do("DELETE", fmt.Sprintf(cr.path, ns)+"/"+cname+"?propagationPolicy=Background", "", nil)
+	for _, cr := range s.childTypes() {
+		for cname := range children[cr.Key] {
+			if !desired[cr.Key+"/"+cname] {
+				s.logf("delete %s %s/%s", cr.Key, ns, cname)
+				code, body := s.Cluster.Do("DELETE", fmt.Sprintf(cr.Path, ns)+"/"+cname+"?propagationPolicy=Background", "", nil)
 				if code >= 300 && code != http.StatusNotFound {
-					s.fail("delete %s %s: %d %s", cr.key, cname, code, body)
+					s.fail("delete %s %s: %d %s", cr.Key, cname, code, body)
 				}
 			}
 		}
@@ -370,18 +407,20 @@ func (s *StandIn) applyChild(parent object, key string, desired, live object) {
 	}}
 	var path string
 	onDelete := false
-	for _, cr := range childResources {
-		if cr.key == key {
-			path, onDelete = fmt.Sprintf(cr.path, ns), cr.onDelete
+	for _, cr := range s.childTypes() {
+		if cr.Key == key {
+			path, onDelete = fmt.Sprintf(cr.Path, ns), cr.OnDelete
 		}
 	}
 	if path == "" {
 		s.fail("hook returned a %s, which the controller does not own", key)
 		return
 	}
-	if live != nil && (onDelete || covers(live, c)) {
+	id := key + "/" + ns + "/" + str(md, "name")
+	if live != nil && (onDelete || covers(live, c, s.applied[id])) {
 		return
 	}
+	s.applied[id] = c
 	verb := "create"
 	if live != nil {
 		verb = "update"
@@ -406,14 +445,19 @@ func (s *StandIn) patch(path, contentType string, body any) {
 }
 
 // covers says whether the live object already holds everything desired
-// holds, judged the way dynamic-apply does.
-func covers(live, desired any) bool {
+// holds, judged the way dynamic-apply does: a list whose items carry a
+// merge key is matched item by item, and a live item desired lacks is a
+// difference only when the last applied object had it (dynamic-apply
+// removes what it applied before, and keeps what others added: the ports
+// of a Service another controller made, say). last may be nil.
+func covers(live, desired, last any) bool {
 	switch d := desired.(type) {
 	case map[string]any:
 		l, ok := live.(map[string]any)
 		if !ok {
 			return false
 		}
+		lastMap, _ := last.(map[string]any)
 		for k, dv := range d {
 			lv, ok := l[k]
 			if !ok {
@@ -422,31 +466,43 @@ func covers(live, desired any) bool {
 				}
 				return false
 			}
-			if !covers(lv, dv) {
+			if !covers(lv, dv, lastMap[k]) {
 				return false
 			}
 		}
 		return true
 	case []any:
 		l, ok := live.([]any)
-		if !ok || len(l) != len(d) {
+		if !ok {
 			return false
 		}
 		key := mergeKey(d)
 		if key == "" {
 			return reflect.DeepEqual(normalize(l), normalize(d))
 		}
-		for _, di := range d {
-			dm := di.(map[string]any)
-			found := false
-			for _, li := range l {
-				if lm, ok := li.(map[string]any); ok && reflect.DeepEqual(lm[key], dm[key]) {
-					found = covers(lm, dm)
-					break
+		lastList, _ := last.([]any)
+		item := func(list []any, k any) map[string]any {
+			for _, x := range list {
+				if m, ok := x.(map[string]any); ok && reflect.DeepEqual(normalize(m[key]), normalize(k)) {
+					return m
 				}
 			}
-			if !found {
+			return nil
+		}
+		for _, di := range d {
+			dm := di.(map[string]any)
+			lm := item(l, dm[key])
+			if lm == nil || !covers(lm, dm, item(lastList, dm[key])) {
 				return false
+			}
+		}
+		for _, li := range l {
+			lm, ok := li.(map[string]any)
+			if !ok {
+				return false
+			}
+			if item(d, lm[key]) == nil && item(lastList, lm[key]) != nil {
+				return false // applied before, desired no longer: removed
 			}
 		}
 		return true

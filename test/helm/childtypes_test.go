@@ -77,3 +77,43 @@ func overlay(t *testing.T, components ...string) string {
 	}
 	return dir
 }
+
+// TestDittoFSClientIdentity: the component manifests/components/dittofs-client-tls
+// and the chart's dittofsClientTLS.secretName give the hook the same client
+// identity: the flags, the mount and the Secret volume; without them the
+// hook has none (and is started without the flags, which would otherwise
+// stop it at start for a missing file).
+func TestDittoFSClientIdentity(t *testing.T) {
+	helm := harness.Binary(t, "helm")
+	kubectl := harness.Binary(t, "kubectl")
+	const dep = "Deployment dittofs-system/dittofs-hook"
+	kust := objects(t, run(t, kubectl, "kustomize", overlay(t, "dittofs-client-tls")))[dep]
+	chart := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--set", "dittofsClientTLS.secretName=dittofs-hook-dittofs-client-tls"))[dep]
+	container := func(o map[string]any) map[string]any {
+		return dig(o, "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
+	}
+	for _, field := range []string{"args", "volumeMounts"} {
+		if d := cmp.Diff(container(kust)[field], container(chart)[field]); d != "" {
+			t.Errorf("hook container %s differs (-kustomize +helm):\n%s", field, d)
+		}
+	}
+	if d := cmp.Diff(dig(kust, "spec", "template", "spec", "volumes"), dig(chart, "spec", "template", "spec", "volumes")); d != "" {
+		t.Errorf("volumes differ (-kustomize +helm):\n%s", d)
+	}
+	args := strings.Join(toStrings(container(kust)["args"]), " ")
+	if !strings.Contains(args, "--dittofs-client-cert-file=/var/run/dittofs-hook/dittofs-client/tls.crt") || !strings.Contains(args, "--dittofs-client-key-file=/var/run/dittofs-hook/dittofs-client/tls.key") {
+		t.Errorf("the component's hook args lack the client identity: %s", args)
+	}
+	base := objects(t, run(t, kubectl, "kustomize", "manifests"))[dep]
+	if strings.Contains(strings.Join(toStrings(container(base)["args"]), " "), "dittofs-client") {
+		t.Error("the base install passes a client identity")
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}

@@ -49,6 +49,10 @@ var readmeRules = []readmeRule{
 	{prefix: "kubectl apply -f manifests/samples/", elsewhere: "a real cluster; the e2e suite applies every sample"},
 	{prefix: "kubectl get dittofs", elsewhere: "a real cluster; the e2e suite reads the printer columns"},
 	{prefix: "kubectl events ", elsewhere: "a real cluster; the node tier and the e2e suite run it and print what it shows"},
+	{prefix: "kubectl -n dittofs scale deployment dittofs-operator-controller-manager", elsewhere: "a real cluster running the upstream operator"},
+	{prefix: "kubectl get dittoservers -A -o jsonpath=", elsewhere: "TestMoveFromUpstream runs it, as written, against a real API server"},
+	{prefix: "ns=NAMESPACE name=NAME;", elsewhere: "TestMoveFromUpstream runs it, as written, against a real API server"},
+	{prefix: "kubectl apply --server-side --force-conflicts -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install server-side"},
 	{prefix: "docker build ", elsewhere: "needs a Docker engine, which CI machines lack; TestDockerfile checks the Dockerfile's build and TestReadmeCommands the make targets"},
 	{prefix: "docker push ", elsewhere: "needs a Docker engine and a registry"},
 }
@@ -63,7 +67,7 @@ func TestReadmeCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmds := shellCommands(string(readme))
+	cmds := harness.ShellCommands(string(readme))
 	if len(cmds) < 10 {
 		t.Fatalf("found only %d commands in the README's sh blocks", len(cmds))
 	}
@@ -85,41 +89,6 @@ func TestReadmeCommands(t *testing.T) {
 			t.Logf("not run here: %s — %s", cmd, rule.elsewhere)
 		}
 	}
-}
-
-// shellCommands returns the commands of the README's ```sh blocks, with
-// continuation lines joined and comments removed.
-func shellCommands(md string) []string {
-	var out []string
-	in := false
-	var cur strings.Builder
-	for _, line := range strings.Split(md, "\n") {
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case !in && trimmed == "```sh":
-			in = true
-			continue
-		case in && strings.HasPrefix(trimmed, "```"):
-			in = false
-			continue
-		case !in:
-			continue
-		}
-		if i := strings.Index(trimmed, "  #"); i >= 0 {
-			trimmed = strings.TrimSpace(trimmed[:i])
-		}
-		if strings.HasPrefix(trimmed, "#") || trimmed == "" {
-			continue
-		}
-		if c, ok := strings.CutSuffix(trimmed, `\`); ok {
-			cur.WriteString(strings.TrimSpace(c) + " ")
-			continue
-		}
-		cur.WriteString(trimmed)
-		out = append(out, cur.String())
-		cur.Reset()
-	}
-	return out
 }
 
 // bash runs a command line in the repository's root, as a user's shell
