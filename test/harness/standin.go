@@ -2,10 +2,10 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -18,9 +18,10 @@ import (
 // real Metacontroller binary is given (METACONTROLLER_BIN). It implements
 // the part of the contract the hook relies on, against the real API server:
 //
-//   - it watches (polls) DittoServers and the children they own, and syncs a
-//     parent when it or one of its children changed, or when the hook's
-//     resyncAfterSeconds is due;
+//   - it watches DittoServers and the children they own (a list, then a
+//     watch, per kind, cluster-wide, as Metacontroller's informers do), and
+//     syncs a parent when it or one of its children changed, or when the
+//     hook's resyncAfterSeconds is due;
 //   - it calls /customize once per parent generation and sends the Secrets
 //     it names as related objects;
 //   - it POSTs {controller, parent, children, related, finalizing} to /sync
@@ -65,7 +66,9 @@ type StandIn struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	http     *http.Client
-	hookDown bool
+	parents  *informer
+	children map[string]*informer // by child key
+	cancel   context.CancelFunc
 }
 
 type parentState struct {
@@ -120,6 +123,20 @@ func (s *StandIn) Start() {
 	if s.Resync == 0 {
 		s.Resync = 600 * time.Second
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.parents = newInformer(s.Cluster, parentPath+"/dittoservers", "DittoServer", "dittofs.dittofs.com/v1alpha1")
+	go s.parents.run(ctx)
+	s.children = map[string]*informer{}
+	for _, cr := range s.childTypes() {
+		// Metacontroller selects children by the controller-uid label it
+		// adds (generateSelector), then keeps those the parent controls;
+		// it watches each type cluster-wide.
+		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
+		in := newInformer(s.Cluster, strings.Replace(cr.Path, "/namespaces/%s", "", 1)+"?labelSelector=controller-uid", kind, apiVersion)
+		s.children[cr.Key] = in
+		go in.run(ctx)
+	}
 	go func() {
 		defer close(s.stopped)
 		t := time.NewTicker(200 * time.Millisecond)
@@ -135,11 +152,14 @@ func (s *StandIn) Start() {
 	}()
 }
 
-// Stop ends the loop.
+// Stop ends the loop and its watches. A stopped stand-in can be started
+// again (a restarted Metacontroller): it lists everything anew and syncs
+// every parent.
 func (s *StandIn) Stop() {
 	if s.stop != nil {
 		close(s.stop)
 		<-s.stopped
+		s.cancel()
 		s.stop = nil
 	}
 }
@@ -196,15 +216,39 @@ func (s *StandIn) get(path string, out any) bool {
 
 type object = map[string]any
 
+// round looks at every parent in the caches (nothing before every cache
+// has listed once), its children grouped by the parent that controls them.
 func (s *StandIn) round() {
-	var parents struct {
-		Items []object `json:"items"`
-	}
-	if !s.get(parentPath+"/dittoservers", &parents) {
+	parents, ok := s.parents.snapshot()
+	if !ok {
 		return
 	}
-	for _, p := range parents.Items {
-		s.reconcile(p)
+	owned := map[string]map[string]map[string]object{} // parent UID → child key → name → child
+	for key, in := range s.children {
+		objs, ok := in.snapshot()
+		if !ok {
+			return
+		}
+		for _, c := range objs {
+			uid := controllerUID(c)
+			if uid == "" {
+				continue
+			}
+			if owned[uid] == nil {
+				owned[uid] = map[string]map[string]object{}
+			}
+			if owned[uid][key] == nil {
+				owned[uid][key] = map[string]object{}
+			}
+			owned[uid][key][str(meta(c), "name")] = c
+		}
+	}
+	sort.Slice(parents, func(i, j int) bool {
+		a, b := meta(parents[i]), meta(parents[j])
+		return str(a, "namespace")+"/"+str(a, "name") < str(b, "namespace")+"/"+str(b, "name")
+	})
+	for _, p := range parents {
+		s.reconcile(p, owned[str(meta(p), "uid")])
 	}
 }
 
@@ -219,7 +263,7 @@ func meta(o object) object {
 
 func str(o object, k string) string { v, _ := o[k].(string); return v }
 
-func (s *StandIn) reconcile(parent object) {
+func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	md := meta(parent)
 	ns, name, uid := str(md, "namespace"), str(md, "name"), str(md, "uid")
 	gen, _ := md["generation"].(float64)
@@ -239,23 +283,13 @@ func (s *StandIn) reconcile(parent object) {
 	children := map[string]map[string]object{}
 	fp := []string{str(md, "resourceVersion")}
 	for _, cr := range s.childTypes() {
-		var list struct {
-			Items []object `json:"items"`
-		}
 		children[cr.Key] = map[string]object{}
-		if !s.get(fmt.Sprintf(cr.Path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
-			return
-		}
-		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
-		for _, c := range list.Items {
-			if !ownedBy(c, uid) {
+		for cname, c := range owned[cr.Key] {
+			if str(meta(c), "namespace") != ns {
 				continue
 			}
-			// List items carry no kind; Metacontroller sends full objects.
-			c["kind"], c["apiVersion"] = kind, apiVersion
-			cmd := meta(c)
-			children[cr.Key][str(cmd, "name")] = c
-			fp = append(fp, cr.Key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
+			children[cr.Key][cname] = c
+			fp = append(fp, cr.Key+"/"+cname+"@"+str(meta(c), "resourceVersion"))
 		}
 	}
 	related := map[string]map[string]object{"Secret.v1": {}}
@@ -556,14 +590,16 @@ func copyObject(o object) object {
 	return out
 }
 
-func ownedBy(o object, uid string) bool {
+// controllerUID is the UID of the object's controlling owner, or "".
+func controllerUID(o object) string {
 	refs, _ := meta(o)["ownerReferences"].([]any)
 	for _, r := range refs {
-		if m, ok := r.(map[string]any); ok && m["uid"] == uid && m["controller"] == true {
-			return true
+		if m, ok := r.(map[string]any); ok && m["controller"] == true {
+			uid, _ := m["uid"].(string)
+			return uid
 		}
 	}
-	return false
+	return ""
 }
 
 func strings_(v any) []string {
