@@ -33,6 +33,21 @@ type fault struct {
 	recovery time.Duration
 	ok       bool // recovered in time
 	at       time.Duration
+	// effect: the Ready reasons of the DittoServers that were not ready
+	// while the fault held or recovered, with how many were.
+	effect map[string]map[string]bool
+}
+
+func (f *fault) effectString() string {
+	if len(f.effect) == 0 {
+		return "no DittoServer left Ready"
+	}
+	var parts []string
+	for reason, servers := range f.effect {
+		parts = append(parts, fmt.Sprintf("%s ×%d", reason, len(servers)))
+	}
+	sort.Strings(parts)
+	return "not Ready: " + strings.Join(parts, ", ")
 }
 
 var kinds = []*faultKind{
@@ -105,7 +120,21 @@ func (s *soak) run(t *testing.T) {
 		s.mu.Lock()
 		s.undo[f] = end
 		s.mu.Unlock()
-		time.Sleep(f.hold)
+		// Watch what the fault does while it holds, as a user would.
+		f.effect = map[string]map[string]bool{}
+		var effectMu sync.Mutex
+		s.f.seen = func(srv, reason string) {
+			effectMu.Lock()
+			defer effectMu.Unlock()
+			if f.effect[reason] == nil {
+				f.effect[reason] = map[string]bool{}
+			}
+			f.effect[reason][srv] = true
+		}
+		for held := time.Now(); time.Since(held) < f.hold; {
+			_, _ = s.f.look()
+			time.Sleep(min(500*time.Millisecond, f.hold-time.Since(held)))
+		}
 		if err := end(); err != nil {
 			t.Errorf("soak: #%d %s: ending it: %v", i, f.kind.name, err)
 		}
@@ -113,6 +142,7 @@ func (s *soak) run(t *testing.T) {
 		delete(s.undo, f)
 		s.mu.Unlock()
 		took, ok, detail := s.f.waitHealthy(recoveryTimeout, nil)
+		s.f.seen = nil
 		f.recovery, f.ok = took, ok
 		s.faults = append(s.faults, f)
 		state := fmt.Sprintf("recovered in %.1f s", took.Seconds())
@@ -120,7 +150,7 @@ func (s *soak) run(t *testing.T) {
 			state = "NOT recovered within " + recoveryTimeout.String() + ": " + detail
 			t.Errorf("soak: #%d %s %s: not recovered within %s: %s", i, f.kind.name, f.detail, recoveryTimeout, detail)
 		}
-		t.Logf("soak: %3d  +%6.1f s  %-21s %-44s held %4.1f s, %s", i, f.at.Seconds(), f.kind.name, f.detail, f.hold.Seconds(), state)
+		t.Logf("soak: %3d  +%6.1f s  %-21s %-48s held %4.1f s, %s; %s", i, f.at.Seconds(), f.kind.name, f.detail, f.hold.Seconds(), state, f.effectString())
 		time.Sleep(f.gap)
 	}
 	s.f.ledger.setPhase("after the faults")
@@ -154,10 +184,17 @@ func (s *soak) final(t *testing.T) {
 func (s *soak) table(t *testing.T) {
 	byKind := map[string][]time.Duration{}
 	failed := map[string]int{}
+	reasons := map[string]map[string]bool{}
 	for _, f := range s.faults {
 		byKind[f.kind.name] = append(byKind[f.kind.name], f.recovery)
 		if !f.ok {
 			failed[f.kind.name]++
+		}
+		if reasons[f.kind.name] == nil {
+			reasons[f.kind.name] = map[string]bool{}
+		}
+		for r := range f.effect {
+			reasons[f.kind.name][r] = true
 		}
 	}
 	viol := map[string]int{}
@@ -165,7 +202,7 @@ func (s *soak) table(t *testing.T) {
 		viol[v.phase]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "| fault | injected | invariant violations | recovery p50 | recovery max |\n| --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| fault | injected | invariant violations | recovery p50 | recovery max | Ready reasons seen while it held |\n| --- | --- | --- | --- | --- | --- |\n")
 	total, totalViol := 0, 0
 	for _, k := range kinds {
 		rec := byKind[k.name]
@@ -177,17 +214,26 @@ func (s *soak) table(t *testing.T) {
 		if failed[k.name] > 0 {
 			mx = fmt.Sprintf("not recovered %d×", failed[k.name])
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s |\n", k.name, len(rec), viol[k.name], p50, mx)
+		var rs []string
+		for r := range reasons[k.name] {
+			rs = append(rs, r)
+		}
+		sort.Strings(rs)
+		seen := strings.Join(rs, ", ")
+		if seen == "" {
+			seen = "–"
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |\n", k.name, len(rec), viol[k.name], p50, mx, seen)
 		total += len(rec)
 		totalViol += viol[k.name]
 	}
 	for _, p := range []string{"fleet", "after the faults"} {
 		if viol[p] > 0 {
-			fmt.Fprintf(&b, "| (%s) | – | %d | – | – |\n", p, viol[p])
+			fmt.Fprintf(&b, "| (%s) | – | %d | – | – | – |\n", p, viol[p])
 			totalViol += viol[p]
 		}
 	}
-	fmt.Fprintf(&b, "| **all** | %d | %d | | |\n", total, totalViol)
+	fmt.Fprintf(&b, "| **all** | %d | %d | | | |\n", total, totalViol)
 	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		t.Logf("soak-table: %s", line)
 	}

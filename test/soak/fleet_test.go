@@ -35,6 +35,9 @@ type fleet struct {
 	memBefore  int64
 	readyAfter time.Duration
 	figures    []string
+	// seen, when set, receives every not-ready DittoServer's reason that
+	// look reads (what a fault did, as a user would see it).
+	seen func(server, reason string)
 }
 
 type server struct{ ns, name string }
@@ -138,6 +141,9 @@ func (f *fleet) look() (view, error) {
 		v.ready[key] = ok
 		if !ok {
 			v.notReady = append(v.notReady, key+" ("+why+")")
+			if f.seen != nil {
+				f.seen(key, why)
+			}
 		}
 	}
 	code, body = f.n.Do("GET", "/apis/apps/v1/namespaces/dittofs-system/deployments/dittofs-hook", "", nil)
