@@ -81,7 +81,7 @@ func newSoak(f *fleet) *soak {
 func (s *soak) draw() *fault {
 	iv := s.f.cfg.interval
 	return &fault{
-		kind:   kinds[s.rng.IntN(len(kinds))],
+		kind:   s.f.cfg.faults[s.rng.IntN(len(s.f.cfg.faults))],
 		server: s.f.servers[s.rng.IntN(len(s.f.servers))],
 		pick:   s.rng.IntN(1 << 20),
 		hold:   2*time.Second + time.Duration(s.rng.Int64N(int64(2*iv-2*time.Second))),
@@ -94,7 +94,7 @@ func (s *soak) run(t *testing.T) {
 	t.Logf("soak: seed %d — DITTOFS_HOOK_SOAK_SEED=%d DITTOFS_HOOK_SOAK_SERVERS=%d DITTOFS_HOOK_SOAK_DURATION=%s go test ./test/soak -run TestSoak -v reproduces this schedule",
 		cfg.seed, cfg.seed, cfg.servers, cfg.duration)
 	t.Logf("soak: fault kinds:")
-	for _, k := range kinds {
+	for _, k := range cfg.faults {
 		t.Logf("soak:   %-21s %s", k.name, k.what)
 	}
 	t.Cleanup(func() {
@@ -385,16 +385,32 @@ func injectCutOff(s *soak, t *testing.T, f *fault) (func() error, error) {
 		return nil, err
 	}
 	f.detail = "all DittoServers"
-	// kube-router applies the policy within about a second; cut the
-	// established flows after it has.
-	time.Sleep(1500 * time.Millisecond)
-	for _, p := range s.f.hookPods(t) {
-		out, err := exec.Command("conntrack", "-D", "-p", "tcp", "--orig-src", p.ip, "--orig-port-dst", "8080").CombinedOutput()
-		if err != nil && !strings.Contains(string(out), "0 flow entries") {
-			t.Logf("soak: conntrack -D for %s: %v %s", p.ip, err, strings.TrimSpace(string(out)))
+	// kube-router applies the policy a moment later; until it has, new
+	// connections pass and become known ones. Cut the flows every second
+	// while the fault holds.
+	pods := s.f.hookPods(t)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			for _, p := range pods {
+				out, err := exec.Command("conntrack", "-D", "-p", "tcp", "--orig-src", p.ip, "--orig-port-dst", "8080").CombinedOutput()
+				if err != nil && !strings.Contains(string(out), "0 flow entries") {
+					t.Logf("soak: conntrack -D for %s: %v %s", p.ip, err, strings.TrimSpace(string(out)))
+				}
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(time.Second):
+			}
 		}
-	}
-	return func() error { return setEgress(np.Spec.Egress) }, nil
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		return setEgress(np.Spec.Egress)
+	}, nil
 }
 
 func injectAPIServer(s *soak, t *testing.T, f *fault) (func() error, error) {

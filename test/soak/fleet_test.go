@@ -38,6 +38,8 @@ type fleet struct {
 	// seen, when set, receives every not-ready DittoServer's reason that
 	// look reads (what a fault did, as a user would see it).
 	seen func(server, reason string)
+	// putLatency: how long DittoFS took to answer each disable.
+	putLatency []time.Duration
 }
 
 type server struct{ ns, name string }
@@ -216,7 +218,7 @@ func (f *fleet) bringUp(t *testing.T) {
 	for _, ns := range f.namespaces {
 		n.Kubectl("create", "namespace", ns)
 	}
-	f.memBefore = nodeMemUsed()
+	f.memBefore = podsWorkingSet(t)
 	var docs []string
 	for _, s := range f.servers {
 		docs = append(docs, f.manifest(s))
@@ -233,10 +235,40 @@ func (f *fleet) bringUp(t *testing.T) {
 	t.Logf("fleet: all %d DittoServers Ready %.1f s after the apply (each a DittoFS pod, its claims bound, both adapters at an address)", len(f.servers), took.Seconds())
 }
 
-// nodeMemUsed is MemTotal − MemAvailable, in bytes.
-func nodeMemUsed() int64 {
-	total, avail := meminfo("MemTotal"), meminfo("MemAvailable")
-	return total - avail
+// podsWorkingSet is the working set of every pod on the node (the
+// kubelet's kubepods cgroup).
+func podsWorkingSet(t *testing.T) int64 {
+	st, err := harness.CgroupStats("/kubepods")
+	if err != nil {
+		t.Fatalf("the node's kubepods cgroup: %v", err)
+	}
+	return st.WorkingSetBytes
+}
+
+// shimRSS is the mean resident set of containerd's shims (one per pod,
+// outside the pods' cgroups) and how many there are.
+func shimRSS() (int64, int) {
+	var sum int64
+	n := 0
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		comm, err := os.ReadFile("/proc/" + p.Name() + "/comm")
+		if err != nil || !strings.HasPrefix(string(comm), "containerd-shim") {
+			continue
+		}
+		status, _ := os.ReadFile("/proc/" + p.Name() + "/status")
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				sum += kb * 1024
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return sum / int64(n), n
 }
 
 func meminfo(key string) int64 {
@@ -495,7 +527,9 @@ func (f *fleet) measure(t *testing.T) {
 	goal := cfg.interval + 2*time.Second
 	if len(lat) > 0 {
 		p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)
-		f.addFigure("disable an adapter → its Service gone", fmt.Sprintf("p50 %.1f s, p99 %.1f s, max %.1f s over %d DittoServers (goal ≤ polling interval + 2 s = %s)", p50.Seconds(), p99.Seconds(), lat[len(lat)-1].Seconds(), len(lat), goal))
+		sort.Slice(f.putLatency, func(i, j int) bool { return f.putLatency[i] < f.putLatency[j] })
+		f.addFigure("disable an adapter → its Service gone", fmt.Sprintf("p50 %.1f s, p99 %.1f s, max %.1f s over %d DittoServers, 10 at a time (goal ≤ polling interval + 2 s = %s); DittoFS answered the disabling PUT in p50 %.2f s, max %.2f s",
+			p50.Seconds(), p99.Seconds(), lat[len(lat)-1].Seconds(), len(lat), goal, quantile(f.putLatency, 0.5).Seconds(), quantile(f.putLatency, 1).Seconds()))
 		if p99 > goal {
 			t.Errorf("fleet: disable → Service gone p99 %s, goal ≤ %s", p99, goal)
 		}
@@ -531,8 +565,10 @@ func (f *fleet) measure(t *testing.T) {
 	if len(ws) > 0 {
 		f.addFigure("memory per DittoFS pod (its cgroup)", fmt.Sprintf("working set mean %s, max %s; RSS mean %s, max %s", mib(mean(ws)), mib(maxOf(ws)), mib(mean(rss)), mib(maxOf(rss))))
 	}
-	used := nodeMemUsed() - f.memBefore
-	f.addFigure("node memory per DittoServer", fmt.Sprintf("%s (MemTotal − MemAvailable grew by %s for %d DittoServers: pods, shims, kubelet and API server state)", mib(used/int64(cfg.servers)), mib(used), cfg.servers))
+	used := podsWorkingSet(t) - f.memBefore
+	shim, shims := shimRSS()
+	f.addFigure("node memory per DittoServer", fmt.Sprintf("%s: the pods' working set (kubepods cgroup) grew by %s for %d DittoServers, and each pod has a containerd shim outside it (mean RSS %s over %d shims)",
+		mib(used/int64(cfg.servers)+shim), mib(used), cfg.servers, mib(shim), shims))
 	f.addFigure("time from apply to all Ready", fmt.Sprintf("%.1f s for %d DittoServers in %d namespaces", f.readyAfter.Seconds(), cfg.servers, cfg.namespaces))
 	f.addFigure("machine", fmt.Sprintf("%s, %d CPUs, %s memory, %s/%s", cpuModel(), runtime.NumCPU(), mib(meminfo("MemTotal")), runtime.GOOS, runtime.GOARCH))
 	for _, fig := range f.figures {
@@ -554,6 +590,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 		lat []time.Duration
 		wg  sync.WaitGroup
 	)
+	f.putLatency = nil
 	work := make(chan server)
 	for range min(10, len(f.servers)) {
 		wg.Add(1)
@@ -565,6 +602,9 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 					t.Error(err)
 					continue
 				}
+				mu.Lock()
+				f.putLatency = append(f.putLatency, time.Since(begin))
+				mu.Unlock()
 				for time.Since(begin) < 2*time.Minute {
 					code, _ := f.n.Do("GET", fmt.Sprintf("/api/v1/namespaces/%s/services/%s-adapter-smb", s.ns, s.name), "", nil)
 					if code == http.StatusNotFound {

@@ -14,6 +14,10 @@
 //	DITTOFS_HOOK_SOAK_SEED        the schedule's seed (default: from the clock; printed)
 //	DITTOFS_HOOK_SOAK_INTERVAL    spec.adapterDiscovery.pollingInterval (default 5s, the CRD's minimum)
 //	DITTOFS_HOOK_SOAK_SERVICE_TYPE  adapter Service type (default LoadBalancer; the fleet benchmark uses NodePort)
+//	DITTOFS_HOOK_SOAK_FAULTS      only these fault kinds, comma-separated (default: all)
+//
+// Every component's log, the pods' included, is kept in the folder the test
+// names, so that a seed's run can be read afterwards.
 package soak
 
 import (
@@ -33,6 +37,7 @@ type config struct {
 	duration, interval  time.Duration
 	seed                uint64
 	serviceType         string
+	faults              []*faultKind
 }
 
 func loadConfig(t *testing.T) config {
@@ -63,6 +68,23 @@ func loadConfig(t *testing.T) config {
 		c.serviceType = v
 		return nil
 	})
+	c.faults = kinds
+	env("DITTOFS_HOOK_SOAK_FAULTS", func(v string) error {
+		c.faults = nil
+		for _, name := range strings.Split(v, ",") {
+			var k *faultKind
+			for _, x := range kinds {
+				if x.name == strings.TrimSpace(name) {
+					k = x
+				}
+			}
+			if k == nil {
+				return fmt.Errorf("no fault kind %q", name)
+			}
+			c.faults = append(c.faults, k)
+		}
+		return nil
+	})
 	if c.servers < 1 || c.namespaces < 1 || c.interval < 5*time.Second {
 		t.Fatalf("soak settings out of range: %+v (at least 1 server, 1 namespace, a 5s interval)", c)
 	}
@@ -76,7 +98,8 @@ func TestSoak(t *testing.T) {
 		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed)
 	root := harness.RepoRoot()
 	start := time.Now()
-	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}})
+	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}, KeepLogs: true})
+	t.Cleanup(func() { t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir) })
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
