@@ -357,10 +357,20 @@ func endpoints(svc *corev1.Service, port string) []string {
 // wait grows with how long the failure has lasted (measured from the
 // failing condition's lastTransitionTime, which stays fixed while the failure
 // goes on), so it doubles from poll to poll without a counter in status.
+//
+// The failure counts from when DittoFS last came up, though: a replica
+// that has just become ready again (Available turned True) is polled again
+// after the interval even when its first poll fails — that poll races the
+// Service, which may not route to the new pod yet — instead of after as
+// long as the pod was gone (the fault soak measured 12.6 s from a
+// recreated pod's readiness to Ready with a 5 s interval).
 func resyncAfter(interval time.Duration, st *DittoServerStatus, now time.Time) float64 {
 	if c := meta.FindStatusCondition(st.Conditions, CondAdaptersDiscovered); c != nil && c.Status != "True" && failing(c.Reason) {
-		elapsed := now.Sub(c.LastTransitionTime.Time)
-		interval = min(max(interval, elapsed), maxBackoff)
+		since := c.LastTransitionTime.Time
+		if a := meta.FindStatusCondition(st.Conditions, CondAvailable); a != nil && a.Status == "True" && a.LastTransitionTime.After(since) {
+			since = a.LastTransitionTime.Time
+		}
+		interval = min(max(interval, now.Sub(since)), maxBackoff)
 	}
 	return math.Ceil(interval.Seconds())
 }
