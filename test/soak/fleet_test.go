@@ -211,6 +211,30 @@ func (f *fleet) waitHealthy(timeout time.Duration, progress func(string)) (time.
 	}
 }
 
+// waitRecovered polls every 250 ms until the fleet is healthy and stays so
+// for settle (long enough for any poll begun during a fault to have
+// answered), and returns how long it took to become healthy for good.
+func (f *fleet) waitRecovered(timeout, settle time.Duration) (time.Duration, bool, string) {
+	start := time.Now()
+	var since time.Time
+	for {
+		ok, detail := f.healthy()
+		now := time.Now()
+		switch {
+		case !ok:
+			since = time.Time{}
+		case since.IsZero():
+			since = now
+		case now.Sub(since) >= settle:
+			return since.Sub(start), true, detail
+		}
+		if now.Sub(start) > timeout {
+			return now.Sub(start), false, detail
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // bringUp creates the namespaces and applies every DittoServer at once, and
 // measures the time until all are Ready.
 func (f *fleet) bringUp(t *testing.T) {
