@@ -21,7 +21,8 @@ import (
 //   - it watches DittoServers and the children they own (a list, then a
 //     watch, per kind, cluster-wide, as Metacontroller's informers do), and
 //     syncs a parent when it or one of its children changed, or when the
-//     hook's resyncAfterSeconds is due;
+//     hook's resyncAfterSeconds is due, with up to Workers parents at
+//     once (Metacontroller's --workers) and never one parent twice at once;
 //   - it calls /customize once per parent generation and sends the Secrets
 //     it names as related objects;
 //   - it POSTs {controller, parent, children, related, finalizing} to /sync
@@ -55,6 +56,9 @@ type StandIn struct {
 	// declares besides the hook's five (OptInServiceMonitor,
 	// OptInPerconaPGCluster), as manifests/components adds them.
 	ChildTypes []ChildType
+	// Workers is how many parents are synced at once (Metacontroller's
+	// --workers, default 5); one parent is never synced twice at once.
+	Workers int
 
 	mu     sync.Mutex
 	errors []string
@@ -69,10 +73,17 @@ type StandIn struct {
 	parents  *informer
 	children map[string]*informer // by child key
 	cancel   context.CancelFunc
+	inflight map[string]bool // parent UIDs a worker is syncing
+	slots    chan struct{}
+	workers  sync.WaitGroup
+	// conflicts counts write conflicts: each makes every parent sync again
+	// (a stale read).
+	conflicts int
 }
 
 type parentState struct {
 	fingerprint string
+	conflicts   int // StandIn.conflicts when fingerprint was taken
 	next        time.Time
 	customized  int64
 	related     []string
@@ -118,6 +129,11 @@ const parentPath = "/apis/dittofs.dittofs.com/v1alpha1"
 func (s *StandIn) Start() {
 	s.state = map[string]*parentState{}
 	s.applied = map[string]object{}
+	s.inflight = map[string]bool{}
+	if s.Workers == 0 {
+		s.Workers = 5
+	}
+	s.slots = make(chan struct{}, s.Workers)
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.http = &http.Client{Timeout: 15 * time.Second}
 	if s.Resync == 0 {
@@ -152,13 +168,14 @@ func (s *StandIn) Start() {
 	}()
 }
 
-// Stop ends the loop and its watches. A stopped stand-in can be started
-// again (a restarted Metacontroller): it lists everything anew and syncs
-// every parent.
+// Stop ends the loop, waits for the syncs under way, and ends the watches.
+// A stopped stand-in can be started again (a restarted Metacontroller): it
+// lists everything anew and syncs every parent.
 func (s *StandIn) Stop() {
 	if s.stop != nil {
 		close(s.stop)
 		<-s.stopped
+		s.workers.Wait()
 		s.cancel()
 		s.stop = nil
 	}
@@ -216,40 +233,81 @@ func (s *StandIn) get(path string, out any) bool {
 
 type object = map[string]any
 
-// round looks at every parent in the caches (nothing before every cache
-// has listed once), its children grouped by the parent that controls them.
+// round hands every parent in the caches (none before every cache has
+// listed once) to a worker, as Metacontroller's work queue does: at most
+// Workers at once, and never one parent to two workers. A worker reads the
+// caches again when it starts.
 func (s *StandIn) round() {
 	parents, ok := s.parents.snapshot()
 	if !ok {
 		return
 	}
-	owned := map[string]map[string]map[string]object{} // parent UID → child key → name → child
-	for key, in := range s.children {
-		objs, ok := in.snapshot()
-		if !ok {
+	for _, in := range s.children {
+		if _, ok := in.snapshot(); !ok {
 			return
 		}
-		for _, c := range objs {
-			uid := controllerUID(c)
-			if uid == "" {
-				continue
+	}
+	sort.Slice(parents, func(i, j int) bool { return parentKey(parents[i]) < parentKey(parents[j]) })
+	for _, p := range parents {
+		uid := str(meta(p), "uid")
+		s.mu.Lock()
+		busy := s.inflight[uid]
+		s.inflight[uid] = true
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.stop:
+			return
+		}
+		s.workers.Add(1)
+		go func(key, uid string) {
+			defer func() {
+				<-s.slots
+				s.mu.Lock()
+				delete(s.inflight, uid)
+				s.mu.Unlock()
+				s.workers.Done()
+			}()
+			if parent := s.latest(key, uid); parent != nil {
+				s.reconcile(parent, s.owned(uid))
 			}
-			if owned[uid] == nil {
-				owned[uid] = map[string]map[string]object{}
-			}
-			if owned[uid][key] == nil {
-				owned[uid][key] = map[string]object{}
-			}
-			owned[uid][key][str(meta(c), "name")] = c
+		}(parentKey(p), uid)
+	}
+}
+
+func parentKey(p object) string { return str(meta(p), "namespace") + "/" + str(meta(p), "name") }
+
+// latest is the cached parent now, or nil when it is gone or replaced.
+func (s *StandIn) latest(key, uid string) object {
+	parents, _ := s.parents.snapshot()
+	for _, p := range parents {
+		if parentKey(p) == key && str(meta(p), "uid") == uid {
+			return p
 		}
 	}
-	sort.Slice(parents, func(i, j int) bool {
-		a, b := meta(parents[i]), meta(parents[j])
-		return str(a, "namespace")+"/"+str(a, "name") < str(b, "namespace")+"/"+str(b, "name")
-	})
-	for _, p := range parents {
-		s.reconcile(p, owned[str(meta(p), "uid")])
+	return nil
+}
+
+// owned returns the cached children a parent controls, by child key and
+// name.
+func (s *StandIn) owned(uid string) map[string]map[string]object {
+	out := map[string]map[string]object{}
+	for key, in := range s.children {
+		objs, _ := in.snapshot()
+		for _, c := range objs {
+			if controllerUID(c) != uid {
+				continue
+			}
+			if out[key] == nil {
+				out[key] = map[string]object{}
+			}
+			out[key][str(meta(c), "name")] = c
+		}
 	}
+	return out
 }
 
 func meta(o object) object {
@@ -267,11 +325,13 @@ func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	md := meta(parent)
 	ns, name, uid := str(md, "namespace"), str(md, "name"), str(md, "uid")
 	gen, _ := md["generation"].(float64)
+	s.mu.Lock()
 	st := s.state[uid]
 	if st == nil {
 		st = &parentState{customized: -1}
 		s.state[uid] = st
 	}
+	s.mu.Unlock()
 	deleting := md["deletionTimestamp"] != nil
 	finalizer := "metacontroller.io/compositecontroller-" + s.Name
 	if !deleting && !hasString(md["finalizers"], finalizer) {
@@ -320,7 +380,11 @@ func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	}
 	sort.Strings(fp)
 	fingerprint := strings.Join(fp, ",")
-	if fingerprint == st.fingerprint && time.Now().Before(st.next) {
+	s.mu.Lock()
+	unchanged := fingerprint == st.fingerprint && st.conflicts == s.conflicts && time.Now().Before(st.next)
+	conflicts := s.conflicts
+	s.mu.Unlock()
+	if unchanged {
 		return
 	}
 
@@ -339,7 +403,7 @@ func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 		st.next = time.Now().Add(2 * time.Second) // retry with backoff, change nothing
 		return
 	}
-	st.fingerprint = fingerprint
+	st.fingerprint, st.conflicts = fingerprint, conflicts
 	if resp.ResyncAfterSeconds > 0 {
 		st.next = time.Now().Add(time.Duration(resp.ResyncAfterSeconds * float64(time.Second)))
 	} else {
@@ -451,10 +515,15 @@ func (s *StandIn) applyChild(parent object, key string, desired, live object) {
 		return
 	}
 	id := key + "/" + ns + "/" + str(md, "name")
-	if live != nil && (onDelete || covers(live, c, s.applied[id])) {
+	s.mu.Lock() // parents are synced by several workers
+	last := s.applied[id]
+	s.mu.Unlock()
+	if live != nil && (onDelete || covers(live, c, last)) {
 		return
 	}
+	s.mu.Lock()
 	s.applied[id] = c
+	s.mu.Unlock()
 	verb := "create"
 	if live != nil {
 		verb = "update"
@@ -468,9 +537,9 @@ func (s *StandIn) patch(path, contentType string, body any) {
 	code, out := s.Cluster.Do("PATCH", path, contentType, body)
 	if code == http.StatusConflict {
 		s.logf("conflict on %s; retrying on the next round", path)
-		for _, st := range s.state {
-			st.fingerprint = ""
-		}
+		s.mu.Lock()
+		s.conflicts++
+		s.mu.Unlock()
 		return
 	}
 	if code >= 300 {
