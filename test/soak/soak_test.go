@@ -99,7 +99,9 @@ func TestSoak(t *testing.T) {
 	root := harness.RepoRoot()
 	start := time.Now()
 	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}, KeepLogs: true})
-	t.Cleanup(func() { t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir) })
+	t.Cleanup(func() {
+		t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir)
+	})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
