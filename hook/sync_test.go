@@ -255,6 +255,8 @@ func syncCases() []syncCase {
 		{"failure-refused-for-10-minutes", "a failure that goes on keeps its status and backs off the resync", Steady(
 			WithCondition(Condition{Status: "True", Reason: "ReplicaReady", Since: "2026-11-25T19:00:00Z", Message: "1 of 1 replicas ready"}, "Available"),
 			WithCondition(stillRefused, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
+		{"failure-refused-for-45s", "a failure younger than two polling intervals is retried at the interval", Steady(
+			WithCondition(Condition{Status: "False", Reason: "APIUnreachable", Since: "2026-11-25T20:09:15Z", Message: stillRefused.Message}, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
 		{"failure-refused-replica-back", "a replica ready again after a long wait is polled again at the interval even when its first poll fails", Steady(
 			WithCondition(Condition{Status: "False", Reason: "WaitingForReplica", Since: "2026-11-25T20:00:00Z", Message: "waiting for a ready replica of StatefulSet demo"}, "Available"),
 			WithCondition(stillRefused, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
