@@ -54,17 +54,19 @@ node_section() {
   local fleet=${FLEET:-50} servers=${SOAK_SERVERS:-10} duration=${SOAK_DURATION:-5m} seed=${SOAK_SEED:-$((RANDOM * 32768 + RANDOM))}
   local fleet_cmd="DITTOFS_HOOK_SOAK_SERVERS=$fleet DITTOFS_HOOK_SOAK_DURATION=0 DITTOFS_HOOK_SOAK_SERVICE_TYPE=NodePort go test ./test/soak -run TestSoak -v -timeout 60m"
   local soak_cmd="DITTOFS_HOOK_SOAK_SERVERS=$servers DITTOFS_HOOK_SOAK_DURATION=$duration DITTOFS_HOOK_SOAK_SEED=$seed go test ./test/soak -run TestSoak -v -timeout 120m"
-  echo "== fleet: $fleet DittoServers on the node: $fleet_cmd" >&2
+  echo "== fleet: $fleet DittoServers on the node: $fleet_cmd (its output: ${TMPDIR:-/tmp}/dittofs-hook-fleet.log)" >&2
   local rc=0
   env DITTOFS_HOOK_SOAK_SERVERS="$fleet" DITTOFS_HOOK_SOAK_DURATION=0 DITTOFS_HOOK_SOAK_SERVICE_TYPE=NodePort \
     go test ./test/soak -run TestSoak -count 1 -v -timeout 60m >"$tmp/fleet.txt" 2>&1 || rc=$?
+  cp "$tmp/fleet.txt" "${TMPDIR:-/tmp}/dittofs-hook-fleet.log"
   if ! grep -q 'fleet: time from apply' "$tmp/fleet.txt"; then
     grep -E -- '--- FAIL|fleet:|Error|error' "$tmp/fleet.txt" | tail -40 >&2
     return 1
   fi
-  echo "== soak: $servers DittoServers, $duration of faults: $soak_cmd" >&2
+  echo "== soak: $servers DittoServers, $duration of faults: $soak_cmd (its output: ${TMPDIR:-/tmp}/dittofs-hook-soak.log)" >&2
   env DITTOFS_HOOK_SOAK_SERVERS="$servers" DITTOFS_HOOK_SOAK_DURATION="$duration" DITTOFS_HOOK_SOAK_SEED="$seed" \
     go test ./test/soak -run TestSoak -count 1 -v -timeout 120m >"$tmp/soak.txt" 2>&1 || rc=$?
+  cp "$tmp/soak.txt" "${TMPDIR:-/tmp}/dittofs-hook-soak.log"
   if ! grep -q 'soak-table: | \*\*all' "$tmp/soak.txt"; then
     grep -E -- '--- FAIL|soak:|Error|error' "$tmp/soak.txt" | tail -40 >&2
     return 1
