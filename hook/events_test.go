@@ -89,6 +89,8 @@ func TestEventDerivation(t *testing.T) {
 		"failure-operator-conflict":        {"Warning OperatorAccountConflict"},
 		"failure-garbage-body":             {"Warning AdapterDiscoveryFailed Service/demo-api"},
 		"failure-refused-for-10-minutes":   nil, // the failure goes on: recorded when it began
+		"failure-refused-for-45s":          nil, // the same
+		"failure-refused-replica-back":     nil, // the same; a replica back is no Event of its own
 		"failure-status-lost":              {"Warning AuthAPIUnreachable Service/demo-api"},
 		"pod-not-ready":                    nil,
 		"unknown-and-duplicate-types": {"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfsv4-1-26c881",

@@ -252,7 +252,14 @@ func syncCases() []syncCase {
 		{"failure-operator-forbidden", "an admin that may not manage users is AdminCredentialsRejected", Steady(), failed(adminForbidden)},
 		{"failure-operator-conflict", "a k8s-operator the hook did not make is OperatorAccountConflict, left alone", Steady(), failed(accountConflict)},
 		{"failure-garbage-body", "a list body that is not an adapter list is InvalidResponse, every adapter child kept", Steady(), listed(DittoFSBody("health.body"))},
-		{"failure-refused-for-10-minutes", "a failure that goes on keeps its status and backs off the resync", Steady(WithCondition(stillRefused, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
+		{"failure-refused-for-10-minutes", "a failure that goes on keeps its status and backs off the resync", Steady(
+			WithCondition(Condition{Status: "True", Reason: "ReplicaReady", Since: "2026-11-25T19:00:00Z", Message: "1 of 1 replicas ready"}, "Available"),
+			WithCondition(stillRefused, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
+		{"failure-refused-for-45s", "a failure younger than two polling intervals is retried at the interval", Steady(
+			WithCondition(Condition{Status: "False", Reason: "APIUnreachable", Since: "2026-11-25T20:09:15Z", Message: stillRefused.Message}, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
+		{"failure-refused-replica-back", "a replica ready again after a long wait is polled again at the interval even when its first poll fails", Steady(
+			WithCondition(Condition{Status: "False", Reason: "WaitingForReplica", Since: "2026-11-25T20:00:00Z", Message: "waiting for a ready replica of StatefulSet demo"}, "Available"),
+			WithCondition(stillRefused, "AdaptersDiscovered", "Authenticated", "Ready")), failed(refused)},
 		{"failure-status-lost", "a failed poll with no last known adapters keeps the observed adapter children", Steady(WithStatusAdapters()), failed(refused)},
 		{"pod-not-ready", "no ready replica: DittoFS is not called, adapters kept, WaitingForServer", Steady(WithStatefulSetStatus(map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 0})), nothing},
 		{"unknown-and-duplicate-types", "an unknown type gets a hashed name; a duplicated type resolves to the enabled one", Steady(), listedJSON([]adapter{

@@ -6,9 +6,14 @@
 #   - the load test: 500 DittoServers, 64 syncs at a time, one hook (the real
 #     binary) and one real DittoFS;
 #   - memory: 20 concurrent syncs of 6 MiB (peak RSS, /healthz under load)
-#     and 10,000 idle keep-alive connections, against the real binary.
-# Usage: test/bench.sh [all|memory]   (PARENTS=… CONCURRENCY=… to change the
-# fleet; `memory` measures and rewrites only the memory section)
+#     and 10,000 idle keep-alive connections, against the real binary;
+#   - node (root, the node tier's packages): on the real one-node cluster, a
+#     fleet of 50 DittoServers, each a DittoFS pod, under the hook's 2
+#     replicas, then the fault soak (10 DittoServers, 5 minutes of faults).
+# Usage: test/bench.sh [all|memory|node]   (PARENTS=… CONCURRENCY=… to change
+# the load test; FLEET=… for the fleet, SOAK_SERVERS=… SOAK_DURATION=…
+# SOAK_SEED=… for the soak; `memory` and `node` measure and rewrite only
+# their section)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-all}
@@ -42,25 +47,110 @@ memory_section() {
   echo "<!-- memory:end -->"
 }
 
-if [[ $what == memory ]]; then
-  test/tools/build.sh dfs >/dev/null
-  memory_section >"$tmp/section.md"
-  python3 - "$out" "$tmp/section.md" <<'PY'
+# node_section runs the fleet and the soak on the real node and prints the
+# BENCHMARKS.md section. Each brings up a node of its own (one at a time per
+# machine).
+node_section() {
+  local fleet=${FLEET:-50} servers=${SOAK_SERVERS:-10} duration=${SOAK_DURATION:-5m} seed=${SOAK_SEED:-$((RANDOM * 32768 + RANDOM))}
+  local fleet_cmd="DITTOFS_HOOK_SOAK_SERVERS=$fleet DITTOFS_HOOK_SOAK_DURATION=0 DITTOFS_HOOK_SOAK_SERVICE_TYPE=NodePort go test ./test/soak -run TestSoak -v -timeout 60m"
+  local soak_cmd="DITTOFS_HOOK_SOAK_SERVERS=$servers DITTOFS_HOOK_SOAK_DURATION=$duration DITTOFS_HOOK_SOAK_SEED=$seed go test ./test/soak -run TestSoak -v -timeout 120m"
+  echo "== fleet: $fleet DittoServers on the node: $fleet_cmd (its output: ${TMPDIR:-/tmp}/dittofs-hook-fleet.log)" >&2
+  local rc=0
+  env DITTOFS_HOOK_SOAK_SERVERS="$fleet" DITTOFS_HOOK_SOAK_DURATION=0 DITTOFS_HOOK_SOAK_SERVICE_TYPE=NodePort \
+    go test ./test/soak -run TestSoak -count 1 -v -timeout 60m >"$tmp/fleet.txt" 2>&1 || rc=$?
+  cp "$tmp/fleet.txt" "${TMPDIR:-/tmp}/dittofs-hook-fleet.log"
+  if ! grep -q 'fleet: time from apply' "$tmp/fleet.txt"; then
+    grep -E -- '--- FAIL|fleet:|Error|error' "$tmp/fleet.txt" | tail -40 >&2
+    return 1
+  fi
+  echo "== soak: $servers DittoServers, $duration of faults: $soak_cmd (its output: ${TMPDIR:-/tmp}/dittofs-hook-soak.log)" >&2
+  env DITTOFS_HOOK_SOAK_SERVERS="$servers" DITTOFS_HOOK_SOAK_DURATION="$duration" DITTOFS_HOOK_SOAK_SEED="$seed" \
+    go test ./test/soak -run TestSoak -count 1 -v -timeout 120m >"$tmp/soak.txt" 2>&1 || rc=$?
+  cp "$tmp/soak.txt" "${TMPDIR:-/tmp}/dittofs-hook-soak.log"
+  if ! grep -q 'soak-table: | \*\*all' "$tmp/soak.txt"; then
+    grep -E -- '--- FAIL|soak:|Error|error' "$tmp/soak.txt" | tail -40 >&2
+    return 1
+  fi
+  echo "<!-- node:start -->"
+  echo "## On the real node: a fleet of $fleet DittoServers"
+  echo
+  echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$fleet_cmd\`."
+  echo "A one-node cluster of real components on this machine (\`harness.StartNode\`: kubelet, containerd, kube-proxy, kube-router, CoreDNS,"
+  echo "local-path claims); the hook from \`kubectl apply -k manifests\` (2 replicas) called through its Service by the Metacontroller stand-in on the host"
+  echo "(which lists and watches, as Metacontroller's informers do); each DittoServer a real DittoFS v0.29.0 pod with two claims and NodePort adapter"
+  echo "Services, polled every 5 s (the CRD's minimum), spread over 5 namespaces. CPU and memory come from each container's cgroup (cgroup v1) and /proc."
+  if [[ $rc -ne 0 ]]; then echo; echo "**The run failed** (see the lines below and the test's output)."; fi
+  echo
+  grep -o 'fleet: [a-zA-Z].*' "$tmp/fleet.txt" | grep -v -e 'fleet: applying' -e 'fleet: after ' | sed 's/^fleet: /- /'
+  echo
+  echo "## On the real node: the fault soak"
+  echo
+  echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$soak_cmd\`"
+  echo "(CI runs it with 10 DittoServers for 5 minutes under a seed of the clock; any seed reproduces its schedule)."
+  echo "Each fault holds for 2 s to two polling intervals, then the soak waits until every DittoServer is Ready again (the recovery time) and"
+  echo "pauses up to one interval. Invariants, checked every second against the API server and in every hook answer: no child deleted or"
+  echo "replaced unless it is an adapter's and the schedule disabled that adapter; every kept Service keeps its UID, cluster IP, node ports and"
+  echo "load balancer address; no generated Secret's value changes; no 200 answer omits a child that exists (unless a successful poll found"
+  echo "its adapter disabled). After the faults: every DittoServer Ready within two polling intervals, and 0 writes at steady state."
+  echo
+  grep -o 'soak-table: .*' "$tmp/soak.txt" | sed 's/^soak-table: //'
+  echo
+  grep -o -e 'soak: after the faults.*' -e 'soak: steady state after.*' -e 'soak: invariants:.*' "$tmp/soak.txt" | sed 's/^soak: /- /'
+  echo
+  echo "<details><summary>The schedule (seed $seed)</summary>"
+  echo
+  echo '```'
+  grep -E -o 'soak: +[0-9]+ +\+.*' "$tmp/soak.txt" | sed 's/^soak: //'
+  echo '```'
+  echo "</details>"
+  echo "<!-- node:end -->"
+  return "$rc"
+}
+
+# splice replaces the section between <!-- name:start --> and
+# <!-- name:end --> of BENCHMARKS.md with a file's content (or appends it).
+splice() {
+  python3 - "$out" "$1" "$2" <<'PY'
 import sys
-path, section = sys.argv[1], open(sys.argv[2]).read()
-doc = open(path).read()
-start, end = doc.find("<!-- memory:start -->"), doc.find("<!-- memory:end -->")
+path, name, section = sys.argv[1], sys.argv[2], open(sys.argv[3]).read()
+doc = open(path).read() if __import__("os").path.exists(path) else ""
+start, end = doc.find(f"<!-- {name}:start -->"), doc.find(f"<!-- {name}:end -->")
 if start < 0 or end < start:
     doc = doc.rstrip("\n") + "\n\n" + section
 else:
-    doc = doc[:start] + section + doc[end + len("<!-- memory:end -->\n"):]
+    doc = doc[:start] + section + doc[end + len(f"<!-- {name}:end -->\n"):]
 open(path, "w").write(doc)
 PY
+}
+
+if [[ $what == memory ]]; then
+  test/tools/build.sh dfs >/dev/null
+  memory_section >"$tmp/section.md"
+  splice memory "$tmp/section.md"
   echo "== wrote the memory section of $out"
   exit 0
 fi
+if [[ $what == node ]]; then
+  test/tools/build.sh all >/dev/null
+  rc=0
+  node_section >"$tmp/section.md" || rc=$?
+  if grep -q 'node:end' "$tmp/section.md"; then
+    splice node "$tmp/section.md"
+    echo "== wrote the node section of $out"
+  fi
+  go run ./test/harness/nodeclean
+  exit "$rc"
+fi
 
 test/tools/build.sh dfs >/dev/null
+# `all` rewrites the file; the node section (test/bench.sh node) is kept.
+python3 - "$out" >"$tmp/node-section.md" <<'PY'
+import sys
+doc = open(sys.argv[1]).read()
+start, end = doc.find("<!-- node:start -->"), doc.find("<!-- node:end -->")
+if 0 <= start < end:
+    print(doc[start:end + len("<!-- node:end -->")])
+PY
 echo "== go test -bench (5 runs each)"
 go test ./hook -run '^$' -bench 'BenchmarkSync|BenchmarkCore|BenchmarkJSONFloor' -benchmem -count 5 -benchtime 2s | tee "$tmp/bench.txt"
 echo "== load test: $parents DittoServers, $concurrency at a time"
@@ -108,5 +198,6 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   grep -o 'load: .*' "$tmp/load.txt" | sed 's/^load: /- /'
   echo
   memory_section
+  if [[ -s $tmp/node-section.md ]]; then echo; cat "$tmp/node-section.md"; fi
 } >"$out"
 echo "== wrote $out"

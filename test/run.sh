@@ -5,7 +5,8 @@
 #   test/run.sh unit       the tiers without a cluster: core, binary, controller-gen,
 #                          DittoFS, Helm, README, and fuzzing
 #   test/run.sh e2e        the end-to-end suite only
-#   test/run.sh node       the real-node tier and the demo (root; installs Debian packages)
+#   test/run.sh node       the real-node tier, the fleet and fault soak, and the demo
+#                          (root; installs Debian packages)
 #
 # It builds the real components it needs from the Go module proxy first
 # (cached by version under ${XDG_CACHE_HOME:-~/.cache}/dittofs-hook).
@@ -74,7 +75,7 @@ all | unit)
   )
   # shellcheck disable=SC2046 # the package lists split on purpose
   unlisted=$(comm -13 <(go list $(for t in "${tiers[@]}"; do echo "${t#*|}"; done) | sort) \
-    <(go list ./... | grep -v -e /test/e2e -e /test/node -e /test/demo | sort))
+    <(go list ./... | grep -v -e /test/e2e -e /test/node -e /test/soak -e /test/demo | sort))
   if [[ -n $unlisted ]]; then echo "packages in no tier of test/run.sh: $unlisted"; exit 1; fi
   for tier_pkgs in "${tiers[@]}"; do
     step "go test, ${tier_pkgs%%|*}"
@@ -116,12 +117,14 @@ all | e2e)
   fi
   ;;&
 all | node)
-  step "real node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, containerd + runc, bridge CNI, kube-proxy, kube-router, CoreDNS, local-path-provisioner; the hook in the cluster, DittoFS in a pod, smbclient and libnfs clients"
+  step "real node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, containerd + runc, bridge CNI, kube-proxy, kube-router, CoreDNS, local-path-provisioner; the hook in the cluster, DittoFS in a pod, smbclient and libnfs clients; a fault soak of 10 DittoServers for 5 minutes"
   log=${TMPDIR:-/tmp}/dittofs-hook-node.log
   set +e
-  # -p 1: the node tier and the demo each bring up the node (one at a time
-  # per machine, under a host-wide lock).
-  go test -count=1 -p 1 -timeout 50m -v ./test/node/ ./test/demo/ 2>&1 | tee "$log" | grep -v -E '^=== (RUN|PAUSE|CONT)'
+  # -p 1: the node tier, the soak and the demo each bring up the node (one
+  # at a time per machine, under a host-wide lock). The soak runs at its CI
+  # size: 10 DittoServers, 5 minutes of faults, a seed from the clock
+  # (printed; DITTOFS_HOOK_SOAK_SEED=… reproduces a run).
+  go test -count=1 -p 1 -timeout 60m -v ./test/node/ ./test/soak/ ./test/demo/ 2>&1 | tee "$log" | grep -v -E '^=== (RUN|PAUSE|CONT)'
   rc=${PIPESTATUS[0]}
   set -e
   # A run killed by go test's -timeout skips its teardown: restore the host.

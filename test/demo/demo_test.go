@@ -105,7 +105,10 @@ func TestDemoInteractive(t *testing.T) {
 	d := startDemo(t)
 	d.waitFor(t, "Press Ctrl-C to stop everything.", 20*time.Minute)
 	out := d.output()
-	for _, want := range []string{"minimal-0", "Running", "minimal   True    Ready", "10.97.0.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG=", "smbclient //", "nfs-ls 'nfs://"} {
+	if !readyRow.MatchString(out) {
+		t.Errorf("the demo's kubectl get dittofs -o wide shows no ready DittoServer (want a line matching %s)", readyRow)
+	}
+	for _, want := range []string{"minimal-0", "Running", "10.97.0.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG=", "smbclient //", "nfs-ls 'nfs://"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the demo's output lacks %q", want)
 		}
@@ -254,6 +257,11 @@ func checkLogsKept(t *testing.T, out string) {
 	_ = os.RemoveAll(m[1])
 }
 
+// readyRow is the DittoServer's line in kubectl get dittofs -o wide once it
+// is ready: the CRD's printer columns Replicas, Ready, Available, Status
+// (status.phase) and Condition (the Ready condition's reason).
+var readyRow = regexp.MustCompile(`(?m)^ *minimal +1 +1 +1 +Running +Ready +`)
+
 // TestDemoExitAfterPrint runs the demo non-interactively (CI).
 func TestDemoExitAfterPrint(t *testing.T) {
 	d := startDemo(t, "--exit-after-print")
@@ -266,7 +274,7 @@ func TestDemoExitAfterPrint(t *testing.T) {
 		t.Fatal("the demo did not finish")
 	}
 	out := d.output()
-	if !strings.Contains(out, "minimal   True    Ready") {
+	if !readyRow.MatchString(out) {
 		t.Fatalf("the demo did not reach a ready DittoServer:\n%s", out)
 	}
 	checkGone(t, out)

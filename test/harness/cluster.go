@@ -153,10 +153,20 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 // the same flags and state, waiting until it is ready.
 func (c *Cluster) RestartAPIServer() {
 	c.t.Helper()
+	c.StopAPIServer()()
+}
+
+// StopAPIServer stops kube-apiserver (SIGTERM) and returns the function
+// that starts it again with the same flags and state and waits until it is
+// ready (an outage as long as the caller likes).
+func (c *Cluster) StopAPIServer() (start func() error) {
 	_ = c.apiserver.Stop()
-	c.apiserver = c.start(c.t, "kube-apiserver", c.apiserverBin, c.apiserverArgs...)
-	c.procs = append(c.procs, c.apiserver)
-	c.waitReady(c.apiserver)
+	return func() error {
+		c.apiserver = c.start(c.t, "kube-apiserver", c.apiserverBin, c.apiserverArgs...)
+		c.procs = append(c.procs, c.apiserver)
+		c.waitReady(c.apiserver)
+		return nil
+	}
 }
 
 func (c *Cluster) waitReady(p *Process) {

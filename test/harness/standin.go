@@ -2,10 +2,10 @@ package harness
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"reflect"
 	"sort"
 	"strings"
@@ -18,9 +18,11 @@ import (
 // real Metacontroller binary is given (METACONTROLLER_BIN). It implements
 // the part of the contract the hook relies on, against the real API server:
 //
-//   - it watches (polls) DittoServers and the children they own, and syncs a
-//     parent when it or one of its children changed, or when the hook's
-//     resyncAfterSeconds is due;
+//   - it watches DittoServers and the children they own (a list, then a
+//     watch, per kind, cluster-wide, as Metacontroller's informers do), and
+//     syncs a parent when it or one of its children changed, or when the
+//     hook's resyncAfterSeconds is due, with up to Workers parents at
+//     once (Metacontroller's --workers) and never one parent twice at once;
 //   - it calls /customize once per parent generation and sends the Secrets
 //     it names as related objects;
 //   - it POSTs {controller, parent, children, related, finalizing} to /sync
@@ -54,6 +56,9 @@ type StandIn struct {
 	// declares besides the hook's five (OptInServiceMonitor,
 	// OptInPerconaPGCluster), as manifests/components adds them.
 	ChildTypes []ChildType
+	// Workers is how many parents are synced at once (Metacontroller's
+	// --workers, default 5); one parent is never synced twice at once.
+	Workers int
 
 	mu     sync.Mutex
 	errors []string
@@ -65,11 +70,20 @@ type StandIn struct {
 	stop     chan struct{}
 	stopped  chan struct{}
 	http     *http.Client
-	hookDown bool
+	parents  *informer
+	children map[string]*informer // by child key
+	cancel   context.CancelFunc
+	inflight map[string]bool // parent UIDs a worker is syncing
+	slots    chan struct{}
+	workers  sync.WaitGroup
+	// conflicts counts write conflicts: each makes every parent sync again
+	// (a stale read).
+	conflicts int
 }
 
 type parentState struct {
 	fingerprint string
+	conflicts   int // StandIn.conflicts when fingerprint was taken
 	next        time.Time
 	customized  int64
 	related     []string
@@ -115,10 +129,29 @@ const parentPath = "/apis/dittofs.dittofs.com/v1alpha1"
 func (s *StandIn) Start() {
 	s.state = map[string]*parentState{}
 	s.applied = map[string]object{}
+	s.inflight = map[string]bool{}
+	if s.Workers == 0 {
+		s.Workers = 5
+	}
+	s.slots = make(chan struct{}, s.Workers)
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	s.http = &http.Client{Timeout: 15 * time.Second}
 	if s.Resync == 0 {
 		s.Resync = 600 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.parents = newInformer(s.Cluster, parentPath+"/dittoservers", "DittoServer", "dittofs.dittofs.com/v1alpha1")
+	go s.parents.run(ctx)
+	s.children = map[string]*informer{}
+	for _, cr := range s.childTypes() {
+		// Metacontroller selects children by the controller-uid label it
+		// adds (generateSelector), then keeps those the parent controls;
+		// it watches each type cluster-wide.
+		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
+		in := newInformer(s.Cluster, strings.Replace(cr.Path, "/namespaces/%s", "", 1)+"?labelSelector=controller-uid", kind, apiVersion)
+		s.children[cr.Key] = in
+		go in.run(ctx)
 	}
 	go func() {
 		defer close(s.stopped)
@@ -135,11 +168,15 @@ func (s *StandIn) Start() {
 	}()
 }
 
-// Stop ends the loop.
+// Stop ends the loop, waits for the syncs under way, and ends the watches.
+// A stopped stand-in can be started again (a restarted Metacontroller): it
+// lists everything anew and syncs every parent.
 func (s *StandIn) Stop() {
 	if s.stop != nil {
 		close(s.stop)
 		<-s.stopped
+		s.workers.Wait()
+		s.cancel()
 		s.stop = nil
 	}
 }
@@ -196,16 +233,81 @@ func (s *StandIn) get(path string, out any) bool {
 
 type object = map[string]any
 
+// round hands every parent in the caches (none before every cache has
+// listed once) to a worker, as Metacontroller's work queue does: at most
+// Workers at once, and never one parent to two workers. A worker reads the
+// caches again when it starts.
 func (s *StandIn) round() {
-	var parents struct {
-		Items []object `json:"items"`
-	}
-	if !s.get(parentPath+"/dittoservers", &parents) {
+	parents, ok := s.parents.snapshot()
+	if !ok {
 		return
 	}
-	for _, p := range parents.Items {
-		s.reconcile(p)
+	for _, in := range s.children {
+		if _, ok := in.snapshot(); !ok {
+			return
+		}
 	}
+	sort.Slice(parents, func(i, j int) bool { return parentKey(parents[i]) < parentKey(parents[j]) })
+	for _, p := range parents {
+		uid := str(meta(p), "uid")
+		s.mu.Lock()
+		busy := s.inflight[uid]
+		s.inflight[uid] = true
+		s.mu.Unlock()
+		if busy {
+			continue
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.stop:
+			return
+		}
+		s.workers.Add(1)
+		go func(key, uid string) {
+			defer func() {
+				<-s.slots
+				s.mu.Lock()
+				delete(s.inflight, uid)
+				s.mu.Unlock()
+				s.workers.Done()
+			}()
+			if parent := s.latest(key, uid); parent != nil {
+				s.reconcile(parent, s.owned(uid))
+			}
+		}(parentKey(p), uid)
+	}
+}
+
+func parentKey(p object) string { return str(meta(p), "namespace") + "/" + str(meta(p), "name") }
+
+// latest is the cached parent now, or nil when it is gone or replaced.
+func (s *StandIn) latest(key, uid string) object {
+	parents, _ := s.parents.snapshot()
+	for _, p := range parents {
+		if parentKey(p) == key && str(meta(p), "uid") == uid {
+			return p
+		}
+	}
+	return nil
+}
+
+// owned returns the cached children a parent controls, by child key and
+// name.
+func (s *StandIn) owned(uid string) map[string]map[string]object {
+	out := map[string]map[string]object{}
+	for key, in := range s.children {
+		objs, _ := in.snapshot()
+		for _, c := range objs {
+			if controllerUID(c) != uid {
+				continue
+			}
+			if out[key] == nil {
+				out[key] = map[string]object{}
+			}
+			out[key][str(meta(c), "name")] = c
+		}
+	}
+	return out
 }
 
 func meta(o object) object {
@@ -219,15 +321,17 @@ func meta(o object) object {
 
 func str(o object, k string) string { v, _ := o[k].(string); return v }
 
-func (s *StandIn) reconcile(parent object) {
+func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	md := meta(parent)
 	ns, name, uid := str(md, "namespace"), str(md, "name"), str(md, "uid")
 	gen, _ := md["generation"].(float64)
+	s.mu.Lock()
 	st := s.state[uid]
 	if st == nil {
 		st = &parentState{customized: -1}
 		s.state[uid] = st
 	}
+	s.mu.Unlock()
 	deleting := md["deletionTimestamp"] != nil
 	finalizer := "metacontroller.io/compositecontroller-" + s.Name
 	if !deleting && !hasString(md["finalizers"], finalizer) {
@@ -239,23 +343,13 @@ func (s *StandIn) reconcile(parent object) {
 	children := map[string]map[string]object{}
 	fp := []string{str(md, "resourceVersion")}
 	for _, cr := range s.childTypes() {
-		var list struct {
-			Items []object `json:"items"`
-		}
 		children[cr.Key] = map[string]object{}
-		if !s.get(fmt.Sprintf(cr.Path, ns)+"?labelSelector="+url.QueryEscape("controller-uid="+uid), &list) {
-			return
-		}
-		kind, apiVersion, _ := strings.Cut(cr.Key, ".")
-		for _, c := range list.Items {
-			if !ownedBy(c, uid) {
+		for cname, c := range owned[cr.Key] {
+			if str(meta(c), "namespace") != ns {
 				continue
 			}
-			// List items carry no kind; Metacontroller sends full objects.
-			c["kind"], c["apiVersion"] = kind, apiVersion
-			cmd := meta(c)
-			children[cr.Key][str(cmd, "name")] = c
-			fp = append(fp, cr.Key+"/"+str(cmd, "name")+"@"+str(cmd, "resourceVersion"))
+			children[cr.Key][cname] = c
+			fp = append(fp, cr.Key+"/"+cname+"@"+str(meta(c), "resourceVersion"))
 		}
 	}
 	related := map[string]map[string]object{"Secret.v1": {}}
@@ -286,7 +380,11 @@ func (s *StandIn) reconcile(parent object) {
 	}
 	sort.Strings(fp)
 	fingerprint := strings.Join(fp, ",")
-	if fingerprint == st.fingerprint && time.Now().Before(st.next) {
+	s.mu.Lock()
+	unchanged := fingerprint == st.fingerprint && st.conflicts == s.conflicts && time.Now().Before(st.next)
+	conflicts := s.conflicts
+	s.mu.Unlock()
+	if unchanged {
 		return
 	}
 
@@ -305,7 +403,7 @@ func (s *StandIn) reconcile(parent object) {
 		st.next = time.Now().Add(2 * time.Second) // retry with backoff, change nothing
 		return
 	}
-	st.fingerprint = fingerprint
+	st.fingerprint, st.conflicts = fingerprint, conflicts
 	if resp.ResyncAfterSeconds > 0 {
 		st.next = time.Now().Add(time.Duration(resp.ResyncAfterSeconds * float64(time.Second)))
 	} else {
@@ -417,10 +515,15 @@ func (s *StandIn) applyChild(parent object, key string, desired, live object) {
 		return
 	}
 	id := key + "/" + ns + "/" + str(md, "name")
-	if live != nil && (onDelete || covers(live, c, s.applied[id])) {
+	s.mu.Lock() // parents are synced by several workers
+	last := s.applied[id]
+	s.mu.Unlock()
+	if live != nil && (onDelete || covers(live, c, last)) {
 		return
 	}
+	s.mu.Lock()
 	s.applied[id] = c
+	s.mu.Unlock()
 	verb := "create"
 	if live != nil {
 		verb = "update"
@@ -434,9 +537,9 @@ func (s *StandIn) patch(path, contentType string, body any) {
 	code, out := s.Cluster.Do("PATCH", path, contentType, body)
 	if code == http.StatusConflict {
 		s.logf("conflict on %s; retrying on the next round", path)
-		for _, st := range s.state {
-			st.fingerprint = ""
-		}
+		s.mu.Lock()
+		s.conflicts++
+		s.mu.Unlock()
 		return
 	}
 	if code >= 300 {
@@ -556,14 +659,16 @@ func copyObject(o object) object {
 	return out
 }
 
-func ownedBy(o object, uid string) bool {
+// controllerUID is the UID of the object's controlling owner, or "".
+func controllerUID(o object) string {
 	refs, _ := meta(o)["ownerReferences"].([]any)
 	for _, r := range refs {
-		if m, ok := r.(map[string]any); ok && m["uid"] == uid && m["controller"] == true {
-			return true
+		if m, ok := r.(map[string]any); ok && m["controller"] == true {
+			uid, _ := m["uid"].(string)
+			return uid
 		}
 	}
-	return false
+	return ""
 }
 
 func strings_(v any) []string {

@@ -3,11 +3,7 @@ package node
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -45,49 +41,6 @@ func (a *dfsAPI) createShare(t *testing.T, user, password string) {
 	if err != nil {
 		t.Fatalf("create the share: %v", err)
 	}
-}
-
-// startController runs Metacontroller on the host (METACONTROLLER_BIN, its
-// webhooks pointed at the hook's Service address instead of its DNS name,
-// which only pods resolve) or else the documented stand-in.
-func startController(t *testing.T, n *harness.Node, hookURL string) stopper {
-	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
-		cc, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "compositecontroller.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.Apply(t, strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
-		p := harness.Start(t, n.LogDir, "metacontroller", bin, nil,
-			"--kubeconfig", n.Kubeconfig, "--discovery-interval=5s",
-			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
-			"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)))
-		return &metacontroller{p: p}
-	}
-	s := &harness.StandIn{Cluster: n.Cluster, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
-	logf, err := os.Create(filepath.Join(n.LogDir, "stand-in.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	s.Start()
-	return s
-}
-
-type metacontroller struct{ p *harness.Process }
-
-func (m *metacontroller) Stop() { _ = m.p.Stop() }
-
-func (m *metacontroller) Errors() []string {
-	b, _ := os.ReadFile(m.p.Log)
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "failed to sync") || strings.Contains(line, "is invalid") {
-			out = append(out, line)
-		}
-	}
-	return out
 }
 
 // events counts the Events the hook recorded in the scenario's namespace,

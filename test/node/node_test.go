@@ -68,15 +68,10 @@ func TestNode(t *testing.T) {
 	})
 }
 
-type stopper interface {
-	Stop()
-	Errors() []string
-}
-
 type scenario struct {
 	t          *testing.T
 	n          *harness.Node
-	controller stopper
+	controller *harness.Controller
 	hookURL    string
 	adminPW    string
 	podUID     string
@@ -105,7 +100,9 @@ func (s *scenario) installHook(t *testing.T) {
 	}
 	ip := n.ServiceIP(t, "dittofs-system", "dittofs-hook")
 	s.hookURL = "http://" + ip
-	s.controller = startController(t, n, s.hookURL)
+	// The whole test's T: the controller runs until the test ends, not
+	// this scenario.
+	s.controller = harness.StartController(s.t, n, s.hookURL)
 	t.Cleanup(func() {
 		if errs := s.controller.Errors(); len(errs) > 0 {
 			t.Logf("the controller saw errors:\n%s", strings.Join(errs, "\n"))

@@ -42,6 +42,8 @@ var readmeRules = []readmeRule{
 	{prefix: "apt-get update && apt-get install ", run: runReadmeAptGet},
 	{prefix: "go run ./test/demo", elsewhere: "the demo tier runs it (test/demo: interactively and with --exit-after-print)"},
 	{prefix: "test/run.sh", elsewhere: "the test command itself, which runs this test"},
+	{prefix: "DITTOFS_HOOK_SOAK_", elsewhere: "the soak on a real node (root); test/run.sh node runs it at its CI size"},
+	{prefix: "test/bench.sh node", elsewhere: "the benchmark on a real node (root), which writes BENCHMARKS.md"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
 	{prefix: "kubectl apply -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install"},
 	{prefix: "helm install dittofs-hook charts/dittofs-hook", elsewhere: "a real cluster; the e2e suite installs the chart with the real Helm"},

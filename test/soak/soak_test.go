@@ -1,0 +1,164 @@
+// Package soak runs a fleet of DittoServers on the real one-node cluster
+// (harness.StartNode), each a DittoFS pod, under one hook with 2 replicas,
+// measures it, and then injects a seeded random schedule of faults while
+// checking, every second and in every hook answer, that no address is ever
+// lost. It needs root and the node tier's Debian packages; test/run.sh node
+// runs it at its CI size (10 DittoServers, 5 minutes of faults) and
+// test/bench.sh node at the fleet's (50, no faults) and longer.
+//
+// Settings (environment):
+//
+//	DITTOFS_HOOK_SOAK_SERVERS     DittoServers (default 10), spread over
+//	DITTOFS_HOOK_SOAK_NAMESPACES  namespaces (default 5)
+//	DITTOFS_HOOK_SOAK_DURATION    how long faults are injected (default 5m; 0: the fleet only)
+//	DITTOFS_HOOK_SOAK_SEED        the schedule's seed (default: from the clock; printed)
+//	DITTOFS_HOOK_SOAK_INTERVAL    spec.adapterDiscovery.pollingInterval (default 5s, the CRD's minimum)
+//	DITTOFS_HOOK_SOAK_SERVICE_TYPE  adapter Service type (default LoadBalancer; the fleet benchmark uses NodePort)
+//	DITTOFS_HOOK_SOAK_FAULTS      only these fault kinds, comma-separated (default: all)
+//
+// Every component's log, the pods' included, is kept in the folder the test
+// names, so that a seed's run can be read afterwards.
+package soak
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+)
+
+type config struct {
+	servers, namespaces int
+	duration, interval  time.Duration
+	seed                uint64
+	serviceType         string
+	faults              []*faultKind
+}
+
+func loadConfig(t *testing.T) config {
+	c := config{servers: 10, namespaces: 5, duration: 5 * time.Minute, interval: 5 * time.Second, serviceType: "LoadBalancer",
+		seed: uint64(time.Now().UnixNano() % 1_000_000_000)}
+	env := func(name string, set func(string) error) {
+		if v := os.Getenv(name); v != "" {
+			if err := set(v); err != nil {
+				t.Fatalf("%s=%q: %v", name, v, err)
+			}
+		}
+	}
+	atoi := func(dst *int) func(string) error {
+		return func(v string) (err error) { *dst, err = strconv.Atoi(v); return }
+	}
+	dur := func(dst *time.Duration) func(string) error {
+		return func(v string) (err error) { *dst, err = time.ParseDuration(v); return }
+	}
+	env("DITTOFS_HOOK_SOAK_SERVERS", atoi(&c.servers))
+	env("DITTOFS_HOOK_SOAK_NAMESPACES", atoi(&c.namespaces))
+	env("DITTOFS_HOOK_SOAK_DURATION", dur(&c.duration))
+	env("DITTOFS_HOOK_SOAK_INTERVAL", dur(&c.interval))
+	env("DITTOFS_HOOK_SOAK_SEED", func(v string) (err error) { c.seed, err = strconv.ParseUint(v, 10, 64); return })
+	env("DITTOFS_HOOK_SOAK_SERVICE_TYPE", func(v string) error {
+		if v != "LoadBalancer" && v != "NodePort" && v != "ClusterIP" {
+			return fmt.Errorf("want LoadBalancer, NodePort or ClusterIP")
+		}
+		c.serviceType = v
+		return nil
+	})
+	c.faults = kinds
+	env("DITTOFS_HOOK_SOAK_FAULTS", func(v string) error {
+		c.faults = nil
+		for _, name := range strings.Split(v, ",") {
+			var k *faultKind
+			for _, x := range kinds {
+				if x.name == strings.TrimSpace(name) {
+					k = x
+				}
+			}
+			if k == nil {
+				return fmt.Errorf("no fault kind %q", name)
+			}
+			c.faults = append(c.faults, k)
+		}
+		return nil
+	})
+	if c.servers < 1 || c.namespaces < 1 || c.interval < 5*time.Second {
+		t.Fatalf("soak settings out of range: %+v (at least 1 server, 1 namespace, a 5s interval)", c)
+	}
+	c.namespaces = min(c.namespaces, c.servers)
+	return c
+}
+
+func TestSoak(t *testing.T) {
+	cfg := loadConfig(t)
+	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d",
+		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed)
+	root := harness.RepoRoot()
+	start := time.Now()
+	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}, KeepLogs: true})
+	t.Cleanup(func() {
+		t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir)
+	})
+	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
+
+	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
+	t.Logf("$ kubectl apply -k manifests\n%s", out)
+	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
+
+	f := newFleet(t, n, cfg)
+	// Every hook answer passes through the checker on its way back to the
+	// controller, which calls the hook through its Service.
+	f.proxy = startAnswerProxy(t, "http://"+n.ServiceIP(t, "dittofs-system", "dittofs-hook"), f.ledger)
+	f.controller = harness.StartController(t, n, f.proxy.URL)
+	if f.controller.Real() {
+		t.Logf("soak: the real Metacontroller (%s) calls the hook through the answer checker", os.Getenv("METACONTROLLER_BIN"))
+	}
+	f.watch = startWatcher(t, n.Cluster, f.ledger, f.namespaces)
+
+	f.bringUp(t)
+	if t.Failed() {
+		return
+	}
+	f.measure(t)
+	if t.Failed() || cfg.duration == 0 {
+		f.finish(t, n)
+		return
+	}
+	s := newSoak(f)
+	s.run(t)
+	f.finish(t, n)
+}
+
+// finish stops the checkers, reports what they saw, and checks that the
+// node's teardown leaves the host as it was.
+func (f *fleet) finish(t *testing.T, n *harness.Node) {
+	f.watch.stop()
+	polls, failed := f.watch.counts()
+	answers, codes := f.proxy.counts()
+	t.Logf("soak: invariants: the API server polled %d times (%d polls failed, e.g. while kube-apiserver restarted); %d hook answers checked (%s)",
+		polls, failed, answers, codes)
+	for _, v := range f.ledger.allViolations() {
+		t.Errorf("invariant violated: %s", v)
+	}
+	if errs := f.controller.Errors(); len(errs) > 0 {
+		t.Logf("the controller saw errors (a hook replica going away mid-call, the API server restarting):\n%s", strings.Join(tail(errs, 20), "\n"))
+	}
+	if why := n.CheckGuards(); why != "" {
+		t.Errorf("a network guard went missing while the node ran: %s", why)
+	}
+	f.controller.Stop()
+	n.Teardown()
+	if diff := n.CheckHostClean(); len(diff) > 0 {
+		t.Errorf("the host is not as it was before the node started:\n%s", strings.Join(diff, "\n"))
+	}
+}
+
+func tail(s []string, n int) []string {
+	if len(s) > n {
+		return append([]string{fmt.Sprintf("(%d more before)", len(s)-n)}, s[len(s)-n:]...)
+	}
+	return s
+}
