@@ -3,7 +3,8 @@
 # each binary by version outside the repository. Prints the binary's path.
 #
 #   test/tools/build.sh COMPONENT     one of the names below
-#   test/tools/build.sh base          what the unit and e2e tiers need
+#   test/tools/build.sh base          what the unit and e2e tiers need (Metacontroller included:
+#                                     see metacontroller() for where its source comes from)
 #   test/tools/build.sh node          what the node tier needs besides (kubelet, kube-proxy,
 #                                     kube-scheduler, containerd, kube-router, CoreDNS,
 #                                     local-path-provisioner)
@@ -12,7 +13,7 @@
 # A warm cache answers in milliseconds; a cold one builds (DittoFS ≈ 90 s, etcd ≈ 30 s,
 # the three Kubernetes control-plane binaries ≈ 7 min on 2 cores, then kubelet ≈ 65 s,
 # kube-proxy ≈ 33 s, kube-scheduler ≈ 27 s, containerd ≈ 3 min, kube-router ≈ 3.5 min,
-# CoreDNS ≈ 4 min, local-path-provisioner ≈ 2.5 min). Concurrent callers (Go runs test
+# CoreDNS ≈ 4 min, local-path-provisioner ≈ 2.5 min, Metacontroller ≈ 3 min). Concurrent callers (Go runs test
 # packages in parallel) are serialised with flock so each binary is built once. Each
 # component lives in its own small tools module, so the hook's go.mod stays lean.
 set -euo pipefail
@@ -29,6 +30,11 @@ CONTAINERD_VERSION=v2.4.2
 KUBE_ROUTER_VERSION=v2.1.0
 COREDNS_VERSION=v1.15.0
 LOCAL_PATH_VERSION=v0.0.30
+METACONTROLLER_VERSION=v4.17.2
+# The release archive of Metacontroller's source beside the project (no module
+# registry serves it: its go.mod names the module "metacontroller") and its sha256.
+METACONTROLLER_ARCHIVE_SHA256=5bc4f9b104e4d2a82a5daefffdd133d699fc8b0f890e155792d283ff8abf5d3a
+METACONTROLLER_REPO=https://github.com/metacontroller/metacontroller
 
 log() { echo "build.sh: $*" >&2; }
 
@@ -49,6 +55,69 @@ build() {
     fi
     exec 9>&-
   fi
+  echo "$out"
+}
+
+# metacontroller builds Metacontroller from its release source and caches the
+# binary by version. The source, in this order: METACONTROLLER_BIN (a built
+# binary, used as it is), METACONTROLLER_SRC (a source folder or a .tar.gz of
+# one), the archive in ../shared/third_party/metacontroller/ beside the
+# checkout (its sha256 checked), else a shallow clone of the release tag (a
+# machine with internet access). Fails loudly when none works.
+metacontroller() {
+  if [[ -n ${METACONTROLLER_BIN:-} ]]; then
+    [[ -x $METACONTROLLER_BIN ]] || { log "METACONTROLLER_BIN=$METACONTROLLER_BIN is not an executable"; exit 1; }
+    echo "$METACONTROLLER_BIN"
+    return
+  fi
+  local out="$cache/metacontroller-$METACONTROLLER_VERSION"
+  if [[ -x $out ]]; then echo "$out"; return; fi
+  mkdir -p "$cache"
+  exec 9>"$cache/.metacontroller.lock"
+  flock 9
+  if [[ ! -x $out ]]; then
+    local work src="" start=$SECONDS
+    work=$(mktemp -d)
+    if [[ -n ${METACONTROLLER_SRC:-} ]]; then
+      if [[ -d $METACONTROLLER_SRC ]]; then
+        src=$METACONTROLLER_SRC
+      elif [[ -f $METACONTROLLER_SRC ]]; then
+        tar -xzf "$METACONTROLLER_SRC" -C "$work"
+        src=$(dirname "$(find "$work" -maxdepth 3 -name go.mod -path '*metacontroller*' | head -n 1)")
+      else
+        log "METACONTROLLER_SRC=$METACONTROLLER_SRC is neither a folder nor an archive"; exit 1
+      fi
+      log "building metacontroller from METACONTROLLER_SRC=$METACONTROLLER_SRC"
+    else
+      local archive="" a
+      for a in "$here/../../../shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz" \
+        "/work/shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz"; do
+        if [[ -f $a ]]; then archive=$a; break; fi
+      done
+      if [[ -n $archive ]]; then
+        local sum
+        sum=$(sha256sum "$archive" | cut -d' ' -f1)
+        if [[ $sum != "$METACONTROLLER_ARCHIVE_SHA256" ]]; then
+          log "$archive has sha256 $sum, not $METACONTROLLER_ARCHIVE_SHA256: refusing it"; exit 1
+        fi
+        tar -xzf "$archive" -C "$work"
+        src=$work/metacontroller-$METACONTROLLER_VERSION
+        log "building metacontroller $METACONTROLLER_VERSION from $archive (sha256 checked)"
+      elif git clone -q --depth 1 --branch "$METACONTROLLER_VERSION" "$METACONTROLLER_REPO" "$work/src" 2>/dev/null; then
+        src=$work/src
+        log "building metacontroller $METACONTROLLER_VERSION from a clone of $METACONTROLLER_REPO"
+      else
+        log "no Metacontroller source: set METACONTROLLER_BIN (a binary) or METACONTROLLER_SRC (a folder or archive of $METACONTROLLER_REPO at $METACONTROLLER_VERSION), or put its release archive in ../shared/third_party/metacontroller/"
+        exit 1
+      fi
+    fi
+    [[ -f $src/go.mod ]] || { log "$src has no go.mod: not Metacontroller's source"; exit 1; }
+    (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" -o "$out.tmp" ./pkg/cmd/metacontroller)
+    mv "$out.tmp" "$out"
+    rm -rf "$work"
+    log "built metacontroller $METACONTROLLER_VERSION in $((SECONDS - start)) s → $out"
+  fi
+  exec 9>&-
   echo "$out"
 }
 
@@ -78,12 +147,13 @@ one() {
     kube-router) build kube-router "$KUBE_ROUTER_VERSION" kube-router github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
       "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" ;;
     coredns) build coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns "-s -w" 0 ;;
+    metacontroller) metacontroller ;;
     local-path-provisioner) build local-path-provisioner "$LOCAL_PATH_VERSION" local-path-provisioner github.com/rancher/local-path-provisioner "-s -w" 0 ;;
     *) log "unknown component $1"; exit 2 ;;
   esac
 }
 
-base=(dfs controller-gen etcd kube-apiserver kube-controller-manager kubectl helm)
+base=(dfs controller-gen etcd kube-apiserver kube-controller-manager kubectl helm metacontroller)
 node=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr kube-router coredns local-path-provisioner)
 case ${1:?usage: build.sh COMPONENT|base|node|all} in
   base) for c in "${base[@]}"; do one "$c"; done ;;
