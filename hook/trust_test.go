@@ -23,25 +23,49 @@ func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Sync {
 }
 
 // TestConditionMessagesBounded: a condition message is one line of at most
-// 1,024 characters whatever the failure says (a 500 with a 40 KB multi-line
-// detail made 40 KB messages, beyond the CRD's maxLength of 32,768, so the
-// status write was refused).
+// 1,024 characters whatever the failure or the spec says (a 500 with a 40 KB
+// multi-line detail made 40 KB messages, beyond the CRD's maxLength of
+// 32,768, so the status write was refused). The spec field's message is
+// longer than the bound before it is cut, so the bound itself is tested:
+// raise it and the message outgrows it.
 func TestConditionMessagesBounded(t *testing.T) {
-	in := prepareRequest(t, hooktest.Steady())
-	detail := strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)
-	fail := &dittofs.APIError{Op: "list adapters", Status: 500, Message: detail}
-	resp := in.Desired(in.ObservePoll(nil, fail, api), now, hook.NewFixedSecretSource("k"))
-	c := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
-	if c == nil || c.Reason != hook.ReasonAPIError {
-		t.Fatalf("AdaptersDiscovered = %+v", c)
-	}
-	for _, c := range resp.Status.Conditions {
-		if n := len([]rune(c.Message)); n > 1024 {
-			t.Errorf("%s message has %d characters, want at most 1024", c.Type, n)
-		}
-		if strings.ContainsAny(c.Message, "\r\n\t") {
-			t.Errorf("%s message is not one line: %.80q…", c.Type, c.Message)
-		}
+	long := strings.Repeat("DEBUG\r\n\t", 5000/7)
+	for _, c := range []struct {
+		name    string
+		request *hooktest.Request
+		fail    error
+		// cond is the condition that carries the long text; cut says that
+		// it must be cut at the bound (ending in an ellipsis).
+		cond, reason string
+		cut          bool
+	}{
+		{"a 40 KB multi-line DittoFS detail", hooktest.Steady(), &dittofs.APIError{Op: "list adapters", Status: 500,
+			Message: strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)}, hook.CondAdaptersDiscovered, hook.ReasonAPIError, false},
+		{"a 5,000-character spec field", hooktest.Steady(hooktest.WithSpecField("logging.level", long)), nil, hook.CondReady, hook.ReasonInvalidSpec, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := prepareRequest(t, c.request)
+			o := hook.Observation{}
+			if c.fail != nil {
+				o = in.ObservePoll(nil, c.fail, api)
+			}
+			resp := in.Desired(o, now, hook.NewFixedSecretSource("k"))
+			got := meta.FindStatusCondition(resp.Status.Conditions, c.cond)
+			if got == nil || got.Reason != c.reason {
+				t.Fatalf("%s = %+v, want reason %s", c.cond, got, c.reason)
+			}
+			if n := len([]rune(got.Message)); c.cut && (n != 1024 || !strings.HasSuffix(got.Message, "…")) {
+				t.Errorf("%s message has %d characters (%.60q…), want it cut to 1024 ending in …", c.cond, n, got.Message)
+			}
+			for _, cond := range resp.Status.Conditions {
+				if n := len([]rune(cond.Message)); n > 1024 {
+					t.Errorf("%s message has %d characters, want at most 1024", cond.Type, n)
+				}
+				if strings.ContainsAny(cond.Message, "\r\n\t") {
+					t.Errorf("%s message is not one line: %.80q…", cond.Type, cond.Message)
+				}
+			}
+		})
 	}
 }
 
