@@ -2,6 +2,8 @@ package hook_test
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -101,19 +103,26 @@ func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 // a malformed answer (keep the last known adapters, InvalidResponse).
 // Metacontroller keys desired children by name: before, one silently
 // replaced the other — type "nfs-udp" took the NFS UDP Service's name, a raw
-// type equal to another type's hashed form took its Service.
+// type equal to another type's hashed form took its Service. What the answer
+// keeps is read from the request: Steady's last known adapters are nfs on
+// 12049 and smb on 1445, each with its Service and policy observed.
 func TestDuplicateChildNames(t *testing.T) {
 	udp := hooktest.WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"udp": true}}})
 	adapter := func(typ string, port int32) dittofs.Adapter {
 		return dittofs.Adapter{ID: typ, Type: typ, Enabled: true, Running: true, Port: port}
 	}
+	lastKnown := []string{"NetworkPolicy/demo-adapter-nfs", "NetworkPolicy/demo-adapter-smb", "Service/demo-adapter-nfs", "Service/demo-adapter-smb"}
 	for name, c := range map[string]struct {
 		change   hooktest.Modifier
 		adapters []dittofs.Adapter
+		// want are the adapter children: the last known ones, and nfs's
+		// UDP Service when the spec asks for it.
+		want []string
 	}{
-		"nfs-udp next to nfs with udp":     {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
-		"nfs-udp next to nfs":              {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
-		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}},
+		"nfs-udp next to nfs with udp": {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)},
+			append(slices.Clone(lastKnown), "Service/demo-adapter-nfs-udp")},
+		"nfs-udp next to nfs":              {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}, lastKnown},
+		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}, lastKnown},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := hooktest.Steady()
@@ -121,29 +130,27 @@ func TestDuplicateChildNames(t *testing.T) {
 				req.With(c.change)
 			}
 			in := prepareRequest(t, req)
-			secrets := hook.NewFixedSecretSource("k")
-			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, secrets)
+			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, hook.NewFixedSecretSource("k"))
 			cond := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
 			if cond.Reason != hook.ReasonInvalidResponse {
 				t.Errorf("AdaptersDiscovered %s %s: %s, want InvalidResponse", cond.Status, cond.Reason, cond.Message)
 			}
-			got, _ := json.Marshal(resp.Children)
-			kept, _ := json.Marshal(in.Desired(in.ObservePoll(nil, refused, api), now, secrets).Children)
-			if string(got) != string(kept) {
-				t.Errorf("the children differ from a failed poll's, which keeps the last known adapters")
-			}
-			var children []struct {
-				Kind     string
-				Metadata struct{ Name string }
-			}
-			_ = json.Unmarshal(got, &children)
-			seen := map[string]bool{}
-			for _, ch := range children {
-				if k := ch.Kind + "/" + ch.Metadata.Name; seen[k] {
-					t.Errorf("two children named %s", k)
-				} else {
-					seen[k] = true
+			children := childNames(t, resp) // fails on a name given twice
+			for _, n := range observedChildren(t, req.JSON()) {
+				if !children[n] {
+					t.Errorf("the observed %s was dropped", n)
 				}
+			}
+			slices.Sort(c.want)
+			if got := adapterChildren(children, "demo"); !slices.Equal(got, c.want) {
+				t.Errorf("adapter children %v, want the last known %v", got, c.want)
+			}
+			ports := map[string]int32{}
+			for _, a := range resp.Status.Adapters {
+				ports[a.Type] = a.Port
+			}
+			if want := map[string]int32{"nfs": 12049, "smb": 1445}; !maps.Equal(ports, want) {
+				t.Errorf("status.adapters %v, want the last known %v", ports, want)
 			}
 		})
 	}
