@@ -8,6 +8,10 @@
 //	go run ./test/mutate              every mutation
 //	go run ./test/mutate -run REGEXP  the mutations whose name matches
 //	go run ./test/mutate -list        list them
+//	go run ./test/mutate -update      the core's goldens rewritten first (go
+//	                                  test ./hook -update): each mutation must
+//	                                  be caught by a claim or another test,
+//	                                  not only by a golden file
 //
 // Why a fixed list and not a mutation-testing tool: gremlins (v0.6.0, the
 // newest on the Go module proxy) builds here, but mutates operators at
@@ -73,6 +77,7 @@ func main() {
 	list := flag.Bool("list", false, "list the mutations and exit")
 	timeout := flag.Duration("timeout", 3*time.Minute, "go test's -timeout for each mutation")
 	verbose := flag.Bool("v", false, "print the failing tests of each killed mutation")
+	update := flag.Bool("update", false, "run ./hook's tests with -update: its goldens bless the mutation, the claims must still catch it")
 	flag.Parse()
 	var sel []Mutation
 	re, err := regexp.Compile(*run)
@@ -106,12 +111,20 @@ func main() {
 		fatal(err)
 	}
 	fmt.Printf("mutate: %d mutations, each alone in a scratch copy (%s); the tests named must fail\n", len(sel), scratch)
+	if *update {
+		fmt.Println("mutate: -update: ./hook's goldens are rewritten from each mutant (they bless it); its claims and other tests must catch it")
+	}
 	start := time.Now()
 	counts := map[verdict]int{}
 	var bad []string
 	for i, m := range sel {
 		t0 := time.Now()
-		v, detail := try(scratch, m, *timeout)
+		v, detail := try(scratch, m, *timeout, *update)
+		if *update { // the goldens were rewritten: back to the repository's
+			if err := copyTree(root, scratch); err != nil {
+				fatal(err)
+			}
+		}
 		counts[v]++
 		fmt.Printf("mutate: %2d/%d %-8s %-34s %5.1f s  %s\n", i+1, len(sel), v, m.Name, time.Since(t0).Seconds(), m.Rule)
 		if v != killed {
@@ -133,7 +146,7 @@ func main() {
 }
 
 // try applies m in scratch, runs its packages' tests and restores the file.
-func try(scratch string, m Mutation, timeout time.Duration) (verdict, string) {
+func try(scratch string, m Mutation, timeout time.Duration, update bool) (verdict, string) {
 	path := filepath.Join(scratch, filepath.FromSlash(m.File))
 	orig, err := os.ReadFile(path)
 	if err != nil {
@@ -151,6 +164,9 @@ func try(scratch string, m Mutation, timeout time.Duration) (verdict, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
 	args := append([]string{"test", "-count=1", "-failfast", "-vet=off", "-timeout", timeout.String()}, m.Packages...)
+	if update && len(m.Packages) == 1 && m.Packages[0] == "./hook/" {
+		args = append(args, "-args", "-update")
+	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = scratch
 	out, err := cmd.CombinedOutput()
