@@ -243,6 +243,7 @@ func copyTree(root, dst string) error {
 			if err != nil {
 				return err
 			}
+			_ = os.Remove(to) // a copy made before
 			if err := os.Symlink(link, to); err != nil {
 				return err
 			}
