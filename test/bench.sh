@@ -153,7 +153,7 @@ if load:
 mem = read("memory.txt")
 if mem:
     figures["memory-peak-rss"] = find(mem, r"hook peak RSS ([0-9.]+) MiB")
-    figures["memory-slow-probes"] = find(mem, r"/healthz probed \d+ times on both listeners, (\d+) failed")
+    figures["memory-probes-in-a-row"] = find(mem, r"/healthz probed \d+ times on both listeners, \d+ failed or took over 1 s \(at most (\d+) in a row\)")
     figures["idle-rss"] = find(mem, r"idle keep-alive connections .*?RSS ([0-9.]+) MiB")
 fleet = read("fleet.txt")
 if fleet:

@@ -51,7 +51,7 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "disabled-policies-kept-on-failure", Rule: "networkPolicy.enabled false removes every policy, whether or not DittoFS answers",
-		File: "hook/sync.go", From: "if key == KeyNetworkPolicy && !policies {", To: "if false {", Packages: core,
+		File: "hook/sync.go", From: "if key == KeyNetworkPolicy && !policies {", To: "if key == KeyNetworkPolicy && !policies && key == \"\" {", Packages: core,
 	},
 
 	// Secrets.
