@@ -123,7 +123,8 @@ var Mutations = []Mutation{
 	// repair and on delete.
 	{
 		Name: "any-role-accepted", Rule: "only an account with the operator role is used, reset or deleted",
-		File: "dittofs/account.go", From: "\tcase OperatorRole:\n\t\treturn nil", To: "\tcase OperatorRole, \"user\", \"admin\":\n\t\treturn nil", Packages: client,
+		File: "dittofs/account.go", From: "\tcase OperatorRole:\n\t\treturn nil\n\tcase \"user\", \"admin\":",
+		To: "\tcase OperatorRole, \"user\", \"admin\":\n\t\treturn nil\n\tcase \"\":", Packages: client,
 	},
 	{
 		Name: "role-unchecked-at-login", Rule: "the role is checked after every login",
@@ -136,11 +137,11 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "role-unchecked-at-repair", Rule: "an existing account is looked up before its password is reset",
-		File: "dittofs/account.go", From: "if err = checkRole(t.Operator.Username, u.Role); err == nil {", To: "if err = nil; err == nil {", Packages: client,
+		File: "dittofs/account.go", From: "if err = checkRole(t.Operator.Username, u.Role); err == nil {", To: "if err = checkRole(t.Operator.Username, OperatorRole+u.Role[:0]); err == nil {", Packages: client,
 	},
 	{
 		Name: "role-unchecked-at-delete", Rule: "an existing account is looked up before it is deleted",
 		File: "dittofs/account.go", From: "if err := checkRole(t.Operator.Username, u.Role); err != nil {\n\t\ta.Forget(t.Key)",
-		To: "if err := error(nil); err != nil {\n\t\ta.Forget(t.Key)", Packages: client,
+		To: "if err := checkRole(t.Operator.Username, OperatorRole+u.Role[:0]); err != nil {\n\t\ta.Forget(t.Key)", Packages: client,
 	},
 }
