@@ -56,6 +56,39 @@ func childNames(t testing.TB, resp *hook.SyncResponse) map[string]bool {
 	return out
 }
 
+// observedChildren lists a request's observed children as "Kind/name",
+// sorted, read from its JSON as Metacontroller sent it.
+func observedChildren(tb testing.TB, request []byte) []string {
+	tb.Helper()
+	var req struct {
+		Children map[string]map[string]objectHead `json:"children"`
+	}
+	if err := json.Unmarshal(request, &req); err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, objs := range req.Children {
+		for n, o := range objs {
+			out = append(out, o.Kind+"/"+n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// adapterChildren are the children of an answer (as childNames lists them)
+// named after an adapter of the DittoServer cr, sorted.
+func adapterChildren(children map[string]bool, cr string) []string {
+	var out []string
+	for n := range children {
+		if _, name, _ := strings.Cut(n, "/"); strings.HasPrefix(name, cr+"-adapter-") {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // objectHead is what files an object.
 type objectHead struct {
 	APIVersion string `json:"apiVersion"`
@@ -94,7 +127,12 @@ func FuzzAdapterList(f *testing.F) {
 		f.Fatalf("the base request would not poll: %v", err)
 	}
 	secrets := hook.NewFixedSecretSource("fuzz")
-	kept := childNames(f, sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets))
+	// What a refused list must answer, read from the request, not from the
+	// hook: every observed child, and as adapter children exactly those of
+	// the last known adapters (status.adapters: nfs on 12049, enabled; the
+	// spec asks for nfs's UDP Service too).
+	observed := observedChildren(f, []byte(smallRequest))
+	lastKnown := []string{"NetworkPolicy/demo-adapter-nfs", "Service/demo-adapter-nfs", "Service/demo-adapter-nfs-udp"}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		adapters, err := dittofs.DecodeAdapters(body)
 		if err != nil {
@@ -126,10 +164,16 @@ func FuzzAdapterList(f *testing.F) {
 			if poll.Reason != hook.ReasonInvalidResponse || obs.Adapters() != nil {
 				t.Fatalf("a refused list: %+v, %d adapters", poll, len(obs.Adapters()))
 			}
-			for n := range kept {
+			for _, n := range observed {
 				if !children[n] {
-					t.Fatalf("a refused list dropped %s", n)
+					t.Fatalf("a refused list dropped the observed %s", n)
 				}
+			}
+			if got := adapterChildren(children, "demo"); !slices.Equal(got, lastKnown) {
+				t.Fatalf("a refused list answered the adapter children %v, want the last known %v", got, lastKnown)
+			}
+			if len(resp.Status.Adapters) != 1 || resp.Status.Adapters[0].Type != "nfs" || resp.Status.Adapters[0].Port != 12049 {
+				t.Fatalf("a refused list changed status.adapters to %+v", resp.Status.Adapters)
 			}
 		default:
 			t.Fatalf("a poll that happened is %+v", poll)

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -322,18 +324,35 @@ func syncCases() []syncCase {
 	}
 }
 
-// TestSync runs every case through the pure core and compares the whole
-// answer with testdata/sync/<name>.json (-update rewrites them). The same
-// request must give the same bytes twice.
+// TestSync runs every case through the pure core: the answer keeps every
+// invariant and makes the case's claim (claims_test.go), and is compared
+// whole with testdata/sync/<name>.json (-update rewrites the goldens, never
+// the claims). The same request must give the same bytes twice.
 func TestSync(t *testing.T) {
+	names := map[string]bool{}
 	for _, c := range syncCases() {
+		names[c.name] = true
 		t.Run(c.name, func(t *testing.T) {
 			got := answer(t, c)
 			if again := answer(t, c); !bytes.Equal(got, again) {
 				t.Fatalf("the same request gave two different answers:\n%s", cmp.Diff(string(got), string(again)))
 			}
+			a := newAnswered(t, c.request.JSON(), got)
+			for _, rule := range slices.Sorted(maps.Keys(invariants)) {
+				t.Run(rule, func(t *testing.T) { invariants[rule](t, a) })
+			}
+			claim, ok := claims[c.name]
+			if !ok {
+				t.Fatalf("the claim %q has no check in claims (claims_test.go)", c.claim)
+			}
+			claim(t, a)
 			compareGolden(t, filepath.Join("testdata", "sync", c.name+".json"), got)
 		})
+	}
+	for n := range claims {
+		if !names[n] {
+			t.Errorf("claims has a check for %s, which is no sync case", n)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package hook_test
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,25 +25,49 @@ func prepareRequest(t *testing.T, r *hooktest.Request) *hook.Sync {
 }
 
 // TestConditionMessagesBounded: a condition message is one line of at most
-// 1,024 characters whatever the failure says (a 500 with a 40 KB multi-line
-// detail made 40 KB messages, beyond the CRD's maxLength of 32,768, so the
-// status write was refused).
+// 1,024 characters whatever the failure or the spec says (a 500 with a 40 KB
+// multi-line detail made 40 KB messages, beyond the CRD's maxLength of
+// 32,768, so the status write was refused). The spec field's message is
+// longer than the bound before it is cut, so the bound itself is tested:
+// raise it and the message outgrows it.
 func TestConditionMessagesBounded(t *testing.T) {
-	in := prepareRequest(t, hooktest.Steady())
-	detail := strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)
-	fail := &dittofs.APIError{Op: "list adapters", Status: 500, Message: detail}
-	resp := in.Desired(in.ObservePoll(nil, fail, api), now, hook.NewFixedSecretSource("k"))
-	c := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
-	if c == nil || c.Reason != hook.ReasonAPIError {
-		t.Fatalf("AdaptersDiscovered = %+v", c)
-	}
-	for _, c := range resp.Status.Conditions {
-		if n := len([]rune(c.Message)); n > 1024 {
-			t.Errorf("%s message has %d characters, want at most 1024", c.Type, n)
-		}
-		if strings.ContainsAny(c.Message, "\r\n\t") {
-			t.Errorf("%s message is not one line: %.80q…", c.Type, c.Message)
-		}
+	long := strings.Repeat("DEBUG\r\n\t", 5000/7)
+	for _, c := range []struct {
+		name    string
+		request *hooktest.Request
+		fail    error
+		// cond is the condition that carries the long text; cut says that
+		// it must be cut at the bound (ending in an ellipsis).
+		cond, reason string
+		cut          bool
+	}{
+		{"a 40 KB multi-line DittoFS detail", hooktest.Steady(), &dittofs.APIError{Op: "list adapters", Status: 500,
+			Message: strings.Repeat("line of an error page\r\n\tdeeper\n", 40*1024/32)}, hook.CondAdaptersDiscovered, hook.ReasonAPIError, false},
+		{"a 5,000-character spec field", hooktest.Steady(hooktest.WithSpecField("logging.level", long)), nil, hook.CondReady, hook.ReasonInvalidSpec, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			in := prepareRequest(t, c.request)
+			o := hook.Observation{}
+			if c.fail != nil {
+				o = in.ObservePoll(nil, c.fail, api)
+			}
+			resp := in.Desired(o, now, hook.NewFixedSecretSource("k"))
+			got := meta.FindStatusCondition(resp.Status.Conditions, c.cond)
+			if got == nil || got.Reason != c.reason {
+				t.Fatalf("%s = %+v, want reason %s", c.cond, got, c.reason)
+			}
+			if n := len([]rune(got.Message)); c.cut && (n != 1024 || !strings.HasSuffix(got.Message, "…")) {
+				t.Errorf("%s message has %d characters (%.60q…), want it cut to 1024 ending in …", c.cond, n, got.Message)
+			}
+			for _, cond := range resp.Status.Conditions {
+				if n := len([]rune(cond.Message)); n > 1024 {
+					t.Errorf("%s message has %d characters, want at most 1024", cond.Type, n)
+				}
+				if strings.ContainsAny(cond.Message, "\r\n\t") {
+					t.Errorf("%s message is not one line: %.80q…", cond.Type, cond.Message)
+				}
+			}
+		})
 	}
 }
 
@@ -77,19 +103,26 @@ func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 // a malformed answer (keep the last known adapters, InvalidResponse).
 // Metacontroller keys desired children by name: before, one silently
 // replaced the other — type "nfs-udp" took the NFS UDP Service's name, a raw
-// type equal to another type's hashed form took its Service.
+// type equal to another type's hashed form took its Service. What the answer
+// keeps is read from the request: Steady's last known adapters are nfs on
+// 12049 and smb on 1445, each with its Service and policy observed.
 func TestDuplicateChildNames(t *testing.T) {
 	udp := hooktest.WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"udp": true}}})
 	adapter := func(typ string, port int32) dittofs.Adapter {
 		return dittofs.Adapter{ID: typ, Type: typ, Enabled: true, Running: true, Port: port}
 	}
+	lastKnown := []string{"NetworkPolicy/demo-adapter-nfs", "NetworkPolicy/demo-adapter-smb", "Service/demo-adapter-nfs", "Service/demo-adapter-smb"}
 	for name, c := range map[string]struct {
 		change   hooktest.Modifier
 		adapters []dittofs.Adapter
+		// want are the adapter children: the last known ones, and nfs's
+		// UDP Service when the spec asks for it.
+		want []string
 	}{
-		"nfs-udp next to nfs with udp":     {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
-		"nfs-udp next to nfs":              {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}},
-		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}},
+		"nfs-udp next to nfs with udp": {udp, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)},
+			append(slices.Clone(lastKnown), "Service/demo-adapter-nfs-udp")},
+		"nfs-udp next to nfs":              {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("nfs-udp", 2049), adapter("smb", 1445)}, lastKnown},
+		"a raw type equal to a hashed one": {nil, []dittofs.Adapter{adapter("nfs", 12049), adapter("WebDAV", 8443), adapter("webdav-d92634", 8444), adapter("smb", 1445)}, lastKnown},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := hooktest.Steady()
@@ -97,29 +130,27 @@ func TestDuplicateChildNames(t *testing.T) {
 				req.With(c.change)
 			}
 			in := prepareRequest(t, req)
-			secrets := hook.NewFixedSecretSource("k")
-			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, secrets)
+			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, hook.NewFixedSecretSource("k"))
 			cond := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
 			if cond.Reason != hook.ReasonInvalidResponse {
 				t.Errorf("AdaptersDiscovered %s %s: %s, want InvalidResponse", cond.Status, cond.Reason, cond.Message)
 			}
-			got, _ := json.Marshal(resp.Children)
-			kept, _ := json.Marshal(in.Desired(in.ObservePoll(nil, refused, api), now, secrets).Children)
-			if string(got) != string(kept) {
-				t.Errorf("the children differ from a failed poll's, which keeps the last known adapters")
-			}
-			var children []struct {
-				Kind     string
-				Metadata struct{ Name string }
-			}
-			_ = json.Unmarshal(got, &children)
-			seen := map[string]bool{}
-			for _, ch := range children {
-				if k := ch.Kind + "/" + ch.Metadata.Name; seen[k] {
-					t.Errorf("two children named %s", k)
-				} else {
-					seen[k] = true
+			children := childNames(t, resp) // fails on a name given twice
+			for _, n := range observedChildren(t, req.JSON()) {
+				if !children[n] {
+					t.Errorf("the observed %s was dropped", n)
 				}
+			}
+			slices.Sort(c.want)
+			if got := adapterChildren(children, "demo"); !slices.Equal(got, c.want) {
+				t.Errorf("adapter children %v, want the last known %v", got, c.want)
+			}
+			ports := map[string]int32{}
+			for _, a := range resp.Status.Adapters {
+				ports[a.Type] = a.Port
+			}
+			if want := map[string]int32{"nfs": 12049, "smb": 1445}; !maps.Equal(ports, want) {
+				t.Errorf("status.adapters %v, want the last known %v", ports, want)
 			}
 		})
 	}

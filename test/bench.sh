@@ -10,6 +10,8 @@
 #   - node (root, the node tier's packages): on the real one-node cluster, a
 #     fleet of 50 DittoServers, each a DittoFS pod, under the hook's 2
 #     replicas, then the fault soak (10 DittoServers, 5 minutes of faults).
+# Each figure with a goal in BENCHMARKS.md's goals table is compared with it;
+# the script exits non-zero when one misses it.
 # Usage: test/bench.sh [all|memory|node]   (PARENTS=… CONCURRENCY=… to change
 # the load test; FLEET=… for the fleet, SOAK_SERVERS=… SOAK_DURATION=…
 # SOAK_SEED=… for the soak; `memory` and `node` measure and rewrite only
@@ -107,6 +109,85 @@ node_section() {
   return "$rc"
 }
 
+# check_goals PREFIX... compares the figures this run measured (the raw
+# outputs in $tmp) with the goals table of BENCHMARKS.md, for the goals
+# whose key starts with one of the prefixes, and fails when one is missed
+# or has no figure. CORE_RATIO carries the core's ratio.
+check_goals() {
+  CORE_RATIO=${ratio:-} python3 - "$out" "$tmp" "$@" <<'PY'
+import os, re, sys
+doc, tmp, prefixes = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3:]
+start, end = doc.find("<!-- goals:start -->"), doc.find("<!-- goals:end -->")
+if not 0 <= start < end:
+    sys.exit("BENCHMARKS.md has no goals table (<!-- goals:start --> … <!-- goals:end -->)")
+goals = {}
+for line in doc[start:end].splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    m = len(cells) >= 3 and re.fullmatch(r"(≤|≥)\s*([0-9.]+)", cells[2])
+    if m:
+        goals[cells[0]] = (m.group(1), float(m.group(2)), cells[1])
+
+def read(name):
+    path = os.path.join(tmp, name)
+    return open(path).read() if os.path.exists(path) else ""
+
+def seconds(d):  # a Go duration as printed: 217.404ms, 2.236s, 1m13.5s, 850µs
+    total = 0.0
+    for n, u in re.findall(r"([0-9.]+)(h|ms|µs|us|ns|m|s)", d):
+        total += float(n) * {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9}[u]
+    return total
+
+def find(text, pattern, conv=float):
+    m = re.search(pattern, text)
+    return conv(m.group(1)) if m else None
+
+figures = {}
+if os.environ.get("CORE_RATIO"):
+    figures["core-ratio"] = float(os.environ["CORE_RATIO"])
+load = read("load.txt")
+if load:
+    figures["load-throughput"] = find(load, r"steady rounds: \d+ syncs in \S+ = ([0-9.]+) syncs/s")
+    figures["load-p99"] = find(load, r"steady rounds: \d+ syncs in .*?, p99 (\S+),", seconds)
+    m = re.search(r"steady rounds: (\d+) of (\d+) polls succeeded", load)
+    figures["load-failed-polls"] = int(m.group(2)) - int(m.group(1)) if m else None
+mem = read("memory.txt")
+if mem:
+    figures["memory-peak-rss"] = find(mem, r"hook peak RSS ([0-9.]+) MiB")
+    figures["memory-probes-in-a-row"] = find(mem, r"/healthz probed \d+ times on both listeners, \d+ failed or took over 1 s \(at most (\d+) in a row\)")
+    figures["idle-rss"] = find(mem, r"idle keep-alive connections .*?RSS ([0-9.]+) MiB")
+fleet = read("fleet.txt")
+if fleet:
+    figures["fleet-ready"] = find(fleet, r"time from apply to all Ready: ([0-9.]+) s")
+    figures["fleet-writes"] = find(fleet, r"API writes per minute at steady state \(goal 0\): ([0-9.]+)")
+    figures["fleet-disable-p99"] = find(fleet, r"its Service gone: p50 \S+ s, p99 ([0-9.]+) s")
+    m = re.search(r"logins as k8s-operator \(goal = DittoServers\): (\d+) for (\d+) DittoServers", fleet)
+    figures["fleet-extra-logins"] = int(m.group(1)) - int(m.group(2)) if m else None
+    m = re.search(r"hook CPU ([0-9.]+) s over the (\S+) window", fleet)
+    figures["fleet-hook-cpu"] = float(m.group(1)) / seconds(m.group(2)) if m else None
+    rss = [float(x) for x in re.findall(r"peak RSS ([0-9.]+) MiB \(VmHWM", "\n".join(l for l in fleet.splitlines() if "hook replicas" in l))]
+    figures["fleet-hook-rss"] = max(rss) if rss else None
+    figures["fleet-node-memory"] = find(fleet, r"node memory per DittoServer: ([0-9.]+) MiB")
+soak = read("soak.txt")
+if soak:
+    figures["soak-violations"] = find(soak, r"soak-table: \| \*\*all\*\* \| \d+ \| (\d+) \|")
+
+missed = 0
+for key, (op, goal, what) in goals.items():
+    if not any(key.startswith(p) for p in prefixes):
+        continue
+    got = figures.get(key)
+    if got is None:
+        print(f"goal {key}: no figure in this run's output ({what}): MISSED")
+        missed += 1
+        continue
+    ok = got <= goal if op == "≤" else got >= goal
+    print(f"goal {key}: {got:g} (goal {op} {goal:g}, {what}){'' if ok else ': MISSED'}")
+    missed += not ok
+if missed:
+    sys.exit(f"{missed} goal(s) missed: see above and BENCHMARKS.md's goals table")
+PY
+}
+
 # splice replaces the section between <!-- name:start --> and
 # <!-- name:end --> of BENCHMARKS.md with a file's content (or appends it).
 splice() {
@@ -128,6 +209,7 @@ if [[ $what == memory ]]; then
   memory_section >"$tmp/section.md"
   splice memory "$tmp/section.md"
   echo "== wrote the memory section of $out"
+  check_goals memory- idle-
   exit 0
 fi
 if [[ $what == node ]]; then
@@ -139,18 +221,24 @@ if [[ $what == node ]]; then
     echo "== wrote the node section of $out"
   fi
   go run ./test/harness/nodeclean
+  [[ $rc -ne 0 ]] || check_goals fleet- soak- || rc=$?
   exit "$rc"
 fi
 
 test/tools/build.sh dfs >/dev/null
 # `all` rewrites the file; the node section (test/bench.sh node) is kept.
-python3 - "$out" >"$tmp/node-section.md" <<'PY'
+section() { # NAME: the section of BENCHMARKS.md between its markers
+  python3 - "$out" "$1" <<'PY'
 import sys
-doc = open(sys.argv[1]).read()
-start, end = doc.find("<!-- node:start -->"), doc.find("<!-- node:end -->")
+doc, name = open(sys.argv[1]).read(), sys.argv[2]
+start, end = doc.find(f"<!-- {name}:start -->"), doc.find(f"<!-- {name}:end -->")
 if 0 <= start < end:
-    print(doc[start:end + len("<!-- node:end -->")])
+    print(doc[start:end + len(f"<!-- {name}:end -->")])
 PY
+}
+section node >"$tmp/node-section.md"
+section goals >"$tmp/goals-section.md"
+[[ -s $tmp/goals-section.md ]] || { echo "BENCHMARKS.md has no goals table"; exit 1; }
 echo "== go test -bench (5 runs each)"
 go test ./hook -run '^$' -bench 'BenchmarkSync|BenchmarkCore|BenchmarkJSONFloor' -benchmem -count 5 -benchtime 2s | tee "$tmp/bench.txt"
 echo "== load test: $parents DittoServers, $concurrency at a time"
@@ -172,6 +260,8 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   echo
   echo "Written by \`test/bench.sh\` on $(date -u +%Y-%m-%d) on $(uname -sm), $cpu, $(nproc) CPUs, $(go version | cut -d' ' -f3)."
   echo "Rerun it to measure your machine; the figures below are this machine's."
+  echo
+  cat "$tmp/goals-section.md"
   echo
   echo "## The pure core against the JSON floor"
   echo
@@ -201,3 +291,4 @@ cpu=$(grep -m1 '^cpu:' "$tmp/bench.txt" | cut -d' ' -f2-)
   if [[ -s $tmp/node-section.md ]]; then echo; cat "$tmp/node-section.md"; fi
 } >"$out"
 echo "== wrote $out"
+check_goals core- load- memory- idle-

@@ -7,13 +7,18 @@
 #   test/run.sh e2e        the end-to-end suite only
 #   test/run.sh node       the real-node tier, the fleet and fault soak, and the demo
 #                          (root; installs Debian packages)
+#   test/run.sh mutate     the mutation check: each rule the README promises,
+#                          broken in a scratch copy, turns the offline tests red
 #
 # It builds the real components it needs from the Go module proxy first
 # (cached by version under ${XDG_CACHE_HOME:-~/.cache}/dittofs-hook).
+# With CI=true (as .ci/run sets it) a skipped test fails the run: a skip
+# would hide what the test should have checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tier=${1:-all}
-case $tier in all | unit | e2e | node) ;; *) echo "usage: test/run.sh [all|unit|e2e|node]"; exit 2 ;; esac
+case $tier in all | unit | e2e | node | mutate) ;; *) echo "usage: test/run.sh [all|unit|e2e|node|mutate]"; exit 2 ;; esac
+ci=${CI:-false}
 # step starts a phase, after saying how long the previous one took.
 phase="" phase_started=$SECONDS
 step() {
@@ -45,14 +50,16 @@ if ((${#missing[@]})); then
   fi
 fi
 
-if [[ $tier == all || $tier == node ]]; then
+if [[ $tier == mutate ]]; then
+  : # offline: no real component
+elif [[ $tier == all || $tier == node ]]; then
   step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-proxy, kube-scheduler, containerd, kube-router, CoreDNS, local-path-provisioner (first run ~25 min on 2 cores, then cached)"
   test/tools/build.sh all >/dev/null
 else
   step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm (first run ~8 min, then cached)"
   test/tools/build.sh base >/dev/null
+  echo "components ready after $((SECONDS - started)) s"
 fi
-echo "components ready after $((SECONDS - started)) s"
 
 step "gofmt and go vet"
 unformatted=$(gofmt -l cmd dittofs hook test)
@@ -60,6 +67,16 @@ if [[ -n $unformatted ]]; then echo "gofmt would change: $unformatted"; exit 1; 
 go vet ./...
 
 summarize() { grep -E '^(--- (FAIL|SKIP)|    --- (FAIL|SKIP)|ok |FAIL|panic:)|e2e:|load:|bench:' || true; }
+# no_skips LOG WHAT: under CI=true, a test that skipped fails the run.
+no_skips() {
+  local n
+  n=$(grep -c -E -- '--- SKIP' "$1" || true)
+  if [[ $n -gt 0 && $ci == true ]]; then
+    echo "$2: $n tests skipped, and CI=true runs every test (a skip hides what it should have checked):"
+    grep -E -A3 -- '--- SKIP' "$1" | head -60
+    exit 1
+  fi
+}
 
 case $tier in
 all | unit)
@@ -72,6 +89,7 @@ all | unit)
     "DittoFS: the hook and its client against the real DittoFS v0.29.0|./test/dittofs/ ./test/harness/..."
     "Helm: the chart against the kustomize install|./test/helm/"
     "README: reasons and commands|./test/readme/"
+    "mutation list: each mutation still applies to the code|./test/mutate/"
   )
   # shellcheck disable=SC2046 # the package lists split on purpose
   unlisted=$(comm -13 <(go list $(for t in "${tiers[@]}"; do echo "${t#*|}"; done) | sort) \
@@ -86,7 +104,18 @@ all | unit)
     fi
     summarize <"$log"
     echo "tests run: $(grep -c -- '--- PASS' "$log") passed, $(grep -c -- '--- SKIP' "$log") skipped"
+    no_skips "$log" "${tier_pkgs%%|*}"
   done
+  # The benchmarks run once each, so that they cannot rot between
+  # test/bench.sh runs (which measure, and compare with the goals).
+  step "benchmarks: each once (-benchtime 1x); test/bench.sh measures them"
+  log=$(mktemp)
+  if ! go test -count=1 -run '^$' -bench . -benchtime 1x -benchmem ./hook/... ./dittofs/ >"$log" 2>&1; then
+    cat "$log"; exit 1
+  fi
+  grep -E '^Benchmark' "$log" || true
+  echo "benchmarks run: $(grep -c -E '^Benchmark' "$log")"
+  no_skips "$log" "benchmarks"
   ;;&
 all | unit)
   step "fuzzing: each target for 20 s (DittoFS's adapter list, a DittoServer's spec, Metacontroller's request)"
@@ -114,6 +143,7 @@ all | e2e)
       echo "end-to-end suite failed; full output: ${TMPDIR:-/tmp}/dittofs-hook-e2e.log"
       exit "$rc"
     fi
+    no_skips "${TMPDIR:-/tmp}/dittofs-hook-e2e.log" "end-to-end"
   fi
   ;;&
 all | node)
@@ -134,6 +164,11 @@ all | node)
     exit "$rc"
   fi
   echo "node: $(grep -c -- '--- PASS' "$log") passed, $(grep -c -- '--- FAIL' "$log") failed"
+  no_skips "$log" "node"
+  ;;&
+all | mutate)
+  step "mutation check: each rule the README promises broken alone in a scratch copy (test/mutate); the offline tests must fail"
+  go run ./test/mutate
   ;;
 esac
 step "done: $((SECONDS - started)) s in all"

@@ -60,8 +60,11 @@ func newClient(t *testing.T, url string) (*dittofs.Client, *counter) {
 	return client, c
 }
 
+// ctx bounds one call to the real DittoFS. Nothing here tests a timeout:
+// 15 s leaves a loaded machine room for bcrypt (a login took over 3 s on
+// one), so that a slow call never reads as a failed one.
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	c, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return c
 }

@@ -38,7 +38,10 @@ type discoveryRig struct {
 
 func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 	t.Helper()
-	return newDiscoveryRigTimeout(t, spec, time.Second)
+	// Nothing that uses it tests a timeout: 5 s leaves a loaded machine
+	// room for DittoFS's bcrypt logins (a handshake and a login took over
+	// 3 s on one), so that a slow poll never reads as a failed one.
+	return newDiscoveryRigTimeout(t, spec, 5*time.Second)
 }
 
 // newDiscoveryRigTimeout is a rig whose hook gives DittoFS timeout per sync.

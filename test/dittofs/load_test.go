@@ -174,6 +174,7 @@ func TestLoad(t *testing.T) {
 		}
 	}
 	steadyStart := metric(t, hookURL, "dittofs_hook_adapter_polls_total", `reason="PollSucceeded"`)
+	unreachableStart := metric(t, hookURL, "dittofs_hook_adapter_polls_total", `reason="APIUnreachable"`)
 	time.Sleep(time.Second)
 	warmGoroutines := metric(t, hookURL, "go_goroutines", "")
 	var all []time.Duration
@@ -213,8 +214,18 @@ func TestLoad(t *testing.T) {
 	t.Logf("load: hook goroutines: %.0f before any sync, %.0f after the cold round, %.0f after %d more syncs (the difference from the start is kept-alive connections to DittoFS); heap in use %.1f MiB, RSS %.1f MiB",
 		idleGoroutines, warmGoroutines, goroutines, len(all), heap/(1<<20), rss/(1<<20))
 	t.Logf("load: machine %s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
-	if int(polls) != len(all) {
-		t.Errorf("only %.0f of %d steady-state polls succeeded", polls, len(all))
+	// Every steady poll succeeds, but for DittoFS timeouts: the only
+	// wall-clock element of a sync is the hook's 3 s DittoFS timeout, and
+	// one DittoFS serving 64 syncs at a time on a loaded 2-core machine may
+	// miss it now and then. Such a poll keeps every child and is retried
+	// on the next sync, as designed (APIUnreachable: on loopback with DittoFS
+	// up, a timeout). Up to 1 % of them pass; any other
+	// failed poll fails the test (test/bench.sh's goal is none at all).
+	timedOut := metric(t, hookURL, "dittofs_hook_adapter_polls_total", `reason="APIUnreachable"`) - unreachableStart
+	if other := float64(len(all)) - polls - timedOut; other > 0 || timedOut > float64(len(all))/100 {
+		t.Errorf("%.0f of %d steady-state polls succeeded: %.0f timed out (at most 1 %% may), %.0f failed otherwise", polls, len(all), timedOut, other)
+	} else if timedOut > 0 {
+		t.Logf("load: %.0f of %d steady-state polls hit the DittoFS timeout (allowed: at most 1 %%)", timedOut, len(all))
 	}
 	if unreachable > 0 {
 		errs := map[string]int{}

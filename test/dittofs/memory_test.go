@@ -48,7 +48,14 @@ func TestMemoryUnderLoad(t *testing.T) {
 
 	// Probe /healthz on both listeners, as the kubelet would.
 	stop := make(chan struct{})
-	var probes, probeFailures atomic.Int32
+	// A probe fails as the kubelet judges it: an error, not 200, or slower
+	// than its timeout (timeoutSeconds, 1 s by default; the manifests keep
+	// it). The kubelet acts only on failureThreshold (3) failures in a
+	// row: so many in a row on one listener fail the test. One slow probe
+	// is what a loaded machine does to any process; /healthz waiting behind
+	// the syncs fails probe after probe.
+	const kubeletTimeout, failureThreshold = time.Second, 3
+	var probes, probeFailures, worstRun atomic.Int32
 	var slowest atomic.Int64
 	var probing sync.WaitGroup
 	for _, url := range []string{harness.URL(metricsPort, "/healthz"), harness.URL(port, "/healthz")} {
@@ -56,6 +63,7 @@ func TestMemoryUnderLoad(t *testing.T) {
 		go func() {
 			defer probing.Done()
 			c := &http.Client{Timeout: 2 * time.Second}
+			var run int32
 			for {
 				select {
 				case <-stop:
@@ -66,8 +74,13 @@ func TestMemoryUnderLoad(t *testing.T) {
 				resp, err := c.Get(url)
 				took := time.Since(start)
 				probes.Add(1)
-				if err != nil || resp.StatusCode != 200 || took > time.Second {
+				if err != nil || resp.StatusCode != 200 || took > kubeletTimeout {
 					probeFailures.Add(1)
+					run++
+					for old := worstRun.Load(); run > old && !worstRun.CompareAndSwap(old, run); old = worstRun.Load() {
+					}
+				} else {
+					run = 0
 				}
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
@@ -127,7 +140,7 @@ func TestMemoryUnderLoad(t *testing.T) {
 	t.Logf("memory: %d concurrent clients, %d syncs each of %.1f MiB (the steady-state request with a 3 MiB annotation on an adapter Service, twice with its last-applied copy, echoed back while DittoFS hangs past the 1 s timeout)", clients, rounds, float64(size)/(1<<20))
 	t.Logf("memory: hook peak RSS %.1f MiB (VmHWM; goal at most %d MiB, container limit %d MiB)", float64(hwm)/1024, peakMiB, limitMiB)
 	t.Logf("memory: %d syncs answered 200 in %s; %d answers were 429 with Retry-After, retried as Metacontroller does", answered.Load(), elapsed.Round(time.Millisecond), throttled.Load())
-	t.Logf("memory: /healthz probed %d times on both listeners, %d failed or took over 1 s, slowest %s", probes.Load(), probeFailures.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
+	t.Logf("memory: /healthz probed %d times on both listeners, %d failed or took over 1 s (at most %d in a row), slowest %s", probes.Load(), probeFailures.Load(), worstRun.Load(), time.Duration(slowest.Load()).Round(time.Millisecond))
 	t.Logf("memory: machine %s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 	if int(answered.Load()) != clients*rounds {
 		t.Errorf("%d of %d syncs answered", answered.Load(), clients*rounds)
@@ -135,8 +148,9 @@ func TestMemoryUnderLoad(t *testing.T) {
 	if hwm > peakMiB*1024 {
 		t.Errorf("peak RSS %.1f MiB, above %d MiB", float64(hwm)/1024, peakMiB)
 	}
-	if n := probeFailures.Load(); n > 0 || probes.Load() == 0 {
-		t.Errorf("/healthz: %d of %d probes failed or took over 1 s", n, probes.Load())
+	if n := worstRun.Load(); n >= failureThreshold || probes.Load() == 0 {
+		t.Errorf("/healthz: %d probes in a row on one listener failed or took over %s (the kubelet restarts the hook at %d); %d of %d in all",
+			n, kubeletTimeout, failureThreshold, probeFailures.Load(), probes.Load())
 	}
 	if n := noRetryAfter.Load(); n > 0 {
 		t.Errorf("%d 429 answers without a Retry-After of at least 1 s", n)

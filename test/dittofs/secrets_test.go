@@ -33,8 +33,11 @@ func TestSecretsStaySecret(t *testing.T) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	events := harness.StartEventsAPI(t)
+	// DittoFS timeout 5 s: the setup sync provisions the account (two
+	// bcrypt logins and a create) and must not time out on a loaded
+	// machine; the hung API below waits it out once.
 	hookProc := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "1s", "--log-level", "debug", "--log-format", "json",
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "5s", "--log-level", "debug", "--log-format", "json",
 		"--kubeconfig", events.Kubeconfig(t, dir))
 	hookURL := harness.URL(port, "")
 	hookProc.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)

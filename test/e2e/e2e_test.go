@@ -461,6 +461,14 @@ func (r *rig) adapters(t *testing.T) {
 	r.dfs = harness.StartDittoFS(r.t, harness.DittoFSOptions{AdminPassword: r.secret(t, "demo-admin-bootstrap-credentials", "password"), LogDir: r.dir, Port: r.dfsPort})
 	c.MarkStatefulSetReady(ns, "demo")
 	took := eventually(t, 30*time.Second, "adapter Services and NetworkPolicies created", func() bool {
+		for _, a := range []string{"demo-adapter-nfs", "demo-adapter-smb"} {
+			// Access comes no later than the address: a Service seen
+			// before its policy (read after it) broke the order.
+			svc := r.get(t, svcPath(a)) != nil
+			if np := r.get(t, npPath(a)) != nil; svc && !np {
+				t.Fatalf("Service %s exists without its NetworkPolicy: the policy must come no later than the Service", a)
+			}
+		}
 		for _, p := range []string{svcPath("demo-adapter-nfs"), svcPath("demo-adapter-smb"), npPath("demo-adapter-nfs"), npPath("demo-adapter-smb")} {
 			if r.get(t, p) == nil {
 				return false
@@ -508,10 +516,21 @@ func (r *rig) changes(t *testing.T) {
 	nodePort := nfsSpec["ports"].([]any)[0].(map[string]any)["nodePort"]
 
 	r.dfs.SetAdapter("smb", map[string]any{"enabled": false})
-	took := eventually(t, pollingInterval+2*time.Second, "smb Service removed", func() bool { return r.get(t, svcPath("demo-adapter-smb")) == nil })
+	took := eventually(t, pollingInterval+2*time.Second, "smb Service removed", func() bool {
+		// The policy is read first: gone then, with the Service still
+		// there after, it went before its Service.
+		np := r.get(t, npPath("demo-adapter-smb")) != nil
+		svc := r.get(t, svcPath("demo-adapter-smb")) != nil
+		if svc && !np {
+			t.Fatal("the smb NetworkPolicy was removed while its Service exists: the Service must go first")
+		}
+		return !svc
+	})
 	t.Logf("e2e: smb disabled → Service removed in %s (polling interval %s)", took.Round(time.Millisecond), pollingInterval)
 	if r.get(t, npPath("demo-adapter-smb")) == nil {
-		// Allowed only once the Service is gone, which it is; but it must not go first.
+		// Allowed: the Service went first (the loop above saw it go with
+		// its policy still there, or both in one poll of 100 ms, which a
+		// sync right after the Service's deletion can do).
 		t.Logf("e2e: smb NetworkPolicy already removed too")
 	}
 	took2 := eventually(t, 10*time.Second, "smb NetworkPolicy removed after its Service", func() bool { return r.get(t, npPath("demo-adapter-smb")) == nil })

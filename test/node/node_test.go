@@ -360,8 +360,14 @@ func (s *scenario) policies(t *testing.T) {
 	s.api.mustCall(t, "PUT", "/api/v1/adapters/smb", map[string]any{"enabled": false}, 200)
 	begin := time.Now()
 	n.WaitFor(t, "the SMB Service and NetworkPolicy removed", 60*time.Second, func() (bool, string) {
-		out, _ := n.KubectlErr("get", "services,networkpolicies", "-n", ns, "-l", "dittofs.io/adapter-type=smb", "-o", "name")
-		return strings.TrimSpace(out) == "", out
+		// The policy is read first: gone then, with the Service still
+		// there after, it went before its Service.
+		np, _ := n.KubectlErr("get", "networkpolicies", "-n", ns, "-l", "dittofs.io/adapter-type=smb", "-o", "name")
+		svc, _ := n.KubectlErr("get", "services", "-n", ns, "-l", "dittofs.io/adapter-type=smb", "-o", "name")
+		if strings.TrimSpace(svc) != "" && strings.TrimSpace(np) == "" {
+			t.Fatalf("the SMB NetworkPolicy was removed while its Service exists (%s): the Service must go first", strings.TrimSpace(svc))
+		}
+		return strings.TrimSpace(np+svc) == "", np + svc
 	})
 	t.Logf("SMB disabled: Service and NetworkPolicy %s-adapter-smb gone after %.1f s (polling interval 5 s)", name, time.Since(begin).Seconds())
 	t.Logf("$ kubectl get services,networkpolicies -n %s\n%s", ns, n.KubectlT(t, "get", "services,networkpolicies", "-n", ns))
