@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Names, label keys and fixed values, in one place. The child names are those
@@ -29,6 +31,10 @@ const (
 	// LabelAdapterType marks adapter Services and NetworkPolicies with the
 	// adapter type they expose.
 	LabelAdapterType = "dittofs.io/adapter-type"
+
+	// annotationPostgresSource names, on a Secret the hook derived from a
+	// connection string, the user's Secret it was derived from.
+	annotationPostgresSource = "dittofs.io/postgres-secret"
 
 	appName   = "dittofs"
 	managedBy = "dittofs-hook"
@@ -114,6 +120,22 @@ func perconaClusterName(cr string) string  { return cr + "-postgres" }
 // of the cluster (<cluster>-pguser-<user>).
 func perconaUserSecretName(cr string) string {
 	return perconaClusterName(cr) + "-pguser-" + perconaUser
+}
+
+// derivedPostgresPrefix begins the name of every Secret the hook derives
+// from a connection string.
+func derivedPostgresPrefix(cr string) string { return cr + "-postgres-conn-" }
+
+func isDerivedPostgresSecret(cr, name string) bool {
+	return strings.HasPrefix(name, derivedPostgresPrefix(cr))
+}
+
+// derivedPostgresSecretName is <name>-postgres-conn-<hash of the user's
+// Secret's UID and resourceVersion>: a new version, a new name (see
+// resolvePostgres). At most 52 + 15 + 10 characters, a valid Secret name.
+func derivedPostgresSecretName(cr string, src *corev1.Secret) string {
+	sum := sha256.Sum256([]byte(string(src.UID) + "/" + src.ResourceVersion + "/" + src.Name))
+	return derivedPostgresPrefix(cr) + hex.EncodeToString(sum[:])[:10]
 }
 
 // Adapter children are named <cr>-adapter-<type> (Service and

@@ -2,6 +2,7 @@ package hook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -400,7 +401,7 @@ func resolveDatabase(cr string, db *DatabaseSpec, pc *PerconaSpec) (controlPlane
 		if ref.Name == "" {
 			return d, &SpecError{Field: "database.postgresSecretRef.name", Problem: "required"}
 		}
-		d.Type, d.PostgresSecret = "postgres", ref.Name
+		d.Type, d.PostgresSecret, d.PostgresKey = "postgres", ref.Name, cmp.Or(ref.Key, defaultPostgresKey)
 	case pc.Enabled:
 		d.Type, d.PostgresSecret, d.Percona = "postgres", perconaUserSecretName(cr), true
 	case db.Type == "postgres":
