@@ -125,7 +125,7 @@ func checkDatabase(s *dittoServer, obs *observedChildren) error {
 		return nil
 	}
 	hint := ""
-	if now.Type == "postgres" && !now.Percona && now.TypeSaid == "sqlite" {
+	if was.Type == "sqlite" && now.Type == "postgres" && !now.Percona && now.TypeSaid == "sqlite" {
 		// A CR stored before postgresSecretRef meant Postgres whatever
 		// type says (the upstream operator's meaning).
 		hint = " (database.postgresSecretRef selects Postgres whatever database.type says; remove it to stay on SQLite)"

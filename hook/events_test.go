@@ -132,6 +132,8 @@ func TestEventDerivation(t *testing.T) {
 		"postgres-dsn-superseded":           nil,
 		"postgres-dsn-source-missing":       nil,
 		"postgres-dsn-invalid-kept":         nil,
+		"postgres-dsn-keys-complete":        nil,
+		"postgres-dsn-secret-renamed":       {"Warning InvalidSpec"},
 		"snapshot-policies-applied":         {"Normal SnapshotPoliciesApplied"},
 		"snapshot-policies-steady":          nil,
 		"snapshot-share-missing":            {"Warning SnapshotPolicyFailed"},

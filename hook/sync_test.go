@@ -352,6 +352,12 @@ func syncCases() []syncCase {
 			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), fresh},
 		{"postgres-dsn-invalid-kept", "a connection string edited into one that cannot be used: the derived Secret and the pod stay as they are", Steady(pgSpec, onPostgres, pgDSN("host=db user='dittofs", "502"),
 			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), fresh},
+		{"postgres-dsn-keys-complete", "a Secret with host, database, user and password is read key by key, as before, its connection string unread: no running server changes", Captured(FirstSync, pgSpec,
+			WithRelatedSecret("pg", map[string]string{"connection-string": "not a connection string", "host": "h", "database": "d", "user": "u", "password": "p"}, "500")), nothing},
+		{"postgres-dsn-secret-renamed", "postgresSecretRef renamed while the pod runs on a Secret derived from another: InvalidSpec naming both user Secrets, every child kept", Steady(
+			WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg2", "key": "connection-string"}}), onPostgres,
+			WithRelatedSecret("pg2", map[string]string{"connection-string": pgURL}, "600"),
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), nothing},
 		{"snapshot-policies-applied", "changed policies are applied after a successful poll; the status records their hash and shares", Steady(WithSpecField("snapshotPolicies", policies)),
 			polledThenApplied(DittoFSBody("adapters-fresh.body"), &dittofs.SnapshotPolicyResult{Created: []string{"/archive", "/projects"}, Managed: []string{"/archive", "/projects"}}, nil)},
 		{"snapshot-policies-steady", "policies the status records as applied: no apply, no admin login, nothing to write", Steady(WithSpecField("snapshotPolicies", policies), WithSnapshotStatus(policiesHash, "/archive", "/projects"),
@@ -534,6 +540,28 @@ func TestSnapshotApplyFailures(t *testing.T) {
 	} {
 		if got := s.ObserveSnapshots(poll, nil, tc.err).Snapshots(); got.State != hook.Failed || got.Reason != tc.want {
 			t.Errorf("%s: %v %s (%s), want Failed %s", name, got.State, got.Reason, got.Message, tc.want)
+		}
+	}
+}
+
+// TestPostgresSecretsNotInStatus: whatever the Postgres cases' connection
+// strings hold, no part of a password reaches the status (conditions,
+// their messages, anything).
+func TestPostgresSecretsNotInStatus(t *testing.T) {
+	for _, c := range syncCases() {
+		if !strings.HasPrefix(c.name, "postgres-") {
+			continue
+		}
+		var resp struct {
+			Status json.RawMessage `json:"status"`
+		}
+		if err := json.Unmarshal(answer(t, c), &resp); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"s3cret", "p%40ss", "p@ss", "explicit-password", "a secret", pgURL} {
+			if strings.Contains(string(resp.Status), secret) {
+				t.Errorf("%s: the status holds %q", c.name, secret)
+			}
 		}
 	}
 }
