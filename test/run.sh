@@ -91,8 +91,8 @@ all | unit)
   done
   ;;&
 all | unit)
-  step "fuzzing: each target for 20 s (DittoFS's adapter list, a DittoServer's spec, Metacontroller's request)"
-  for target in FuzzAdapterList FuzzSpec FuzzSyncRequest; do
+  step "fuzzing: each target for 20 s (DittoFS's adapter list, a DittoServer's spec, Metacontroller's request, a Postgres connection string)"
+  for target in FuzzAdapterList FuzzSpec FuzzSyncRequest FuzzDSN; do
     flog=$(mktemp)
     # -fuzzminimizetime 0: the 20 s go to new inputs, not to minimizing the
     # interesting ones (a crasher is kept as found).
