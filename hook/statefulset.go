@@ -29,9 +29,13 @@ const configHashAnnotation = "dittofs.io/config-hash"
 func configHash(s *dittoServer, configYAML string, obs *observedChildren) string {
 	h := sha256.New()
 	h.Write([]byte(configYAML))
-	// A derived Postgres Secret's name rolls the pod (it changes with the
-	// user's Secret); the user's Secret, which the pod does not read then,
-	// does not count, so that losing it keeps the pod as it is.
+	// With a Postgres Secret derived from a connection string, the pod
+	// reads that one, whose name changes with the version of the user's
+	// (see resolvePostgres): its name counts, not the user's Secret, so
+	// that losing the user's keeps the pod as it is.
+	if s.Database.EnvDerived {
+		h.Write([]byte("\x00postgres\x00" + s.Database.EnvSecret))
+	}
 	for _, name := range rolloutSecrets(s, !s.Database.EnvDerived) {
 		version := "absent"
 		if sec := obs.related[name]; sec != nil {
