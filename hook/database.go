@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -263,23 +262,4 @@ func (o *observedChildren) derivedPostgresSecrets(cr string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// makePostgresSecret is the derived Secret: DittoFS's settings, one key
-// each (postgresSettings), named after the source's version.
-func makePostgresSecret(ds *dittoServer, src *corev1.Secret, settings map[string]string) *corev1.Secret {
-	sec := &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        derivedPostgresSecretName(ds.Name, src),
-			Labels:      labels(ds.Name, "postgres"),
-			Annotations: map[string]string{annotationPostgresSource: src.Name},
-		},
-		Type: corev1.SecretTypeOpaque,
-		Data: make(map[string][]byte, len(settings)),
-	}
-	for k, v := range settings {
-		sec.Data[k] = []byte(v)
-	}
-	return sec
 }
