@@ -47,7 +47,7 @@ func percentEncode(s string) string {
 // The password never appears in the hook's log (debug level) or status.
 func TestPostgresFromConnectionString(t *testing.T) {
 	dir := t.TempDir()
-	pg := harness.StartPostgres(t, "127.0.0.1", "::1")
+	pg := harness.StartPostgres(t, harness.PostgresOptions{Listen: []string{"127.0.0.1", "::1"}})
 	pg.SQL(t, "", "CREATE ROLE ditto LOGIN PASSWORD '"+strings.ReplaceAll(pgPassword, "'", "''")+"'")
 	for _, db := range []string{"cp_url", "ditto", "cp_keyvalue"} {
 		pg.SQL(t, "", "CREATE DATABASE "+db+" OWNER ditto")

@@ -50,12 +50,22 @@ func postgresBin() (string, error) {
 	return "", fmt.Errorf("no PostgreSQL server under /usr/lib/postgresql (Debian package %s)", PostgresPackage)
 }
 
-// StartPostgres initialises a fresh cluster and starts it, listening on the
-// given addresses (e.g. 127.0.0.1 and ::1) at a free port. PostgreSQL
-// refuses to run as root: as root, it runs as the postgres user the
-// Debian package made.
-func StartPostgres(t T, listen ...string) *Postgres {
+// PostgresOptions configure StartPostgres.
+type PostgresOptions struct {
+	// Listen are the addresses it listens on (e.g. 127.0.0.1 and ::1).
+	Listen []string
+	// Clients are the networks, besides loopback, whose clients may log
+	// in with a password (CIDRs: pg_hba.conf's host lines), e.g. the
+	// node's pod network.
+	Clients []string
+}
+
+// StartPostgres initialises a fresh cluster and starts it at a free port.
+// PostgreSQL refuses to run as root: as root, it runs as the postgres user
+// the Debian package made.
+func StartPostgres(t T, o PostgresOptions) *Postgres {
 	t.Helper()
+	listen := o.Listen
 	bin, err := postgresBin()
 	if err != nil {
 		t.Fatalf("%v: apt-get install %s", err, PostgresPackage)
@@ -82,6 +92,19 @@ func StartPostgres(t T, listen ...string) *Postgres {
 	data := filepath.Join(p.Dir, "data")
 	p.run(t, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-E", "UTF8", "--no-locale",
 		"--auth-local=trust", "--auth-host=scram-sha-256")
+	if len(o.Clients) > 0 {
+		hba := filepath.Join(data, "pg_hba.conf")
+		f, err := os.OpenFile(hba, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cidr := range o.Clients {
+			fmt.Fprintf(f, "host all all %s scram-sha-256\n", cidr)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p.proc = startProcess(t, p.Dir, "postgres", filepath.Join(bin, "postgres"), nil, func(a *syscall.SysProcAttr) { a.Credential = p.cred },
 		"-D", data, "-p", strconv.Itoa(p.Port), "-k", p.Dir, "-c", "listen_addresses="+strings.Join(listen, ","),
 		"-c", "log_connections=on", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")

@@ -30,7 +30,7 @@ func (s *scenario) postgres(t *testing.T) {
 		password = "node-p@ss:w/rd% 1"
 	)
 	n := s.n
-	pg := harness.StartPostgres(t, harness.NodeIP)
+	pg := harness.StartPostgres(t, harness.PostgresOptions{Listen: []string{harness.NodeIP}, Clients: []string{harness.PodCIDR}})
 	pg.SQL(t, "", "CREATE ROLE dittofs LOGIN PASSWORD '"+password+"'")
 	pg.SQL(t, "", "CREATE DATABASE dittofs_cp OWNER dittofs")
 	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword("dittofs", password), Host: fmt.Sprintf("%s:%d", harness.NodeIP, pg.Port),
