@@ -338,6 +338,87 @@ func podTemplateAsBefore(t *testing.T, a *answered) {
 	}
 }
 
+// pgSecretOf: the Secret the StatefulSet's DittoFS reads its Postgres host from.
+func pgSecretOf(sts map[string]any) string {
+	for _, c := range list(get(sts, "spec.template.spec.containers")) {
+		for _, e := range list(obj(c)["env"]) {
+			if e := obj(e); e["name"] == "DITTOFS_DATABASE_POSTGRES_HOST" {
+				return str(get(e, "valueFrom.secretKeyRef.name"))
+			}
+		}
+	}
+	return ""
+}
+
+// pgFrom: the pod reads its Postgres settings from the Secret named (or, for
+// a name ending in "-", the one Secret of the answer so prefixed), and that
+// Secret, when the answer carries it, holds exactly want (nil: not checked).
+func pgFrom(name string, want map[string]string) check {
+	return func(t *testing.T, a *answered) {
+		t.Helper()
+		if strings.HasSuffix(name, "-") {
+			var found []string
+			for k := range a.children {
+				if strings.HasPrefix(k, "Secret/"+name) {
+					found = append(found, strings.TrimPrefix(k, "Secret/"))
+				}
+			}
+			if len(found) == 0 {
+				t.Errorf("claim: a Secret %s<hash> is answered; there is none", name)
+				return
+			}
+			if got := pgSecretOf(a.children["StatefulSet/demo"]); !slices.Contains(found, got) {
+				t.Errorf("claim: the pod reads one of %v; it reads %q", found, got)
+				return
+			}
+			name = pgSecretOf(a.children["StatefulSet/demo"])
+		} else if got := pgSecretOf(a.children["StatefulSet/demo"]); got != name {
+			t.Errorf("claim: the pod reads its Postgres settings from Secret %s; it reads %q", name, got)
+		}
+		if want == nil {
+			return
+		}
+		sec := a.children["Secret/"+name]
+		got := map[string]string{}
+		for k, v := range obj(sec["data"]) {
+			b, err := base64.StdEncoding.DecodeString(str(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[k] = string(b)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("claim: Secret %s holds DittoFS's settings (-want +got):\n%s", name, d)
+		}
+	}
+}
+
+// lacksPrefix: no child whose "Kind/name" starts so.
+func lacksPrefix(prefix string) check {
+	return func(t *testing.T, a *answered) {
+		t.Helper()
+		for k := range a.children {
+			if strings.HasPrefix(k, prefix) {
+				t.Errorf("claim: no %s…; the answer has %s", prefix, k)
+			}
+		}
+	}
+}
+
+// quotesNothing: no condition message holds any of these pieces of a value.
+func quotesNothing(pieces ...string) check {
+	return func(t *testing.T, a *answered) {
+		t.Helper()
+		for _, c := range list(get(a.resp, "status.conditions")) {
+			for _, p := range pieces {
+				if m := str(obj(c)["message"]); strings.Contains(m, p) {
+					t.Errorf("claim: no message quotes the value; %v's has %q: %s", obj(c)["type"], p, m)
+				}
+			}
+		}
+	}
+}
+
 // notPolled: the answer says DittoFS was not asked (a reason of waiting),
 // and reports no adapter of its own.
 func notPolled(reason string) check {
@@ -357,6 +438,13 @@ var invariants = map[string]check{
 			}
 			got := a.children[k]
 			if got == nil {
+				// A Secret derived from a Postgres connection string goes
+				// once neither the running nor the answered pod reads it.
+				n := strings.TrimPrefix(k, "Secret/")
+				if strings.HasPrefix(n, a.cr()+"-postgres-conn-") &&
+					pgSecretOf(a.observed["StatefulSet/"+a.cr()]) != n && pgSecretOf(a.children["StatefulSet/"+a.cr()]) != n {
+					continue
+				}
 				t.Errorf("the observed %s is not answered", k)
 				continue
 			}
@@ -535,9 +623,33 @@ var claims = map[string]check{
 	"ldap-kerberos": checks(fieldHas("ConfigMap/demo-config", "data.config\\.yaml", "ldap", "kerberos", "ldaps://dc.example.com:636"),
 		fieldHas("StatefulSet/demo", "spec.template.spec.volumes", `"secretName":"demo-keytab"`, `"defaultMode":288`),
 		fieldHas("StatefulSet/demo", "spec.template.spec.containers.0.env", `"name":"demo-ldap"`, `"name":"demo-machine"`)),
-	"postgres-upstream-shape":   checks(cond("DatabaseReady", "False", "PostgresSecretIncomplete"), fieldHas("ConfigMap/demo-config", "data.config\\.yaml", "postgres")),
-	"postgres-secret-ready":     checks(cond("DatabaseReady", "True", "PostgresSecretReady")),
-	"postgres-ref-under-sqlite": checks(cond("Ready", "False", "InvalidSpec"), says("Ready", "postgresSecretRef"), everyChildKept),
+	"postgres-upstream-shape": checks(cond("DatabaseReady", "True", "PostgresSecretReady"), fieldHas("ConfigMap/demo-config", "data.config\\.yaml", "postgres"),
+		pgFrom("demo-postgres-conn-", map[string]string{"host": "h", "port": "5432", "database": "db", "user": "u", "password": "p", "sslmode": "prefer"})),
+	// Issue 25: the settings DittoFS reads, as libpq reads the strings the cases give.
+	"postgres-dsn-url": checks(cond("DatabaseReady", "True", "PostgresSecretReady"),
+		pgFrom("demo-postgres-conn-", map[string]string{"host": "db.example.com", "port": "6432", "database": "controlplane", "user": "dittofs", "password": "p@ss/w:rd%", "sslmode": "verify-full"})),
+	"postgres-dsn-url-ipv6-no-database": checks(cond("DatabaseReady", "True", "PostgresSecretReady"),
+		pgFrom("demo-postgres-conn-", map[string]string{"host": "[fd00::7]", "port": "5433", "database": "dittofs", "user": "dittofs", "password": "pw", "sslmode": "require"})),
+	"postgres-dsn-keyvalue": checks(cond("DatabaseReady", "True", "PostgresSecretReady"),
+		pgFrom("demo-postgres-conn-", map[string]string{"host": "[2001:db8::5]", "port": "5432", "database": "dittofs", "user": "dittofs", "password": "it's a secret", "sslmode": "disable"})),
+	"postgres-dsn-explicit-keys-win": checks(cond("DatabaseReady", "True", "PostgresSecretReady"),
+		pgFrom("demo-postgres-conn-", map[string]string{"host": "db.example.com", "port": "6432", "database": "controlplane", "user": "dittofs", "password": "explicit-password", "sslmode": "require"})),
+	"postgres-dsn-invalid": checks(cond("DatabaseReady", "False", "PostgresConnectionStringInvalid"), says("DatabaseReady", "Secret pg", "connection-string", "port"),
+		pgFrom("pg", nil), lacksPrefix("Secret/demo-postgres-conn-"), quotesNothing("s3cret", "54x2", "db:")),
+	"postgres-dsn-rotated": checks(cond("DatabaseReady", "True", "PostgresSecretReady"), has("Secret/"+derivedPG("500")),
+		pgFrom("demo-postgres-conn-", pgSettings), func(t *testing.T, a *answered) {
+			if n := pgSecretOf(a.children["StatefulSet/demo"]); n == derivedPG("500") {
+				t.Errorf("claim: the pod rolls onto a new derived Secret; it still reads %s", n)
+			}
+		}),
+	"postgres-dsn-superseded":     checks(has("Secret/"+derivedPG("501")), lacks("Secret/"+derivedPG("500")), pgFrom(derivedPG("501"), pgSettings)),
+	"postgres-dsn-source-missing": checks(cond("DatabaseReady", "False", "PostgresSecretMissing"), everyChildKept, pgFrom(derivedPG("500"), pgSettings)),
+	"postgres-dsn-invalid-kept": checks(cond("DatabaseReady", "False", "PostgresConnectionStringInvalid"), everyChildKept, pgFrom(derivedPG("500"), pgSettings),
+		quotesNothing("'dittofs")),
+	"postgres-dsn-keys-complete":  checks(cond("DatabaseReady", "True", "PostgresSecretReady"), pgFrom("pg", nil), lacksPrefix("Secret/demo-postgres-conn-")),
+	"postgres-dsn-secret-renamed": checks(cond("Ready", "False", "InvalidSpec"), says("Ready", "Secret pg ", "Secret pg2"), everyChildKept),
+	"postgres-secret-ready":       checks(cond("DatabaseReady", "True", "PostgresSecretReady")),
+	"postgres-ref-under-sqlite":   checks(cond("Ready", "False", "InvalidSpec"), says("Ready", "postgresSecretRef"), everyChildKept),
 	"snapshot-policies-applied": checks(cond("SnapshotPoliciesApplied", "True", "PoliciesApplied"), status("snapshotPolicies.shares", []any{"/archive", "/projects"}),
 		func(t *testing.T, a *answered) {
 			if h := get(a.resp, "status.snapshotPolicies.appliedHash"); h != policiesHash {

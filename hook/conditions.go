@@ -40,10 +40,13 @@ const (
 	ReasonPostgresSecretReady      = "PostgresSecretReady"
 	ReasonPostgresSecretMissing    = "PostgresSecretMissing"
 	ReasonPostgresSecretIncomplete = "PostgresSecretIncomplete"
-	ReasonPerconaReady             = "PerconaReady"
-	ReasonPerconaNotReady          = "PerconaNotReady"
-	ReasonPerconaNotFound          = "PerconaNotFound"
-	ReasonPerconaNotInstalled      = "PerconaNotInstalled"
+	// ReasonPostgresConnectionStringInvalid: the Secret's connection
+	// string cannot be read, or gives DittoFS no usable settings.
+	ReasonPostgresConnectionStringInvalid = "PostgresConnectionStringInvalid"
+	ReasonPerconaReady                    = "PerconaReady"
+	ReasonPerconaNotReady                 = "PerconaNotReady"
+	ReasonPerconaNotFound                 = "PerconaNotFound"
+	ReasonPerconaNotInstalled             = "PerconaNotInstalled"
 
 	ReasonCreating            = "Creating"
 	ReasonStatefulSetUpdating = "StatefulSetUpdating"

@@ -5,7 +5,8 @@ import "slices"
 // Customize names the related objects a parent needs, the Secrets of the
 // user's the hook reads: the administrator's password (to provision its
 // operator account), the API's certificate Secret (its ca.crt is what the
-// hook trusts), the Postgres Secret (its keys are checked), and every
+// hook trusts), the Postgres Secret (its keys are checked, its connection
+// string read), and every
 // Secret DittoFS reads at start (their versions roll the pod, see
 // rolloutSecrets). Metacontroller then sends them with every sync.
 func Customize(req *CustomizeRequest) *CustomizeResponse {
@@ -14,7 +15,7 @@ func Customize(req *CustomizeRequest) *CustomizeResponse {
 	if err != nil {
 		return resp
 	}
-	names := rolloutSecrets(srv)
+	names := rolloutSecrets(srv, true)
 	if !srv.Identity.GeneratedAdminSecret {
 		names = append(names, srv.Identity.AdminPassword.Name)
 	}

@@ -174,8 +174,9 @@ type DatabaseSpec struct {
 
 	// PostgresSecretRef names a Secret in the DittoServer's namespace with the
 	// keys host, database, user, password and, optionally, port and sslmode
-	// (DittoFS's database.postgres settings). When set, DittoFS runs on
-	// Postgres whatever type says, as with the upstream operator.
+	// (DittoFS's database.postgres settings), or with a connection string
+	// under key they are derived from. When set, DittoFS runs on Postgres
+	// whatever type says, as with the upstream operator.
 	// +optional
 	PostgresSecretRef *PostgresSecretReference `json:"postgresSecretRef,omitempty"`
 
@@ -198,17 +199,21 @@ type SecretReference struct {
 }
 
 // PostgresSecretReference names the Secret of the Postgres connection. It
-// has the upstream operator's shape (a SecretKeySelector): key and optional
-// are accepted and, as upstream, not read: DittoFS takes no connection
-// string, only the Secret's keys host, port, database, user, password and
-// sslmode.
+// has the upstream operator's shape (a SecretKeySelector). DittoFS takes no
+// connection string, only the settings host, port, database, user,
+// password and sslmode: the Secret's keys of those names, or, when it lacks
+// any of host, database, user and password, what the hook derives from the
+// connection string under key.
 type PostgresSecretReference struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 
-	// Key is accepted for the upstream operator's CRs and not read.
+	// Key of the Secret holding a libpq connection string (a
+	// postgres:// URL or key=value pairs), read when the Secret lacks any of
+	// host, database, user and password. Default connection-string, as in
+	// the upstream operator's docs.
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	Key string `json:"key,omitempty"`
@@ -902,7 +907,7 @@ type AdapterStatus struct {
 // Metacontroller.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 32 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label of at most 32 characters, so that every child name stays valid"
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a DNS-1035 label of at most 52 characters: the StatefulSet of that name labels its pod with the name and a 10-character revision hash, in at most 63"
 // +kubebuilder:resource:shortName=ditto;dittofs,categories=dittofs
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.spec.replicas`
 // +kubebuilder:printcolumn:name="Ready",type=integer,JSONPath=`.status.readyReplicas`

@@ -524,7 +524,7 @@ func (e *eventBuilder) typeOfRemoved(child string) string {
 			return a.Type
 		}
 	}
-	return strings.TrimPrefix(child, adapterPrefix(e.s.server.Name))
+	return adapterFragment(e.s.server.Name, child)
 }
 
 // portMoves: DittoFS moved an adapter to another port; its Service (same

@@ -2,6 +2,7 @@ package hook
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,10 +21,6 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
-
-// maxNameLength keeps every child name a valid DNS-1035 label:
-// <name>-adapter-<type up to 17>-udp fits in 63 characters.
-const maxNameLength = 32
 
 var nameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -224,7 +221,7 @@ func parseServer(p *Parent) (*dittoServer, error) {
 		Generation: p.Metadata.Generation,
 	}
 	if len(s.Name) > maxNameLength || !nameRE.MatchString(s.Name) {
-		return s, &SpecError{Field: "metadata.name", Problem: fmt.Sprintf("%q must be a DNS-1035 label of at most %d characters, so that every child name stays valid", s.Name, maxNameLength)}
+		return s, &SpecError{Field: "metadata.name", Problem: fmt.Sprintf("%q must be a DNS-1035 label of at most %d characters: the StatefulSet of that name labels its pod with the name and a 10-character revision hash, in at most 63", s.Name, maxNameLength)}
 	}
 	if len(bytes.TrimSpace(p.Spec)) == 0 || bytes.Equal(bytes.TrimSpace(p.Spec), []byte("null")) {
 		return s, &SpecError{Field: "storage.metadataSize", Problem: "required"}
@@ -404,7 +401,7 @@ func resolveDatabase(cr string, db *DatabaseSpec, pc *PerconaSpec) (controlPlane
 		if ref.Name == "" {
 			return d, &SpecError{Field: "database.postgresSecretRef.name", Problem: "required"}
 		}
-		d.Type, d.PostgresSecret = "postgres", ref.Name
+		d.Type, d.PostgresSecret, d.PostgresKey = "postgres", ref.Name, cmp.Or(ref.Key, defaultPostgresKey)
 	case pc.Enabled:
 		d.Type, d.PostgresSecret, d.Percona = "postgres", perconaUserSecretName(cr), true
 	case db.Type == "postgres":

@@ -97,17 +97,17 @@ func TestResolveSections(t *testing.T) {
 
 // TestResolveDatabase: the control-plane database as the upstream operator
 // means it: a postgresSecretRef selects Postgres whatever type says (its
-// key is accepted and not read); percona.enabled selects the Percona user's
-// Secret.
+// key names the connection string, connection-string by default);
+// percona.enabled selects the Percona user's Secret.
 func TestResolveDatabase(t *testing.T) {
 	for _, c := range []struct {
 		spec string
 		want controlPlaneDB
 	}{
 		{`{}`, controlPlaneDB{Type: "sqlite", SQLitePath: defaultSQLitePath, TypeSaid: "sqlite"}},
-		{`{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "postgres"}},
-		{`{"database":{"postgresSecretRef":{"name":"pg","key":"connection-string"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "sqlite"}},
-		{`{"database":{"type":"sqlite","postgresSecretRef":{"name":"pg","optional":true}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", TypeSaid: "sqlite"}},
+		{`{"database":{"type":"postgres","postgresSecretRef":{"name":"pg"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", PostgresKey: "connection-string", TypeSaid: "postgres"}},
+		{`{"database":{"postgresSecretRef":{"name":"pg","key":"dsn"}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", PostgresKey: "dsn", TypeSaid: "sqlite"}},
+		{`{"database":{"type":"sqlite","postgresSecretRef":{"name":"pg","optional":true}}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "pg", PostgresKey: "connection-string", TypeSaid: "sqlite"}},
 		{`{"percona":{"enabled":true}}`, controlPlaneDB{Type: "postgres", PostgresSecret: "demo-postgres-pguser-dittofs", Percona: true, TypeSaid: "sqlite"}},
 	} {
 		spec := strings.Replace(c.spec, "{", `{"storage":{"metadataSize":"1Gi"},`, 1)

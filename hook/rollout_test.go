@@ -2,6 +2,7 @@ package hook_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -107,5 +108,37 @@ func TestCustomizeNamesUserSecrets(t *testing.T) {
 	want := []hook.RelatedResourceRule{{APIVersion: "v1", Resource: "secrets", Names: []string{"client-ca", "demo-admin-password", "jwt", "kt", "machine", "pg", "tls", "token"}}}
 	if d := cmp.Diff(want, resp.RelatedResources); d != "" {
 		t.Fatalf("related resources (-want +got):\n%s", d)
+	}
+}
+
+// TestConnectionStringRollsPod: with DittoFS's Postgres settings derived
+// from a connection string, a new version of the user's Secret rolls the
+// pod (a new derived Secret, named in the pod template and its hash); the
+// user's Secret deleted, or its string made unusable, does not: the pod
+// keeps the settings it has.
+func TestConnectionStringRollsPod(t *testing.T) {
+	running := derivedPG("500")
+	spec := func(mods ...Modifier) *Request {
+		base := []Modifier{pgSpec, onPostgres, pgDSN(pgURL, "500"), WithChild(DerivedPostgresSecret(running, "pg", pgSettings)), WithPostgresEnv(running)}
+		return Steady(append(base, mods...)...)
+	}
+	base := podHash(t, spec())
+	for _, c := range []struct {
+		name  string
+		mod   Modifier
+		rolls bool
+	}{
+		{"the same Secret again", pgDSN(pgURL, "500"), false},
+		{"the connection string changed", pgDSN(strings.Replace(pgURL, "6432", "6433", 1), "501"), true},
+		{"an explicit key added beside it", WithRelatedSecret("pg", map[string]string{"connection-string": pgURL, "sslmode": "require"}, "502"), true},
+		{"the user's Secret deleted", WithoutRelatedSecret("pg"), false},
+		{"the connection string made unusable", pgDSN("postgres://dittofs:pw@db:port/cp", "503"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := podHash(t, spec(c.mod))
+			if (got != base) != c.rolls {
+				t.Errorf("hash %s → %s; want a roll: %t", base, got, c.rolls)
+			}
+		})
 	}
 }

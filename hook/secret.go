@@ -83,6 +83,26 @@ func makeSecrets(s *dittoServer, obs *observedChildren, gen *SecretSource) []*co
 	return out
 }
 
+// makePostgresSecret is the Secret derived from a connection string (see
+// resolvePostgres): DittoFS's settings, one key each (postgresSettings),
+// named after the version of the user's Secret src.
+func makePostgresSecret(ds *dittoServer, src *corev1.Secret, settings map[string]string) *corev1.Secret {
+	sec := &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        derivedPostgresSecretName(ds.Name, src),
+			Labels:      labels(ds.Name, "postgres"),
+			Annotations: map[string]string{annotationPostgresSource: src.Name},
+		},
+		Type: corev1.SecretTypeOpaque,
+		Data: make(map[string][]byte, len(settings)),
+	}
+	for k, v := range settings {
+		sec.Data[k] = []byte(v)
+	}
+	return sec
+}
+
 // secretValue reads one key of a Secret. ok is false when the Secret or the key is missing.
 func secretValue(sec *corev1.Secret, key string) (string, bool) {
 	if sec == nil {

@@ -29,7 +29,14 @@ const configHashAnnotation = "dittofs.io/config-hash"
 func configHash(s *dittoServer, configYAML string, obs *observedChildren) string {
 	h := sha256.New()
 	h.Write([]byte(configYAML))
-	for _, name := range rolloutSecrets(s) {
+	// With a Postgres Secret derived from a connection string, the pod
+	// reads that one, whose name changes with the version of the user's
+	// (see resolvePostgres): its name counts, not the user's Secret, so
+	// that losing the user's keeps the pod as it is.
+	if s.Database.EnvDerived {
+		h.Write([]byte("\x00postgres\x00" + s.Database.EnvSecret))
+	}
+	for _, name := range rolloutSecrets(s, !s.Database.EnvDerived) {
 		version := "absent"
 		if sec := obs.related[name]; sec != nil {
 			version = string(sec.UID) + "/" + sec.ResourceVersion
@@ -46,12 +53,12 @@ func configHash(s *dittoServer, configYAML string, obs *observedChildren) string
 // the administrator's password (read on the first start only: a new one
 // changes nothing), not the server certificate (DittoFS reloads it), not
 // the Secrets the hook generates (never rewritten).
-func rolloutSecrets(s *dittoServer) []string {
+func rolloutSecrets(s *dittoServer, withPostgres bool) []string {
 	var names []string
 	if !s.Identity.GeneratedJWTSecret {
 		names = append(names, s.Identity.JWTSecret.Name)
 	}
-	if s.Database.Type == "postgres" && s.Database.PostgresSecret != "" {
+	if withPostgres && s.Database.Type == "postgres" && s.Database.PostgresSecret != "" {
 		names = append(names, s.Database.PostgresSecret)
 	}
 	if l := s.LDAP; l != nil && l.BindPasswordSecretRef != nil {
@@ -278,10 +285,13 @@ func makeEnv(s *dittoServer) []corev1.EnvVar {
 		fromSecret("DITTOFS_ADMIN_INITIAL_PASSWORD", s.Identity.AdminPassword),
 	}
 	if db := s.Database; db.Type == "postgres" {
-		ref := db.PostgresSecret
+		ref := db.envSecret()
 		keys := postgresKeys
-		if db.Percona {
+		switch {
+		case db.Percona:
 			keys = perconaKeys
+		case db.EnvDerived:
+			keys = derivedPostgresKeys
 		}
 		for _, k := range keys {
 			sel := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ref}, Key: k.key}
@@ -318,6 +328,16 @@ type secretKey struct {
 var (
 	postgresKeys = []secretKey{{"host", "HOST", false}, {"port", "PORT", true}, {"database", "DATABASE", false}, {"user", "USER", false}, {"password", "PASSWORD", false}, {"sslmode", "SSLMODE", true}}
 	perconaKeys  = []secretKey{{"host", "HOST", false}, {"port", "PORT", false}, {"dbname", "DATABASE", false}, {"user", "USER", false}, {"password", "PASSWORD", false}}
+	// derivedPostgresKeys are read from a Secret the hook derived from a
+	// connection string (see resolvePostgres): every setting DittoFS has,
+	// a password and a root certificate only when the string gave one.
+	derivedPostgresKeys = func() []secretKey {
+		var out []secretKey
+		for _, k := range postgresSettings {
+			out = append(out, secretKey{k.key, k.setting, k.key == "password" || k.key == "sslrootcert"})
+		}
+		return out
+	}()
 )
 
 // makeVolumeClaimTemplates renders the claims in the form the API server

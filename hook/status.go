@@ -182,8 +182,8 @@ func (s *Sync) perconaState() string {
 }
 
 // databaseCondition is DatabaseReady, for a control plane on Postgres: the
-// PerconaPGCluster serves, or the Secret of database.postgresSecretRef holds
-// what DittoFS reads (it takes no connection string). Nil on SQLite.
+// PerconaPGCluster serves, or DittoFS's settings come from the Secret of
+// database.postgresSecretRef (see resolvePostgres). Nil on SQLite.
 func (s *Sync) databaseCondition() *cond {
 	ds := s.server
 	db := ds.Database
@@ -205,28 +205,9 @@ func (s *Sync) databaseCondition() *cond {
 	case db.Percona:
 		c = trueCond(CondDatabaseReady, ReasonPerconaReady, fmt.Sprintf("PerconaPGCluster %s serves; DittoFS connects with Secret %s", perconaClusterName(ds.Name), db.PostgresSecret))
 	default:
-		c = postgresSecretCondition(ds, s.observed.related[db.PostgresSecret])
+		c = s.postgres.condition
 	}
 	return &c
-}
-
-// postgresSecretCondition checks the keys (never the values) of the Secret
-// of database.postgresSecretRef.
-func postgresSecretCondition(ds *dittoServer, sec *corev1.Secret) cond {
-	name := ds.Database.PostgresSecret
-	if sec == nil {
-		return falseCond(CondDatabaseReady, ReasonPostgresSecretMissing, fmt.Sprintf("Secret %s (spec.database.postgresSecretRef) does not exist in namespace %s; create it with the keys host, database, user, password and, optionally, port and sslmode", name, ds.Namespace))
-	}
-	var missing []string
-	for _, k := range postgresKeys {
-		if _, ok := secretValue(sec, k.key); !ok && !k.optional {
-			missing = append(missing, k.key)
-		}
-	}
-	if len(missing) > 0 {
-		return falseCond(CondDatabaseReady, ReasonPostgresSecretIncomplete, fmt.Sprintf("Secret %s (spec.database.postgresSecretRef) has no key %s: DittoFS reads host, database, user, password (and port, sslmode) from it, and takes no connection string (postgresSecretRef.key is not read, as with the upstream operator)", name, strings.Join(missing, ", ")))
-	}
-	return trueCond(CondDatabaseReady, ReasonPostgresSecretReady, fmt.Sprintf("DittoFS reads its Postgres settings from Secret %s", name))
 }
 
 // progressing is Progressing: the StatefulSet has not yet rolled out the

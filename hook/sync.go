@@ -29,6 +29,9 @@ type Sync struct {
 	invalid  error
 	observed *observedChildren
 	plan     Plan
+	// postgres wires DittoFS to database.postgresSecretRef's Postgres (a
+	// zero value otherwise).
+	postgres postgresConn
 }
 
 // Prepare decodes what the core reads of a request. An *InputError means a
@@ -40,11 +43,16 @@ func Prepare(req *SyncRequest) (*Sync, error) {
 		return nil, err
 	}
 	ds, invalid := parseServer(req.Parent)
+	var pg postgresConn
 	if invalid == nil {
 		ds.PodSelector = podSelector(ds.Name, observed.sts)
 		invalid = checkDatabase(ds, observed)
 	}
-	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed}
+	if db := &ds.Database; invalid == nil && db.Type == "postgres" && !db.Percona {
+		pg = resolvePostgres(ds, observed)
+		db.EnvSecret, db.EnvDerived = pg.envSecret, pg.derived
+	}
+	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed, postgres: pg}
 	s.plan = s.makePlan()
 	return s, nil
 }
@@ -270,6 +278,14 @@ func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, 
 	}
 	for _, sec := range makeSecrets(ds, s.observed, gen) {
 		children = append(children, child(sec))
+	}
+	if sec := s.postgres.fresh; sec != nil {
+		children = append(children, child(sec))
+	}
+	for _, n := range s.postgres.keep {
+		if s.postgres.fresh == nil || n != s.postgres.fresh.Name {
+			children = append(children, s.observed.children[KeySecret][n].keep())
+		}
 	}
 	if ds.NetworkPolicy.Enabled {
 		children = append(children, child(makeBaselinePolicy(ds)))

@@ -14,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
@@ -196,6 +198,40 @@ type syncCase struct {
 	dittofs dittofsSaid
 }
 
+// The Postgres of issue 25's cases: Secret "pg" holding a connection string.
+var (
+	pgSpec     = WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}})
+	pgURL      = "postgres://dittofs:p%40ss%2Fw%3Ard%25@db.example.com:6432/controlplane?sslmode=verify-full"
+	pgSettings = map[string]string{"host": "db.example.com", "port": "6432", "database": "controlplane", "user": "dittofs", "password": "p@ss/w:rd%", "sslmode": "verify-full"}
+	// onPostgres: the running DittoFS was given a Postgres control plane.
+	onPostgres = WithConfigYAML("admin:\n  username: admin\ncontrolplane:\n  host: 0.0.0.0\n  jwt:\n    access_token_duration: 15m\n    refresh_token_duration: 168h\n  port: 8080\n  require_initial_password_change: false\ndatabase:\n  type: postgres\nlogging:\n  format: json\n  level: INFO\n  output: stdout\nshutdown_timeout: 30s\n")
+)
+
+// pgDSN is the user's Secret "pg" holding only a connection string, at a
+// resourceVersion.
+func pgDSN(dsn, resourceVersion string) Modifier {
+	return WithRelatedSecret("pg", map[string]string{"connection-string": dsn}, resourceVersion)
+}
+
+// derivedPG is the name of the Secret the hook derives from Secret "pg" at
+// a resourceVersion, as the hook answers it.
+func derivedPG(resourceVersion string) string {
+	req, err := hook.DecodeSyncRequest(Captured(FirstSync, pgSpec, pgDSN(pgURL, resourceVersion)).JSON())
+	if err != nil {
+		panic(err)
+	}
+	s, err := hook.Prepare(req)
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range s.Desired(hook.Observation{}, now, hook.NewFixedSecretSource("k")).Children {
+		if sec, ok := c.(*corev1.Secret); ok && strings.HasPrefix(sec.Name, "demo-postgres-conn-") {
+			return sec.Name
+		}
+	}
+	panic("no derived Secret")
+}
+
 func syncCases() []syncCase {
 	finalizing := Finalizing("2026-11-25T20:09:50Z")
 	noPolicies := WithSpecField("networkPolicy", map[string]any{"enabled": false})
@@ -295,13 +331,35 @@ func syncCases() []syncCase {
 			"backup": map[string]any{"enabled": true, "bucket": "b", "endpoint": "https://s3.example.com", "credentialsSecretRef": map[string]any{"name": "s3"}}})), nothing},
 		{"percona-ready", "a ready PerconaPGCluster: DittoFS created, wired to Percona's user Secret (sslmode require)", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithChild(PerconaCluster("ready")), WithSpecField("percona", map[string]any{"enabled": true})), nothing},
 		{"ldap-kerberos", "LDAP and Kerberos with a machine account: their config sections, keytabs mounted 0440, krb5.conf, the bind and machine passwords from the environment", Captured(FirstSync, WithSpecField("identity", directory)), nothing},
-		{"postgres-upstream-shape", "postgresSecretRef {name, key} without type is Postgres; a Secret holding only a connection string is PostgresSecretIncomplete", Captured(FirstSync, WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}}),
+		{"postgres-upstream-shape", "postgresSecretRef {name, key} without type is Postgres; a Secret holding only a connection string is read through a derived Secret", Captured(FirstSync, WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}}),
 			WithRelatedSecret("pg", map[string]string{"connection-string": "postgres://u:p@h/db"}, "500")), nothing},
 		{"postgres-secret-ready", "a Postgres Secret with host, database, user and password is DatabaseReady", Captured(FirstSync, WithSpecField("database", map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "pg"}}),
 			WithRelatedSecret("pg", map[string]string{"host": "h", "database": "d", "user": "u", "password": "p"}, "500")), nothing},
 		{"postgres-ref-under-sqlite", "a stored type sqlite with a postgresSecretRef, running on SQLite: InvalidSpec, saying the ref selects Postgres", Steady(
 			WithConfigYAML("admin:\n  username: admin\ncontrolplane:\n  host: 0.0.0.0\n  port: 8080\ndatabase:\n  sqlite:\n    path: /data/controlplane/controlplane.db\n  type: sqlite\n"),
 			WithSpecField("database", map[string]any{"type": "sqlite", "postgresSecretRef": map[string]any{"name": "pg"}})), nothing},
+
+		// Issue 25: the Postgres connection string upstream's docs describe.
+		{"postgres-dsn-url", "a Secret holding only a URL connection string (percent-encoded password): DittoFS's settings in a derived Secret demo-postgres-conn-<hash> the pod reads, DatabaseReady", Captured(FirstSync, pgSpec, pgDSN(pgURL, "500")), nothing},
+		{"postgres-dsn-url-ipv6-no-database", "an IPv6 host in brackets, no database: the host bracketed for DittoFS, the database named after the user (libpq's default)", Captured(FirstSync, pgSpec, pgDSN("postgresql://dittofs:pw@[fd00::7]:5433?sslmode=require", "500")), nothing},
+		{"postgres-dsn-keyvalue", "key=value form with a quoted password, an IPv6 host and no database", Captured(FirstSync, pgSpec, pgDSN(`host=2001:db8::5 user=dittofs password='it\'s a secret' sslmode=disable`, "500")), nothing},
+		{"postgres-dsn-explicit-keys-win", "the Secret's own keys win over the connection string's, key by key", Captured(FirstSync, pgSpec,
+			WithRelatedSecret("pg", map[string]string{"connection-string": pgURL, "password": "explicit-password", "sslmode": "require"}, "500")), nothing},
+		{"postgres-dsn-invalid", "an unusable connection string: PostgresConnectionStringInvalid naming what is wrong, quoting nothing; the pod reads the user's Secret as before", Captured(FirstSync, pgSpec, pgDSN("postgres://dittofs:s3cret@db:54x2/cp", "500")), nothing},
+		{"postgres-dsn-rotated", "a new version of the user's Secret: a new derived Secret, the pod rolled onto it, the one it runs kept until then", Steady(pgSpec, onPostgres, pgDSN(pgURL, "501"),
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), fresh},
+		{"postgres-dsn-superseded", "the StatefulSet names the new derived Secret: the old one goes", Steady(pgSpec, onPostgres, pgDSN(pgURL, "501"),
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithChild(DerivedPostgresSecret(derivedPG("501"), "pg", pgSettings)), WithPostgresEnv(derivedPG("501"))), fresh},
+		{"postgres-dsn-source-missing", "the user's Secret gone: the derived Secret and the pod stay as they are (no roll), PostgresSecretMissing", Steady(pgSpec, onPostgres,
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), fresh},
+		{"postgres-dsn-invalid-kept", "a connection string edited into one that cannot be used: the derived Secret and the pod stay as they are", Steady(pgSpec, onPostgres, pgDSN("host=db user='dittofs", "502"),
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), fresh},
+		{"postgres-dsn-keys-complete", "a Secret with host, database, user and password is read key by key, as before, its connection string unread: no running server changes", Captured(FirstSync, pgSpec,
+			WithRelatedSecret("pg", map[string]string{"connection-string": "not a connection string", "host": "h", "database": "d", "user": "u", "password": "p"}, "500")), nothing},
+		{"postgres-dsn-secret-renamed", "postgresSecretRef renamed while the pod runs on a Secret derived from another: InvalidSpec naming both user Secrets, every child kept", Steady(
+			WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg2", "key": "connection-string"}}), onPostgres,
+			WithRelatedSecret("pg2", map[string]string{"connection-string": pgURL}, "600"),
+			WithChild(DerivedPostgresSecret(derivedPG("500"), "pg", pgSettings)), WithPostgresEnv(derivedPG("500"))), nothing},
 		{"snapshot-policies-applied", "changed policies are applied after a successful poll; the status records their hash and shares", Steady(WithSpecField("snapshotPolicies", policies)),
 			polledThenApplied(DittoFSBody("adapters-fresh.body"), &dittofs.SnapshotPolicyResult{Created: []string{"/archive", "/projects"}, Managed: []string{"/archive", "/projects"}}, nil)},
 		{"snapshot-policies-steady", "policies the status records as applied: no apply, no admin login, nothing to write", Steady(WithSpecField("snapshotPolicies", policies), WithSnapshotStatus(policiesHash, "/archive", "/projects"),
@@ -501,6 +559,28 @@ func TestSnapshotApplyFailures(t *testing.T) {
 	} {
 		if got := s.ObserveSnapshots(poll, nil, tc.err).Snapshots(); got.State != hook.Failed || got.Reason != tc.want {
 			t.Errorf("%s: %v %s (%s), want Failed %s", name, got.State, got.Reason, got.Message, tc.want)
+		}
+	}
+}
+
+// TestPostgresSecretsNotInStatus: whatever the Postgres cases' connection
+// strings hold, no part of a password reaches the status (conditions,
+// their messages, anything).
+func TestPostgresSecretsNotInStatus(t *testing.T) {
+	for _, c := range syncCases() {
+		if !strings.HasPrefix(c.name, "postgres-") {
+			continue
+		}
+		var resp struct {
+			Status json.RawMessage `json:"status"`
+		}
+		if err := json.Unmarshal(answer(t, c), &resp); err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"s3cret", "p%40ss", "p@ss", "explicit-password", "a secret", pgURL} {
+			if strings.Contains(string(resp.Status), secret) {
+				t.Errorf("%s: the status holds %q", c.name, secret)
+			}
 		}
 	}
 }

@@ -29,10 +29,12 @@ step() {
 started=$SECONDS
 
 # Debian packages the tests need: make for the README's make commands (all
-# tiers); the node's pieces and the NFS/SMB clients for the node tier
+# tiers); PostgreSQL for the DittoFS tier (harness.StartPostgres); the node's
+# pieces, the NFS/SMB clients and PostgreSQL for the node tier
 # (harness.NodePackages; the README's Quickstart names the same list).
 packages=(make)
-node_packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static)
+node_packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static postgresql)
+if [[ $tier == all || $tier == unit ]]; then packages+=(postgresql); fi
 if [[ $tier == all || $tier == node ]]; then packages+=("${node_packages[@]}"); fi
 missing=()
 for p in "${packages[@]}"; do
@@ -118,8 +120,8 @@ all | unit)
   no_skips "$log" "benchmarks"
   ;;&
 all | unit)
-  step "fuzzing: each target for 20 s (DittoFS's adapter list, a DittoServer's spec, Metacontroller's request)"
-  for target in FuzzAdapterList FuzzSpec FuzzSyncRequest; do
+  step "fuzzing: each target for 20 s (DittoFS's adapter list, a DittoServer's spec, Metacontroller's request, a Postgres connection string)"
+  for target in FuzzAdapterList FuzzSpec FuzzSyncRequest FuzzDSN; do
     flog=$(mktemp)
     # -fuzzminimizetime 0: the 20 s go to new inputs, not to minimizing the
     # interesting ones (a crasher is kept as found).

@@ -126,6 +126,139 @@ func TestRenderUpstreamSamples(t *testing.T) {
 	}
 }
 
+// withoutSMB is an upstream sample file without the DittoServer's spec.smb
+// (a field of neither CRD), every other document as it is, in a file of
+// the test's.
+func withoutSMB(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []string
+	for _, doc := range strings.Split(string(raw), "\n---") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
+			continue
+		}
+		if obj["kind"] == "DittoServer" {
+			delete(obj["spec"].(map[string]any), "smb")
+		}
+		b, err := yaml.Marshal(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(b))
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(file))
+	if err := os.WriteFile(out, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestRenderUpstreamSampleWithSecrets: upstream's production-like sample
+// (S3 payload, Postgres control plane, every credential from a Secret),
+// without the spec.smb its own CRD refuses, renders under its own name of
+// 34 characters; DittoFS's Postgres settings come from the connection
+// string of its postgres-credentials Secret; and every Secret key the pod
+// requires is in the sample's Secrets or in one the hook makes.
+func TestRenderUpstreamSampleWithSecrets(t *testing.T) {
+	file := withoutSMB(t, filepath.Join(harness.RepoRoot(), "test", "testdata", "upstream", "samples", "dittofs-s3-smb-server-with-secrets.yaml"))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"render", "-f", file}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	type object struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+		Data map[string]string `json:"data"`
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Env []struct {
+							Name      string `json:"name"`
+							ValueFrom *struct {
+								SecretKeyRef *struct {
+									Name, Key string
+									Optional  bool
+								} `json:"secretKeyRef"`
+							} `json:"valueFrom"`
+						} `json:"env"`
+					} `json:"containers"`
+				} `json:"spec"`
+			} `json:"template"`
+		} `json:"spec"`
+	}
+	var out struct {
+		Children []object `json:"children"`
+		Status   struct {
+			Conditions []struct{ Type, Status, Reason, Message string } `json:"conditions"`
+		} `json:"status"`
+	}
+	if err := yaml.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	// The Secrets that exist: the sample's, and the hook's.
+	keys := map[string]map[string]bool{}
+	raw, _ := os.ReadFile(file)
+	for _, doc := range strings.Split(string(raw), "---\n") {
+		var o object
+		if yaml.Unmarshal([]byte(doc), &o) == nil && o.Kind == "Secret" {
+			keys[o.Metadata.Name] = map[string]bool{}
+			for k := range o.Data {
+				keys[o.Metadata.Name][k] = true
+			}
+		}
+	}
+	const name = "dittofs-s3-smb-server-with-secrets"
+	var sts *object
+	for i, c := range out.Children {
+		switch {
+		case c.Kind == "Secret":
+			keys[c.Metadata.Name] = map[string]bool{}
+			for k := range c.Data {
+				keys[c.Metadata.Name][k] = true
+			}
+		case c.Kind == "StatefulSet" && c.Metadata.Name == name:
+			sts = &out.Children[i]
+		}
+	}
+	if sts == nil {
+		t.Fatalf("no StatefulSet %s:\n%s", name, stdout.String())
+	}
+	postgres := 0
+	for _, e := range sts.Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+			continue
+		}
+		ref := e.ValueFrom.SecretKeyRef
+		if strings.HasPrefix(e.Name, "DITTOFS_DATABASE_POSTGRES_") {
+			postgres++
+			if !strings.HasPrefix(ref.Name, name+"-postgres-conn-") {
+				t.Errorf("%s comes from Secret %s, not one derived from the connection string", e.Name, ref.Name)
+			}
+		}
+		if !keys[ref.Name][ref.Key] && !ref.Optional {
+			t.Errorf("%s needs key %s of Secret %s, which neither the sample nor the hook has (Secrets: %v)", e.Name, ref.Key, ref.Name, keys)
+		}
+	}
+	if postgres < 6 {
+		t.Errorf("%d Postgres settings from Secrets", postgres)
+	}
+	for _, c := range out.Status.Conditions {
+		if c.Type == "DatabaseReady" && (c.Status != "True" || !strings.Contains(c.Message, "connection string in key connection-string of Secret postgres-credentials")) {
+			t.Errorf("DatabaseReady %s %s: %s", c.Status, c.Reason, c.Message)
+		}
+		if strings.Contains(c.Message, "password") && strings.Contains(c.Message, "user:password") {
+			t.Errorf("a condition quotes the connection string: %s", c.Message)
+		}
+	}
+}
+
 // TestRenderBadInput: a clear error on stderr and exit code 1.
 func TestRenderBadInput(t *testing.T) {
 	dir := t.TempDir()

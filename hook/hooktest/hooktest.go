@@ -285,6 +285,38 @@ func WithRelatedSecret(name string, data map[string]string, resourceVersion stri
 	}
 }
 
+// WithPostgresEnv makes the observed StatefulSet's DittoFS read its
+// Postgres settings from Secret secret, as a pod the hook made for a
+// DittoServer on Postgres does (DITTOFS_DATABASE_POSTGRES_HOST names it).
+func WithPostgresEnv(secret string) Modifier {
+	return WithChildEdit("StatefulSet", "demo", func(obj map[string]any) {
+		ctr := obj["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)
+		env, _ := ctr["env"].([]any)
+		ctr["env"] = append(env, map[string]any{"name": "DITTOFS_DATABASE_POSTGRES_HOST",
+			"valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": secret, "key": "host"}}})
+	})
+}
+
+// DerivedPostgresSecret is an observed Secret the hook derived from the
+// connection string of the user's Secret source, owned by "demo".
+func DerivedPostgresSecret(name, source string, data map[string]string) map[string]any {
+	owners := captured("Service", "demo-adapter-nfs")["metadata"].(map[string]any)["ownerReferences"]
+	enc := map[string]any{}
+	for k, v := range data {
+		enc[k] = base64.StdEncoding.EncodeToString([]byte(v))
+	}
+	return map[string]any{
+		"apiVersion": "v1", "kind": "Secret",
+		"metadata": map[string]any{
+			"name": name, "namespace": "default", "uid": "derived-uid-" + name, "resourceVersion": "300",
+			"labels":          map[string]any{"app.kubernetes.io/instance": "demo", "app.kubernetes.io/name": "dittofs", "app.kubernetes.io/component": "postgres", "controller-uid": UID},
+			"annotations":     map[string]any{"dittofs.io/postgres-secret": source},
+			"ownerReferences": owners,
+		},
+		"data": enc, "type": "Opaque",
+	}
+}
+
 // WithoutRelatedSecret removes a related Secret (it does not exist).
 func WithoutRelatedSecret(name string) Modifier {
 	return func(r *Request) {

@@ -28,6 +28,12 @@ type sampleRun struct {
 	tls bool
 	// percona: the sample runs its control plane on a PerconaPGCluster.
 	percona bool
+	// withoutSMB: the sample's spec.smb, which upstream's own CRD refuses,
+	// is left out (nothing else changes: its name, its Secrets).
+	withoutSMB bool
+	// postgresDSN: the sample's Postgres Secret holds only a connection
+	// string; these are the settings DittoFS must get from it.
+	postgresDSN map[string]string
 }
 
 // samplesReachReady applies every upstream sample that upstream's CRD
@@ -50,6 +56,10 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 		{file: "dittofs_v1alpha1_dittofs_s3.yaml"},
 		{file: "dittofs_v1alpha1_dittoserver_percona.yaml", percona: true},
 		{file: "dittofs_v1alpha1_dittoserver_tls.yaml", tls: true},
+		// Upstream's production-like sample: a 34-character name, every
+		// credential from a Secret, Postgres from a connection string.
+		{file: "dittofs-s3-smb-server-with-secrets.yaml", withoutSMB: true, postgresDSN: map[string]string{
+			"host": "host", "port": "5432", "database": "dittofs", "user": "user", "password": "password", "sslmode": "disable"}},
 	} {
 		t.Run(run.file, func(t *testing.T) {
 			start := time.Now()
@@ -101,6 +111,9 @@ func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) 
 		if obj["kind"] == "DittoServer" {
 			name = obj["metadata"].(map[string]any)["name"].(string)
 			spec := obj["spec"].(map[string]any)
+			if run.withoutSMB {
+				delete(spec, "smb")
+			}
 			cp, _ := spec["controlPlane"].(map[string]any)
 			if cp == nil {
 				cp = map[string]any{}
@@ -190,5 +203,41 @@ func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) 
 			t.Errorf("readiness probe scheme %q, want HTTPS", got)
 		}
 	}
+	if run.postgresDSN != nil {
+		checkDerivedPostgres(t, get, name, run.postgresDSN)
+	}
 	t.Logf("e2e: | %s", strings.Join(strings.Fields(get("dittoserver", name, "-o", "wide", "--no-headers")), " "))
+}
+
+// checkDerivedPostgres: DittoFS's Postgres settings come from the Secret
+// the hook derived from the sample's connection string, as the API server
+// stores it, and that Secret holds what the string says.
+func checkDerivedPostgres(t *testing.T, get func(args ...string) string, name string, want map[string]string) {
+	t.Helper()
+	secret := get("statefulset", name, "-o", `jsonpath={.spec.template.spec.containers[0].env[?(@.name=="DITTOFS_DATABASE_POSTGRES_HOST")].valueFrom.secretKeyRef.name}`)
+	if !strings.HasPrefix(secret, name+"-postgres-conn-") {
+		t.Fatalf("DittoFS's Postgres host comes from Secret %q, not one derived from the connection string", secret)
+	}
+	var sec struct {
+		Data     map[string]string `json:"data"`
+		Metadata struct {
+			Annotations     map[string]string `json:"annotations"`
+			OwnerReferences []struct{ Kind, Name string }
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal([]byte(get("secret", secret, "-o", "json")), &sec); err != nil {
+		t.Fatalf("Secret %s: %v", secret, err)
+	}
+	got := map[string]string{}
+	for k, v := range sec.Data {
+		b, _ := base64.StdEncoding.DecodeString(v)
+		got[k] = string(b)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Secret %s holds %v, want %v", secret, got, want)
+	}
+	if len(sec.Metadata.OwnerReferences) != 1 || sec.Metadata.OwnerReferences[0].Name != name || sec.Metadata.Annotations["dittofs.io/postgres-secret"] == "" {
+		t.Errorf("Secret %s: owners %v, annotations %v", secret, sec.Metadata.OwnerReferences, sec.Metadata.Annotations)
+	}
+	t.Logf("e2e: %s: DittoFS's Postgres settings from Secret %s, derived from %s", name, secret, sec.Metadata.Annotations["dittofs.io/postgres-secret"])
 }

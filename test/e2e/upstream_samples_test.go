@@ -41,8 +41,6 @@ var upstreamSamples = []upstreamSample{
 		file:     "dittofs-s3-smb-server-with-secrets.yaml",
 		upstream: []string{`unknown field "spec.smb"`},
 		ours:     []string{`unknown field "spec.smb"`},
-		// Its name has 34 characters; our CRD allows 32.
-		oursLax: []string{"metadata.name must be a DNS-1035 label of at most 32 characters"},
 	},
 }
 
@@ -50,9 +48,8 @@ var upstreamSamples = []upstreamSample{
 // server (server-side dry run, strict and lax) under upstream's CRD and then
 // under ours, and checks each verdict against upstreamSamples: which samples
 // upstream's own CRD accepts, and what ours still refuses (only what
-// upstream's refuses too: spec.smb, and in lax mode a name over 32
-// characters). Then every sample upstream accepts is created for real and
-// must reach Ready (samplesReachReady).
+// upstream's refuses too: spec.smb). Then every sample upstream accepts is
+// created for real and must reach Ready (samplesReachReady).
 func TestUpstreamSamples(t *testing.T) {
 	root := harness.RepoRoot()
 	samples := filepath.Join(root, "test", "testdata", "upstream", "samples")

@@ -71,6 +71,11 @@ type DittoFSOptions struct {
 	// TLS, when set, serves the API over TLS with certificates made by
 	// openssl.
 	TLS *TLSOptions
+	// Postgres, when set, runs the control plane on Postgres as the hook's
+	// pod does: config.yaml says database.type postgres and nothing more,
+	// and these DITTOFS_DATABASE_POSTGRES_*=value variables carry the
+	// settings (in the pod, from a Secret).
+	Postgres []string
 }
 
 // TLSOptions configure a server's TLS: what the upstream operator's
@@ -126,14 +131,16 @@ func StartDittoFS(t T, o DittoFSOptions) *DittoFS {
 	if o.TLS != nil {
 		tlsSection = d.setUpTLS()
 	}
+	database := fmt.Sprintf("  type: sqlite\n  sqlite:\n    path: %s", filepath.Join(d.Dir, "controlplane.db"))
+	if o.Postgres != nil {
+		database = "  type: postgres"
+	}
 	cfg := fmt.Sprintf(`logging:
   level: INFO
   format: text
   output: stdout
 database:
-  type: sqlite
-  sqlite:
-    path: %s
+%s
 controlplane:
   host: 127.0.0.1
   port: %d
@@ -142,7 +149,7 @@ controlplane:
     secret: "test-signing-key-0123456789abcdef0123456789"
     access_token_duration: %s
     refresh_token_duration: 168h
-%s`, filepath.Join(d.Dir, "controlplane.db"), d.Port, o.AccessTokenDuration, tlsSection)
+%s`, database, d.Port, o.AccessTokenDuration, tlsSection)
 	if err := os.WriteFile(filepath.Join(d.Dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +204,7 @@ func (d *DittoFS) start(bin string) {
 		"DITTOFS_ADMIN_INITIAL_PASSWORD=" + d.opts.AdminPassword,
 		"HOME=" + d.Dir, "XDG_CONFIG_HOME=" + d.Dir, "XDG_STATE_HOME=" + d.Dir, "XDG_DATA_HOME=" + d.Dir, "XDG_CACHE_HOME=" + d.Dir,
 	}
+	env = append(env, d.opts.Postgres...)
 	name := "dittofs-"
 	if d.opts.TLS != nil {
 		name = "dittofs-tls-"

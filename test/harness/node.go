@@ -71,8 +71,9 @@ type NodeOptions struct {
 }
 
 // NodePackages are the Debian packages the node tier needs; test/run.sh
-// installs them when it runs as root.
-var NodePackages = []string{"runc", "containernetworking-plugins", "iptables", "conntrack", "ipset", "smbclient", "libnfs-utils", "busybox-static"}
+// installs them when it runs as root. PostgreSQL (PostgresPackage) serves
+// a DittoServer's control plane from the node's host network.
+var NodePackages = []string{"runc", "containernetworking-plugins", "iptables", "conntrack", "ipset", "smbclient", "libnfs-utils", "busybox-static", PostgresPackage}
 
 // nodeHostTools are what those packages provide, to say which is missing.
 var nodeHostTools = map[string]string{

@@ -43,6 +43,7 @@ func TestNode(t *testing.T) {
 		{"4 NetworkPolicies are enforced; SMB disabled and re-enabled", s.policies},
 		{"5 the DittoFS pod never restarted", s.noRestart},
 		{"6 deletion: k8s-operator removed, children gone, claims kept", s.deletion},
+		{"7 a DittoServer on PostgreSQL from a connection string: DittoFS in its pod connects to PostgreSQL on the host", s.postgres},
 	}
 	for _, st := range steps {
 		begin := time.Now()
@@ -52,7 +53,7 @@ func TestNode(t *testing.T) {
 			return
 		}
 	}
-	t.Run("7 teardown leaves the host as it was", func(t *testing.T) {
+	t.Run("8 teardown leaves the host as it was", func(t *testing.T) {
 		if why := n.CheckGuards(); why != "" {
 			t.Errorf("a network guard went missing while the node ran: %s", why)
 		}
