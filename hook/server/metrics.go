@@ -109,20 +109,23 @@ func (m *Metrics) ObserveDittoFS(endpoint string, code int) {
 	m.dittofsCalls.WithLabelValues(endpoint, class).Inc()
 }
 
-// Login, Refresh and Provision count account events (dittofs.AccountMetrics).
-// Like every method of Metrics, they do nothing on a nil *Metrics.
+// Login counts a login to DittoFS (dittofs.AccountMetrics, as Refresh and
+// Provision). Like every method of Metrics, it does nothing on a nil *Metrics.
 func (m *Metrics) Login(account, result string) {
 	if m != nil {
 		m.logins.WithLabelValues(account, result).Inc()
 	}
 }
 
+// Refresh counts a token refresh (dittofs.AccountMetrics).
 func (m *Metrics) Refresh(result string) {
 	if m != nil {
 		m.refreshes.WithLabelValues(result).Inc()
 	}
 }
 
+// Provision counts a creation or repair of the operator account
+// (dittofs.AccountMetrics).
 func (m *Metrics) Provision(result string) {
 	if m != nil {
 		m.provisions.WithLabelValues(result).Inc()
