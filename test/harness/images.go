@@ -32,13 +32,12 @@ type Image struct {
 }
 
 type imageFile struct {
-	mode    int64
-	body    []byte
-	link    string // symlink target when set
-	dir     bool
-	uid     int
-	gid     int
-	modTime int64
+	mode int64
+	body []byte
+	link string // symlink target when set
+	dir  bool
+	uid  int
+	gid  int
 }
 
 // NewImage starts an empty image with the directories every image needs.

@@ -34,7 +34,6 @@ type Node struct {
 	before   *HostSnapshot
 	lock     *os.File
 	cgroupFD int
-	bin      string // links to the cached binaries under the names they are looked up by
 	procs    []*Process
 	kubelet  *Process
 	ctr      string
