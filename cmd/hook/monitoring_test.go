@@ -192,4 +192,3 @@ func monitoringQueries(t *testing.T) []string {
 	slices.Sort(exprs)
 	return slices.Compact(exprs)
 }
-
