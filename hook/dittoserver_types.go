@@ -846,8 +846,6 @@ type DittoServerStatus struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=type
-	// +patchStrategy=merge
-	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// SnapshotPolicies records what the hook last applied to DittoFS, so
@@ -928,7 +926,8 @@ type AdapterStatus struct {
 // +kubebuilder:printcolumn:name="SMB",type=string,JSONPath=`.status.adapters[?(@.type=="smb")].endpoints[0]`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DittoServer struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
