@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,7 +80,7 @@ func exportedSeries(t *testing.T) map[string]bool {
 	ln.Close()
 	reg := newRegistry()
 	cfg := serveConfig{urlTemplate: "http://127.0.0.1:{{.Port}}", timeout: 2 * time.Second, maxSyncs: 4, maxSyncBytes: 1 << 20}
-	srv, _, err := newService(cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, _, err := newService(cfg, reg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
