@@ -129,10 +129,7 @@ func IsTransient(err error) bool {
 		return code >= 500 || code == http.StatusTooManyRequests
 	}
 	var malformed *MalformedError
-	if errors.As(err, &malformed) {
-		return false
-	}
-	return true
+	return !errors.As(err, &malformed)
 }
 
 // MalformedError is a 2xx answer whose body is not what the API documents.

@@ -40,6 +40,7 @@ type DittoServerSpec struct {
 	// Storage sizes the server's persistent volumes. It cannot change once
 	// set, because a StatefulSet's volume claim templates are immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="storage is immutable (StatefulSet volume claim templates cannot change); resize the PersistentVolumeClaims directly"
+	// +required
 	Storage StorageSpec `json:"storage"`
 
 	// Database selects the control-plane database.
@@ -136,6 +137,7 @@ type StorageSpec struct {
 	// MetadataSize is the size of the metadata store volume
 	// (mounted at /data/store/metadata).
 	// +kubebuilder:validation:Pattern=`^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$`
+	// +required
 	MetadataSize string `json:"metadataSize"`
 
 	// ContentSize is the size of the local block/content store volume
@@ -195,6 +197,7 @@ type SecretReference struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +required
 	Name string `json:"name"`
 }
 
@@ -208,6 +211,7 @@ type PostgresSecretReference struct {
 	// Name of the Secret.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +required
 	Name string `json:"name"`
 
 	// Key of the Secret holding a libpq connection string (a
@@ -305,6 +309,7 @@ type LDAPSpec struct {
 	// startTLS (or allowPlaintext).
 	// +kubebuilder:validation:Pattern=`^ldaps?://.+`
 	// +kubebuilder:validation:MaxLength=1024
+	// +required
 	URL string `json:"url"`
 
 	// StartTLS upgrades an ldap:// connection to TLS.
@@ -317,10 +322,12 @@ type LDAPSpec struct {
 
 	// BaseDN is the search base ("DC=example,DC=com").
 	// +kubebuilder:validation:MaxLength=1024
+	// +required
 	BaseDN string `json:"baseDN"`
 
 	// BindDN is the service account's distinguished name.
 	// +kubebuilder:validation:MaxLength=1024
+	// +required
 	BindDN string `json:"bindDN"`
 
 	// BindPasswordSecretRef names the key holding the bind password. A
@@ -772,11 +779,13 @@ type SnapshotPolicySpec struct {
 	// Share is the share's name ("/archive"; "archive" is the same share).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
+	// +required
 	Share string `json:"share"`
 
 	// Interval between snapshots: a Go duration ("24h") or @hourly, @daily,
 	// @weekly.
 	// +kubebuilder:validation:Pattern=`^(@(hourly|daily|weekly|HOURLY|DAILY|WEEKLY)|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +required
 	Interval string `json:"interval"`
 
 	// KeepLast keeps the newest N scheduled snapshots (0: no bound).
@@ -879,17 +888,21 @@ type SnapshotPoliciesStatus struct {
 // AdapterStatus describes one protocol adapter as DittoFS reported it.
 type AdapterStatus struct {
 	// Type of the adapter ("nfs", "smb").
+	// +required
 	Type string `json:"type"`
 
 	// Port the adapter listens on (the type's default when DittoFS said 0).
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
+	// +required
 	Port int32 `json:"port"`
 
 	// Enabled is DittoFS's setting; only enabled adapters get a Service.
+	// +required
 	Enabled bool `json:"enabled"`
 
 	// Running says whether DittoFS reported the adapter running.
+	// +required
 	Running bool `json:"running"`
 
 	// Service is the name of the adapter's Service, when it has one.
@@ -918,9 +931,12 @@ type AdapterStatus struct {
 // +kubebuilder:printcolumn:name="SMB",type=string,JSONPath=`.status.adapters[?(@.type=="smb")].endpoints[0]`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type DittoServer struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   DittoServerSpec   `json:"spec"`
+	// +required
+	Spec DittoServerSpec `json:"spec"`
+	// +optional
 	Status DittoServerStatus `json:"status,omitempty"`
 }

@@ -352,14 +352,43 @@ func endpoints(svc *corev1.Service, port string) []string {
 // long as the pod was gone (the soak measured 12.6 s from a recreated
 // pod's readiness to Ready).
 func resyncAfter(interval time.Duration, st *DittoServerStatus, now time.Time) float64 {
-	if c := meta.FindStatusCondition(st.Conditions, CondAdaptersDiscovered); c != nil && c.Status != "True" && failing(c.Reason) {
-		since := c.LastTransitionTime.Time
-		if a := meta.FindStatusCondition(st.Conditions, CondAvailable); a != nil && a.Status == "True" && a.LastTransitionTime.After(since) {
-			since = a.LastTransitionTime.Time
-		}
+	if since, ok := failingSince(st); ok {
 		interval = min(max(interval, now.Sub(since)-interval), maxBackoff)
 	}
 	return math.Ceil(interval.Seconds())
+}
+
+// failingSince is when DittoFS's current failure began, as the backoff
+// counts it: the AdaptersDiscovered condition's lastTransitionTime while it
+// is False for a failure of DittoFS, or when the replica last became
+// Available, if that is later. ok is false when DittoFS is not failing.
+func failingSince(st *DittoServerStatus) (since time.Time, ok bool) {
+	c := meta.FindStatusCondition(st.Conditions, CondAdaptersDiscovered)
+	if c == nil || c.Status == "True" || !failing(c.Reason) {
+		return time.Time{}, false
+	}
+	since = c.LastTransitionTime.Time
+	if a := meta.FindStatusCondition(st.Conditions, CondAvailable); a != nil && a.Status == "True" && a.LastTransitionTime.After(since) {
+		since = a.LastTransitionTime.Time
+	}
+	return since, true
+}
+
+// FailingIntervals is how long DittoFS has been failing this DittoServer,
+// by the answer's status and counted as the backoff counts it, in the
+// DittoServer's polling intervals; ok is false when it is not failing. The
+// shell exports it at each failed poll, so that an alert can tell a long
+// outage of one DittoServer from brief failures spread over a fleet without
+// a label per DittoServer.
+func (s *Sync) FailingIntervals(resp *SyncResponse, now time.Time) (intervals float64, ok bool) {
+	if s.server == nil || s.server.PollingInterval <= 0 || resp == nil || resp.Status == nil {
+		return 0, false
+	}
+	since, ok := failingSince(resp.Status)
+	if !ok {
+		return 0, false
+	}
+	return max(now.Sub(since), 0).Seconds() / s.server.PollingInterval.Seconds(), true
 }
 
 // failing says whether a reason is a failure of DittoFS (which backs off),

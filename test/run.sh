@@ -2,7 +2,8 @@
 # The project's test command (README "Quickstart"): everything CI runs.
 #
 #   test/run.sh            all tiers
-#   test/run.sh unit       the tiers without a cluster: core, binary, controller-gen,
+#   test/run.sh unit       the linters (golangci-lint, shellcheck, govulncheck), then the
+#                          tiers without a cluster: core, binary, controller-gen,
 #                          DittoFS, Helm, README, and fuzzing
 #   test/run.sh e2e        the end-to-end suite only
 #   test/run.sh node       the real-node tier, the fleet and fault soak, and the demo
@@ -29,12 +30,13 @@ step() {
 started=$SECONDS
 
 # Debian packages the tests need: make for the README's make commands (all
-# tiers); PostgreSQL for the DittoFS tier (harness.StartPostgres); the node's
-# pieces, the NFS/SMB clients and PostgreSQL for the node tier
-# (harness.NodePackages; the README's Quickstart names the same list).
+# tiers); shellcheck for the unit tier's linters; PostgreSQL for the DittoFS
+# tier (harness.StartPostgres); the node's pieces, the NFS/SMB clients and
+# PostgreSQL for the node tier (harness.NodePackages; the README's Quickstart
+# names the same list).
 packages=(make)
 node_packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static postgresql)
-if [[ $tier == all || $tier == unit ]]; then packages+=(postgresql); fi
+if [[ $tier == all || $tier == unit ]]; then packages+=(shellcheck postgresql); fi
 if [[ $tier == all || $tier == node ]]; then packages+=("${node_packages[@]}"); fi
 missing=()
 for p in "${packages[@]}"; do
@@ -60,13 +62,34 @@ elif [[ $tier == all || $tier == node ]]; then
 else
   step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm (first run ~8 min, then cached)"
   test/tools/build.sh base >/dev/null
-  echo "components ready after $((SECONDS - started)) s"
 fi
+if [[ $tier == all || $tier == unit ]]; then
+  step "building the linters: golangci-lint with kube-api-linter, govulncheck and its database, promtool (first run up to 30 min on a busy machine, about 12 min of CPU, then cached)"
+  test/tools/build.sh lint >/dev/null
+fi
+echo "components ready after $((SECONDS - started)) s"
 
 step "gofmt and go vet"
 unformatted=$(gofmt -l cmd dittofs hook test)
 if [[ -n $unformatted ]]; then echo "gofmt would change: $unformatted"; exit 1; fi
 go vet ./...
+
+if [[ $tier == all || $tier == unit ]]; then
+  # .golangci.yml says which linters run and why each rule left out is.
+  step "golangci-lint: the standard linters, depguard (the pure core), sloglint, revive, kube-api-linter"
+  "$(test/tools/build.sh golangci-lint)" run ./...
+  step "shellcheck: every script CI runs"
+  mapfile -t scripts < <(find . -name '*.sh' -not -path './.git/*' | sort)
+  shellcheck .ci/run "${scripts[@]}"
+  echo "shellcheck: ${#scripts[@]} scripts and .ci/run clean"
+  # The database is built from the Go module proxy (test/tools/build.sh
+  # vulndb); nothing asks vuln.go.dev. A vulnerability the code calls in a
+  # required module fails (its fix is a go.mod change); one in the standard
+  # library is a warning (its fix is a newer Go toolchain: the image builds
+  # with the newest patch release of its Go line).
+  step "govulncheck: the hook's module against the Go vulnerability database of $(sed -n 's/^VULNDB_VERSION=v0.0.0-\([0-9]\{8\}\).*/\1/p' test/tools/build.sh)"
+  "$(test/tools/build.sh govulncheck)" -db "file://$(test/tools/build.sh vulndb)" -format json ./... | "$(test/tools/build.sh vulnsummary)"
+fi
 
 summarize() { grep -E '^(--- (FAIL|SKIP)|    --- (FAIL|SKIP)|ok |FAIL|panic:)|e2e:|load:|bench:' || true; }
 # no_skips LOG WHAT: under CI=true, a test that skipped fails the run.

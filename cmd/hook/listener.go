@@ -21,8 +21,8 @@ type connLimiter struct {
 	idle map[net.Conn]struct{}
 }
 
-func limitConnections(l net.Listener, max int) *connLimiter {
-	return &connLimiter{Listener: l, slots: make(chan struct{}, max), idle: map[net.Conn]struct{}{}}
+func limitConnections(l net.Listener, maxConns int) *connLimiter {
+	return &connLimiter{Listener: l, slots: make(chan struct{}, maxConns), idle: map[net.Conn]struct{}{}}
 }
 
 func (l *connLimiter) Accept() (net.Conn, error) {

@@ -57,8 +57,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	if err := setMemoryLimit(cfg.memoryLimit, log); err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	srv, recorder, err := newService(cfg, reg, log)
 	if err != nil {
 		return err
@@ -166,6 +165,15 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	}
 	cfg.maxSyncBytes = syncBytes.Value()
 	return cfg, nil
+}
+
+// newRegistry is the registry hook serve exports, with what it holds
+// before newService adds the hook's own metrics: the Go runtime's, the
+// process's and dittofs_hook_build_info.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), server.NewBuildInfo(version))
+	return reg
 }
 
 // newService builds the hook's HTTP handler: its metrics in reg, the

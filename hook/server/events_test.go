@@ -119,8 +119,12 @@ func TestEventsNeverHoldAnAnswer(t *testing.T) {
 	api, rec := startEventsAPI(t, server.RecorderOptions{Metrics: metrics, Workers: 1, QueueSize: 2, Timeout: time.Hour})
 	api.Hold()
 	defer api.Release()
-	with := newTestServer(t, server.Options{Metrics: metrics, Events: rec})
-	without := newTestServer(t, server.Options{})
+	// One clock for both: a lastTransitionTime is the sync's second, and
+	// two syncs a moment apart can straddle one.
+	now := time.Now()
+	clock := func() time.Time { return now }
+	with := newTestServer(t, server.Options{Metrics: metrics, Events: rec, Now: clock})
+	without := newTestServer(t, server.Options{Now: clock})
 	const syncs = 10
 	for i := range syncs {
 		code, got := post(t, with.URL+"/sync", invalidSpec())

@@ -18,6 +18,7 @@ type Metrics struct {
 	refreshes     *prometheus.CounterVec
 	provisions    *prometheus.CounterVec
 	polls         *prometheus.CounterVec
+	failingFor    prometheus.Histogram
 	adaptersSeen  *prometheus.CounterVec
 	events        *prometheus.CounterVec
 	snapshotRuns  *prometheus.CounterVec
@@ -58,6 +59,13 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 			Name: "dittofs_hook_adapter_polls_total",
 			Help: "Adapter list polls by outcome (the AdaptersDiscovered reason).",
 		}, []string{"reason"}),
+		failingFor: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "dittofs_hook_adapter_poll_failure_intervals",
+			Help: "Failed adapter polls by how long DittoFS had been failing that DittoServer, in its polling intervals (0 at the first failure; counted as the backoff counts it).",
+			// An alert compares with one of these: DittoFS failing for
+			// longer than N intervals is a count above the bucket le=N.
+			Buckets: FailureIntervalBuckets,
+		}),
 		adaptersSeen: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dittofs_hook_adapters_discovered_total",
 			Help: "Adapters reported by successful polls, by type (nfs, smb, other) and state (running, stopped, disabled).",
@@ -79,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		Name: "dittofs_hook_tokens_cached",
 		Help: "DittoFS sessions held in the token cache.",
 	}, func() float64 { return float64(m.tokensCounter()) })
-	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.adaptersSeen, m.events, m.snapshotRuns, m.tokensCached)
+	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.failingFor, m.adaptersSeen, m.events, m.snapshotRuns, m.tokensCached)
 	// Series whose label values are known up front start at zero, so that a
 	// dashboard or an alert on rate() sees them before the first event.
 	for _, result := range []string{"ok", "error"} {
@@ -109,20 +117,23 @@ func (m *Metrics) ObserveDittoFS(endpoint string, code int) {
 	m.dittofsCalls.WithLabelValues(endpoint, class).Inc()
 }
 
-// Login, Refresh and Provision count account events (dittofs.AccountMetrics).
-// Like every method of Metrics, they do nothing on a nil *Metrics.
+// Login counts a login to DittoFS (dittofs.AccountMetrics, as Refresh and
+// Provision). Like every method of Metrics, it does nothing on a nil *Metrics.
 func (m *Metrics) Login(account, result string) {
 	if m != nil {
 		m.logins.WithLabelValues(account, result).Inc()
 	}
 }
 
+// Refresh counts a token refresh (dittofs.AccountMetrics).
 func (m *Metrics) Refresh(result string) {
 	if m != nil {
 		m.refreshes.WithLabelValues(result).Inc()
 	}
 }
 
+// Provision counts a creation or repair of the operator account
+// (dittofs.AccountMetrics).
 func (m *Metrics) Provision(result string) {
 	if m != nil {
 		m.provisions.WithLabelValues(result).Inc()
@@ -155,6 +166,19 @@ func (m *Metrics) poll(o hook.Observation) {
 		}
 	}
 	m.polls.WithLabelValues(reason).Inc()
+}
+
+// FailureIntervalBuckets are the upper bounds of
+// dittofs_hook_adapter_poll_failure_intervals, in polling intervals: the
+// thresholds an alert on a long DittoFS failure can use.
+var FailureIntervalBuckets = []float64{1, 2, 3, 5, 10, 20, 50}
+
+// failing observes, at a failed poll, how many polling intervals DittoFS
+// has been failing the DittoServer for.
+func (m *Metrics) failing(intervals float64) {
+	if m != nil {
+		m.failingFor.Observe(intervals)
+	}
 }
 
 // event counts one Event by reason and result.

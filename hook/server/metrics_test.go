@@ -1,6 +1,7 @@
 package server
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -45,4 +46,28 @@ func TestNilMetrics(t *testing.T) {
 	m.ObserveDittoFS("login", 200)
 	m.request("sync", "ok", 0.1)
 	m.poll(hook.Observation{})
+	m.failing(1)
+}
+
+// TestBuildInfo: dittofs_hook_build_info is 1, labelled with the version it
+// is given and the Go toolchain that built the test.
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewBuildInfo("1.2.3"))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 1 || len(mfs[0].GetMetric()) != 1 {
+		t.Fatalf("want one series, got %v", mfs)
+	}
+	m := mfs[0].GetMetric()[0]
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if mfs[0].GetName() != "dittofs_hook_build_info" || m.GetGauge().GetValue() != 1 ||
+		labels["version"] != "1.2.3" || labels["goversion"] != runtime.Version() || labels["goos"] != runtime.GOOS || labels["goarch"] != runtime.GOARCH || labels["revision"] == "" {
+		t.Errorf("%s %v = %v", mfs[0].GetName(), labels, m.GetGauge().GetValue())
+	}
 }

@@ -231,7 +231,8 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			return
 		}
 		obs := s.observe(r.Context(), sync, log)
-		resp := sync.Desired(obs, s.opts.Now(), s.opts.Secrets)
+		now := s.opts.Now()
+		resp := sync.Desired(obs, now, s.opts.Secrets)
 		out, err := json.Marshal(resp)
 		if err != nil {
 			// Never a 200 that could drop children: a non-200 makes
@@ -243,6 +244,11 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 		}
 		events := s.events(sync, obs, resp, log)
 		s.opts.Metrics.poll(obs)
+		if obs.Poll().State == hook.Failed {
+			if n, ok := sync.FailingIntervals(resp, now); ok {
+				s.opts.Metrics.failing(n)
+			}
+		}
 		s.logOutcome(log, req, resp, time.Since(start))
 		s.opts.Metrics.request(call, "ok", time.Since(start).Seconds())
 		w.Header().Set("Content-Type", "application/json")

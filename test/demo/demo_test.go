@@ -169,7 +169,9 @@ func TestDemoInteractive(t *testing.T) {
 			t.Errorf("the printed watch %q ended (%v) instead of streaming:\n%s", c, err, buf.String())
 		case <-time.After(4 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
+			if err := <-exited; err == nil {
+				t.Errorf("the printed watch %q exited cleanly after SIGKILL", c)
+			}
 			if !strings.Contains(buf.String(), "minimal-adapter-") {
 				t.Errorf("the printed watch %q showed no adapter object in 4 s:\n%s", c, buf.String())
 			}

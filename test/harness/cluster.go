@@ -153,7 +153,9 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 // the same flags and state, waiting until it is ready.
 func (c *Cluster) RestartAPIServer() {
 	c.t.Helper()
-	c.StopAPIServer()()
+	if err := c.StopAPIServer()(); err != nil {
+		c.t.Fatalf("start kube-apiserver again: %v", err)
+	}
 }
 
 // StopAPIServer stops kube-apiserver (SIGTERM) and returns the function
@@ -278,7 +280,9 @@ func (c *Cluster) Writes() map[string]int {
 			continue
 		}
 		var n float64
-		fmt.Sscan(strings.TrimSpace(line[strings.LastIndex(line, "}")+1:]), &n)
+		if _, err := fmt.Sscan(strings.TrimSpace(line[strings.LastIndex(line, "}")+1:]), &n); err != nil {
+			continue // not a sample line
+		}
 		if sub != "" {
 			resource += "/" + sub
 		}

@@ -32,13 +32,12 @@ type Image struct {
 }
 
 type imageFile struct {
-	mode    int64
-	body    []byte
-	link    string // symlink target when set
-	dir     bool
-	uid     int
-	gid     int
-	modTime int64
+	mode int64
+	body []byte
+	link string // symlink target when set
+	dir  bool
+	uid  int
+	gid  int
 }
 
 // NewImage starts an empty image with the directories every image needs.
@@ -106,20 +105,20 @@ func (img *Image) MergedUsr() *Image {
 // addHostFile copies a host file to its real path in the image and keeps
 // the name it was found by as a link to it.
 func (img *Image) addHostFile(t T, p string) {
-	real, err := filepath.EvalSymlinks(p)
+	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		t.Fatalf("image %s: %v", img.Ref, err)
 	}
-	st, err := os.Stat(real)
+	st, err := os.Stat(resolved)
 	if err != nil {
 		t.Fatalf("image %s: %v", img.Ref, err)
 	}
-	img.CopyFile(t, real, real, int64(st.Mode().Perm()))
+	img.CopyFile(t, resolved, resolved, int64(st.Mode().Perm()))
 	// The name it was found by, where the image's merged /usr puts it
 	// (/lib64/ld-linux-x86-64.so.2 is usr/lib64/…; libfoo.so.1 is a link
 	// to libfoo.so.1.2.3).
-	if named := usrPath(p); named != clean(real) {
-		img.Link(named, real)
+	if named := usrPath(p); named != clean(resolved) {
+		img.Link(named, resolved)
 	}
 }
 

@@ -34,7 +34,6 @@ type Node struct {
 	before   *HostSnapshot
 	lock     *os.File
 	cgroupFD int
-	bin      string // links to the cached binaries under the names they are looked up by
 	procs    []*Process
 	kubelet  *Process
 	ctr      string
@@ -623,7 +622,7 @@ func RecoverNode() error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 		return err
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }()
 	if errs := recoverNode(); len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}

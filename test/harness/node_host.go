@@ -131,9 +131,7 @@ func TakeHostSnapshot() *HostSnapshot {
 		}
 	}
 	s.IPSets = lines(run("ipset", "list", "-n"))
-	for _, m := range mountPoints() {
-		s.Mounts = append(s.Mounts, m)
-	}
+	s.Mounts = append(s.Mounts, mountPoints()...)
 	for _, p := range hostPaths {
 		_, err := os.Lstat(p)
 		s.Paths[p] = err == nil

@@ -74,7 +74,7 @@ func startProcess(t T, logDir, name, bin string, env []string, attr func(*syscal
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.Stop() })
+	t.Cleanup(func() { _ = p.Stop() })
 	return p
 }
 

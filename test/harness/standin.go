@@ -335,7 +335,7 @@ func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	deleting := md["deletionTimestamp"] != nil
 	finalizer := "metacontroller.io/compositecontroller-" + s.Name
 	if !deleting && !hasString(md["finalizers"], finalizer) {
-		fins := append(strings_(md["finalizers"]), finalizer)
+		fins := append(stringList(md["finalizers"]), finalizer)
 		s.patch(fmt.Sprintf("%s/namespaces/%s/dittoservers/%s", parentPath, ns, name), "application/merge-patch+json", object{"metadata": object{"finalizers": fins}})
 		return // the change wakes the next round
 	}
@@ -444,7 +444,7 @@ func (s *StandIn) reconcile(parent object, owned map[string]map[string]object) {
 	}
 	if deleting && resp.Finalized && hasString(md["finalizers"], finalizer) {
 		var keep []string
-		for _, f := range strings_(md["finalizers"]) {
+		for _, f := range stringList(md["finalizers"]) {
 			if f != finalizer {
 				keep = append(keep, f)
 			}
@@ -671,7 +671,7 @@ func controllerUID(o object) string {
 	return ""
 }
 
-func strings_(v any) []string {
+func stringList(v any) []string {
 	var out []string
 	if l, ok := v.([]any); ok {
 		for _, x := range l {
@@ -684,7 +684,7 @@ func strings_(v any) []string {
 }
 
 func hasString(v any, s string) bool {
-	for _, x := range strings_(v) {
+	for _, x := range stringList(v) {
 		if x == s {
 			return true
 		}

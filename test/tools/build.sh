@@ -9,11 +9,16 @@
 #                                     kube-scheduler, containerd, kube-router, CoreDNS,
 #                                     local-path-provisioner)
 #   test/tools/build.sh all           both
+#   test/tools/build.sh lint          the unit tier's linters and their helpers (golangci-lint,
+#                                     govulncheck and its database, promtool, promql-series)
 #
 # A warm cache answers in milliseconds; a cold one builds (DittoFS ≈ 90 s, etcd ≈ 30 s,
 # the three Kubernetes control-plane binaries ≈ 7 min on 2 cores, then kubelet ≈ 65 s,
 # kube-proxy ≈ 33 s, kube-scheduler ≈ 27 s, containerd ≈ 3 min, kube-router ≈ 3.5 min,
-# CoreDNS ≈ 4 min, local-path-provisioner ≈ 2.5 min, Metacontroller ≈ 3 min). Concurrent callers (Go runs test
+# CoreDNS ≈ 4 min, local-path-provisioner ≈ 2.5 min, Metacontroller ≈ 3 min; the linters, measured on
+# 2 cores shared with other builds: golangci-lint 4 min (1.75 min of CPU), promtool 25 min (9 min
+# of CPU), indexdb 1.5 min and the vulnerability database 10 s, govulncheck, promql-series and
+# vulnsummary seconds on the Go build cache the others leave). Concurrent callers (Go runs test
 # packages in parallel) are serialised with flock so each binary is built once. Each
 # component lives in its own small tools module, so the hook's go.mod stays lean.
 set -euo pipefail
@@ -31,6 +36,18 @@ KUBE_ROUTER_VERSION=v2.1.0
 COREDNS_VERSION=v1.15.0
 LOCAL_PATH_VERSION=v0.0.30
 METACONTROLLER_VERSION=v4.17.2
+# The linters of the unit tier (test/tools/golangci-lint: golangci-lint with
+# kube-api-linter compiled in; kube-api-linter has no releases, so its
+# pseudo-version is part of the cached binary's name).
+GOLANGCI_LINT_VERSION=v2.15.0
+KUBE_API_LINTER_VERSION=v0.0.0-20260716143926-092fe0c72997
+# promtool unit-tests the alert rules; promql-series (test/tools/promtool/promql-series,
+# the project's own, cached by its source's hash) lists the series a query reads.
+PROMETHEUS_VERSION=v0.316.0
+# govulncheck, and indexdb, which writes the vulnerability database from the
+# OSV files in golang.org/x/vulndb's module zip (the database's date is that version's).
+VULN_VERSION=v1.9.0
+VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 # The release archive of Metacontroller's source beside the project (no module
 # registry serves it: its go.mod names the module "metacontroller") and its sha256.
 METACONTROLLER_ARCHIVE_SHA256=5bc4f9b104e4d2a82a5daefffdd133d699fc8b0f890e155792d283ff8abf5d3a
@@ -121,6 +138,39 @@ metacontroller() {
   echo "$out"
 }
 
+# vulndb writes the Go vulnerability database of VULNDB_VERSION in
+# govulncheck's v1 layout (index/db.json, index/modules.json,
+# index/vulns.json, ID/<id>.json) and prints its directory, for
+# govulncheck -db file://DIR. Its source is the module zip the Go module
+# proxy serves, whose data/osv holds every report as OSV JSON; vuln.go.dev
+# is never asked.
+vulndb() {
+  local out="$cache/vulndb-$VULNDB_VERSION"
+  if [[ -f $out/index/db.json ]]; then echo "$out"; return; fi
+  local indexdb
+  indexdb=$(build indexdb "$VULNDB_VERSION" govulncheck golang.org/x/vulndb/cmd/indexdb "-s -w")
+  exec 9>"$cache/.vulndb.lock"
+  flock 9
+  if [[ ! -f $out/index/db.json ]]; then
+    local src start=$SECONDS
+    src=$(cd "$here/govulncheck" && go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -d $src/data/osv ]] || { log "golang.org/x/vulndb@$VULNDB_VERSION has no data/osv"; exit 1; }
+    rm -rf "$out.tmp"
+    "$indexdb" -vulns "$src/data/osv" -out "$out.tmp"
+    # indexdb leaves the database's date at zero: it is the vulndb
+    # version's commit time (v0.0.0-YYYYMMDDhhmmss-…).
+    local ts=${VULNDB_VERSION#v0.0.0-}
+    ts=${ts%%-*}
+    printf '{"modified":"%s-%s-%sT%s:%s:%sZ"}' "${ts:0:4}" "${ts:4:2}" "${ts:6:2}" "${ts:8:2}" "${ts:10:2}" "${ts:12:2}" >"$out.tmp/index/db.json"
+    gzip -n -c "$out.tmp/index/db.json" >"$out.tmp/index/db.json.gz"
+    rm -rf "$out"
+    mv "$out.tmp" "$out"
+    log "wrote the vulnerability database of $VULNDB_VERSION ($(find "$out/ID" -name '*.json' | wc -l) entries) in $((SECONDS - start)) s → $out"
+  fi
+  exec 9>&-
+  echo "$out"
+}
+
 kube_ldflags() {
   local major=${KUBE_VERSION#v}; major=${major%%.*}
   local minor=${KUBE_VERSION#v*.}; minor=${minor%%.*}
@@ -148,6 +198,14 @@ one() {
       "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" ;;
     coredns) build coredns "$COREDNS_VERSION" coredns github.com/coredns/coredns "-s -w" 0 ;;
     metacontroller) metacontroller ;;
+    golangci-lint) build golangci-lint "$GOLANGCI_LINT_VERSION-kal-${KUBE_API_LINTER_VERSION##*-}" golangci-lint \
+      sigs.k8s.io/kube-api-linter/cmd/golangci-lint-kube-api-linter "-s -w" ;;
+    promtool) build promtool "$PROMETHEUS_VERSION" promtool github.com/prometheus/prometheus/cmd/promtool "-s -w" ;;
+    promql-series) build promql-series "$PROMETHEUS_VERSION-$(cat "$here/promtool/go.sum" "$here/promtool/promql-series/main.go" | sha256sum | cut -c1-12)" \
+      promtool ./promql-series "-s -w" ;;
+    govulncheck) build govulncheck "$VULN_VERSION" govulncheck golang.org/x/vuln/cmd/govulncheck "-s -w" ;;
+    vulnsummary) build vulnsummary "$(sha256sum "$here/govulncheck/vulnsummary/main.go" | cut -c1-12)" govulncheck ./vulnsummary "-s -w" ;;
+    vulndb) vulndb ;;
     local-path-provisioner) build local-path-provisioner "$LOCAL_PATH_VERSION" local-path-provisioner github.com/rancher/local-path-provisioner "-s -w" 0 ;;
     *) log "unknown component $1"; exit 2 ;;
   esac
@@ -155,7 +213,9 @@ one() {
 
 base=(dfs controller-gen etcd kube-apiserver kube-controller-manager kubectl helm metacontroller)
 node=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr kube-router coredns local-path-provisioner)
-case ${1:?usage: build.sh COMPONENT|base|node|all} in
+lint=(golangci-lint govulncheck vulnsummary vulndb promtool promql-series)
+case ${1:?usage: build.sh COMPONENT|base|node|all|lint} in
+  lint) for c in "${lint[@]}"; do one "$c"; done ;;
   base) for c in "${base[@]}"; do one "$c"; done ;;
   node) for c in "${node[@]}"; do one "$c"; done ;;
   all) for c in "${base[@]}" "${node[@]}"; do one "$c"; done ;;
