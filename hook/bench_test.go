@@ -25,7 +25,7 @@ func typical(b *testing.B) ([]byte, []dittofs.Adapter) {
 // decode the request, compute the answer, encode it.
 func BenchmarkSync(b *testing.B) {
 	body, adapters := typical(b)
-	secrets := hook.NewFixedSecretSource("bench")
+	secrets := hook.NewSeededSecretSource("bench")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -47,7 +47,7 @@ func BenchmarkSync(b *testing.B) {
 // children) and Desired, on an already decoded request.
 func BenchmarkCore(b *testing.B) {
 	body, adapters := typical(b)
-	secrets := hook.NewFixedSecretSource("bench")
+	secrets := hook.NewSeededSecretSource("bench")
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
@@ -70,7 +70,7 @@ func BenchmarkJSONFloor(b *testing.B) {
 	body, adapters := typical(b)
 	req, _ := hook.DecodeSyncRequest(body)
 	in, _ := hook.Prepare(req)
-	answer, _ := json.Marshal(in.Desired(in.ObservePoll(adapters, nil, ""), now, hook.NewFixedSecretSource("bench")))
+	answer, _ := json.Marshal(in.Desired(in.ObservePoll(adapters, nil, ""), now, hook.NewSeededSecretSource("bench")))
 	var generic any
 	_ = json.Unmarshal(answer, &generic)
 	b.SetBytes(int64(len(body)))
@@ -108,7 +108,7 @@ func BenchmarkEvents(b *testing.B) {
 				b.Fatal(err)
 			}
 			obs := in.ObservePoll(adapters, nil, "")
-			resp := in.Desired(obs, now, hook.NewFixedSecretSource("bench"))
+			resp := in.Desired(obs, now, hook.NewSeededSecretSource("bench"))
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = in.Events(obs, resp)

@@ -25,7 +25,7 @@ func events(t *testing.T, c syncCase, at time.Time) []hook.Event {
 	t.Helper()
 	s := prepare(t, c.request.JSON())
 	o := c.dittofs(s)
-	return s.Events(o, s.Desired(o, at, hook.NewFixedSecretSource("fixture-key")))
+	return s.Events(o, s.Desired(o, at, hook.NewSeededSecretSource("fixture-key")))
 }
 
 // summary is an Event in one line: type, reason, related object.
@@ -301,7 +301,7 @@ func TestEventStory(t *testing.T) {
 	answer := func(path string, body []byte, at time.Time) ([]byte, []hook.Event) {
 		s := prepare(t, body)
 		o := said(s).WithProvision(provision)
-		resp := s.Desired(o, at, hook.NewFixedSecretSource("story"))
+		resp := s.Desired(o, at, hook.NewSeededSecretSource("story"))
 		out, err := json.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)
@@ -436,7 +436,7 @@ func TestEventStoryIssue15(t *testing.T) {
 			applies++
 		}
 		o := said(s)
-		resp := s.Desired(o, clock, hook.NewFixedSecretSource("story"))
+		resp := s.Desired(o, clock, hook.NewSeededSecretSource("story"))
 		out, err := json.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)

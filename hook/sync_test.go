@@ -378,7 +378,7 @@ func answer(t *testing.T, c syncCase) []byte {
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	out, err := json.MarshalIndent(s.Desired(c.dittofs(s), now, hook.NewFixedSecretSource("fixture-key")), "", "  ")
+	out, err := json.MarshalIndent(s.Desired(c.dittofs(s), now, hook.NewSeededSecretSource("fixture-key")), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -176,10 +177,8 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
 		Login: metrics.Login, Refresh: metrics.Refresh, Provision: metrics.Provision,
 	}})
-	secrets, err := hook.NewSecretSource()
-	if err != nil {
-		return nil, nil, err
-	}
+	secrets := hook.NewSecretSource(rand.Reader)
+	var err error
 	opts := server.Options{
 		URLTemplate: cfg.urlTemplate,
 		Timeout:     cfg.timeout,

@@ -46,7 +46,7 @@ func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, iden
 		// loaded 2-core machine (another tier running) took over 3 s.
 		// Nothing here tests a timeout.
 		Timeout:        15 * time.Second,
-		Secrets:        hook.NewFixedSecretSource("tls"),
+		Secrets:        hook.NewSeededSecretSource("tls"),
 		ClientIdentity: identity,
 		Logger:         slog.New(slog.DiscardHandler),
 	})
@@ -307,7 +307,7 @@ func TestRenderedConfigInDittoFS(t *testing.T) {
 	if err != nil || in.InvalidSpec() != nil {
 		t.Fatalf("prepare: %v %v", err, in.InvalidSpec())
 	}
-	b, _ := json.Marshal(in.Desired(hook.Observation{}, time.Now(), hook.NewFixedSecretSource("k")))
+	b, _ := json.Marshal(in.Desired(hook.Observation{}, time.Now(), hook.NewSeededSecretSource("k")))
 	var resp struct {
 		Children []struct {
 			Kind string            `json:"kind"`
