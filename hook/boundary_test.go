@@ -3,7 +3,11 @@ package hook_test
 import (
 	"crypto/rand"
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -82,5 +86,89 @@ func TestGeneratedSecretsRollNothing(t *testing.T) {
 	}
 	if a.Status.ConfigHash != c.Status.ConfigHash {
 		t.Errorf("status.configHash %s before the Secrets exist, %s after", a.Status.ConfigHash, c.Status.ConfigHash)
+	}
+}
+
+// exposedPorts are the pod ports the answer's adapter Services target and
+// its adapter NetworkPolicies admit, by child.
+func exposedPorts(t *testing.T, resp *hook.SyncResponse) map[string][]float64 {
+	t.Helper()
+	out := map[string][]float64{}
+	for key, c := range childrenOf(t, resp) {
+		spec, _ := c["spec"].(map[string]any)
+		switch c["kind"] {
+		case "Service":
+			for _, p := range spec["ports"].([]any) {
+				target := p.(map[string]any)["targetPort"]
+				if target == nil {
+					target = p.(map[string]any)["port"]
+				}
+				out[key] = append(out[key], target.(float64))
+			}
+		case "NetworkPolicy":
+			for _, rule := range spec["ingress"].([]any) {
+				for _, p := range rule.(map[string]any)["ports"].([]any) {
+					out[key] = append(out[key], p.(map[string]any)["port"].(float64))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestAdapterOnReservedPort: an adapter DittoFS reports on a port another
+// child of the hook's exposes on the pod (the API's, the metrics', the
+// portmapper's) gets no Service and no NetworkPolicy, its existing ones go
+// (both at once: the policy admits everyone to the API port), AdaptersReady
+// says why (AdapterPortReserved) and an Event records it once; the other
+// adapters go on. Before, an adapter reported on 8080 got a LoadBalancer
+// Service and a policy admitting everyone to 8080: the control-plane API
+// went public, whatever networkPolicy.apiFrom said.
+func TestAdapterOnReservedPort(t *testing.T) {
+	metrics := WithSpecField("metrics", map[string]any{"enabled": true, "port": 9090})
+	portmapper := WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"portmapper": true}}})
+	for _, c := range []struct {
+		name     string
+		mods     []Modifier
+		adapters []adapter
+		refused  string
+		port     float64
+	}{
+		{"API port", nil, []adapter{{ID: "1", Type: "nfs", Enabled: true, Running: true, Port: 12049}, {ID: "2", Type: "smb", Enabled: true, Running: true, Port: 8080}}, "smb", 8080},
+		{"metrics port", []Modifier{metrics}, []adapter{{ID: "1", Type: "nfs", Enabled: true, Running: true, Port: 12049}, {ID: "2", Type: "smb", Enabled: true, Running: true, Port: 9090}}, "smb", 9090},
+		{"portmapper's port", []Modifier{portmapper}, []adapter{{ID: "1", Type: "nfs", Enabled: true, Running: true, Port: 12049}, {ID: "2", Type: "smb", Enabled: true, Running: true, Port: 10111}}, "smb", 10111},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := prepare(t, Steady(c.mods...).JSON())
+			o := listedJSON(c.adapters)(s)
+			resp := s.Desired(o, now, hook.NewSeededSecretSource("k"))
+			children := childrenOf(t, resp)
+			for _, key := range []string{"Service/demo-adapter-" + c.refused, "NetworkPolicy/demo-adapter-" + c.refused} {
+				if children[key] != nil {
+					t.Errorf("%s is answered: %v", key, children[key]["spec"])
+				}
+			}
+			for key, ports := range exposedPorts(t, resp) {
+				if key == "Service/demo-api" || key == "Service/demo-headless" || key == "NetworkPolicy/demo-baseline" || key == "Service/demo-metrics" {
+					continue
+				}
+				for _, p := range ports {
+					if p == c.port && !(key == "Service/demo-adapter-nfs" && p == 10111) && !(key == "NetworkPolicy/demo-adapter-nfs" && p == 10111) {
+						t.Errorf("%s exposes the reserved port %v", key, p)
+					}
+				}
+			}
+			if children["Service/demo-adapter-nfs"] == nil || children["NetworkPolicy/demo-adapter-nfs"] == nil {
+				t.Error("the other adapter, nfs, lost its Service or policy")
+			}
+			ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersReady)
+			if ready == nil || ready.Reason != hook.ReasonAdapterPortReserved || !strings.Contains(ready.Message, c.refused) {
+				t.Errorf("AdaptersReady = %+v, want AdapterPortReserved naming %s", ready, c.refused)
+			}
+			evs := s.Events(o, resp)
+			if !slices.ContainsFunc(evs, func(e hook.Event) bool { return e.Reason == hook.EventAdapterPortReserved }) {
+				t.Errorf("Events %v lack %s", summaries(evs), hook.EventAdapterPortReserved)
+			}
+		})
 	}
 }

@@ -211,22 +211,30 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 	if !fresh {
 		known = lastKnownAdapters(ds.Name, prev.Adapters)
 	}
+	refused := refusedAdapters(ds, known)
 	configYAML := renderConfig(ds)
 	hash := configHash(ds, configYAML, s.observed)
-	children := s.children(known, fresh, gen, configYAML, hash)
+	children := s.children(known, refused, fresh, gen, configYAML, hash)
 
 	// observedGeneration is left to Metacontroller, which sets it.
 	status := s.workload(hash)
 	status.SnapshotPolicies = s.snapshotStatus(o)
 	for _, a := range known {
-		status.Adapters = append(status.Adapters, adapterStatus(ds.Name, a, s.observed.services))
+		st := adapterStatus(ds.Name, a, s.observed.services)
+		if _, no := refused[a.Type]; no {
+			// Enabled without a Service: what marks a refused adapter.
+			st.Service, st.Endpoints = "", nil
+		}
+		status.Adapters = append(status.Adapters, st)
 	}
 	var conds []cond
 	if s.req.Finalizing {
 		status.Phase = PhaseDeleting
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
-		conds = conditions(s.facts(o, status.Adapters))
+		f := s.facts(o, status.Adapters)
+		f.refused = refused
+		conds = conditions(f)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, ds.Generation, now)
 
@@ -244,7 +252,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 // children are every child of the answer: the infrastructure in a fixed
 // order, then each known enabled adapter's NetworkPolicy and Services, then
 // the observed adapter children that must stay.
-func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, configYAML, hash string) []any {
+func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fresh bool, gen *SecretSource, configYAML, hash string) []any {
 	ds := s.server
 	var children []any
 	// With Percona, DittoFS is created once its database serves (as the
@@ -274,8 +282,17 @@ func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, 
 	if ds.NetworkPolicy.Enabled {
 		children = append(children, child(makeBaselinePolicy(ds)))
 	}
-	rendered := map[string]bool{}
+	// decided: the adapter children answered, and those of refused
+	// adapters (gone whatever the poll did, policy and Service at once:
+	// the policy admits everyone to a reserved port).
+	decided := map[string]bool{}
 	for _, a := range known {
+		if _, no := refused[a.Type]; no {
+			for _, n := range adapterChildNames(ds.Name, a.Type) {
+				decided[KeyService+"/"+n], decided[KeyNetworkPolicy+"/"+n] = true, true
+			}
+			continue
+		}
 		if !a.Enabled {
 			continue
 		}
@@ -283,19 +300,19 @@ func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, 
 		// after the address that needs it.
 		if ds.NetworkPolicy.Enabled {
 			np := makeAdapterPolicy(ds, a)
-			rendered[KeyNetworkPolicy+"/"+np.Name] = true
+			decided[KeyNetworkPolicy+"/"+np.Name] = true
 			children = append(children, child(np))
 		}
 		for _, svc := range makeAdapterServices(ds, a, s.observed) {
-			rendered[KeyService+"/"+svc.Name] = true
+			decided[KeyService+"/"+svc.Name] = true
 			children = append(children, child(svc))
 		}
 	}
-	return append(children, s.keepAdapterChildren(rendered, fresh)...)
+	return append(children, s.keepAdapterChildren(decided, fresh)...)
 }
 
 // keepAdapterChildren returns the observed adapter children the render did
-// not produce that must stay:
+// not decide (answer, or refuse: see refusedAdapters) that must stay:
 //   - after a failed poll, every one of them (never lose what exists);
 //   - after a successful poll, a NetworkPolicy whose Service still exists:
 //     access is removed only after the address, on the next sync.
@@ -304,7 +321,7 @@ func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, 
 // removing a policy only ever opens access, and a kept adapter policy would
 // still select the pod, admitting its adapter ports only — the API port
 // closed to everyone, the hook included, for good.
-func (s *Sync) keepAdapterChildren(rendered map[string]bool, fresh bool) []any {
+func (s *Sync) keepAdapterChildren(decided map[string]bool, fresh bool) []any {
 	var out []any
 	name, policies := s.server.Name, s.server.NetworkPolicy.Enabled
 	for _, key := range []string{KeyService, KeyNetworkPolicy} {
@@ -312,7 +329,7 @@ func (s *Sync) keepAdapterChildren(rendered map[string]bool, fresh bool) []any {
 			continue
 		}
 		for _, n := range sortedKeys(s.observed.children[key]) {
-			if rendered[key+"/"+n] || !isAdapterChild(name, n) {
+			if decided[key+"/"+n] || !isAdapterChild(name, n) {
 				continue
 			}
 			keep := !fresh
