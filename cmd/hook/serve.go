@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -198,10 +199,19 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 			return nil, nil, fmt.Errorf("--dittofs-client-cert-file, --dittofs-client-key-file: %w", err)
 		}
 	}
+	if cfg.authTokenFile == "" {
+		log.Warn("serving hook calls without authentication: anyone who can reach --listen may call /sync; the installs set --auth-token-file (README: Protecting the hook's endpoint)")
+	}
 	if cfg.authTokenFile != "" {
+		// Fail closed: a missing or empty token file stops the hook here,
+		// rather than serving calls it cannot authenticate.
 		token := &dittofs.ReloadingFile{Path: cfg.authTokenFile}
-		if _, err := token.Read(); err != nil {
+		b, err := token.Read()
+		if err != nil {
 			return nil, nil, fmt.Errorf("--auth-token-file: %w", err)
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, nil, fmt.Errorf("--auth-token-file %s is empty: put the token Metacontroller sends there", cfg.authTokenFile)
 		}
 		opts.AuthToken = func() string {
 			b, err := token.Read()

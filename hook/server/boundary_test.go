@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -104,6 +105,72 @@ func TestNoSecretOracle(t *testing.T) {
 					t.Errorf("forged sync %d: %s is the stored %s", i, name, storedName)
 				}
 			}
+		}
+	}
+}
+
+// countingBody records whether anything read the request's body.
+type countingBody struct {
+	r    io.Reader
+	read int
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.read += n
+	return n, err
+}
+
+func (b *countingBody) Close() error { return nil }
+
+// TestUnauthenticatedBodyNotRead: a hook call without the credential is
+// refused with 401, a JSON body and WWW-Authenticate, before a byte of its
+// body is read, and takes no sync slot; the kubelet's probes stay open.
+// Before, the hook read (and discarded) up to 8 MiB of an anonymous
+// caller's body first.
+func TestUnauthenticatedBodyNotRead(t *testing.T) {
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), AuthToken: func() string { return "s3cret-token" }, MaxConcurrentSyncs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, header string }{
+		{"missing", ""}, {"wrong", "Bearer nope"}, {"basic", "Basic czNjcmV0LXRva2Vu"}, {"prefix", "Bearer s3cret"}, {"token twice", "Bearer s3cret-token s3cret-token"},
+	} {
+		for _, path := range []string{"/sync", "/finalize", "/customize"} {
+			body := &countingBody{r: bytes.NewReader(hooktest.Captured("sync-first.json").JSON())}
+			req := httptest.NewRequest(http.MethodPost, path, body)
+			req.Header.Set("Content-Type", "application/json")
+			if c.header != "" {
+				req.Header.Set("Authorization", c.header)
+			}
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, req)
+			var answer struct {
+				Error  string `json:"error"`
+				Status int    `json:"status"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &answer); err != nil || w.Code != http.StatusUnauthorized || answer.Status != 401 || answer.Error == "" {
+				t.Errorf("%s %s: %d %s, want 401 with a JSON error", c.name, path, w.Code, w.Body)
+			}
+			if w.Header().Get("WWW-Authenticate") == "" || w.Header().Get("Content-Type") != "application/json" {
+				t.Errorf("%s %s: headers %v", c.name, path, w.Header())
+			}
+			if body.read != 0 {
+				t.Errorf("%s %s: the hook read %d bytes of an unauthenticated body", c.name, path, body.read)
+			}
+		}
+	}
+	// The right token gets its answer (so the one slot was never held);
+	// the scheme is case-insensitive (RFC 9110), as Metacontroller's
+	// authorization.type is.
+	for _, header := range []string{"Bearer s3cret-token", "bearer s3cret-token"} {
+		req := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(hooktest.Captured("sync-first.json").JSON()))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", header)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%q: %d %s", header, w.Code, w.Body)
 		}
 	}
 }
