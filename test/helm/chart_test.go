@@ -62,7 +62,8 @@ func TestHelmChart(t *testing.T) {
 	helm := harness.Binary(t, "helm")
 	kubectl := harness.Binary(t, "kubectl")
 	run(t, helm, "lint", "--strict", "charts/dittofs-hook")
-	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "authToken.secretName=hook-token,tls.secretName=hook-tls,tls.caBundle=Y2E=")
+	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "authToken.secretName=hook-token,tls.secretName=hook-tls", "--set-string", "tls.caBundle=-----BEGIN CERTIFICATE-----")
+	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "tls.enabled=true")
 	chart := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--include-crds"))
 	kust := objects(t, run(t, kubectl, "kustomize", "manifests"))
 	// The one intended difference: Helm's release namespace comes from
@@ -72,6 +73,12 @@ func TestHelmChart(t *testing.T) {
 	if _, ok := chart["Namespace /dittofs-system"]; ok {
 		t.Fatal("the chart renders a Namespace by default; helm install --create-namespace would then fail")
 	}
+	// The other: the chart generates the hook's token (kept across
+	// upgrades); with kustomize, a documented command creates it first.
+	if _, ok := chart["Secret dittofs-system/dittofs-hook-token"]; !ok {
+		t.Fatal("the chart renders no token Secret")
+	}
+	delete(chart, "Secret dittofs-system/dittofs-hook-token")
 	keys := func(m map[string]map[string]any) []string {
 		var ks []string
 		for k := range m {
@@ -88,14 +95,14 @@ func TestHelmChart(t *testing.T) {
 		t.Fatalf("CompositeController differs (-kustomize +helm):\n%s", d)
 	}
 	dep := "Deployment dittofs-system/dittofs-hook"
-	for _, path := range [][]string{{"spec", "replicas"}, {"spec", "template", "spec", "securityContext"}, {"spec", "template", "spec", "automountServiceAccountToken"}} {
+	for _, path := range [][]string{{"spec", "replicas"}, {"spec", "template", "spec", "securityContext"}, {"spec", "template", "spec", "automountServiceAccountToken"}, {"spec", "template", "spec", "volumes"}} {
 		if d := cmp.Diff(dig(kust[dep], path...), dig(chart[dep], path...)); d != "" {
 			t.Errorf("Deployment %s differs (-kustomize +helm):\n%s", strings.Join(path, "."), d)
 		}
 	}
 	kc := dig(kust[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
 	hc := dig(chart[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
-	for _, field := range []string{"args", "env", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe"} {
+	for _, field := range []string{"args", "env", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe", "volumeMounts"} {
 		if d := cmp.Diff(kc[field], hc[field]); d != "" {
 			t.Errorf("hook container %s differs (-kustomize +helm):\n%s", field, d)
 		}
