@@ -95,7 +95,7 @@ func TestEventDerivation(t *testing.T) {
 		"pod-not-ready":                    nil,
 		"unknown-and-duplicate-types": {"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfsv4-1-26c881",
 			"Normal AdapterServiceCreated Service/demo-adapter-nfsv4-1-26c881", "Normal AdapterServiceUpdated Service/demo-adapter-smb"},
-		"too-many-adapters":  {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"too-many-adapters": {"Warning AdapterDiscoveryFailed Service/demo-api"},
 		"adapter-on-api-port": {"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb",
 			"Normal AdapterServiceDeleted Service/demo-adapter-smb", "Warning AdapterPortReserved"},
 		"adapter-on-api-port-api-down": {"Warning AuthAPIUnreachable Service/demo-api",
