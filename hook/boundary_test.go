@@ -172,3 +172,44 @@ func TestAdapterOnReservedPort(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherNamespacesIgnored: a related object or an observed child whose
+// metadata.namespace is not the parent's is ignored, as if absent: its
+// password is never sent to DittoFS, its CA never trusted, its data never
+// answered back. (Metacontroller v4.10.2 and older handed over same-named
+// Secrets of other namespaces; a forged request can hold anything.)
+func TestOtherNamespacesIgnored(t *testing.T) {
+	elsewhere := func(section, name string) Modifier {
+		return func(r *Request) {
+			obj := r.Tree()[section].(map[string]any)[hook.KeySecret].(map[string]any)[name].(map[string]any)
+			obj["metadata"].(map[string]any)["namespace"] = "victim"
+		}
+	}
+	t.Run("the admin password's Secret", func(t *testing.T) {
+		s := prepare(t, Steady(elsewhere("related", "demo-admin-password")).JSON())
+		if s.Plan().Admin != nil {
+			t.Error("the plan carries an administrator password read from another namespace")
+		}
+		resp := s.Desired(s.ObservePoll(nil, noAdmin, api), now, hook.NewSeededSecretSource("k"))
+		if c := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAuthenticated); c == nil || c.Reason != hook.ReasonAdminSecretMissing {
+			t.Errorf("Authenticated = %+v, want AdminSecretMissing", c)
+		}
+	})
+	t.Run("the API's certificate Secret", func(t *testing.T) {
+		s := prepare(t, Steady(WithSpecField("controlPlane", tlsSpec), certSecret, elsewhere("related", "demo-tls")).JSON())
+		if p := s.Plan(); p.Contact || p.Why.Reason != hook.ReasonTLSSecretMissing {
+			t.Errorf("plan %+v, want no contact, TLSSecretMissing", p)
+		}
+	})
+	t.Run("an observed Secret child", func(t *testing.T) {
+		s := prepare(t, Steady(elsewhere("children", "demo-operator-credentials")).JSON())
+		if p := s.Plan(); p.Contact || p.Why.Reason != hook.ReasonWaitingForCredentials {
+			t.Errorf("plan %+v, want no contact, WaitingForCredentials", p)
+		}
+		resp := s.Desired(hook.Observation{}, now, hook.NewSeededSecretSource("k"))
+		data := childrenOf(t, resp)["Secret/demo-operator-credentials"]["data"].(map[string]any)
+		if data["password"] == OperatorSecret()["data"].(map[string]any)["password"] {
+			t.Error("the answer repeats the other namespace's password")
+		}
+	})
+}

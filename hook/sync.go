@@ -49,6 +49,10 @@ func Prepare(req *SyncRequest) (*Sync, error) {
 	return s, nil
 }
 
+// Ignored are the objects of other namespaces the request held, which the
+// sync ignored ("children|related <key> <namespace>/<name>", sorted).
+func (s *Sync) Ignored() []string { return s.observed.ignored }
+
 // Finalizing says whether this is a finalize call.
 func (s *Sync) Finalizing() bool { return s.req.Finalizing }
 

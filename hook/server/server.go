@@ -237,6 +237,9 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
 		}
+		if ignored := sync.Ignored(); len(ignored) > 0 {
+			log.Warn("ignored objects of other namespaces than the DittoServer's", "count", len(ignored), "first", ignored[:min(len(ignored), 3)])
+		}
 		obs := s.observe(r.Context(), sync, log)
 		resp := sync.Desired(obs, s.opts.Now(), s.opts.Secrets)
 		out, err := json.Marshal(resp)
