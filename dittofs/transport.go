@@ -117,8 +117,8 @@ type TransportOptions struct {
 	// until the new bundle fits; a bundle larger than the bound alone is
 	// parsed for its sync and not kept.
 	MaxPoolBytes int64
-	// Base is cloned for every transport (default: http.DefaultTransport,
-	// as the hook's plain-HTTP client).
+	// Base is cloned for every transport (default: Go's defaults without
+	// a proxy; the hook passes its plain-HTTP client's).
 	Base *http.Transport
 }
 
@@ -135,7 +135,8 @@ func NewTransports(o TransportOptions) *Transports {
 		o.MaxPoolBytes = DefaultMaxPoolBytes
 	}
 	if o.Base == nil {
-		o.Base = http.DefaultTransport.(*http.Transport)
+		o.Base = http.DefaultTransport.(*http.Transport).Clone()
+		o.Base.Proxy = nil
 	}
 	t := &Transports{base: o.Base, pools: map[string]*poolEntry{}, maxPoolBytes: o.MaxPoolBytes}
 	// Called with t.mu held: every use of entries is.

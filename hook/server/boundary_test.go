@@ -2,13 +2,23 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
+	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/hook/server"
@@ -172,5 +182,93 @@ func TestUnauthenticatedBodyNotRead(t *testing.T) {
 		if w.Code != http.StatusOK {
 			t.Fatalf("%q: %d %s", header, w.Code, w.Body)
 		}
+	}
+}
+
+// TestNoProxy: the hook's DittoFS clients never use a proxy the
+// environment names (HTTP_PROXY, HTTPS_PROXY), unless
+// --dittofs-proxy-from-environment says so. Before, they did: DittoFS
+// logins (passwords, tokens) could go through a proxy, and Go's NO_PROXY
+// suffix match misses the API's trailing-dot name. Go reads the proxy
+// variables once per process, so each case runs in a process of its own.
+func TestNoProxy(t *testing.T) {
+	if os.Getenv("NO_PROXY_CHILD") != "" {
+		noProxyChild(t)
+		return
+	}
+	for _, fromEnv := range []bool{false, true} {
+		proxy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var contacted atomic.Int32
+		go func() {
+			for {
+				c, err := proxy.Accept()
+				if err != nil {
+					return
+				}
+				contacted.Add(1)
+				c.Close()
+			}
+		}()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNoProxy$", "-test.v")
+		cmd.Env = append(os.Environ(), "NO_PROXY_CHILD="+strconv.FormatBool(fromEnv),
+			"HTTP_PROXY=http://"+proxy.Addr().String(), "HTTPS_PROXY=http://"+proxy.Addr().String(), "NO_PROXY=", "no_proxy=")
+		out, err := cmd.CombinedOutput()
+		proxy.Close()
+		if err != nil {
+			t.Errorf("proxy from environment %t: %v\n%s", fromEnv, err, out)
+		}
+		switch n := contacted.Load(); {
+		case !fromEnv && n != 0:
+			t.Errorf("the DittoFS clients contacted the environment's proxy %d times", n)
+		case fromEnv && n == 0:
+			t.Error("--dittofs-proxy-from-environment: the proxy was never contacted")
+		}
+	}
+}
+
+// noProxyChild runs a sync of a ready DittoServer, plain and over TLS,
+// through the hook's default DittoFS clients, whose dials are recorded
+// and refused (no DNS query, no connection) except to the proxy.
+func noProxyChild(t *testing.T) {
+	fromEnv, _ := strconv.ParseBool(os.Getenv("NO_PROXY_CHILD"))
+	proxy := strings.TrimPrefix(os.Getenv("HTTP_PROXY"), "http://")
+	base := server.NewDittoFSTransport(fromEnv)
+	var mu sync.Mutex
+	var dialled []string
+	base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialled = append(dialled, addr)
+		mu.Unlock()
+		if addr == proxy {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+		return nil, errors.New("test guard: not dialled")
+	}
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), HTTPClient: &http.Client{Transport: base},
+		Transports: dittofs.NewTransports(dittofs.TransportOptions{Base: base})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range [][]byte{
+		hooktest.Steady().JSON(),
+		hooktest.Steady(hooktest.WithSpecField("controlPlane", map[string]any{"port": 8080, "tls": true})).JSON(),
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(req))
+		r.Header.Set("Content-Type", "application/json")
+		srv.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("dialled %v", dialled)
+	for _, addr := range dialled {
+		if fromEnv != (addr == proxy) {
+			t.Errorf("proxy from environment %t: dialled %s", fromEnv, addr)
+		}
+	}
+	if len(dialled) == 0 {
+		t.Error("nothing dialled")
 	}
 }

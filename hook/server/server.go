@@ -47,8 +47,13 @@ type Options struct {
 	// Timeout bounds all DittoFS calls of one sync (Metacontroller gives up
 	// on the hook after 10 s).
 	Timeout time.Duration
-	// HTTPClient calls DittoFS over plain HTTP.
+	// HTTPClient calls DittoFS over plain HTTP (default: a client on
+	// NewDittoFSTransport(ProxyFromEnvironment)).
 	HTTPClient *http.Client
+	// ProxyFromEnvironment lets the default DittoFS clients use
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Off by default: see
+	// NewDittoFSTransport.
+	ProxyFromEnvironment bool
 	// Transports hands out the clients of DittoServers served over TLS,
 	// one per DittoServer (default: a new cache).
 	Transports *dittofs.Transports
@@ -77,6 +82,23 @@ type Options struct {
 	Events EventSink
 }
 
+// NewDittoFSTransport is the transport of the hook's DittoFS clients (the
+// base of every TLS one too): Go's defaults, without a proxy unless
+// proxyFromEnv. The calls carry the operator's and the administrator's
+// passwords and tokens to an address inside the cluster; a proxy named by
+// the environment (set for the Events' way out, or inherited) would see
+// them all, and Go's NO_PROXY suffix match misses the API's fully
+// qualified name (its trailing dot), so excluding the cluster's domain
+// there does not help.
+func NewDittoFSTransport(proxyFromEnv bool) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	if proxyFromEnv {
+		tr.Proxy = http.ProxyFromEnvironment
+	}
+	return tr
+}
+
 // Server is the hook's HTTP service.
 type Server struct {
 	opts    Options
@@ -101,8 +123,9 @@ func New(o Options) (*Server, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
+	base := NewDittoFSTransport(o.ProxyFromEnvironment)
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		o.HTTPClient = &http.Client{Transport: base}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +140,7 @@ func New(o Options) (*Server, error) {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
 	}
 	if o.Transports == nil {
-		o.Transports = dittofs.NewTransports(dittofs.TransportOptions{})
+		o.Transports = dittofs.NewTransports(dittofs.TransportOptions{Base: base})
 	}
 	if o.MaxConcurrentSyncs <= 0 {
 		o.MaxConcurrentSyncs = DefaultMaxConcurrentSyncs

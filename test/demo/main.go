@@ -120,7 +120,7 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	kubectl := cluster.KubectlPath()
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	token, tokenFile := harness.CreateHookToken(t, cluster.Kubectl, dir)
+	token, tokenFile := harness.CreateHookToken(t, cluster, dir)
 	fmt.Print(indent(cluster.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 
 	step("Starting the hook and the controller")

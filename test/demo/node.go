@@ -36,7 +36,7 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	}
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	token, _ := harness.CreateHookToken(t, node.Kubectl, node.Dir)
+	token, _ := harness.CreateHookToken(t, node.Cluster, node.Dir)
 	fmt.Print(indent(node.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 	node.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
 	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", node.Kubectl("get", "pods", "-n", "dittofs-system"))

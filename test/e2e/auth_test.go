@@ -46,7 +46,7 @@ func TestWebhookAuthentication(t *testing.T) {
 	c := harness.StartCluster(t, dir,
 		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
 		filepath.Join(root, "manifests", "crd"))
-	token, tokenFile := harness.CreateHookToken(t, c.Kubectl, dir)
+	token, tokenFile := harness.CreateHookToken(t, c, dir)
 	const authNS = "auth-e2e"
 	c.Kubectl("create", "namespace", authNS)
 

@@ -159,7 +159,7 @@ func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 func (r *rig) install(t *testing.T) {
 	c := r.cluster
 	root := harness.RepoRoot()
-	r.token, r.tokenFile = harness.CreateHookToken(t, c.Kubectl, r.dir)
+	r.token, r.tokenFile = harness.CreateHookToken(t, c, r.dir)
 	c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	c.Kubectl("create", "namespace", ns)
 

@@ -115,9 +115,9 @@ func TestHelmChart(t *testing.T) {
 // TestHookEgressPolicy: the hook's own pods may reach the cluster DNS
 // (kube-dns in kube-system, UDP and TCP 53), the DittoFS API of every
 // DittoServer (pods labelled app.kubernetes.io/name=dittofs, any namespace,
-// on the API ports) and, for Events, the Kubernetes API (any address but
-// link-local, on 443 and 6443, unless narrowed), nothing else: never the
-// link-local metadata address. Kustomize and the chart render the same
+// on the API ports) and, for Events, the Kubernetes API (the private
+// address ranges, on 443 and 6443, unless narrowed), nothing else: never
+// the internet, never the link-local metadata address. Kustomize and the chart render the same
 // policy; the chart's ports and API server peers are values.
 func TestHookEgressPolicy(t *testing.T) {
 	helm := harness.Binary(t, "helm")
@@ -171,11 +171,15 @@ func TestHookEgressPolicy(t *testing.T) {
 	}
 }
 
-// apiServerRule is the hook's egress to the Kubernetes API by default.
+// apiServerRule is the hook's egress to the Kubernetes API by default: the
+// private address ranges, never the internet (it was any address but
+// link-local).
 var apiServerRule = map[string]any{
 	"to": []any{
-		map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []any{"169.254.0.0/16"}}},
-		map[string]any{"ipBlock": map[string]any{"cidr": "::/0", "except": []any{"fe80::/10"}}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "172.16.0.0/12"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "192.168.0.0/16"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "fc00::/7"}},
 	},
 	"ports": []any{map[string]any{"port": float64(443), "protocol": "TCP"}, map[string]any{"port": float64(6443), "protocol": "TCP"}},
 }

@@ -87,7 +87,7 @@ func (s *scenario) installHook(t *testing.T) {
 	n := s.n
 	// As the README installs it: the token first (the pods do not start
 	// without it), then the manifests.
-	harness.CreateHookToken(t, n.Kubectl, t.TempDir())
+	harness.CreateHookToken(t, n.Cluster, t.TempDir())
 	out := n.KubectlT(t, "apply", "--server-side", "-k", filepath.Join(harness.RepoRoot(), "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
