@@ -101,7 +101,14 @@ type SnapshotPlan struct {
 	Desired []dittofs.SnapshotPolicy
 	// Managed are the shares an earlier apply answered for (the status).
 	Managed []string
+	// NotBefore is when a failed apply of these policies is tried again
+	// (status.snapshotPolicies.retryAfter); zero: at once.
+	NotBefore time.Time
 }
+
+// Due says whether to apply the policies now: each apply logs in as
+// DittoFS's administrator, so a failed one waits for its retry time.
+func (p *SnapshotPlan) Due(now time.Time) bool { return !now.Before(p.NotBefore) }
 
 // Address is the DittoServer's API: its <name>-api Service, by its fully
 // qualified name (the trailing dot, so that no search domain of the node's
@@ -162,8 +169,11 @@ func (s *Sync) makePlan() Plan {
 		p.Admin = &dittofs.Credentials{Username: ds.Identity.AdminUsername, Password: admin}
 	}
 	p.Contact = true
-	if snap := ds.Snapshot; snap.Err == nil && snap.Hash != s.applied().AppliedHash && p.Admin != nil {
-		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: s.applied().Shares}
+	if snap, applied := ds.Snapshot, s.applied(); snap.Err == nil && snap.Hash != applied.AppliedHash && p.Admin != nil {
+		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: applied.Shares}
+		if applied.FailedHash == snap.Hash && applied.RetryAfter != nil {
+			p.Snapshots.NotBefore = applied.RetryAfter.Time
+		}
 	}
 	return p
 }
@@ -222,7 +232,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 
 	// observedGeneration is left to Metacontroller, which sets it.
 	status := s.workload(hash)
-	status.SnapshotPolicies = s.snapshotStatus(o)
+	status.SnapshotPolicies = s.snapshotStatus(o, now)
 	for _, a := range known {
 		st := adapterStatus(ds.Name, a, s.observed.services)
 		if _, no := refused[a.Type]; no {

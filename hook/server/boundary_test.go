@@ -6,17 +6,21 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
@@ -272,3 +276,157 @@ func noProxyChild(t *testing.T) {
 		t.Error("nothing dialled")
 	}
 }
+
+// fakeDittoFS answers the calls of a sync with snapshot policies: logins
+// (counted by account), the adapter list, the policies (none), and a 404
+// for the policy of a share it does not have.
+type fakeDittoFS struct {
+	mu     sync.Mutex
+	logins map[string]int
+	puts   int
+}
+
+func (f *fakeDittoFS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/api/v1/auth/login":
+		var creds struct{ Username string }
+		_ = json.NewDecoder(r.Body).Decode(&creds)
+		f.logins[creds.Username]++
+		role := "operator"
+		if creds.Username == "admin" {
+			role = "admin"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"a-%s","refresh_token":"r-%s","token_type":"Bearer","expires_in":900,"user":{"username":%q,"role":%q}}`, role, role, creds.Username, role)
+	case r.URL.Path == "/api/v1/adapters":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(hooktest.DittoFSBody("adapters-fresh.body"))
+	case r.URL.Path == "/api/v1/snapshot-policies":
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "[]")
+	case r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/snapshot-policy"):
+		f.puts++
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"type":"about:blank","title":"Not Found","status":404,"detail":"share not found"}`)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestAdminPasswordNotSentEveryPoll: while the spec's snapshot policy
+// names a share DittoFS lacks, the administrator's password is sent with
+// backoff: at the first poll, then after 1, 2, 4, 8… polling intervals
+// (up to 30 minutes), each retry recorded in status.snapshotPolicies
+// (retryAfter), not once per poll. A spec change of the policies applies
+// at once. Before, every poll (30 s) logged in as the administrator again.
+func TestAdminPasswordNotSentEveryPoll(t *testing.T) {
+	fake := &fakeDittoFS{logins: map[string]int{}}
+	dfs := httptest.NewServer(fake)
+	t.Cleanup(dfs.Close)
+	port := dfs.Listener.Addr().(*net.TCPAddr).Port
+	clock := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), URLTemplate: "http://127.0.0.1:{{.Port}}",
+		Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := []any{map[string]any{"share": "/not-yet", "interval": "@daily"}}
+	var status any
+	sync := func(t *testing.T, policies []any) map[string]any {
+		t.Helper()
+		req := hooktest.Steady(hooktest.WithSpecField("controlPlane", map[string]any{"port": port}),
+			hooktest.WithSpecField("snapshotPolicies", policies),
+			hooktest.WithParentEdit(func(p map[string]any) {
+				if status != nil {
+					p["status"] = status
+				}
+			})).JSON()
+		r := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(req))
+		r.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, r)
+		var resp map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || w.Code != 200 {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+		status = resp["status"] // as Metacontroller writes it
+		return resp
+	}
+	var attempts []int
+	for poll := range 20 { // 10 minutes at the default 30 s
+		before := fake.logins["admin"]
+		sync(t, policies)
+		if fake.logins["admin"] > before {
+			attempts = append(attempts, poll)
+		}
+		clock = clock.Add(30 * time.Second)
+	}
+	if want := []int{0, 1, 2, 4, 8, 16}; !slices.Equal(attempts, want) {
+		t.Errorf("administrator logins at polls %v, want %v (backing off), not at every poll", attempts, want)
+	}
+	if fake.puts != len(attempts) {
+		t.Errorf("%d PUTs for %d attempts", fake.puts, len(attempts))
+	}
+	// A changed spec is applied at once.
+	before := fake.logins["admin"]
+	sync(t, append(policies, map[string]any{"share": "/also-not-yet", "interval": "@hourly"}))
+	if fake.logins["admin"] != before+1 {
+		t.Error("a spec change of the policies waited for the backoff")
+	}
+	if fake.logins["k8s-operator"] != 1 {
+		t.Errorf("%d operator logins, want 1 (the token is cached)", fake.logins["k8s-operator"])
+	}
+}
+
+// TestLogLinesBounded: no log line of the hook repeats unbounded input:
+// a refused request's names, DittoFS's failures for hundreds of shares.
+// Before, both went into the line whole (a 100 KB child name made a
+// 100 KB line; every failed share was listed).
+func TestLogLinesBounded(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	fake := &fakeDittoFS{logins: map[string]int{}}
+	dfs := httptest.NewServer(fake)
+	t.Cleanup(dfs.Close)
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), URLTemplate: "http://127.0.0.1:{{.Port}}", Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("n", 100<<10)
+	miskeyed := hooktest.Captured("sync-children-created.json").JSON()
+	miskeyed = bytes.Replace(miskeyed, []byte(`"demo-config":`), []byte(`"`+long+`":`), 1)
+	var policies []any
+	for i := range 300 {
+		policies = append(policies, map[string]any{"share": fmt.Sprintf("/%03d-%s", i, strings.Repeat("s", 200)), "interval": "@daily"})
+	}
+	missing := hooktest.Steady(hooktest.WithSpecField("controlPlane", map[string]any{"port": dfs.Listener.Addr().(*net.TCPAddr).Port}),
+		hooktest.WithSpecField("snapshotPolicies", policies)).JSON()
+	for _, body := range [][]byte{miskeyed, missing} {
+		r := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		srv.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) < 2 || fake.puts != 300 {
+		t.Fatalf("%d log lines, %d PUTs: the cases did not run as meant", len(lines), fake.puts)
+	}
+	for _, l := range lines {
+		if len(l) > 4096 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(l), l)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"text/template"
@@ -33,6 +34,10 @@ import (
 // the node's resolver configuration adds can answer for it. The hook builds
 // this address from its parts rather than through the template.
 const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local.:{{.Port}}"
+
+// maxLogMessage bounds what a log line repeats of a failure: one line, as
+// a condition message is.
+const maxLogMessage = 1024
 
 // MaxBodyBytes bounds a hook request. A real sync with every child is
 // 40–50 KB; the bound leaves room for hundreds of adapters.
@@ -304,7 +309,7 @@ func (s *Server) events(sync *hook.Sync, obs hook.Observation, resp *hook.SyncRe
 }
 
 func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, call string, code int, err error, start time.Time) {
-	log.Warn("refused hook request", "status", code, "err", err)
+	log.Warn("refused hook request", "status", code, "err", dittofs.OneLine(err.Error(), maxLogMessage))
 	s.opts.Metrics.request(call, "bad_request", time.Since(start).Seconds())
 	writeError(w, code, err.Error())
 }
@@ -372,7 +377,7 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	if sync.Finalizing() {
 		err := s.opts.Accounts.DeleteOperator(ctx, target)
 		if err != nil {
-			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
+			log.Warn("could not delete the operator account", "api", api, "err", dittofs.OneLine(dittofs.Describe(err), maxLogMessage))
 		} else {
 			s.opts.Transports.Forget(plan.Key)
 		}
@@ -386,12 +391,13 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	})
 	obs := sync.ObservePoll(adapters, err, api).WithProvision(provision)
 	if p := obs.Poll(); p.State == hook.Failed {
-		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
+		log.Warn("adapter poll failed", "reason", p.Reason, "message", dittofs.OneLine(p.Message, maxLogMessage))
 		return obs
 	}
-	if snap := plan.Snapshots; snap != nil {
+	if snap := plan.Snapshots; snap != nil && snap.Due(s.opts.Now()) {
 		// Only when the spec's policies differ from those the status
-		// records as applied: a steady DittoServer costs no admin login.
+		// records as applied, and a failed apply's retry time has come:
+		// a steady DittoServer costs no admin login, a failing one a few.
 		var res *dittofs.SnapshotPolicyResult
 		err := s.opts.Accounts.AsAdmin(ctx, target, func(token string) error {
 			var err error
@@ -401,9 +407,10 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 		obs = sync.ObserveSnapshots(obs, res, err)
 		s.opts.Metrics.snapshots(obs)
 		if o := obs.Snapshots(); o.State == hook.Failed {
-			log.Warn("snapshot policies not applied", "reason", o.Reason, "message", o.Message)
+			log.Warn("snapshot policies not applied", "reason", o.Reason, "message", dittofs.OneLine(o.Message, maxLogMessage))
 		} else if res != nil {
-			log.Info("snapshot policies applied", "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
+			log.Info("snapshot policies applied", "created", len(res.Created), "updated", len(res.Updated), "deleted", len(res.Deleted),
+				"shares", dittofs.OneLine(strings.Join(slices.Concat(res.Created, res.Updated, res.Deleted), " "), maxLogMessage))
 		}
 	}
 	return obs
