@@ -33,7 +33,7 @@ func BenchmarkSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in, err := hook.Prepare(req)
+		in, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -56,7 +56,7 @@ func BenchmarkCore(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		in, err := hook.Prepare(req)
+		in, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,7 +69,7 @@ func BenchmarkCore(b *testing.B) {
 func BenchmarkJSONFloor(b *testing.B) {
 	body, adapters := typical(b)
 	req, _ := hook.DecodeSyncRequest(body)
-	in, _ := hook.Prepare(req)
+	in, _ := hook.Prepare(req, testCeiling)
 	answer, _ := json.Marshal(in.Desired(in.ObservePoll(adapters, nil, ""), now, hook.NewSeededSecretSource("bench")))
 	var generic any
 	_ = json.Unmarshal(answer, &generic)
@@ -99,7 +99,7 @@ func BenchmarkEvents(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in, err := hook.Prepare(req)
+			in, err := hook.Prepare(req, testCeiling)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -3,11 +3,13 @@ package hook_test
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	k8slabels "k8s.io/apimachinery/pkg/labels"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -212,4 +214,97 @@ func TestOtherNamespacesIgnored(t *testing.T) {
 			t.Error("the answer repeats the other namespace's password")
 		}
 	})
+}
+
+// TestCeiling: a DittoServer asking more of its pod than the cluster's
+// administrator allows (hook serve --pod-security-ceiling, restricted by
+// default; --allowed-priority-classes; --reserved-node-keys;
+// --secret-selector) is InvalidSpec, naming the field, and every child is
+// kept as last applied: nothing changes on the running pod. Before, the
+// user's fields won over the hook's defaults, whatever they asked.
+func TestCeiling(t *testing.T) {
+	restricted, baseline, privileged := hook.Ceiling{}, hook.Ceiling{Level: hook.LevelBaseline}, hook.Ceiling{Level: hook.LevelPrivileged}
+	sc := func(v map[string]any) Modifier { return WithSpecField("securityContext", v) }
+	psc := func(v map[string]any) Modifier { return WithSpecField("podSecurityContext", v) }
+	saToken := WithRelatedEdit("Secret", "demo-admin-password", func(obj map[string]any) { obj["type"] = "kubernetes.io/service-account-token" })
+	labelled, err := k8slabels.Parse("dittofs.example.com/dittoserver=true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		mod     Modifier
+		ceiling hook.Ceiling
+		field   string // "" when allowed
+	}{
+		{"privileged", sc(map[string]any{"privileged": true}), restricted, "spec.securityContext.privileged"},
+		{"privileged under baseline", sc(map[string]any{"privileged": true}), baseline, "spec.securityContext.privileged"},
+		{"privileged under privileged", sc(map[string]any{"privileged": true}), privileged, ""},
+		{"capabilities added", sc(map[string]any{"capabilities": map[string]any{"add": []any{"SYS_ADMIN"}}}), restricted, "spec.securityContext.capabilities"},
+		{"SYS_ADMIN under baseline", sc(map[string]any{"capabilities": map[string]any{"add": []any{"SYS_ADMIN"}}}), baseline, "spec.securityContext.capabilities"},
+		{"NET_BIND_SERVICE under restricted", sc(map[string]any{"capabilities": map[string]any{"add": []any{"NET_BIND_SERVICE"}, "drop": []any{"ALL"}}}), restricted, ""},
+		{"runAsUser 0", sc(map[string]any{"runAsUser": 0}), restricted, "spec.securityContext.runAsUser"},
+		{"the pod's runAsUser 0", psc(map[string]any{"runAsUser": 0}), restricted, "spec.podSecurityContext.runAsUser"},
+		{"runAsUser 0 under baseline", sc(map[string]any{"runAsUser": 0, "runAsNonRoot": false}), baseline, ""},
+		{"runAsNonRoot false", sc(map[string]any{"runAsNonRoot": false}), restricted, "spec.securityContext.runAsNonRoot"},
+		{"allowPrivilegeEscalation", sc(map[string]any{"allowPrivilegeEscalation": true}), restricted, "spec.securityContext.allowPrivilegeEscalation"},
+		{"seccomp Unconfined", sc(map[string]any{"seccompProfile": map[string]any{"type": "Unconfined"}}), restricted, "spec.securityContext.seccompProfile"},
+		{"the pod's seccomp Unconfined under baseline", psc(map[string]any{"seccompProfile": map[string]any{"type": "Unconfined"}}), baseline, "spec.podSecurityContext.seccompProfile"},
+		{"AppArmor Unconfined", sc(map[string]any{"appArmorProfile": map[string]any{"type": "Unconfined"}}), baseline, "spec.securityContext.appArmorProfile"},
+		{"procMount Unmasked", sc(map[string]any{"procMount": "Unmasked"}), baseline, "spec.securityContext.procMount"},
+		{"an unsafe sysctl", psc(map[string]any{"sysctls": []any{map[string]any{"name": "kernel.msgmax", "value": "65536"}}}), baseline, "spec.podSecurityContext.sysctls"},
+		{"a safe sysctl", psc(map[string]any{"sysctls": []any{map[string]any{"name": "net.ipv4.ip_local_port_range", "value": "1024 65535"}}}), restricted, ""},
+		{"an SELinux type", sc(map[string]any{"seLinuxOptions": map[string]any{"type": "spc_t"}}), baseline, "spec.securityContext.seLinuxOptions"},
+		{"a Windows host process", sc(map[string]any{"windowsOptions": map[string]any{"hostProcess": true}}), baseline, "spec.securityContext.windowsOptions"},
+		{"a priority class not allowed", WithSpecField("priorityClassName", "system-node-critical"), restricted, "spec.priorityClassName"},
+		{"a priority class allowed", WithSpecField("priorityClassName", "storage"), hook.Ceiling{PriorityClasses: []string{"storage"}}, ""},
+		{"a priority class under privileged", WithSpecField("priorityClassName", "system-node-critical"), privileged, ""},
+		{"a control-plane toleration", WithSpecField("tolerations", []any{map[string]any{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}}), restricted, "spec.tolerations[0]"},
+		{"a toleration of every taint", WithSpecField("tolerations", []any{map[string]any{"key": "storage", "operator": "Exists"}, map[string]any{"operator": "Exists"}}), baseline, "spec.tolerations[1]"},
+		{"a dedicated pool's toleration", WithSpecField("tolerations", []any{map[string]any{"key": "storage", "operator": "Exists", "effect": "NoSchedule"}}), restricted, ""},
+		{"control-plane nodes selected", WithSpecField("nodeSelector", map[string]any{"node-role.kubernetes.io/control-plane": ""}), restricted, "spec.nodeSelector"},
+		{"a reserved key of the administrator's", WithSpecField("nodeSelector", map[string]any{"pool": "finance"}), hook.Ceiling{ReservedNodeKeys: []string{"pool"}}, "spec.nodeSelector"},
+		{"a service account's token", saToken, baseline, "spec.identity.admin.passwordSecretRef"},
+		{"Secrets the selector does not match", WithSpecField("controlPlane", tlsSpec), hook.Ceiling{SecretSelector: labelled}, "spec.identity.admin.passwordSecretRef"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			req := Steady(c.mod, certSecret)
+			s, err := hook.Prepare(mustDecode(t, req.JSON()), c.ceiling)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := s.InvalidSpec()
+			if c.field == "" {
+				if got != nil {
+					t.Fatalf("refused: %v", got)
+				}
+				return
+			}
+			var specErr *hook.SpecError
+			if !errors.As(got, &specErr) || !strings.HasPrefix(got.Error(), c.field+": ") {
+				t.Fatalf("InvalidSpec = %v, want one naming %s", got, c.field)
+			}
+			resp := s.Desired(hook.Observation{}, now, hook.NewSeededSecretSource("k"))
+			ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondReady)
+			if ready == nil || ready.Reason != hook.ReasonInvalidSpec || !strings.Contains(ready.Message, c.field) {
+				t.Errorf("Ready = %+v", ready)
+			}
+			// Every child as last applied: the pod template unchanged.
+			kept := childrenOf(t, resp)
+			var last map[string]any
+			_ = json.Unmarshal([]byte(req.Tree()["children"].(map[string]any)[hook.KeyStatefulSet].(map[string]any)["demo"].(map[string]any)["metadata"].(map[string]any)["annotations"].(map[string]any)["metacontroller.k8s.io/last-applied-configuration"].(string)), &last)
+			if d := cmp.Diff(last["spec"], kept["StatefulSet/demo"]["spec"]); d != "" {
+				t.Errorf("the StatefulSet is not kept as last applied (-last +answered):\n%s", d)
+			}
+		})
+	}
+}
+
+func mustDecode(t *testing.T, body []byte) *hook.SyncRequest {
+	t.Helper()
+	req, err := hook.DecodeSyncRequest(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

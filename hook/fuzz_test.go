@@ -169,7 +169,7 @@ func FuzzSpec(f *testing.F) {
 			Children: hook.ObservedMap{hook.KeyStatefulSet: {}, hook.KeyService: {}, hook.KeyNetworkPolicy: {}, hook.KeyConfigMap: {}, hook.KeySecret: {}},
 		}
 		req.Parent.Metadata.Name, req.Parent.Metadata.Namespace, req.Parent.Metadata.UID = "demo", "default", "uid"
-		sync, err := hook.Prepare(req)
+		sync, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			t.Fatalf("a request with no children refused: %v", err)
 		}
@@ -227,7 +227,7 @@ func FuzzSyncRequest(f *testing.F) {
 		req, err := hook.DecodeSyncRequest(body)
 		if err == nil {
 			var sync *hook.Sync
-			if sync, err = hook.Prepare(req); err == nil {
+			if sync, err = hook.Prepare(req, testCeiling); err == nil {
 				answerSyncRequest(t, req, sync)
 				return
 			}
@@ -302,7 +302,7 @@ func prepare(tb testing.TB, body []byte) *hook.Sync {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := hook.Prepare(req)
+	s, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -33,8 +33,10 @@ type Sync struct {
 
 // Prepare decodes what the core reads of a request. An *InputError means a
 // request the hook must refuse (4xx); a spec the hook cannot use is not an
-// error here: Desired answers it with a condition (see InvalidSpec).
-func Prepare(req *SyncRequest) (*Sync, error) {
+// error here: Desired answers it with a condition (see InvalidSpec). A
+// spec beyond the ceiling, what the cluster's administrator lets a
+// DittoServer ask of its pod, is a spec the hook cannot use.
+func Prepare(req *SyncRequest, ceiling Ceiling) (*Sync, error) {
 	observed, err := newObservedChildren(req)
 	if err != nil {
 		return nil, err
@@ -43,6 +45,9 @@ func Prepare(req *SyncRequest) (*Sync, error) {
 	if invalid == nil {
 		ds.PodSelector = podSelector(ds.Name, observed.sts)
 		invalid = checkDatabase(ds, observed)
+	}
+	if invalid == nil {
+		invalid = ceiling.check(ds, observed)
 	}
 	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed}
 	s.plan = s.makePlan()

@@ -26,6 +26,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from what the code produces")
 
+// testCeiling is the administrator's ceiling of every case: the default
+// (restricted), with the priority class fullSpec names allowed.
+var testCeiling = hook.Ceiling{PriorityClasses: []string{"dittofs-storage"}}
+
 // now is the clock of every case: shortly after the captured traffic.
 var now = time.Date(2026, 11, 25, 20, 10, 0, 0, time.UTC)
 
@@ -180,7 +184,7 @@ var fullSpec = map[string]any{
 	"resources":                     map[string]any{"requests": map[string]any{"cpu": "500m", "memory": "1Gi"}, "limits": map[string]any{"memory": "4Gi"}},
 	"nodeSelector":                  map[string]any{"kubernetes.io/arch": "amd64"},
 	"tolerations":                   []any{map[string]any{"key": "storage", "operator": "Exists", "effect": "NoSchedule"}},
-	"priorityClassName":             "system-cluster-critical",
+	"priorityClassName":             "dittofs-storage",
 	"terminationGracePeriodSeconds": 180,
 }
 
@@ -382,7 +386,7 @@ func answer(t *testing.T, c syncCase) []byte {
 	if err != nil {
 		t.Fatalf("decode request: %v", err)
 	}
-	s, err := hook.Prepare(req)
+	s, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}

@@ -44,6 +44,7 @@ type serveConfig struct {
 	events                 bool
 	kubeconfig             string
 	proxyFromEnv           bool
+	ceiling                hook.Ceiling
 }
 
 // serve runs the hook's HTTP service until SIGTERM, then lets the calls in
@@ -96,7 +97,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
-		"dittofsClientCertificate", cfg.clientCert != "", "dittofsProxyFromEnvironment", cfg.proxyFromEnv,
+		"dittofsClientCertificate", cfg.clientCert != "", "dittofsProxyFromEnvironment", cfg.proxyFromEnv, "podSecurityCeiling", cfg.ceiling.Level,
 		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -151,11 +152,16 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.BoolVar(&cfg.events, "events", true, "record Kubernetes Events on DittoServers (needs create on events.k8s.io events: in-cluster, or --kubeconfig); false needs no API access")
 	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "kubeconfig file for --events, to run outside a cluster; in-cluster configuration when empty")
 	fs.BoolVar(&cfg.proxyFromEnv, "dittofs-proxy-from-environment", false, "let the DittoFS clients use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (off: they never use a proxy; a proxy would see the DittoFS passwords and tokens)")
+	ceiling := ceilingFlags(fs)
 	fs.StringVar(&cfg.memoryLimit, "memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
 	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
 		return cfg, err
 	}
 	if err := checkLogger(cfg.logLevel, cfg.logFormat); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.ceiling, err = ceiling(); err != nil {
 		return cfg, err
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
@@ -193,6 +199,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 		MaxConcurrentSyncs:   cfg.maxSyncs,
 		MaxSyncBytes:         cfg.maxSyncBytes,
 		ProxyFromEnvironment: cfg.proxyFromEnv,
+		Ceiling:              cfg.ceiling,
 	}
 	if cfg.metricsListen == "" {
 		opts.Gatherer = reg

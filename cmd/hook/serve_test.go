@@ -135,3 +135,28 @@ func post(t *testing.T, url string, body []byte) []byte {
 	}
 	return out
 }
+
+// TestCeilingFlags: a ceiling the hook cannot read stops it at start,
+// naming the flag; render takes the same flags, and refuses what serve
+// would answer InvalidSpec.
+func TestCeilingFlags(t *testing.T) {
+	for args, want := range map[string]string{
+		"--pod-security-ceiling=open": "--pod-security-ceiling",
+		"--secret-selector=a=(":       "--secret-selector",
+	} {
+		var stderr bytes.Buffer
+		if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--events=false", args}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	dir := t.TempDir()
+	ds := filepath.Join(dir, "ds.yaml")
+	_ = os.WriteFile(ds, []byte("apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: demo, namespace: default}\nspec:\n  storage: {metadataSize: 1Gi}\n  priorityClassName: storage\n"), 0o644)
+	var stderr bytes.Buffer
+	if code := run([]string{"render", "-f", ds}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "spec.priorityClassName") {
+		t.Errorf("render under the default ceiling: exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"render", "-f", ds, "--allowed-priority-classes", "storage,batch"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("render with the priority class allowed: exit %d", code)
+	}
+}

@@ -82,6 +82,9 @@ type Options struct {
 	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
 	MaxConcurrentSyncs int
 	MaxSyncBytes       int64
+	// Ceiling is what the cluster's administrator lets a DittoServer ask
+	// of its pod (the zero value: the restricted standard).
+	Ceiling hook.Ceiling
 	// Events, when set, takes each answered sync's Kubernetes Events
 	// (hook.Sync.Events) after the answer is written.
 	Events EventSink
@@ -260,7 +263,7 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			return
 		}
 		log = log.With("namespace", req.Parent.Metadata.Namespace, "name", req.Parent.Metadata.Name)
-		sync, err := hook.Prepare(req)
+		sync, err := hook.Prepare(req, s.opts.Ceiling)
 		if err != nil {
 			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return

@@ -314,7 +314,7 @@ func TestRenderedConfigInDittoFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := hook.Prepare(req)
+	in, err := hook.Prepare(req, hook.Ceiling{})
 	if err != nil || in.InvalidSpec() != nil {
 		t.Fatalf("prepare: %v %v", err, in.InvalidSpec())
 	}
