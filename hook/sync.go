@@ -88,6 +88,11 @@ type Plan struct {
 	// Snapshots, when not nil, are the snapshot policies to apply after a
 	// successful poll (they differ from what the status records as applied).
 	Snapshots *SnapshotPlan
+	// Probe: DittoFS did not answer the last poll (AdaptersDiscovered is
+	// APIUnreachable), so the shell first checks, on a short budget, that
+	// anything answers at all: a hanging API must not hold a sync slot,
+	// and a Metacontroller worker, for the whole DittoFS timeout each time.
+	Probe bool
 }
 
 // TLSPlan is how the hook reaches an API over TLS.
@@ -174,6 +179,9 @@ func (s *Sync) makePlan() Plan {
 		p.Admin = &dittofs.Credentials{Username: ds.Identity.AdminUsername, Password: admin}
 	}
 	p.Contact = true
+	if c := findCondition(s.req.Parent.Status.Conditions, CondAdaptersDiscovered); c != nil && c.Reason == ReasonAPIUnreachable {
+		p.Probe = true
+	}
 	if snap, applied := ds.Snapshot, s.applied(); snap.Err == nil && snap.Hash != applied.AppliedHash && p.Admin != nil {
 		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: applied.Shares}
 		if applied.FailedHash == snap.Hash && applied.RetryAfter != nil {

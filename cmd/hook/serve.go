@@ -39,6 +39,7 @@ type serveConfig struct {
 	tlsCert, tlsKey        string
 	clientCert, clientKey  string
 	maxSyncs, maxConns     int
+	maxSyncsPerNamespace   int
 	maxSyncBytes           int64
 	memoryLimit            string
 	events                 bool
@@ -98,7 +99,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
 		"dittofsClientCertificate", cfg.clientCert != "", "dittofsProxyFromEnvironment", cfg.proxyFromEnv, "podSecurityCeiling", cfg.ceiling.Level,
-		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
+		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncsPerNamespace", cfg.maxSyncsPerNamespace, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -148,6 +149,7 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
 	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
 	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
+	fs.IntVar(&cfg.maxSyncsPerNamespace, "max-syncs-per-namespace", server.DefaultMaxSyncsPerNamespace, "hook calls of one namespace waiting for DittoFS at once; more are answered 429 with Retry-After, so that one tenant's hanging APIs hold at most this many of --max-concurrent-syncs")
 	fs.IntVar(&cfg.maxConns, "max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
 	fs.BoolVar(&cfg.events, "events", true, "record Kubernetes Events on DittoServers (needs create on events.k8s.io events: in-cluster, or --kubeconfig); false needs no API access")
 	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "kubeconfig file for --events, to run outside a cluster; in-cluster configuration when empty")
@@ -171,8 +173,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 		return cfg, errors.New("--dittofs-client-cert-file and --dittofs-client-key-file go together")
 	}
 	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
-	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 {
-		return cfg, errors.New("--max-concurrent-syncs, --max-sync-bytes and --max-connections must be positive")
+	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 || cfg.maxSyncsPerNamespace < 1 {
+		return cfg, errors.New("--max-concurrent-syncs, --max-syncs-per-namespace, --max-sync-bytes and --max-connections must be positive")
 	}
 	cfg.maxSyncBytes = syncBytes.Value()
 	return cfg, nil
@@ -198,6 +200,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 
 		MaxConcurrentSyncs:   cfg.maxSyncs,
 		MaxSyncBytes:         cfg.maxSyncBytes,
+		MaxSyncsPerNamespace: cfg.maxSyncsPerNamespace,
 		ProxyFromEnvironment: cfg.proxyFromEnv,
 		Ceiling:              cfg.ceiling,
 	}

@@ -82,6 +82,11 @@ type Options struct {
 	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
 	MaxConcurrentSyncs int
 	MaxSyncBytes       int64
+	// MaxSyncsPerNamespace bounds the calls of one namespace waiting for
+	// DittoFS at once (default DefaultMaxSyncsPerNamespace): beyond it,
+	// 429 with Retry-After, so that one tenant's hanging APIs hold at most
+	// that many of the sync slots.
+	MaxSyncsPerNamespace int
 	// Ceiling is what the cluster's administrator lets a DittoServer ask
 	// of its pod (the zero value: the restricted standard).
 	Ceiling hook.Ceiling
@@ -114,6 +119,7 @@ type Server struct {
 	ready   atomic.Bool
 	handler http.Handler
 	limiter *syncLimiter
+	tenants *tenantLimiter
 }
 
 // New checks the options and builds the routes.
@@ -156,7 +162,11 @@ func New(o Options) (*Server, error) {
 	if o.MaxSyncBytes <= 0 {
 		o.MaxSyncBytes = DefaultMaxSyncBytes
 	}
-	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes}}
+	if o.MaxSyncsPerNamespace <= 0 {
+		o.MaxSyncsPerNamespace = DefaultMaxSyncsPerNamespace
+	}
+	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes},
+		tenants: &tenantLimiter{inflight: map[string]int{}, max: o.MaxSyncsPerNamespace}}
 	// A template that cannot give a plain http(s)://host:port is refused
 	// now rather than on every sync.
 	if _, err := s.baseURL(hook.Plan{Name: "example", Namespace: "default", Port: 8080}); err != nil {
@@ -268,6 +278,17 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
 		}
+		if sync.Plan().Contact {
+			// Only the calls that wait for DittoFS are slow: those of one
+			// namespace hold at most MaxSyncsPerNamespace slots.
+			ns := req.Parent.Metadata.Namespace
+			if !s.tenants.acquire(ns) {
+				s.opts.Metrics.throttled(call, "throttled_namespace")
+				tooMany(w, "the hook is answering as many calls of namespace "+ns+" as it may at once")
+				return
+			}
+			defer s.tenants.release(ns)
+		}
 		if ignored := sync.Ignored(); len(ignored) > 0 {
 			log.Warn("ignored objects of other namespaces than the DittoServer's", "count", len(ignored), "first", ignored[:min(len(ignored), 3)])
 		}
@@ -370,6 +391,22 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	if plan.Probe && !sync.Finalizing() {
+		// DittoFS did not answer the last poll: ask /health first, within
+		// a third of the budget, and give up at once when nothing
+		// answers. A hanging API then costs a sync a third of
+		// --dittofs-timeout; one that answers (slow, or back) gets the
+		// whole budget for the poll.
+		pctx, pcancel := context.WithTimeout(ctx, s.opts.Timeout/3)
+		err := client.Health(pctx)
+		pcancel()
+		var transport *dittofs.TransportError
+		if errors.As(err, &transport) {
+			obs := sync.ObservePoll(nil, err, api)
+			log.Warn("adapter poll failed", "reason", obs.Poll().Reason, "message", dittofs.OneLine(obs.Poll().Message, maxLogMessage), "probe", true)
+			return obs
+		}
+	}
 	provision := hook.NotProvisioned
 	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin, Provisioned: func(created bool) {
 		provision = hook.PasswordReset
