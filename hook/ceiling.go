@@ -131,7 +131,7 @@ func (c Ceiling) podSecurity(s *dittoServer, level string, spec *corev1.PodSpec)
 	var first *SpecError
 	var more []string
 	seen := map[string]bool{}
-	for _, check := range policy.DefaultChecks() {
+	for _, check := range podSecurityChecks {
 		if check.Level == psaapi.LevelRestricted && level != LevelRestricted {
 			continue
 		}
@@ -162,6 +162,10 @@ func (c Ceiling) podSecurity(s *dittoServer, level string, spec *corev1.PodSpec)
 	}
 	return first
 }
+
+// podSecurityChecks are the Pod Security Standards' checks, as the
+// library of Pod Security Admission has them.
+var podSecurityChecks = policy.DefaultChecks()
 
 // contextKeys are the security-context field each Pod Security check
 // reads (the container's or the pod's, whichever the user set). The other

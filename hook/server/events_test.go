@@ -119,8 +119,10 @@ func TestEventsNeverHoldAnAnswer(t *testing.T) {
 	api, rec := startEventsAPI(t, server.RecorderOptions{Metrics: metrics, Workers: 1, QueueSize: 2, Timeout: time.Hour})
 	api.Hold()
 	defer api.Release()
-	with := newTestServer(t, server.Options{Metrics: metrics, Events: rec})
-	without := newTestServer(t, server.Options{})
+	// One clock for both: answers carry lastTransitionTime, to the second.
+	clock := func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
+	with := newTestServer(t, server.Options{Metrics: metrics, Events: rec, Now: clock})
+	without := newTestServer(t, server.Options{Now: clock})
 	const syncs = 10
 	for i := range syncs {
 		code, got := post(t, with.URL+"/sync", invalidSpec())

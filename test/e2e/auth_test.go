@@ -84,9 +84,10 @@ func TestWebhookAuthentication(t *testing.T) {
 	// The plain hook and the HTTPS one, each requiring the token, their
 	// metrics on a separate plain listener.
 	type hook struct{ url, metrics string }
+	hookBin := harness.BuildHook(t, dir)
 	startHook := func(name string, tlsArgs ...string) hook {
 		port, mport := harness.FreePort(t), harness.FreePort(t)
-		p := harness.Start(t, dir, name, harness.BuildHook(t, dir), nil, append([]string{"serve",
+		p := harness.Start(t, dir, name, hookBin, nil, append([]string{"serve",
 			"--listen", "127.0.0.1:" + strconv.Itoa(port), "--metrics-listen", "127.0.0.1:" + strconv.Itoa(mport),
 			"--events=false", "--log-format", "text", "--auth-token-file", tokenFile}, tlsArgs...)...)
 		p.WaitHTTP(t, harness.URL(mport, "/readyz"), 10*time.Second)
