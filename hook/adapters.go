@@ -70,8 +70,9 @@ func reservedPorts(s *dittoServer, known []dittofs.Adapter) map[int32]string {
 // one would publish that port (an adapter Service is a LoadBalancer by
 // default) and admit everyone to it (adapterFrom), the control-plane API
 // included, whatever networkPolicy.apiFrom says: the API Service is
-// ClusterIP on purpose. So such an adapter gets neither, its existing ones
-// go (whatever the poll did), and AdaptersReady says why; the others go on.
+// ClusterIP on purpose. So such an adapter gets neither (what exists of it
+// goes as a disabled adapter's does: after a successful poll, the Service
+// first), and AdaptersReady says why; the others go on.
 func refusedAdapters(s *dittoServer, known []dittofs.Adapter) map[string]string {
 	reserved := reservedPorts(s, known)
 	var out map[string]string

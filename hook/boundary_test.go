@@ -120,10 +120,10 @@ func exposedPorts(t *testing.T, resp *hook.SyncResponse) map[string][]float64 {
 
 // TestAdapterOnReservedPort: an adapter DittoFS reports on a port another
 // child of the hook's exposes on the pod (the API's, the metrics', the
-// portmapper's) gets no Service and no NetworkPolicy, its existing ones go
-// (both at once: the policy admits everyone to the API port), AdaptersReady
-// says why (AdapterPortReserved) and an Event records it once; the other
-// adapters go on. Before, an adapter reported on 8080 got a LoadBalancer
+// portmapper's) gets no Service and no NetworkPolicy (its existing ones go
+// as a disabled adapter's do: the Service first, its policy, as last
+// applied, on the next sync), AdaptersReady says why (AdapterPortReserved)
+// and an Event records it once; the other adapters go on. Before, an adapter reported on 8080 got a LoadBalancer
 // Service and a policy admitting everyone to 8080: the control-plane API
 // went public, whatever networkPolicy.apiFrom said.
 func TestAdapterOnReservedPort(t *testing.T) {
@@ -145,10 +145,13 @@ func TestAdapterOnReservedPort(t *testing.T) {
 			o := listedJSON(c.adapters)(s)
 			resp := s.Desired(o, now, hook.NewSeededSecretSource("k"))
 			children := childrenOf(t, resp)
-			for _, key := range []string{"Service/demo-adapter-" + c.refused, "NetworkPolicy/demo-adapter-" + c.refused} {
-				if children[key] != nil {
-					t.Errorf("%s is answered: %v", key, children[key]["spec"])
-				}
+			if svc := children["Service/demo-adapter-"+c.refused]; svc != nil {
+				t.Errorf("Service/demo-adapter-%s is answered: %v", c.refused, svc["spec"])
+			}
+			// Its policy, as last applied, until the Service is gone.
+			after := prepare(t, Steady(append(c.mods, WithoutChild("Service", "demo-adapter-"+c.refused))...).JSON())
+			if np := childrenOf(t, after.Desired(listedJSON(c.adapters)(after), now, hook.NewSeededSecretSource("k")))["NetworkPolicy/demo-adapter-"+c.refused]; np != nil {
+				t.Errorf("NetworkPolicy/demo-adapter-%s stays after its Service went: %v", c.refused, np["spec"])
 			}
 			for key, ports := range exposedPorts(t, resp) {
 				if key == "Service/demo-api" || key == "Service/demo-headless" || key == "NetworkPolicy/demo-baseline" || key == "Service/demo-metrics" {

@@ -309,37 +309,31 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 	if ds.NetworkPolicy.Enabled {
 		children = append(children, child(makeBaselinePolicy(ds)))
 	}
-	// decided: the adapter children answered, and those of refused
-	// adapters (gone whatever the poll did, policy and Service at once:
-	// the policy admits everyone to a reserved port).
-	decided := map[string]bool{}
+	rendered := map[string]bool{}
 	for _, a := range known {
-		if _, no := refused[a.Type]; no {
-			for _, n := range adapterChildNames(ds.Name, a.Type) {
-				decided[KeyService+"/"+n], decided[KeyNetworkPolicy+"/"+n] = true, true
-			}
-			continue
-		}
-		if !a.Enabled {
+		if _, no := refused[a.Type]; no || !a.Enabled {
+			// A refused adapter is rendered as a disabled one: what exists
+			// of it goes as any removed adapter's does (after a successful
+			// poll, the Service first).
 			continue
 		}
 		// The policy is rendered with its Services: access is never added
 		// after the address that needs it.
 		if ds.NetworkPolicy.Enabled {
 			np := makeAdapterPolicy(ds, a)
-			decided[KeyNetworkPolicy+"/"+np.Name] = true
+			rendered[KeyNetworkPolicy+"/"+np.Name] = true
 			children = append(children, child(np))
 		}
 		for _, svc := range makeAdapterServices(ds, a, s.observed) {
-			decided[KeyService+"/"+svc.Name] = true
+			rendered[KeyService+"/"+svc.Name] = true
 			children = append(children, child(svc))
 		}
 	}
-	return append(children, s.keepAdapterChildren(decided, fresh)...)
+	return append(children, s.keepAdapterChildren(rendered, fresh)...)
 }
 
 // keepAdapterChildren returns the observed adapter children the render did
-// not decide (answer, or refuse: see refusedAdapters) that must stay:
+// not produce that must stay:
 //   - after a failed poll, every one of them (never lose what exists);
 //   - after a successful poll, a NetworkPolicy whose Service still exists:
 //     access is removed only after the address, on the next sync.
@@ -348,7 +342,7 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 // removing a policy only ever opens access, and a kept adapter policy would
 // still select the pod, admitting its adapter ports only — the API port
 // closed to everyone, the hook included, for good.
-func (s *Sync) keepAdapterChildren(decided map[string]bool, fresh bool) []any {
+func (s *Sync) keepAdapterChildren(rendered map[string]bool, fresh bool) []any {
 	var out []any
 	name, policies := s.server.Name, s.server.NetworkPolicy.Enabled
 	for _, key := range []string{KeyService, KeyNetworkPolicy} {
@@ -356,7 +350,7 @@ func (s *Sync) keepAdapterChildren(decided map[string]bool, fresh bool) []any {
 			continue
 		}
 		for _, n := range sortedKeys(s.observed.children[key]) {
-			if decided[key+"/"+n] || !isAdapterChild(name, n) {
+			if rendered[key+"/"+n] || !isAdapterChild(name, n) {
 				continue
 			}
 			keep := !fresh

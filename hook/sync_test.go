@@ -272,11 +272,11 @@ func syncCases() []syncCase {
 			{ID: "c", Type: "NFSv4.1", Enabled: true, Port: 20490, CreatedAt: "2026-11-25T20:05:46Z"},
 			{ID: "d", Type: "smb", Enabled: true, Running: true, Port: 0, CreatedAt: "2026-11-25T20:05:47Z"},
 		})},
-		{"adapter-on-api-port", "an adapter reported on the API's port gets no Service and no policy (both go at once), AdapterPortReserved; nfs goes on", Steady(), listedJSON([]adapter{
+		{"adapter-on-api-port", "an adapter reported on the API's port gets no Service and no policy (its Service goes, its policy as last applied next), AdapterPortReserved; nfs goes on", Steady(), listedJSON([]adapter{
 			{ID: "1", Type: "nfs", Enabled: true, Running: true, Port: 12049, CreatedAt: "2026-11-25T20:05:44Z"},
 			{ID: "2", Type: "smb", Enabled: true, Running: true, Port: 8080, CreatedAt: "2026-11-25T20:05:45Z"},
 		})},
-		{"adapter-on-api-port-api-down", "the status shows an adapter on the API's port: its Service (an older hook's) goes even while the poll fails", Steady(WithStatusAdapters(
+		{"adapter-on-api-port-api-down", "the status shows an adapter on the API's port: a failed poll keeps its observed children (an older hook's), AdapterPortReserved", Steady(WithStatusAdapters(
 			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
 			StatusAdapter{Type: "smb", Port: 8080, Enabled: true, Running: true}),
 			WithChild(AdapterService("demo-adapter-smb", "smb", 8080, 30445, "10.0.0.34", ""))), failed(refused)},
