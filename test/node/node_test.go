@@ -112,7 +112,11 @@ func (s *scenario) installHook(t *testing.T) {
 			t.Logf("the controller saw errors:\n%s", strings.Join(errs, "\n"))
 		}
 	})
-	t.Logf("the Metacontroller stand-in runs on the host and calls the hook through its Service, %s", s.hookURL)
+	which := "the Metacontroller stand-in"
+	if s.controller.Real() {
+		which = "Metacontroller (" + os.Getenv("METACONTROLLER_BIN") + ")"
+	}
+	t.Logf("%s runs on the host and calls the hook through its Service, %s, with the install's token", which, s.hookURL)
 }
 
 func (s *scenario) dittoServer(t *testing.T) {
