@@ -160,9 +160,13 @@ func Describe(err error) string {
 	var malformed *MalformedError
 	var transport *TransportError
 	var conflict *AccountConflictError
+	var policies *SnapshotPoliciesError
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &policies):
+		// Before its causes, which it unwraps to: it names each share's.
+		return policies.Error()
 	case errors.As(err, &conflict):
 		return conflict.Error()
 	case errors.As(err, &apiErr):

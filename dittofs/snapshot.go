@@ -256,12 +256,28 @@ type SnapshotPoliciesError struct {
 	Failures []SnapshotPolicyFailure
 }
 
+// Error names the first few failures, each share's name and cause bounded,
+// and how many more there are: one line, however many shares failed.
 func (e *SnapshotPoliciesError) Error() string {
-	parts := make([]string, 0, len(e.Failures))
-	for _, f := range e.Failures {
-		parts = append(parts, "share "+f.Share+": "+Describe(f.Err))
+	const shown = 3
+	parts := make([]string, 0, shown+1)
+	for i, f := range e.Failures {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Failures)-shown))
+			break
+		}
+		parts = append(parts, "share "+OneLine(f.Share, 120)+": "+OneLine(Describe(f.Err), 300))
 	}
 	return "snapshot policies: " + strings.Join(parts, "; ")
+}
+
+// Unwrap is each share's cause: errors.Is and errors.As see them all.
+func (e *SnapshotPoliciesError) Unwrap() []error {
+	out := make([]error, 0, len(e.Failures))
+	for _, f := range e.Failures {
+		out = append(out, f.Err)
+	}
+	return out
 }
 
 // MissingShares are the shares DittoFS does not have (404 on the PUT): the

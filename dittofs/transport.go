@@ -72,19 +72,37 @@ func (t TLSTarget) serverName() string { return strings.TrimSuffix(t.ServerName,
 // building a TLS stack and handshaking again. A DittoServer whose CA,
 // server name or client identity changed (a rotated CA) gets a new
 // transport, and the old one's idle connections are closed. The cache is
-// bounded; the least recently used transport goes first. Parsed CA bundles
-// are shared between DittoServers that trust the same CA. Safe for
-// concurrent use.
+// bounded; the least recently used transport goes first.
+//
+// Parsed CA bundles are shared between DittoServers that trust the same
+// CA, and kept only while a transport uses them: a tenant rewriting its
+// ca.crt leaves one pool behind, not one per version. Their total size is
+// bounded in bytes (MaxPoolBytes): a ca.crt is the tenant's to fill (up to
+// a Secret's 1 MiB), so a count alone would not bound the hook's memory.
+// Safe for concurrent use.
 type Transports struct {
 	mu      sync.Mutex
 	entries *lru.Cache // DittoServer key → *transportEntry
-	pools   *lru.Cache // CA fingerprint → *x509.CertPool
-	base    *http.Transport
+	// pools are the parsed CA bundles in use, by fingerprint, with how
+	// many transports use each; poolBytes is the sum of their sizes.
+	pools                   map[string]*poolEntry
+	poolBytes, maxPoolBytes int64
+	base                    *http.Transport
 }
 
 type transportEntry struct {
 	fingerprint string
 	client      *http.Client
+	// pool is the fingerprint of the CA pool it uses ("" for the system
+	// roots, or a bundle too large to keep).
+	pool string
+}
+
+// poolEntry is one parsed CA bundle and the transports that use it.
+type poolEntry struct {
+	pool  *x509.CertPool
+	size  int64
+	users int
 }
 
 // TransportOptions configure Transports. Zero values take defaults.
@@ -92,22 +110,40 @@ type TransportOptions struct {
 	// Max bounds the number of transports kept (default 10,000, as many
 	// as Accounts keeps sessions).
 	Max int
-	// Base is cloned for every transport (default: http.DefaultTransport,
-	// as the hook's plain-HTTP client).
+	// MaxPoolBytes bounds the parsed CA bundles kept, counted by the size
+	// of their PEM (a parsed pool takes about as much: 1.1 times for a
+	// 1 MiB bundle of RSA and ECDSA certificates). Default
+	// DefaultMaxPoolBytes. Beyond it the least recently used transports go
+	// until the new bundle fits; a bundle larger than the bound alone is
+	// parsed for its sync and not kept.
+	MaxPoolBytes int64
+	// Base is cloned for every transport (default: Go's defaults without
+	// a proxy; the hook passes its plain-HTTP client's).
 	Base *http.Transport
 }
+
+// DefaultMaxPoolBytes bounds the parsed CA bundles kept: 32 MiB, an
+// eighth of the hook's default memory limit.
+const DefaultMaxPoolBytes = 32 << 20
 
 // NewTransports returns an empty cache.
 func NewTransports(o TransportOptions) *Transports {
 	if o.Max <= 0 {
 		o.Max = 10000
 	}
-	if o.Base == nil {
-		o.Base = http.DefaultTransport.(*http.Transport)
+	if o.MaxPoolBytes <= 0 {
+		o.MaxPoolBytes = DefaultMaxPoolBytes
 	}
-	t := &Transports{base: o.Base, pools: lru.New(o.Max)}
+	if o.Base == nil {
+		o.Base = http.DefaultTransport.(*http.Transport).Clone()
+		o.Base.Proxy = nil
+	}
+	t := &Transports{base: o.Base, pools: map[string]*poolEntry{}, maxPoolBytes: o.MaxPoolBytes}
+	// Called with t.mu held: every use of entries is.
 	t.entries = lru.NewWithEvictionFunc(o.Max, func(_ lru.Key, v any) {
-		v.(*transportEntry).client.CloseIdleConnections()
+		e := v.(*transportEntry)
+		e.client.CloseIdleConnections()
+		t.release(e.pool)
 	})
 	return t
 }
@@ -128,12 +164,13 @@ func (t *Transports) Client(key string, target TLSTarget) (*http.Client, error) 
 		t.entries.Remove(key) // closes the old transport's idle connections
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: target.serverName()}
+	entry := &transportEntry{fingerprint: fp}
 	if len(target.CA) > 0 {
-		pool, err := t.pool(target.CA)
+		pool, key, err := t.acquire(target.CA)
 		if err != nil {
 			return nil, err
 		}
-		cfg.RootCAs = pool
+		cfg.RootCAs, entry.pool = pool, key
 	}
 	if target.Client != nil {
 		cfg.GetClientCertificate = target.Client.getClientCertificate
@@ -156,23 +193,57 @@ func (t *Transports) Client(key string, target TLSTarget) (*http.Client, error) 
 		Transport:     tr,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	t.entries.Add(key, &transportEntry{fingerprint: fp, client: c})
+	entry.client = c
+	t.entries.Add(key, entry)
 	return c, nil
 }
 
-// pool parses a CA bundle once for every DittoServer that trusts it.
-func (t *Transports) pool(ca []byte) (*x509.CertPool, error) {
+// acquire returns the parsed pool of a CA bundle for one more transport,
+// parsing it once for every DittoServer that trusts it, and its key ("":
+// not kept, the bundle being larger than the bound alone). To make room
+// it drops the least recently used transports (and with them the pools
+// nothing else uses). Called with t.mu held.
+func (t *Transports) acquire(ca []byte) (*x509.CertPool, string, error) {
 	sum := sha256.Sum256(ca)
 	key := hex.EncodeToString(sum[:])
-	if v, ok := t.pools.Get(key); ok {
-		return v.(*x509.CertPool), nil
+	if e, ok := t.pools[key]; ok {
+		e.users++
+		return e.pool, key, nil
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		return nil, ErrNoCACertificate
+		return nil, "", ErrNoCACertificate
 	}
-	t.pools.Add(key, pool)
-	return pool, nil
+	size := int64(len(ca))
+	if size > t.maxPoolBytes {
+		return pool, "", nil
+	}
+	for t.poolBytes+size > t.maxPoolBytes && t.entries.Len() > 0 {
+		t.entries.RemoveOldest() // releases its pool
+	}
+	t.pools[key] = &poolEntry{pool: pool, size: size, users: 1}
+	t.poolBytes += size
+	return pool, key, nil
+}
+
+// release gives a transport's pool back, dropping it when no transport
+// uses it any more. Called with t.mu held.
+func (t *Transports) release(key string) {
+	e, ok := t.pools[key]
+	if !ok {
+		return
+	}
+	if e.users--; e.users == 0 {
+		delete(t.pools, key)
+		t.poolBytes -= e.size
+	}
+}
+
+// PoolBytes is the size of the CA bundles kept, and Pools their number.
+func (t *Transports) PoolBytes() (bytes int64, pools int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.poolBytes, len(t.pools)
 }
 
 // Forget drops a DittoServer's transport and closes its idle connections

@@ -47,6 +47,48 @@ func judgeAdapters(cr string, polled []dittofs.Adapter) ([]dittofs.Adapter, erro
 	return sorted, nil
 }
 
+// reservedPorts are the ports of the DittoFS pod that children other than
+// an adapter's expose, each with what it is: the API's (always), the
+// metrics listener's (with metrics.enabled), DittoFS's portmapper (when an
+// enabled adapter's Service exposes it). An adapter DittoFS reports on one
+// of them gets no Service and no NetworkPolicy (see refusedAdapters).
+func reservedPorts(s *dittoServer, known []dittofs.Adapter) map[int32]string {
+	r := map[int32]string{s.APIPort: "the DittoFS API's port (spec.controlPlane.port)"}
+	if s.Metrics.Enabled {
+		r[s.Metrics.Port] = "DittoFS's metrics port (spec.metrics.port)"
+	}
+	for _, a := range known {
+		if a.Enabled && s.AdapterServices.For(a.Type).Portmapper {
+			r[dittofs.PortmapperPort] = "DittoFS's portmapper port (spec.adapterServices.overrides." + a.Type + ".portmapper)"
+		}
+	}
+	return r
+}
+
+// refusedAdapters are the known enabled adapters DittoFS reports on a
+// reserved port, by type, each with the sentence that says why. Exposing
+// one would publish that port (an adapter Service is a LoadBalancer by
+// default) and admit everyone to it (adapterFrom), the control-plane API
+// included, whatever networkPolicy.apiFrom says: the API Service is
+// ClusterIP on purpose. So such an adapter gets neither (what exists of it
+// goes as a disabled adapter's does: after a successful poll, the Service
+// first), and AdaptersReady says why; the others go on.
+func refusedAdapters(s *dittoServer, known []dittofs.Adapter) map[string]string {
+	reserved := reservedPorts(s, known)
+	var out map[string]string
+	for _, a := range known {
+		what, ok := reserved[a.Port]
+		if !a.Enabled || !ok {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[a.Type] = fmt.Sprintf("%s on %d, %s", a.Type, a.Port, what)
+	}
+	return out
+}
+
 // lastKnownAdapters is the last known adapter list, as the previous sync wrote it.
 // What the hook never writes (a type twice, two types sharing a child name:
 // a status edited by hand) is dropped deterministically, keeping the first

@@ -25,7 +25,7 @@ func typical(b *testing.B) ([]byte, []dittofs.Adapter) {
 // decode the request, compute the answer, encode it.
 func BenchmarkSync(b *testing.B) {
 	body, adapters := typical(b)
-	secrets := hook.NewFixedSecretSource("bench")
+	secrets := hook.NewSeededSecretSource("bench")
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -33,7 +33,7 @@ func BenchmarkSync(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		in, err := hook.Prepare(req)
+		in, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func BenchmarkSync(b *testing.B) {
 // children) and Desired, on an already decoded request.
 func BenchmarkCore(b *testing.B) {
 	body, adapters := typical(b)
-	secrets := hook.NewFixedSecretSource("bench")
+	secrets := hook.NewSeededSecretSource("bench")
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
@@ -56,7 +56,7 @@ func BenchmarkCore(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		in, err := hook.Prepare(req)
+		in, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -69,8 +69,8 @@ func BenchmarkCore(b *testing.B) {
 func BenchmarkJSONFloor(b *testing.B) {
 	body, adapters := typical(b)
 	req, _ := hook.DecodeSyncRequest(body)
-	in, _ := hook.Prepare(req)
-	answer, _ := json.Marshal(in.Desired(in.ObservePoll(adapters, nil, ""), now, hook.NewFixedSecretSource("bench")))
+	in, _ := hook.Prepare(req, testCeiling)
+	answer, _ := json.Marshal(in.Desired(in.ObservePoll(adapters, nil, ""), now, hook.NewSeededSecretSource("bench")))
 	var generic any
 	_ = json.Unmarshal(answer, &generic)
 	b.SetBytes(int64(len(body)))
@@ -99,7 +99,7 @@ func BenchmarkEvents(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			in, err := hook.Prepare(req)
+			in, err := hook.Prepare(req, testCeiling)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -108,7 +108,7 @@ func BenchmarkEvents(b *testing.B) {
 				b.Fatal(err)
 			}
 			obs := in.ObservePoll(adapters, nil, "")
-			resp := in.Desired(obs, now, hook.NewFixedSecretSource("bench"))
+			resp := in.Desired(obs, now, hook.NewSeededSecretSource("bench"))
 			b.ReportAllocs()
 			for b.Loop() {
 				_ = in.Events(obs, resp)

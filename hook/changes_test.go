@@ -53,7 +53,7 @@ func TestChanges(t *testing.T) {
 				t.Fatalf("no sync case %s", c.name)
 			}
 			s := prepare(t, sc.request.JSON())
-			ch := s.Changes(s.Desired(sc.dittofs(s), now, hook.NewFixedSecretSource("fixture-key")))
+			ch := s.Changes(s.Desired(sc.dittofs(s), now, hook.NewSeededSecretSource("fixture-key")))
 			refs := func(rs []hook.ChildRef) []string {
 				var out []string
 				for _, r := range rs {

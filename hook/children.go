@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,9 @@ type observedChildren struct {
 	secrets    map[string]*corev1.Secret
 	related    map[string]*corev1.Secret
 	percona    map[string]*perconaObject
+	// ignored are the objects of other namespaces the request held
+	// ("children|related <key> <namespace>/<name>"), sorted.
+	ignored []string
 }
 
 // observedChild is one observed child, as much of it as keeping it takes.
@@ -39,9 +43,17 @@ type observedChild struct {
 
 // newObservedChildren decodes the observed children and related objects, each
 // once, and checks that every one is an object filed under its own name: a
-// mis-keyed map would make the hook misjudge which children exist.
+// mis-keyed map would make the hook misjudge which children exist. An
+// object of another namespace than the parent's is ignored, as if absent
+// (see decodeAll).
 func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 	o := &observedChildren{children: make(map[string]map[string]observedChild, len(req.Children))}
+	ns := req.Parent.Metadata.Namespace
+	ignore := func(field, key string) func(namespace, name string) {
+		return func(namespace, name string) {
+			o.ignored = append(o.ignored, field+" "+key+" "+namespace+"/"+name)
+		}
+	}
 	var err error
 	for _, key := range sortedKeys(req.Children) {
 		objs := req.Children[key]
@@ -50,19 +62,19 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 		switch key {
 		case KeyStatefulSet:
 			var all map[string]*appsv1.StatefulSet
-			if all, err = decodeAll[appsv1.StatefulSet]("children", key, objs, kept); err == nil {
+			if all, err = decodeAll[appsv1.StatefulSet]("children", key, ns, objs, kept, ignore("children", key)); err == nil {
 				o.sts = all[statefulSetName(req.Parent.Metadata.Name)]
 			}
 		case KeyService:
-			o.services, err = decodeAll[corev1.Service]("children", key, objs, kept)
+			o.services, err = decodeAll[corev1.Service]("children", key, ns, objs, kept, ignore("children", key))
 		case KeySecret:
-			o.secrets, err = decodeAll[corev1.Secret]("children", key, objs, kept)
+			o.secrets, err = decodeAll[corev1.Secret]("children", key, ns, objs, kept, ignore("children", key))
 		case KeyConfigMap:
-			o.configMaps, err = decodeAll[corev1.ConfigMap]("children", key, objs, kept)
+			o.configMaps, err = decodeAll[corev1.ConfigMap]("children", key, ns, objs, kept, ignore("children", key))
 		case KeyPerconaPGCluster:
-			o.percona, err = decodeAll[perconaObject]("children", key, objs, kept)
+			o.percona, err = decodeAll[perconaObject]("children", key, ns, objs, kept, ignore("children", key))
 		default:
-			_, err = decodeAll[objectHead]("children", key, objs, kept)
+			_, err = decodeAll[objectHead]("children", key, ns, objs, kept, ignore("children", key))
 		}
 		if err != nil {
 			return nil, err
@@ -71,14 +83,15 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 	for _, key := range sortedKeys(req.Related) {
 		objs := req.Related[key]
 		if key == KeySecret {
-			o.related, err = decodeAll[corev1.Secret]("related", key, objs, nil)
+			o.related, err = decodeAll[corev1.Secret]("related", key, ns, objs, nil, ignore("related", key))
 		} else {
-			_, err = decodeAll[objectHead]("related", key, objs, nil)
+			_, err = decodeAll[objectHead]("related", key, ns, objs, nil, ignore("related", key))
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
+	slices.Sort(o.ignored)
 	return o, nil
 }
 
@@ -86,12 +99,14 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 type objectHead struct {
 	Metadata struct {
 		Name        string            `json:"name"`
+		Namespace   string            `json:"namespace"`
 		UID         types.UID         `json:"uid"`
 		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 }
 
 func (h *objectHead) GetName() string                   { return h.Metadata.Name }
+func (h *objectHead) GetNamespace() string              { return h.Metadata.Namespace }
 func (h *objectHead) GetUID() types.UID                 { return h.Metadata.UID }
 func (h *objectHead) GetAnnotations() map[string]string { return h.Metadata.Annotations }
 
@@ -107,12 +122,21 @@ type perconaObject struct {
 // decodeAll decodes the objects of one kind, checking that each is filed
 // under its own name, and records in kept (when not nil) what keeping each
 // takes.
+//
+// An object whose metadata.namespace is another than namespace (the
+// parent's; none, as `hook render --observed` files may have, counts as
+// the parent's) is left out, as if absent, and told to ignored: children live in the
+// parent's namespace, and the customize hook names related Secrets without
+// a namespace, which Metacontroller v4.10.2 and older answered with
+// same-named Secrets of any namespace. So another namespace's password is
+// never sent to DittoFS, its CA never trusted, its data never answered.
 func decodeAll[T any, PT interface {
 	*T
 	GetName() string
+	GetNamespace() string
 	GetUID() types.UID
 	GetAnnotations() map[string]string
-}](field, key string, objs map[string]ObservedObject, kept map[string]observedChild) (map[string]*T, error) {
+}](field, key, namespace string, objs map[string]ObservedObject, kept map[string]observedChild, ignored func(namespace, name string)) (map[string]*T, error) {
 	out := make(map[string]*T, len(objs))
 	for n, raw := range objs {
 		v := PT(new(T))
@@ -122,6 +146,10 @@ func decodeAll[T any, PT interface {
 		}
 		if got := v.GetName(); got != n {
 			return nil, &InputError{Field: where, Reason: fmt.Sprintf("filed under %q but named %q", n, got)}
+		}
+		if got := v.GetNamespace(); got != namespace && got != "" {
+			ignored(got, n)
+			continue
 		}
 		out[n] = (*T)(v)
 		if kept != nil {

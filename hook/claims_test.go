@@ -529,7 +529,7 @@ var claims = map[string]check{
 	"first-full": checks(
 		field("StatefulSet/demo", "spec.template.spec.containers.0.image", "registry.example.com/dittofs:0.29.0"),
 		field("StatefulSet/demo", "spec.template.spec.containers.0.imagePullPolicy", "Always"),
-		field("StatefulSet/demo", "spec.template.spec.priorityClassName", "system-cluster-critical"),
+		field("StatefulSet/demo", "spec.template.spec.priorityClassName", "dittofs-storage"),
 		field("StatefulSet/demo", "spec.template.spec.terminationGracePeriodSeconds", 180),
 		field("StatefulSet/demo", "spec.template.spec.nodeSelector", map[string]any{"kubernetes.io/arch": "amd64"}),
 		field("StatefulSet/demo", "spec.template.spec.containers.0.resources.limits.memory", "4Gi"),
@@ -588,6 +588,11 @@ var claims = map[string]check{
 	// hex digits of its SHA-256 (README: "webdav-d92634").
 	"unknown-and-duplicate-types": checks(has("Service/demo-adapter-nfsv4-1-"+sha6("NFSv4.1"), "NetworkPolicy/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")),
 		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12049), adaptersKnown("NFSv4.1:20490", "nfs:12049", "smb:12445")),
+	// Issue 21: an adapter on a port the hook itself exposes gets no address.
+	"adapter-on-api-port": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), says("AdaptersReady", "smb", "8080"),
+		lacks("Service/demo-adapter-smb"), has("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs")),
+	"adapter-on-api-port-api-down": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), cond("AdaptersDiscovered", "False", "APIUnreachable"),
+		has("Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb", "Service/demo-adapter-nfs"), adapterChildrenKept),
 	"too-many-adapters": checks(adapterChildrenKept, cond("AdaptersDiscovered", "False", "InvalidResponse"), says("AdaptersDiscovered", "40", "32"),
 		adapters("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs", "Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb")),
 	"nfs-udp-portmapper": checks(has("Service/demo-adapter-nfs-udp"), field("Service/demo-adapter-nfs-udp", "spec.ports.0.protocol", "UDP"),

@@ -93,12 +93,16 @@ const (
 	// address of the answering server's choosing).
 	ReasonUnexpectedRedirect = "UnexpectedRedirect"
 
-	ReasonAllAdaptersReady     = "AllAdaptersReady"
-	ReasonNoAdaptersEnabled    = "NoAdaptersEnabled"
-	ReasonWaitingForDiscovery  = "WaitingForDiscovery"
-	ReasonAdapterNotRunning    = "AdapterNotRunning"
-	ReasonServicePending       = "ServicePending"
-	ReasonLoadBalancerPending  = "LoadBalancerPending"
+	ReasonAllAdaptersReady    = "AllAdaptersReady"
+	ReasonNoAdaptersEnabled   = "NoAdaptersEnabled"
+	ReasonWaitingForDiscovery = "WaitingForDiscovery"
+	ReasonAdapterNotRunning   = "AdapterNotRunning"
+	ReasonServicePending      = "ServicePending"
+	ReasonLoadBalancerPending = "LoadBalancerPending"
+	// ReasonAdapterPortReserved: DittoFS reports an adapter on a port
+	// another child exposes on the pod (the API's, the metrics', the
+	// portmapper's); the hook gives it no Service and no NetworkPolicy.
+	ReasonAdapterPortReserved  = "AdapterPortReserved"
 	ReasonReady                = "Ready"
 	ReasonInvalidSpec          = "InvalidSpec"
 	ReasonFinalizing           = "Finalizing"

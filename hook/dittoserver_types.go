@@ -883,6 +883,21 @@ type SnapshotPoliciesStatus struct {
 	// +kubebuilder:validation:MaxItems=512
 	// +kubebuilder:validation:items:MaxLength=1024
 	Shares []string `json:"shares,omitempty"`
+
+	// FailedHash digests the policies whose last apply failed; FailedSince
+	// is when applying them first failed, RetryAfter when the hook tries
+	// again. Every apply needs DittoFS's administrator password, so a
+	// failure (a share not made yet, a refused password) is retried with
+	// backoff, the wait doubling from the polling interval up to 30
+	// minutes, never at every poll; a spec change of the policies is
+	// applied at once.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	FailedHash string `json:"failedHash,omitempty"`
+	// +optional
+	FailedSince *metav1.Time `json:"failedSince,omitempty"`
+	// +optional
+	RetryAfter *metav1.Time `json:"retryAfter,omitempty"`
 }
 
 // AdapterStatus describes one protocol adapter as DittoFS reported it.

@@ -53,6 +53,7 @@ const (
 	EventSnapshotPoliciesApplied     = "SnapshotPoliciesApplied"
 	EventSnapshotPolicyFailed        = "SnapshotPolicyFailed"
 	EventChildTypeNotDeclared        = "ChildTypeNotDeclared"
+	EventAdapterPortReserved         = "AdapterPortReserved"
 )
 
 // EventReasons are every reason the hook records, for metrics that start
@@ -65,6 +66,7 @@ var EventReasons = []string{
 	EventOperatorAccountConflict, EventDittoFSRecovered,
 	EventInvalidSpec, EventCleanupTimeout, EventOperatorAccountDeleted,
 	EventSnapshotPoliciesApplied, EventSnapshotPolicyFailed, EventChildTypeNotDeclared,
+	EventAdapterPortReserved,
 }
 
 // eventAction is each reason's action (events.k8s.io/v1 requires one):
@@ -89,6 +91,7 @@ var eventAction = map[string]string{
 	EventSnapshotPoliciesApplied:     "ApplySnapshotPolicies",
 	EventSnapshotPolicyFailed:        "ApplySnapshotPolicies",
 	EventChildTypeNotDeclared:        "Validate",
+	EventAdapterPortReserved:         "PollAdapters",
 }
 
 // Event is one Kubernetes Event a sync records about its DittoServer. The
@@ -136,6 +139,7 @@ func (s *Sync) Events(o Observation, resp *SyncResponse) []Event {
 	e.provisioned()
 	e.children()
 	e.portMoves()
+	e.reservedPorts()
 	e.loadBalancers()
 	e.snapshotPolicies()
 	e.childTypes()
@@ -453,6 +457,7 @@ func (e *eventBuilder) children() {
 	ds := e.s.server
 	changes := e.s.Changes(e.resp)
 	known := e.known()
+	refused := refusedAdapters(ds, known)
 	polled := map[string]dittofs.Adapter{}
 	for _, a := range e.o.adapters {
 		polled[a.Type] = a
@@ -468,6 +473,15 @@ func (e *eventBuilder) children() {
 			identity = "no-uid/" + ref.Key + "/" + ref.Name
 		}
 		typ := e.typeOfRemoved(ref.Name)
+		if why, no := refused[typ]; no {
+			reason := EventAdapterServiceDeleted
+			related.APIVersion, related.Kind = "v1", "Service"
+			if ref.Key == KeyNetworkPolicy {
+				related.APIVersion, related.Kind, reason = "networking.k8s.io/v1", "NetworkPolicy", EventAdapterNetworkPolicyDeleted
+			}
+			e.add(corev1.EventTypeNormal, reason, fmt.Sprintf("deleted %s %s: DittoFS reports adapter %s", related.Kind, ref.Name, why), related, identity)
+			continue
+		}
 		switch ref.Key {
 		case KeyService:
 			related.APIVersion, related.Kind = "v1", "Service"
@@ -535,17 +549,38 @@ func (e *eventBuilder) portMoves() {
 		return
 	}
 	ds := e.s.server
+	refused := refusedAdapters(ds, e.o.adapters)
 	for _, a := range e.o.adapters {
 		was := statusOf(e.prev, a.Type)
 		svc := adapterName(ds.Name, a.Type)
 		uid := e.uid(KeyService, svc)
-		if !a.Enabled || was == nil || was.Port == a.Port || uid == "" {
-			continue
+		if _, no := refused[a.Type]; no || !a.Enabled || was == nil || was.Port == a.Port || uid == "" {
+			continue // a refused adapter's Service goes (reservedPorts)
 		}
 		related := &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ds.Namespace, Name: svc, UID: uid}
 		e.add(corev1.EventTypeNormal, EventAdapterServiceUpdated,
 			fmt.Sprintf("DittoFS moved adapter %s from port %d to %d: Service %s and its NetworkPolicy follow, keeping the Service's addresses", a.Type, was.Port, a.Port, svc),
 			related, string(uid), fmt.Sprint(was.Port), fmt.Sprint(a.Port), a.ID+"@"+a.UpdatedAt.UTC().Format("2006-01-02T15:04:05.999999999Z"))
+	}
+}
+
+// reservedPorts: an enabled adapter on a reserved port (see
+// refusedAdapters), which the status did not show so: named after the
+// adapter, its port and the status entry being left.
+func (e *eventBuilder) reservedPorts() {
+	refused := refusedAdapters(e.s.server, e.known())
+	for _, typ := range sortedKeys(refused) {
+		was := statusOf(e.prev, typ)
+		left := "-"
+		if was != nil {
+			if was.Enabled && was.Service == "" && was.Port == statusOf(e.next, typ).Port {
+				continue // refused before: the status shows it
+			}
+			left = fmt.Sprintf("%d/%t/%s", was.Port, was.Enabled, was.Service)
+		}
+		e.add(corev1.EventTypeWarning, EventAdapterPortReserved,
+			"DittoFS reports adapter "+refused[typ]+": the hook exposes no Service and no NetworkPolicy for it (they would publish that port); move the adapter to another port in DittoFS (dfsctl adapter edit)",
+			nil, typ, fmt.Sprint(statusOf(e.next, typ).Port), left)
 	}
 }
 

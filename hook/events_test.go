@@ -25,7 +25,7 @@ func events(t *testing.T, c syncCase, at time.Time) []hook.Event {
 	t.Helper()
 	s := prepare(t, c.request.JSON())
 	o := c.dittofs(s)
-	return s.Events(o, s.Desired(o, at, hook.NewFixedSecretSource("fixture-key")))
+	return s.Events(o, s.Desired(o, at, hook.NewSeededSecretSource("fixture-key")))
 }
 
 // summary is an Event in one line: type, reason, related object.
@@ -95,8 +95,10 @@ func TestEventDerivation(t *testing.T) {
 		"pod-not-ready":                    nil,
 		"unknown-and-duplicate-types": {"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfsv4-1-26c881",
 			"Normal AdapterServiceCreated Service/demo-adapter-nfsv4-1-26c881", "Normal AdapterServiceUpdated Service/demo-adapter-smb"},
-		"too-many-adapters":  {"Warning AdapterDiscoveryFailed Service/demo-api"},
-		"nfs-udp-portmapper": {"Normal AdapterServiceCreated Service/demo-adapter-nfs-udp"},
+		"too-many-adapters":            {"Warning AdapterDiscoveryFailed Service/demo-api"},
+		"adapter-on-api-port":          {"Normal AdapterServiceDeleted Service/demo-adapter-smb", "Warning AdapterPortReserved"},
+		"adapter-on-api-port-api-down": {"Warning AuthAPIUnreachable Service/demo-api"},
+		"nfs-udp-portmapper":           {"Normal AdapterServiceCreated Service/demo-adapter-nfs-udp"},
 		"networkpolicy-disabled": {"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-nfs",
 			"Normal AdapterNetworkPolicyDeleted NetworkPolicy/demo-adapter-smb"},
 		"networkpolicy-disabled-api-down": {"Warning AuthAPIUnreachable Service/demo-api",
@@ -312,7 +314,7 @@ func TestEventStory(t *testing.T) {
 	answer := func(path string, body []byte, at time.Time) ([]byte, []hook.Event) {
 		s := prepare(t, body)
 		o := said(s).WithProvision(provision)
-		resp := s.Desired(o, at, hook.NewFixedSecretSource("story"))
+		resp := s.Desired(o, at, hook.NewSeededSecretSource("story"))
 		out, err := json.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)
@@ -447,7 +449,7 @@ func TestEventStoryIssue15(t *testing.T) {
 			applies++
 		}
 		o := said(s)
-		resp := s.Desired(o, clock, hook.NewFixedSecretSource("story"))
+		resp := s.Desired(o, clock, hook.NewSeededSecretSource("story"))
 		out, err := json.Marshal(resp)
 		if err != nil {
 			t.Fatal(err)

@@ -126,7 +126,7 @@ func FuzzAdapterList(f *testing.F) {
 	if err := sync.InvalidSpec(); err != nil || !sync.Plan().Contact {
 		f.Fatalf("the base request would not poll: %v", err)
 	}
-	secrets := hook.NewFixedSecretSource("fuzz")
+	secrets := hook.NewSeededSecretSource("fuzz")
 	// What a refused list must answer, read from the request, not from the
 	// hook: every observed child, and as adapter children exactly those of
 	// the last known adapters (status.adapters: nfs on 12049, enabled; the
@@ -207,18 +207,17 @@ func FuzzSpec(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	secrets := hook.NewFixedSecretSource("fuzz")
 	f.Fuzz(func(t *testing.T, spec []byte) {
 		req := &hook.SyncRequest{
 			Parent:   &hook.Parent{APIVersion: hook.APIVersion, Kind: hook.Kind, Spec: spec},
 			Children: hook.ObservedMap{hook.KeyStatefulSet: {}, hook.KeyService: {}, hook.KeyNetworkPolicy: {}, hook.KeyConfigMap: {}, hook.KeySecret: {}},
 		}
 		req.Parent.Metadata.Name, req.Parent.Metadata.Namespace, req.Parent.Metadata.UID = "demo", "default", "uid"
-		sync, err := hook.Prepare(req)
+		sync, err := hook.Prepare(req, testCeiling)
 		if err != nil {
 			t.Fatalf("a request with no children refused: %v", err)
 		}
-		resp := sync.Desired(hook.Observation{}, now, secrets)
+		resp := sync.Desired(hook.Observation{}, now, hook.NewSeededSecretSource("fuzz"))
 		checkEvents(t, sync.Events(hook.Observation{}, resp))
 		children := childNames(t, resp)
 		if err := sync.InvalidSpec(); err != nil {
@@ -268,13 +267,12 @@ func FuzzSyncRequest(f *testing.F) {
 	f.Add([]byte(`{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"demo","namespace":"default","uid":"u"}},"children":{}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"parent":null,"children":{}}`))
-	secrets := hook.NewFixedSecretSource("fuzz")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := hook.DecodeSyncRequest(body)
 		if err == nil {
 			var sync *hook.Sync
-			if sync, err = hook.Prepare(req); err == nil {
-				answerSyncRequest(t, req, sync, secrets)
+			if sync, err = hook.Prepare(req, testCeiling); err == nil {
+				answerSyncRequest(t, req, sync)
 				return
 			}
 		}
@@ -286,14 +284,17 @@ func FuzzSyncRequest(f *testing.F) {
 }
 
 // answerSyncRequest checks the answer to an accepted request.
-func answerSyncRequest(t *testing.T, req *hook.SyncRequest, sync *hook.Sync, secrets *hook.SecretSource) {
+//
+// Two answers to one request are the same but for the values of Secrets
+// generated afresh (drawn per answer: the same seed draws the same ones).
+func answerSyncRequest(t *testing.T, req *hook.SyncRequest, sync *hook.Sync) {
 	obs := sync.ObservePoll(nil, timedOut, api)
-	resp := sync.Desired(obs, now, secrets)
+	resp := sync.Desired(obs, now, hook.NewSeededSecretSource("fuzz"))
 	if _, err := json.Marshal(resp); err != nil {
 		t.Fatalf("the answer does not encode: %v", err)
 	}
 	checkEvents(t, sync.Events(obs, resp))
-	if again := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets); !reflect.DeepEqual(resp, again) {
+	if again := sync.Desired(sync.ObservePoll(nil, timedOut, api), now, hook.NewSeededSecretSource("fuzz")); !reflect.DeepEqual(resp, again) {
 		t.Fatal("two answers to the same request differ")
 	}
 	if !filedByKind(req) {
@@ -345,7 +346,7 @@ func prepare(tb testing.TB, body []byte) *hook.Sync {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := hook.Prepare(req)
+	s, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -156,9 +156,9 @@ func labelErrs(l map[string]string) []string {
 // children with the poll failing. It returns both answers' children.
 func answerNames(t testing.TB, name string, types []string, percona bool) (first, kept []child) {
 	t.Helper()
-	secrets := hook.NewFixedSecretSource("names")
+	secrets := hook.NewSeededSecretSource("names")
 	req := namesRequest(name, percona)
-	sync, err := hook.Prepare(req)
+	sync, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func answerNames(t testing.TB, name string, types []string, percona bool) (first
 		}
 		next.Children[key][c.Metadata.Name] = c.raw
 	}
-	sync, err = hook.Prepare(next)
+	sync, err = hook.Prepare(next, testCeiling)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestChildNamesValid(t *testing.T) {
 		first, _ := answerNames(t, name, nil, true)
 		checkChildNames(t, name, first)
 	}
-	sync, err := hook.Prepare(namesRequest(nameOfLength(maxName)+"a", false))
+	sync, err := hook.Prepare(namesRequest(nameOfLength(maxName)+"a", false), testCeiling)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func FuzzChildNames(f *testing.F) {
 	f.Add(nameOfLength(maxName)+"a", "nfs")
 	f.Fuzz(func(t *testing.T, name, typ string) {
 		valid := len(name) <= maxName && len(validation.IsDNS1035Label(name)) == 0
-		sync, err := hook.Prepare(namesRequest(name, false))
+		sync, err := hook.Prepare(namesRequest(name, false), testCeiling)
 		if err != nil {
 			t.Fatal(err)
 		}

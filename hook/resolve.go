@@ -98,6 +98,9 @@ type pod struct {
 	PriorityClassName string
 	// TerminationGracePeriodSeconds gives DittoFS time to flush.
 	TerminationGracePeriodSeconds *int64
+	// userContext and userPodContext are the security-context fields the
+	// user set, which the ceiling names (see Ceiling).
+	userContext, userPodContext map[string]bool
 }
 
 // storage sizes the volumes.
@@ -296,6 +299,7 @@ func resolvePod(sp *DittoServerSpec) (pod, error) {
 	if sp.Resources != nil {
 		p.Resources = *sp.Resources
 	}
+	p.userContext, p.userPodContext = setKeys(sp.SecurityContext), setKeys(sp.PodSecurityContext)
 	// The restricted Pod Security Standard's settings, with the user's
 	// fields over them one by one.
 	p.PodSecurity = overlay(&corev1.PodSecurityContext{

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
@@ -226,7 +227,7 @@ func TestKeepObserved(t *testing.T) {
 		{"server-side apply", ssa, `{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{"x":"y"},"labels":{"a":"b"},"name":"demo-adapter-nfs","namespace":"default"},"spec":{"ports":[{"port":12049}],"futureField":{"n":1.50}}}`},
 		{"dynamic-apply", dynamic, last},
 	} {
-		obs, err := newObservedChildren(&SyncRequest{Parent: &Parent{}, Children: ObservedMap{KeyService: {"demo-adapter-nfs": json.RawMessage(c.raw)}}})
+		obs, err := newObservedChildren(&SyncRequest{Parent: &Parent{Metadata: metav1.ObjectMeta{Namespace: "default"}}, Children: ObservedMap{KeyService: {"demo-adapter-nfs": json.RawMessage(c.raw)}}})
 		if err != nil {
 			t.Fatal(err)
 		}

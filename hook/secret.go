@@ -1,46 +1,63 @@
 package hook
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// SecretSource derives the values of the Secrets the hook generates.
+// SecretSource draws the values of the Secrets the hook generates.
 //
-// A value is HMAC-SHA256(key, parent UID, Secret name, Secret key), with a
-// key drawn from crypto/rand when the hook starts. So within one hook process
-// the same request gets the same answer (retries and duplicate syncs agree,
-// the answer stays a pure function of its input), while no one without the
-// key can predict a value. A value is used only until the Secret exists:
-// from then on the observed value is returned unchanged, and the Secret's
-// OnDelete update strategy keeps Metacontroller from rewriting it.
-type SecretSource struct{ key []byte }
-
-// NewSecretSource returns a source keyed from crypto/rand.
-func NewSecretSource() (*SecretSource, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("seed secret source: %w", err)
-	}
-	return &SecretSource{key: key}, nil
+// Every value is fresh randomness, drawn per answer: nothing a caller can
+// send reproduces one. (Values used to be an HMAC of the parent's UID under
+// a per-process key, so that one process answered a request the same way
+// twice; anyone who could post to /sync and knew a DittoServer's name,
+// namespace and UID then got back the JWT signing key and the passwords
+// generated for it, by sending a request showing no observed Secrets.)
+// Nothing else in an answer depends on a generated value (the pod reads
+// them by name, the config hash never reads them), so answers that differ
+// only in them change nothing once the Secrets exist: from then on the
+// observed values are returned unchanged, and the Secrets' OnDelete update
+// strategy keeps Metacontroller from rewriting one. The first value created
+// stays.
+//
+// Safe for concurrent use.
+type SecretSource struct {
+	mu sync.Mutex
+	r  io.Reader
 }
 
-// NewFixedSecretSource returns a source with a given key, for tests and for
-// `hook render`, whose output must be reproducible.
-func NewFixedSecretSource(key string) *SecretSource { return &SecretSource{key: []byte(key)} }
+// NewSecretSource draws values from r: crypto/rand.Reader for the service.
+func NewSecretSource(r io.Reader) *SecretSource { return &SecretSource{r: r} }
 
-// value returns 256 bits as 43 URL-safe characters: valid as a DittoFS
-// password and longer than the 32 characters a JWT signing key needs.
-func (g *SecretSource) value(uid, secret, key string) []byte {
-	m := hmac.New(sha256.New, g.key)
-	m.Write([]byte(uid + "\x00" + secret + "\x00" + key))
-	return []byte(base64.RawURLEncoding.EncodeToString(m.Sum(nil)))
+// NewSeededSecretSource is a deterministic stream of values (ChaCha8 keyed
+// by the seed's SHA-256), for tests and for `hook render`, whose output
+// must be reproducible. Never for the service: whoever knows the seed knows
+// every value.
+func NewSeededSecretSource(seed string) *SecretSource {
+	return NewSecretSource(mathrand.NewChaCha8(sha256.Sum256([]byte(seed))))
+}
+
+// value returns 256 random bits as 43 URL-safe characters: valid as a
+// DittoFS password and longer than the 32 characters a JWT signing key
+// needs. Neither crypto/rand nor ChaCha8 fails; a reader that does must
+// never give a weak value, so it panics (net/http then closes the call's
+// connection, and Metacontroller changes nothing).
+func (g *SecretSource) value() []byte {
+	var b [32]byte
+	g.mu.Lock()
+	_, err := io.ReadFull(g.r, b[:])
+	g.mu.Unlock()
+	if err != nil {
+		panic(fmt.Sprintf("secret source: %v", err))
+	}
+	return []byte(base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
 // makeSecret returns a generated Secret: the observed one's data unchanged
@@ -57,7 +74,7 @@ func makeSecret(s *dittoServer, name, component string, observed *corev1.Secret,
 	}
 	sec.Data = make(map[string][]byte, len(keys)+len(preset))
 	for _, k := range keys {
-		sec.Data[k] = gen.value(s.UID, name, k)
+		sec.Data[k] = gen.value()
 	}
 	for k, v := range preset {
 		sec.Data[k] = []byte(v)

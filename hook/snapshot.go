@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
@@ -12,7 +15,8 @@ import (
 // snapshot-policy route needs its administrator. The hook applies them only
 // when the desired policies' digest differs from the one status records as
 // applied, so a steady DittoServer costs no administrator login: one
-// DittoFS call per poll, the adapter list.
+// DittoFS call per poll, the adapter list; and a failed apply is tried
+// again with backoff (snapshotStatus), never at every poll.
 
 // ObserveSnapshots adds to a poll's Observation the outcome of applying
 // the snapshot policies (the plan's Snapshots), as dittofs.ApplySnapshotPolicies
@@ -26,7 +30,7 @@ func (s *Sync) ObserveSnapshots(o Observation, res *dittofs.SnapshotPolicyResult
 		o.snapshots = Outcome{State: Succeeded, Reason: ReasonPoliciesApplied}
 	case errors.As(err, &policies) && len(policies.MissingShares()) == len(policies.Failures):
 		missing := policies.MissingShares()
-		o.snapshots = Outcome{State: Failed, Reason: ReasonShareNotFound, Message: fmt.Sprintf("DittoFS has no share %s; its policy is applied once the share exists (the hook tries again at every poll); the other policies are applied", strings.Join(missing, ", "))}
+		o.snapshots = Outcome{State: Failed, Reason: ReasonShareNotFound, Message: fmt.Sprintf("DittoFS has no share %s; its policy is applied once the share exists (the hook tries again with backoff, at status.snapshotPolicies.retryAfter, and at once when the spec's policies change); the other policies are applied", strings.Join(missing, ", "))}
 	case errors.As(err, &authErr) && errors.Is(err, dittofs.ErrNoAdminCredentials):
 		o.snapshots = Outcome{State: Failed, Reason: ReasonAdminCredentialsMissing, Message: "snapshot policies need DittoFS's administrator, and no administrator password is available"}
 	case errors.As(err, &authErr) && (dittofs.StatusCode(err) == 401 || dittofs.StatusCode(err) == 403):
@@ -34,24 +38,43 @@ func (s *Sync) ObserveSnapshots(o Observation, res *dittofs.SnapshotPolicyResult
 		// the login is DittoFS's, worded as the apply's would be.
 		o.snapshots = Outcome{State: Failed, Reason: ReasonAdminCredentialsRejected, Message: "DittoFS refused the administrator's login needed for snapshot policies (" + dittofs.Describe(err) + ")"}
 	default:
-		o.snapshots = Outcome{State: Failed, Reason: ReasonSnapshotPolicyFailed, Message: "DittoFS failed to apply the snapshot policies (" + dittofs.Describe(err) + "); the hook tries again at the next poll"}
+		o.snapshots = Outcome{State: Failed, Reason: ReasonSnapshotPolicyFailed, Message: "DittoFS failed to apply the snapshot policies (" + dittofs.Describe(err) + "); the hook tries again with backoff, at status.snapshotPolicies.retryAfter"}
 	}
 	return o
 }
 
+// maxSnapshotRetry caps the wait between failed applies of the snapshot
+// policies: each logs in as DittoFS's administrator.
+const maxSnapshotRetry = 30 * time.Minute
+
 // snapshotStatus is status.snapshotPolicies after this sync: what a
-// complete apply recorded, the shares a partial one answers for (without a
-// digest, so the next poll applies again), or what the status said.
-func (s *Sync) snapshotStatus(o Observation) *SnapshotPoliciesStatus {
+// complete apply recorded; after a failed one, the shares it answers for
+// (without a digest) and when to try again; or what the status said.
+//
+// The wait after a failure is how long these policies have been failing,
+// at least the polling interval and at most maxSnapshotRetry: so it
+// doubles from try to try (at 0, 1, 2, 4, 8… intervals) without a counter,
+// and the status changes only when the hook tries.
+func (s *Sync) snapshotStatus(o Observation, now time.Time) *SnapshotPoliciesStatus {
 	prev := s.applied()
 	next := prev
+	hash := s.server.Snapshot.Hash
 	switch {
 	case o.snapshots.State == Succeeded && o.snapshotResult != nil:
-		next = SnapshotPoliciesStatus{AppliedHash: s.server.Snapshot.Hash, Shares: o.snapshotResult.Managed}
-	case o.snapshots.State == Failed && o.snapshotResult != nil:
-		next.Shares = o.snapshotResult.Managed
+		next = SnapshotPoliciesStatus{AppliedHash: hash, Shares: o.snapshotResult.Managed}
+	case o.snapshots.State == Failed:
+		if o.snapshotResult != nil {
+			next.Shares = o.snapshotResult.Managed
+		}
+		since := metav1.NewTime(now)
+		if prev.FailedHash == hash && prev.FailedSince != nil {
+			since = *prev.FailedSince
+		}
+		wait := min(max(now.Sub(since.Time), s.server.PollingInterval), maxSnapshotRetry)
+		retry := metav1.NewTime(now.Add(wait))
+		next.FailedHash, next.FailedSince, next.RetryAfter = hash, &since, &retry
 	}
-	if next.AppliedHash == "" && len(next.Shares) == 0 {
+	if next.AppliedHash == "" && len(next.Shares) == 0 && next.FailedHash == "" {
 		return nil
 	}
 	return &next

@@ -43,6 +43,9 @@ type facts struct {
 	database    *cond
 	progressing cond
 	snapshots   *cond
+	// refused are the adapters on a reserved port, by type, with why
+	// (see refusedAdapters).
+	refused map[string]string
 }
 
 // facts gathers what this sync knows, given what DittoFS said and what
@@ -256,9 +259,13 @@ func adaptersReady(f facts) cond {
 	if !f.discovered {
 		return falseCond(CondAdaptersReady, ReasonWaitingForDiscovery, "no adapter list has been read from DittoFS yet")
 	}
+	var refused []string
+	for _, typ := range sortedKeys(f.refused) {
+		refused = append(refused, f.refused[typ])
+	}
 	var notRunning, noService, noAddress, ok []string
 	for _, a := range f.adapters {
-		if !a.Enabled {
+		if _, no := f.refused[a.Type]; !a.Enabled || no {
 			continue
 		}
 		svc := f.services[a.Service]
@@ -274,6 +281,8 @@ func adaptersReady(f facts) cond {
 		}
 	}
 	switch {
+	case len(refused) > 0:
+		return falseCond(CondAdaptersReady, ReasonAdapterPortReserved, "DittoFS reports "+strings.Join(refused, "; ")+": the hook exposes no adapter there (no Service, no NetworkPolicy); move the adapter to another port in DittoFS (dfsctl adapter edit)")
 	case len(notRunning) > 0:
 		return falseCond(CondAdaptersReady, ReasonAdapterNotRunning, fmt.Sprintf("DittoFS reports %s enabled but not running; its Service is kept; see the DittoFS logs", strings.Join(notRunning, ", ")))
 	case len(noService) > 0:

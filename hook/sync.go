@@ -36,8 +36,10 @@ type Sync struct {
 
 // Prepare decodes what the core reads of a request. An *InputError means a
 // request the hook must refuse (4xx); a spec the hook cannot use is not an
-// error here: Desired answers it with a condition (see InvalidSpec).
-func Prepare(req *SyncRequest) (*Sync, error) {
+// error here: Desired answers it with a condition (see InvalidSpec). A
+// spec beyond the ceiling, what the cluster's administrator lets a
+// DittoServer ask of its pod, is a spec the hook cannot use.
+func Prepare(req *SyncRequest, ceiling Ceiling) (*Sync, error) {
 	observed, err := newObservedChildren(req)
 	if err != nil {
 		return nil, err
@@ -52,10 +54,17 @@ func Prepare(req *SyncRequest) (*Sync, error) {
 		pg = resolvePostgres(ds, observed)
 		db.EnvSecret, db.EnvDerived = pg.envSecret, pg.derived
 	}
+	if invalid == nil {
+		invalid = ceiling.check(ds, observed)
+	}
 	s := &Sync{req: req, server: ds, invalid: invalid, observed: observed, postgres: pg}
 	s.plan = s.makePlan()
 	return s, nil
 }
+
+// Ignored are the objects of other namespaces the request held, which the
+// sync ignored ("children|related <key> <namespace>/<name>", sorted).
+func (s *Sync) Ignored() []string { return s.observed.ignored }
 
 // Finalizing says whether this is a finalize call.
 func (s *Sync) Finalizing() bool { return s.req.Finalizing }
@@ -87,6 +96,11 @@ type Plan struct {
 	// Snapshots, when not nil, are the snapshot policies to apply after a
 	// successful poll (they differ from what the status records as applied).
 	Snapshots *SnapshotPlan
+	// Probe: DittoFS did not answer the last poll (AdaptersDiscovered is
+	// APIUnreachable), so the shell first checks, on a short budget, that
+	// anything answers at all: a hanging API must not hold a sync slot,
+	// and a Metacontroller worker, for the whole DittoFS timeout each time.
+	Probe bool
 }
 
 // TLSPlan is how the hook reaches an API over TLS.
@@ -105,7 +119,14 @@ type SnapshotPlan struct {
 	Desired []dittofs.SnapshotPolicy
 	// Managed are the shares an earlier apply answered for (the status).
 	Managed []string
+	// NotBefore is when a failed apply of these policies is tried again
+	// (status.snapshotPolicies.retryAfter); zero: at once.
+	NotBefore time.Time
 }
+
+// Due says whether to apply the policies now: each apply logs in as
+// DittoFS's administrator, so a failed one waits for its retry time.
+func (p *SnapshotPlan) Due(now time.Time) bool { return !now.Before(p.NotBefore) }
 
 // Address is the DittoServer's API: its <name>-api Service, by its fully
 // qualified name (the trailing dot, so that no search domain of the node's
@@ -166,8 +187,14 @@ func (s *Sync) makePlan() Plan {
 		p.Admin = &dittofs.Credentials{Username: ds.Identity.AdminUsername, Password: admin}
 	}
 	p.Contact = true
-	if snap := ds.Snapshot; snap.Err == nil && snap.Hash != s.applied().AppliedHash && p.Admin != nil {
-		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: s.applied().Shares}
+	if c := findCondition(s.req.Parent.Status.Conditions, CondAdaptersDiscovered); c != nil && c.Reason == ReasonAPIUnreachable {
+		p.Probe = true
+	}
+	if snap, applied := ds.Snapshot, s.applied(); snap.Err == nil && snap.Hash != applied.AppliedHash && p.Admin != nil {
+		p.Snapshots = &SnapshotPlan{Desired: snap.Desired, Managed: applied.Shares}
+		if applied.FailedHash == snap.Hash && applied.RetryAfter != nil {
+			p.Snapshots.NotBefore = applied.RetryAfter.Time
+		}
 	}
 	return p
 }
@@ -219,22 +246,30 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 	if !fresh {
 		known = lastKnownAdapters(ds.Name, prev.Adapters)
 	}
+	refused := refusedAdapters(ds, known)
 	configYAML := renderConfig(ds)
 	hash := configHash(ds, configYAML, s.observed)
-	children := s.children(known, fresh, gen, configYAML, hash)
+	children := s.children(known, refused, fresh, gen, configYAML, hash)
 
 	// observedGeneration is left to Metacontroller, which sets it.
 	status := s.workload(hash)
-	status.SnapshotPolicies = s.snapshotStatus(o)
+	status.SnapshotPolicies = s.snapshotStatus(o, now)
 	for _, a := range known {
-		status.Adapters = append(status.Adapters, adapterStatus(ds.Name, a, s.observed.services))
+		st := adapterStatus(ds.Name, a, s.observed.services)
+		if _, no := refused[a.Type]; no {
+			// Enabled without a Service: what marks a refused adapter.
+			st.Service, st.Endpoints = "", nil
+		}
+		status.Adapters = append(status.Adapters, st)
 	}
 	var conds []cond
 	if s.req.Finalizing {
 		status.Phase = PhaseDeleting
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
-		conds = conditions(s.facts(o, status.Adapters))
+		f := s.facts(o, status.Adapters)
+		f.refused = refused
+		conds = conditions(f)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, ds.Generation, now)
 
@@ -252,7 +287,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 // children are every child of the answer: the infrastructure in a fixed
 // order, then each known enabled adapter's NetworkPolicy and Services, then
 // the observed adapter children that must stay.
-func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, configYAML, hash string) []any {
+func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fresh bool, gen *SecretSource, configYAML, hash string) []any {
 	ds := s.server
 	var children []any
 	// With Percona, DittoFS is created once its database serves (as the
@@ -292,7 +327,10 @@ func (s *Sync) children(known []dittofs.Adapter, fresh bool, gen *SecretSource, 
 	}
 	rendered := map[string]bool{}
 	for _, a := range known {
-		if !a.Enabled {
+		if _, no := refused[a.Type]; no || !a.Enabled {
+			// A refused adapter is rendered as a disabled one: what exists
+			// of it goes as any removed adapter's does (after a successful
+			// poll, the Service first).
 			continue
 		}
 		// The policy is rendered with its Services: access is never added

@@ -30,6 +30,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/ from what the code produces")
 
+// testCeiling is the administrator's ceiling of every case: the default
+// (restricted), with the priority class fullSpec names allowed.
+var testCeiling = hook.Ceiling{PriorityClasses: []string{"dittofs-storage"}}
+
 // now is the clock of every case: shortly after the captured traffic.
 var now = time.Date(2026, 11, 25, 20, 10, 0, 0, time.UTC)
 
@@ -184,7 +188,7 @@ var fullSpec = map[string]any{
 	"resources":                     map[string]any{"requests": map[string]any{"cpu": "500m", "memory": "1Gi"}, "limits": map[string]any{"memory": "4Gi"}},
 	"nodeSelector":                  map[string]any{"kubernetes.io/arch": "amd64"},
 	"tolerations":                   []any{map[string]any{"key": "storage", "operator": "Exists", "effect": "NoSchedule"}},
-	"priorityClassName":             "system-cluster-critical",
+	"priorityClassName":             "dittofs-storage",
 	"terminationGracePeriodSeconds": 180,
 }
 
@@ -220,11 +224,11 @@ func derivedPG(resourceVersion string) string {
 	if err != nil {
 		panic(err)
 	}
-	s, err := hook.Prepare(req)
+	s, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		panic(err)
 	}
-	for _, c := range s.Desired(hook.Observation{}, now, hook.NewFixedSecretSource("k")).Children {
+	for _, c := range s.Desired(hook.Observation{}, now, hook.NewSeededSecretSource("k")).Children {
 		if sec, ok := c.(*corev1.Secret); ok && strings.HasPrefix(sec.Name, "demo-postgres-conn-") {
 			return sec.Name
 		}
@@ -306,6 +310,14 @@ func syncCases() []syncCase {
 			{ID: "c", Type: "NFSv4.1", Enabled: true, Port: 20490, CreatedAt: "2026-11-25T20:05:46Z"},
 			{ID: "d", Type: "smb", Enabled: true, Running: true, Port: 0, CreatedAt: "2026-11-25T20:05:47Z"},
 		})},
+		{"adapter-on-api-port", "an adapter reported on the API's port gets no Service and no policy (its Service goes, its policy as last applied next), AdapterPortReserved; nfs goes on", Steady(), listedJSON([]adapter{
+			{ID: "1", Type: "nfs", Enabled: true, Running: true, Port: 12049, CreatedAt: "2026-11-25T20:05:44Z"},
+			{ID: "2", Type: "smb", Enabled: true, Running: true, Port: 8080, CreatedAt: "2026-11-25T20:05:45Z"},
+		})},
+		{"adapter-on-api-port-api-down", "the status shows an adapter on the API's port: a failed poll keeps its observed children (an older hook's), AdapterPortReserved", Steady(WithStatusAdapters(
+			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
+			StatusAdapter{Type: "smb", Port: 8080, Enabled: true, Running: true}),
+			WithChild(AdapterService("demo-adapter-smb", "smb", 8080, 30445, "10.0.0.34", ""))), failed(refused)},
 		{"too-many-adapters", "more than 32 adapter types is InvalidResponse, every adapter child kept", Steady(), listedJSON(forty)},
 		{"nfs-udp-portmapper", "nfs udp and portmapper overrides add a UDP Service and the ports to the policy", Steady(WithSpecField("adapterServices", map[string]any{"type": "NodePort", "overrides": map[string]any{"nfs": map[string]any{"udp": true, "portmapper": true}}})), fresh},
 		{"networkpolicy-disabled", "networkPolicy.enabled false removes every policy", Steady(noPolicies), fresh},
@@ -451,11 +463,11 @@ func answer(t *testing.T, c syncCase) []byte {
 	if err != nil {
 		t.Fatalf("decode request: %v", err)
 	}
-	s, err := hook.Prepare(req)
+	s, err := hook.Prepare(req, testCeiling)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
-	out, err := json.MarshalIndent(s.Desired(c.dittofs(s), now, hook.NewFixedSecretSource("fixture-key")), "", "  ")
+	out, err := json.MarshalIndent(s.Desired(c.dittofs(s), now, hook.NewSeededSecretSource("fixture-key")), "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}

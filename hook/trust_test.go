@@ -51,7 +51,7 @@ func TestConditionMessagesBounded(t *testing.T) {
 			if c.fail != nil {
 				o = in.ObservePoll(nil, c.fail, api)
 			}
-			resp := in.Desired(o, now, hook.NewFixedSecretSource("k"))
+			resp := in.Desired(o, now, hook.NewSeededSecretSource("k"))
 			got := meta.FindStatusCondition(resp.Status.Conditions, c.cond)
 			if got == nil || got.Reason != c.reason {
 				t.Fatalf("%s = %+v, want reason %s", c.cond, got, c.reason)
@@ -78,7 +78,7 @@ func TestConditionMessagesBounded(t *testing.T) {
 // was closed to everyone and the poll could never succeed again.
 func TestPoliciesDisabledRemovesEveryPolicy(t *testing.T) {
 	in := prepareRequest(t, hooktest.Steady(hooktest.WithSpecField("networkPolicy", map[string]any{"enabled": false})))
-	secrets := hook.NewFixedSecretSource("k")
+	secrets := hook.NewSeededSecretSource("k")
 	for name, o := range map[string]hook.Observation{
 		"failed poll":     in.ObservePoll(nil, refused, api),
 		"not polled":      {},
@@ -130,7 +130,7 @@ func TestDuplicateChildNames(t *testing.T) {
 				req.With(c.change)
 			}
 			in := prepareRequest(t, req)
-			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, hook.NewFixedSecretSource("k"))
+			resp := in.Desired(in.ObservePoll(c.adapters, nil, api), now, hook.NewSeededSecretSource("k"))
 			cond := meta.FindStatusCondition(resp.Status.Conditions, hook.CondAdaptersDiscovered)
 			if cond.Reason != hook.ReasonInvalidResponse {
 				t.Errorf("AdaptersDiscovered %s %s: %s, want InvalidResponse", cond.Status, cond.Reason, cond.Message)
@@ -166,7 +166,7 @@ func TestAdminUsernameMustBeAdmin(t *testing.T) {
 	if p := in.Plan(); p.Contact {
 		t.Errorf("the hook would call DittoFS (as %v)", p.Admin)
 	}
-	resp := in.Desired(hook.Observation{}, now, hook.NewFixedSecretSource("k"))
+	resp := in.Desired(hook.Observation{}, now, hook.NewSeededSecretSource("k"))
 	ready := meta.FindStatusCondition(resp.Status.Conditions, hook.CondReady)
 	if ready.Reason != hook.ReasonInvalidSpec || !strings.Contains(ready.Message, "spec.identity.admin.username") || !strings.Contains(ready.Message, `"admin"`) {
 		t.Fatalf("Ready %s %s: %s; want InvalidSpec naming spec.identity.admin.username and admin", ready.Status, ready.Reason, ready.Message)
@@ -187,7 +187,7 @@ func TestAdminUsernameMustBeAdmin(t *testing.T) {
 // and keeps every child, judging by what the observed ConfigMap and
 // StatefulSet say the running server uses.
 func TestDatabaseChangeRefused(t *testing.T) {
-	secrets := hook.NewFixedSecretSource("k")
+	secrets := hook.NewSeededSecretSource("k")
 	setDB := func(db map[string]any) func(map[string]any) {
 		return func(m map[string]any) { m["parent"].(map[string]any)["spec"].(map[string]any)["database"] = db }
 	}

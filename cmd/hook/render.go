@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -30,14 +31,19 @@ func render(args []string, stdout, stderr io.Writer) error {
 	adaptersFile := fs.String("adapters", "", "JSON adapter list, as GET /api/v1/adapters answers it, standing for a successful poll")
 	observedDir := fs.String("observed", "", "directory of YAML/JSON objects standing for existing children (and the Secrets the DittoServer names)")
 	components := fs.String("components", "", "opt-in child types the installation declares, as manifests/components names them: servicemonitor, percona (comma-separated)")
-	if err := parseFlags(fs, args, stdout, "Usage: hook render -f FILE [--adapters FILE] [--observed DIR] [--components servicemonitor,percona]\n\nPrints, as YAML, the children and status hook serve would answer for a DittoServer manifest.", false); err != nil {
+	ceiling := ceilingFlags(fs)
+	seed := fs.String("seed", "", "draw the generated Secrets' values from this seed, so that the output is reproducible (never apply such Secrets: whoever knows the seed knows them); random when empty")
+	if err := parseFlags(fs, args, stdout, "Usage: hook render -f FILE [--adapters FILE] [--observed DIR] [--components servicemonitor,percona] [--seed S]\n\nPrints, as YAML, the children and status hook serve would answer for a DittoServer manifest.", false); err != nil {
 		return err
 	}
 	if *file == "" {
 		return errors.New("render: -f is required")
 	}
+	c, err := ceiling()
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
 	var data []byte
-	var err error
 	if *file == "-" {
 		data, err = io.ReadAll(os.Stdin)
 	} else {
@@ -57,7 +63,7 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err := strictSpec(req.Parent.Spec); err != nil {
 		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
 	}
-	in, err := hook.Prepare(req)
+	in, err := hook.Prepare(req, c)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", *file, err)
 	}
@@ -76,9 +82,9 @@ func render(args []string, stdout, stderr io.Writer) error {
 		}
 		obs = in.ObservePoll(adapters, nil, "")
 	}
-	secrets, err := hook.NewSecretSource()
-	if err != nil {
-		return err
+	secrets := hook.NewSecretSource(rand.Reader)
+	if *seed != "" {
+		secrets = hook.NewSeededSecretSource(*seed)
 	}
 	resp := in.Desired(obs, time.Now(), secrets)
 	js, err := json.Marshal(resp)

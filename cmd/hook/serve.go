@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -37,10 +39,13 @@ type serveConfig struct {
 	tlsCert, tlsKey        string
 	clientCert, clientKey  string
 	maxSyncs, maxConns     int
+	maxSyncsPerNamespace   int
 	maxSyncBytes           int64
 	memoryLimit            string
 	events                 bool
 	kubeconfig             string
+	proxyFromEnv           bool
+	ceiling                hook.Ceiling
 }
 
 // serve runs the hook's HTTP service until SIGTERM, then lets the calls in
@@ -92,8 +97,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("serving", "version", version, "addr", ln.Addr().String(), "tls", cfg.tlsCert != "", "auth", cfg.authTokenFile != "", "dittofsURLTemplate", cfg.urlTemplate, "dittofsTimeout", cfg.timeout.String(),
-		"dittofsClientCertificate", cfg.clientCert != "",
-		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
+		"dittofsClientCertificate", cfg.clientCert != "", "dittofsProxyFromEnvironment", cfg.proxyFromEnv, "podSecurityCeiling", cfg.ceiling.Level,
+		"maxConcurrentSyncs", cfg.maxSyncs, "maxSyncsPerNamespace", cfg.maxSyncsPerNamespace, "maxSyncBytes", cfg.maxSyncBytes, "maxConnections", cfg.maxConns, "events", cfg.events)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -143,14 +148,21 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.DurationVar(&cfg.shutdownGrace, "shutdown-timeout", 15*time.Second, "time to finish in-flight hook calls on SIGTERM")
 	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
 	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
+	fs.IntVar(&cfg.maxSyncsPerNamespace, "max-syncs-per-namespace", server.DefaultMaxSyncsPerNamespace, "hook calls of one namespace waiting for DittoFS at once; more are answered 429 with Retry-After, so that one tenant's hanging APIs hold at most this many of --max-concurrent-syncs")
 	fs.IntVar(&cfg.maxConns, "max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
 	fs.BoolVar(&cfg.events, "events", true, "record Kubernetes Events on DittoServers (needs create on events.k8s.io events: in-cluster, or --kubeconfig); false needs no API access")
 	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "kubeconfig file for --events, to run outside a cluster; in-cluster configuration when empty")
+	fs.BoolVar(&cfg.proxyFromEnv, "dittofs-proxy-from-environment", false, "let the DittoFS clients use HTTP_PROXY, HTTPS_PROXY and NO_PROXY (off: they never use a proxy; a proxy would see the DittoFS passwords and tokens)")
+	ceiling := ceilingFlags(fs)
 	fs.StringVar(&cfg.memoryLimit, "memory-limit", "", "the container's memory limit (bytes or a quantity; the manifests pass limits.memory through the downward API): the Go runtime's soft memory limit is set to 90% of it, unless GOMEMLIMIT is set")
 	if err := parseFlags(fs, args, stdout, "Usage: hook serve [flags]\n\nServes /sync, /customize and /finalize to Metacontroller, /healthz, /readyz and /metrics.\nEvery flag can also be set as DITTOFS_HOOK_<FLAG> (upper case, dashes as underscores),\ne.g. DITTOFS_HOOK_LOG_LEVEL=debug; a flag on the command line wins.", true); err != nil {
 		return cfg, err
 	}
 	if err := checkLogger(cfg.logLevel, cfg.logFormat); err != nil {
+		return cfg, err
+	}
+	var err error
+	if cfg.ceiling, err = ceiling(); err != nil {
 		return cfg, err
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
@@ -160,8 +172,8 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 		return cfg, errors.New("--dittofs-client-cert-file and --dittofs-client-key-file go together")
 	}
 	syncBytes, err := resource.ParseQuantity(*maxSyncBytes)
-	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 {
-		return cfg, errors.New("--max-concurrent-syncs, --max-sync-bytes and --max-connections must be positive")
+	if err != nil || syncBytes.Value() < 1 || cfg.maxSyncs < 1 || cfg.maxConns < 1 || cfg.maxSyncsPerNamespace < 1 {
+		return cfg, errors.New("--max-concurrent-syncs, --max-syncs-per-namespace, --max-sync-bytes and --max-connections must be positive")
 	}
 	cfg.maxSyncBytes = syncBytes.Value()
 	return cfg, nil
@@ -184,10 +196,8 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 	accounts = dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
 		Login: metrics.Login, Refresh: metrics.Refresh, Provision: metrics.Provision,
 	}})
-	secrets, err := hook.NewSecretSource()
-	if err != nil {
-		return nil, nil, err
-	}
+	secrets := hook.NewSecretSource(rand.Reader)
+	var err error
 	opts := server.Options{
 		URLTemplate: cfg.urlTemplate,
 		Timeout:     cfg.timeout,
@@ -196,8 +206,11 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 		Logger:      log,
 		Metrics:     metrics,
 
-		MaxConcurrentSyncs: cfg.maxSyncs,
-		MaxSyncBytes:       cfg.maxSyncBytes,
+		MaxConcurrentSyncs:   cfg.maxSyncs,
+		MaxSyncBytes:         cfg.maxSyncBytes,
+		MaxSyncsPerNamespace: cfg.maxSyncsPerNamespace,
+		ProxyFromEnvironment: cfg.proxyFromEnv,
+		Ceiling:              cfg.ceiling,
 	}
 	if cfg.metricsListen == "" {
 		opts.Gatherer = reg
@@ -207,10 +220,19 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 			return nil, nil, fmt.Errorf("--dittofs-client-cert-file, --dittofs-client-key-file: %w", err)
 		}
 	}
+	if cfg.authTokenFile == "" {
+		log.Warn("serving hook calls without authentication: anyone who can reach --listen may call /sync; the installs set --auth-token-file (README: Protecting the hook's endpoint)")
+	}
 	if cfg.authTokenFile != "" {
+		// Fail closed: a missing or empty token file stops the hook here,
+		// rather than serving calls it cannot authenticate.
 		token := &dittofs.ReloadingFile{Path: cfg.authTokenFile}
-		if _, err := token.Read(); err != nil {
+		b, err := token.Read()
+		if err != nil {
 			return nil, nil, fmt.Errorf("--auth-token-file: %w", err)
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, nil, fmt.Errorf("--auth-token-file %s is empty: put the token Metacontroller sends there", cfg.authTokenFile)
 		}
 		opts.AuthToken = func() string {
 			b, err := token.Read()

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,8 +41,8 @@ func TestServeCapturedRequests(t *testing.T) {
 			}
 			first := post(t, harness.URL(port, path), body)
 			second := post(t, harness.URL(port, path), body)
-			if !bytes.Equal(first, second) {
-				t.Fatal("the same request gave different bytes")
+			if !bytes.Equal(withoutSecretData(t, first), withoutSecretData(t, second)) {
+				t.Fatal("the same request gave different bytes (generated Secret values aside)")
 			}
 			have := harness.ChildNames(t, first)
 			for _, want := range []string{"StatefulSet/demo", "Service/demo-headless", "Service/demo-api", "ConfigMap/demo-config", "Secret/demo-jwt-secret", "Secret/demo-operator-credentials"} {
@@ -84,6 +86,42 @@ func TestEventsNeedTheAPI(t *testing.T) {
 	}
 }
 
+// withoutSecretData is an answer without its Secrets' data: generated
+// values are drawn afresh for every answer.
+func withoutSecretData(t *testing.T, answer []byte) []byte {
+	t.Helper()
+	var resp map[string]any
+	if err := json.Unmarshal(answer, &resp); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range resp["children"].([]any) {
+		if c := c.(map[string]any); c["kind"] == "Secret" {
+			delete(c, "data")
+		}
+	}
+	out, err := json.Marshal(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestAuthTokenFailsClosed: a missing or empty --auth-token-file stops the
+// hook at start; it never serves calls it cannot authenticate.
+func TestAuthTokenFailsClosed(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "token")
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{empty: "is empty", filepath.Join(dir, "missing"): "no such file"} {
+		var stderr bytes.Buffer
+		if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--events=false", "--auth-token-file", file}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d: %s", file, code, stderr.String())
+		}
+	}
+}
+
 func post(t *testing.T, url string, body []byte) []byte {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
@@ -96,4 +134,29 @@ func post(t *testing.T, url string, body []byte) []byte {
 		t.Fatalf("%s: %d %s", url, resp.StatusCode, out)
 	}
 	return out
+}
+
+// TestCeilingFlags: a ceiling the hook cannot read stops it at start,
+// naming the flag; render takes the same flags, and refuses what serve
+// would answer InvalidSpec.
+func TestCeilingFlags(t *testing.T) {
+	for args, want := range map[string]string{
+		"--pod-security-ceiling=open": "--pod-security-ceiling",
+		"--secret-selector=a=(":       "--secret-selector",
+	} {
+		var stderr bytes.Buffer
+		if code := run([]string{"serve", "--listen", "127.0.0.1:0", "--events=false", args}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), want) {
+			t.Errorf("%s: exit %d: %s", args, code, stderr.String())
+		}
+	}
+	dir := t.TempDir()
+	ds := filepath.Join(dir, "ds.yaml")
+	_ = os.WriteFile(ds, []byte("apiVersion: dittofs.dittofs.com/v1alpha1\nkind: DittoServer\nmetadata: {name: demo, namespace: default}\nspec:\n  storage: {metadataSize: 1Gi}\n  priorityClassName: storage\n"), 0o644)
+	var stderr bytes.Buffer
+	if code := run([]string{"render", "-f", ds}, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "spec.priorityClassName") {
+		t.Errorf("render under the default ceiling: exit %d: %s", code, stderr.String())
+	}
+	if code := run([]string{"render", "-f", ds, "--allowed-priority-classes", "storage,batch"}, io.Discard, io.Discard); code != 0 {
+		t.Errorf("render with the priority class allowed: exit %d", code)
+	}
 }

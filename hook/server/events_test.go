@@ -119,10 +119,8 @@ func TestEventsNeverHoldAnAnswer(t *testing.T) {
 	api, rec := startEventsAPI(t, server.RecorderOptions{Metrics: metrics, Workers: 1, QueueSize: 2, Timeout: time.Hour})
 	api.Hold()
 	defer api.Release()
-	// One clock for both: a lastTransitionTime is the sync's second, and
-	// two syncs a moment apart can straddle one.
-	now := time.Now()
-	clock := func() time.Time { return now }
+	// One clock for both: answers carry lastTransitionTime, to the second.
+	clock := func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) }
 	with := newTestServer(t, server.Options{Metrics: metrics, Events: rec, Now: clock})
 	without := newTestServer(t, server.Options{Now: clock})
 	const syncs = 10

@@ -32,7 +32,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dittofs_hook_requests_total",
-			Help: "Hook calls by hook (sync, customize, finalize) and outcome (ok, bad_request, error, unauthorized, throttled).",
+			Help: "Hook calls by hook (sync, customize, finalize) and outcome (ok, bad_request, error, unauthorized, throttled, throttled_namespace).",
 		}, []string{"hook", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "dittofs_hook_request_duration_seconds",
@@ -195,10 +195,11 @@ func (m *Metrics) snapshots(o hook.Observation) {
 	}
 }
 
-// throttled counts a hook call answered 429 (outcome "throttled").
-func (m *Metrics) throttled(call string) {
+// throttled counts a hook call answered 429: outcome "throttled" (beyond
+// the hook's bounds) or "throttled_namespace" (beyond its namespace's).
+func (m *Metrics) throttled(call, outcome string) {
 	if m != nil {
-		m.requests.WithLabelValues(call, "throttled").Inc()
+		m.requests.WithLabelValues(call, outcome).Inc()
 	}
 }
 

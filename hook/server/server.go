@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"text/template"
@@ -34,6 +35,10 @@ import (
 // this address from its parts rather than through the template.
 const DefaultURLTemplate = "http://{{.Name}}-api.{{.Namespace}}.svc.cluster.local.:{{.Port}}"
 
+// maxLogMessage bounds what a log line repeats of a failure: one line, as
+// a condition message is.
+const maxLogMessage = 1024
+
 // MaxBodyBytes bounds a hook request. A real sync with every child is
 // 40–50 KB; the bound leaves room for hundreds of adapters.
 const MaxBodyBytes = 8 << 20
@@ -47,8 +52,13 @@ type Options struct {
 	// Timeout bounds all DittoFS calls of one sync (Metacontroller gives up
 	// on the hook after 10 s).
 	Timeout time.Duration
-	// HTTPClient calls DittoFS over plain HTTP.
+	// HTTPClient calls DittoFS over plain HTTP (default: a client on
+	// NewDittoFSTransport(ProxyFromEnvironment)).
 	HTTPClient *http.Client
+	// ProxyFromEnvironment lets the default DittoFS clients use
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY. Off by default: see
+	// NewDittoFSTransport.
+	ProxyFromEnvironment bool
 	// Transports hands out the clients of DittoServers served over TLS,
 	// one per DittoServer (default: a new cache).
 	Transports *dittofs.Transports
@@ -72,9 +82,34 @@ type Options struct {
 	// Defaults: DefaultMaxConcurrentSyncs, DefaultMaxSyncBytes.
 	MaxConcurrentSyncs int
 	MaxSyncBytes       int64
+	// MaxSyncsPerNamespace bounds the calls of one namespace waiting for
+	// DittoFS at once (default DefaultMaxSyncsPerNamespace): beyond it,
+	// 429 with Retry-After, so that one tenant's hanging APIs hold at most
+	// that many of the sync slots.
+	MaxSyncsPerNamespace int
+	// Ceiling is what the cluster's administrator lets a DittoServer ask
+	// of its pod (the zero value: the restricted standard).
+	Ceiling hook.Ceiling
 	// Events, when set, takes each answered sync's Kubernetes Events
 	// (hook.Sync.Events) after the answer is written.
 	Events EventSink
+}
+
+// NewDittoFSTransport is the transport of the hook's DittoFS clients (the
+// base of every TLS one too): Go's defaults, without a proxy unless
+// proxyFromEnv. The calls carry the operator's and the administrator's
+// passwords and tokens to an address inside the cluster; a proxy named by
+// the environment (set for the Events' way out, or inherited) would see
+// them all, and Go's NO_PROXY suffix match misses the API's fully
+// qualified name (its trailing dot), so excluding the cluster's domain
+// there does not help.
+func NewDittoFSTransport(proxyFromEnv bool) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	if proxyFromEnv {
+		tr.Proxy = http.ProxyFromEnvironment
+	}
+	return tr
 }
 
 // Server is the hook's HTTP service.
@@ -84,6 +119,7 @@ type Server struct {
 	ready   atomic.Bool
 	handler http.Handler
 	limiter *syncLimiter
+	tenants *tenantLimiter
 }
 
 // New checks the options and builds the routes.
@@ -101,8 +137,9 @@ func New(o Options) (*Server, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 3 * time.Second
 	}
+	base := NewDittoFSTransport(o.ProxyFromEnvironment)
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		o.HTTPClient = &http.Client{Transport: base}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -117,7 +154,7 @@ func New(o Options) (*Server, error) {
 		o.Accounts = dittofs.NewAccounts(dittofs.AccountOptions{})
 	}
 	if o.Transports == nil {
-		o.Transports = dittofs.NewTransports(dittofs.TransportOptions{})
+		o.Transports = dittofs.NewTransports(dittofs.TransportOptions{Base: base})
 	}
 	if o.MaxConcurrentSyncs <= 0 {
 		o.MaxConcurrentSyncs = DefaultMaxConcurrentSyncs
@@ -125,7 +162,11 @@ func New(o Options) (*Server, error) {
 	if o.MaxSyncBytes <= 0 {
 		o.MaxSyncBytes = DefaultMaxSyncBytes
 	}
-	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes}}
+	if o.MaxSyncsPerNamespace <= 0 {
+		o.MaxSyncsPerNamespace = DefaultMaxSyncsPerNamespace
+	}
+	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes},
+		tenants: &tenantLimiter{inflight: map[string]int{}, max: o.MaxSyncsPerNamespace}}
 	// A template that cannot give a plain http(s)://host:port is refused
 	// now rather than on every sync.
 	if _, err := s.baseURL(hook.Plan{Name: "example", Namespace: "default", Port: 8080}); err != nil {
@@ -167,24 +208,31 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, "ok\n")
 }
 
-// authenticate checks the bearer token, in constant time, when one is set.
+// authenticate checks the bearer token, in constant time, when one is set,
+// before anything else: a call without it is refused with 401 before a byte
+// of its body is read and before it takes a sync slot, so an anonymous
+// caller costs the hook a header parse. The connection is closed after the
+// answer (what the client still sends is never read).
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.AuthToken != nil {
-			want := s.opts.AuthToken()
-			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			if want == "" || !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-				// Read what the client sends before refusing it, so that it
-				// gets the 401 rather than a connection closed mid-request.
-				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, MaxBodyBytes))
-				s.opts.Metrics.request(strings.TrimPrefix(r.URL.Path, "/"), "unauthorized", 0)
-				w.Header().Set("WWW-Authenticate", `Bearer realm="dittofs-hook"`)
-				writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-				return
-			}
+		if s.opts.AuthToken != nil && !bearer(r.Header.Get("Authorization"), s.opts.AuthToken()) {
+			s.opts.Metrics.request(strings.TrimPrefix(r.URL.Path, "/"), "unauthorized", 0)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dittofs-hook"`)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token: Metacontroller sends it when each webhook of the CompositeController has authorization.secretRef naming the hook's token Secret")
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearer says whether an Authorization header carries the token, in
+// constant time. The scheme is case-insensitive (RFC 9110); an empty token
+// (a file emptied since the start) admits no one.
+func bearer(header, token string) bool {
+	scheme, got, ok := strings.Cut(header, " ")
+	return ok && token != "" && strings.EqualFold(scheme, "Bearer") &&
+		subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // readBody reads a JSON request body within the size limit.
@@ -225,10 +273,24 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			return
 		}
 		log = log.With("namespace", req.Parent.Metadata.Namespace, "name", req.Parent.Metadata.Name)
-		sync, err := hook.Prepare(req)
+		sync, err := hook.Prepare(req, s.opts.Ceiling)
 		if err != nil {
 			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
+		}
+		if sync.Plan().Contact {
+			// Only the calls that wait for DittoFS are slow: those of one
+			// namespace hold at most MaxSyncsPerNamespace slots.
+			ns := req.Parent.Metadata.Namespace
+			if !s.tenants.acquire(ns) {
+				s.opts.Metrics.throttled(call, "throttled_namespace")
+				tooMany(w, "the hook is answering as many calls of namespace "+ns+" as it may at once")
+				return
+			}
+			defer s.tenants.release(ns)
+		}
+		if ignored := sync.Ignored(); len(ignored) > 0 {
+			log.Warn("ignored objects of other namespaces than the DittoServer's", "count", len(ignored), "first", ignored[:min(len(ignored), 3)])
 		}
 		obs := s.observe(r.Context(), sync, log)
 		now := s.opts.Now()
@@ -277,7 +339,7 @@ func (s *Server) events(sync *hook.Sync, obs hook.Observation, resp *hook.SyncRe
 }
 
 func (s *Server) refuse(w http.ResponseWriter, log *slog.Logger, call string, code int, err error, start time.Time) {
-	log.Warn("refused hook request", "status", code, "err", err)
+	log.Warn("refused hook request", "status", code, "err", dittofs.OneLine(err.Error(), maxLogMessage))
 	s.opts.Metrics.request(call, "bad_request", time.Since(start).Seconds())
 	writeError(w, code, err.Error())
 }
@@ -335,6 +397,22 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
+	if plan.Probe && !sync.Finalizing() {
+		// DittoFS did not answer the last poll: ask /health first, within
+		// a third of the budget, and give up at once when nothing
+		// answers. A hanging API then costs a sync a third of
+		// --dittofs-timeout; one that answers (slow, or back) gets the
+		// whole budget for the poll.
+		pctx, pcancel := context.WithTimeout(ctx, s.opts.Timeout/3)
+		err := client.Health(pctx)
+		pcancel()
+		var transport *dittofs.TransportError
+		if errors.As(err, &transport) {
+			obs := sync.ObservePoll(nil, err, api)
+			log.Warn("adapter poll failed", "reason", obs.Poll().Reason, "message", dittofs.OneLine(obs.Poll().Message, maxLogMessage), "probe", true)
+			return obs
+		}
+	}
 	provision := hook.NotProvisioned
 	target := dittofs.Target{Key: plan.Key, Client: client, Operator: plan.Operator, Admin: plan.Admin, Provisioned: func(created bool) {
 		provision = hook.PasswordReset
@@ -345,7 +423,7 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	if sync.Finalizing() {
 		err := s.opts.Accounts.DeleteOperator(ctx, target)
 		if err != nil {
-			log.Warn("could not delete the operator account", "api", api, "err", dittofs.Describe(err))
+			log.Warn("could not delete the operator account", "api", api, "err", dittofs.OneLine(dittofs.Describe(err), maxLogMessage))
 		} else {
 			s.opts.Transports.Forget(plan.Key)
 		}
@@ -359,12 +437,13 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 	})
 	obs := sync.ObservePoll(adapters, err, api).WithProvision(provision)
 	if p := obs.Poll(); p.State == hook.Failed {
-		log.Warn("adapter poll failed", "reason", p.Reason, "message", p.Message)
+		log.Warn("adapter poll failed", "reason", p.Reason, "message", dittofs.OneLine(p.Message, maxLogMessage))
 		return obs
 	}
-	if snap := plan.Snapshots; snap != nil {
+	if snap := plan.Snapshots; snap != nil && snap.Due(s.opts.Now()) {
 		// Only when the spec's policies differ from those the status
-		// records as applied: a steady DittoServer costs no admin login.
+		// records as applied, and a failed apply's retry time has come:
+		// a steady DittoServer costs no admin login, a failing one a few.
 		var res *dittofs.SnapshotPolicyResult
 		err := s.opts.Accounts.AsAdmin(ctx, target, func(token string) error {
 			var err error
@@ -374,9 +453,10 @@ func (s *Server) observe(ctx context.Context, sync *hook.Sync, log *slog.Logger)
 		obs = sync.ObserveSnapshots(obs, res, err)
 		s.opts.Metrics.snapshots(obs)
 		if o := obs.Snapshots(); o.State == hook.Failed {
-			log.Warn("snapshot policies not applied", "reason", o.Reason, "message", o.Message)
+			log.Warn("snapshot policies not applied", "reason", o.Reason, "message", dittofs.OneLine(o.Message, maxLogMessage))
 		} else if res != nil {
-			log.Info("snapshot policies applied", "created", res.Created, "updated", res.Updated, "deleted", res.Deleted)
+			log.Info("snapshot policies applied", "created", len(res.Created), "updated", len(res.Updated), "deleted", len(res.Deleted),
+				"shares", dittofs.OneLine(strings.Join(slices.Concat(res.Created, res.Updated, res.Deleted), " "), maxLogMessage))
 		}
 	}
 	return obs

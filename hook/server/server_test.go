@@ -24,7 +24,7 @@ import (
 func newTestServer(t *testing.T, o server.Options) *httptest.Server {
 	t.Helper()
 	if o.Secrets == nil {
-		o.Secrets = hook.NewFixedSecretSource("server-test")
+		o.Secrets = hook.NewSeededSecretSource("server-test")
 	}
 	srv, err := server.New(o)
 	if err != nil {

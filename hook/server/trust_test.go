@@ -48,7 +48,7 @@ func TestNamespaceInjection(t *testing.T) {
 	}()
 	// The default address, and a transport that dials loopback IP literals
 	// only: a name is never resolved (no DNS query leaves the machine).
-	srv, err := server.New(server.Options{Secrets: hook.NewFixedSecretSource("k"), HTTPClient: loopbackOnly()})
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), HTTPClient: loopbackOnly()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 // refused when the hook starts.
 func TestDittoFSAddress(t *testing.T) {
 	rec := &recordingTransport{}
-	srv, err := server.New(server.Options{Secrets: hook.NewFixedSecretSource("k"), HTTPClient: &http.Client{Transport: rec}})
+	srv, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), HTTPClient: &http.Client{Transport: rec}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +146,12 @@ func TestDittoFSAddress(t *testing.T) {
 		"{{.Name}}-api.{{.Namespace}}:{{.Port}}",
 		"http://:{{.Port}}",
 	} {
-		if _, err := server.New(server.Options{Secrets: hook.NewFixedSecretSource("k"), URLTemplate: tmpl}); err == nil {
+		if _, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), URLTemplate: tmpl}); err == nil {
 			t.Errorf("template %q accepted", tmpl)
 		}
 	}
 	for _, tmpl := range []string{"http://127.0.0.1:{{.Port}}", "https://{{.Name}}-api.{{.Namespace}}.svc.example.org.:{{.Port}}/"} {
-		if _, err := server.New(server.Options{Secrets: hook.NewFixedSecretSource("k"), URLTemplate: tmpl}); err != nil {
+		if _, err := server.New(server.Options{Secrets: hook.NewSeededSecretSource("k"), URLTemplate: tmpl}); err != nil {
 			t.Errorf("template %q refused: %v", tmpl, err)
 		}
 	}

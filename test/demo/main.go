@@ -119,7 +119,8 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	}
 	kubectl := cluster.KubectlPath()
 
-	step("Installing the dittofs-hook: kubectl apply -k manifests")
+	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
+	token, tokenFile := harness.CreateHookToken(t, cluster, dir)
 	fmt.Print(indent(cluster.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 
 	step("Starting the hook and the controller")
@@ -128,7 +129,7 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	// Its Events as the service account the manifests installed, with
 	// exactly the permission they grant.
 	hook := harness.Start(t, dir, "hook", hookBin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(hookPort),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text",
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text", "--auth-token-file", tokenFile,
 		"--kubeconfig", cluster.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", 24*time.Hour))
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	fmt.Printf("   started hook (pid %d) on %s\n", hook.Cmd.Process.Pid, hookURL)
@@ -141,7 +142,7 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)), "--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)))
 		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
 	} else {
-		s := &harness.StandIn{Cluster: cluster, HookURL: hookURL, Name: "dittofs-hook"}
+		s := &harness.StandIn{Cluster: cluster, HookURL: hookURL, Name: "dittofs-hook", AuthToken: token}
 		s.Start()
 		t.Cleanup(s.Stop)
 		fmt.Println("   started the Metacontroller stand-in (METACONTROLLER_BIN is not set; see test/harness/standin.go)")

@@ -35,7 +35,8 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
 	}
 
-	step("Installing the dittofs-hook: kubectl apply -k manifests")
+	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
+	token, _ := harness.CreateHookToken(t, node.Cluster, node.Dir)
 	fmt.Print(indent(node.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 	node.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
 	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", node.Kubectl("get", "pods", "-n", "dittofs-system"))
@@ -49,7 +50,7 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 			fmt.Sprintf("--metrics-address=127.0.0.1:%d", harness.FreePort(t)), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", harness.FreePort(t)))
 		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
 	} else {
-		s := &harness.StandIn{Cluster: node.Cluster, HookURL: hookURL, Name: "dittofs-hook"}
+		s := &harness.StandIn{Cluster: node.Cluster, HookURL: hookURL, Name: "dittofs-hook", AuthToken: token}
 		s.Start()
 		t.Cleanup(s.Stop)
 		fmt.Println("   started the Metacontroller stand-in (METACONTROLLER_BIN is not set; see test/harness/standin.go)")

@@ -53,7 +53,7 @@ func newDiscoveryRigTimeout(t *testing.T, spec map[string]any, timeout time.Dura
 	srv, err := server.New(server.Options{
 		URLTemplate: "http://127.0.0.1:{{.Port}}",
 		Timeout:     timeout,
-		Secrets:     hook.NewFixedSecretSource("discovery"),
+		Secrets:     hook.NewSeededSecretSource("discovery"),
 		Accounts:    accounts,
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -138,7 +138,10 @@ func TestLoad(t *testing.T) {
 	hookURL := harness.URL(port, "")
 	// The hook admits as many syncs at once as the fleet sends: this test
 	// measures throughput, TestMemoryUnderLoad the bounds.
-	hookProc := startHook(t, dir, bin, port, "--max-concurrent-syncs", strconv.Itoa(concurrency))
+	// The fleet is one namespace, driven harder than Metacontroller's 5
+	// workers: the namespace's bound is raised to the concurrency, which
+	// this measures (TestTenantCannotHoldEverySlot checks the bound).
+	hookProc := startHook(t, dir, bin, port, "--max-concurrent-syncs", strconv.Itoa(concurrency), "--max-syncs-per-namespace", strconv.Itoa(concurrency))
 	idleGoroutines := metric(t, hookURL, "go_goroutines", "")
 
 	loops := newFleet(t, hookURL, dfs, parents)

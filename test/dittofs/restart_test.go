@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,10 @@ func TestHookRestart(t *testing.T) {
 	proxy := harness.StartFaultProxy(t, dfs.URL)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
-	hook := startHook(t, dir, bin, port)
+	// Its ten parents in one namespace, synced all at once (more than
+	// Metacontroller's workers): the namespace's bound raised to them.
+	perNamespace := []string{"--max-syncs-per-namespace", strconv.Itoa(parents)}
+	hook := startHook(t, dir, bin, port, perNamespace...)
 
 	// The fleet talks to DittoFS through the proxy, which counts logins.
 	loops := newFleet(t, hookURL, &harness.DittoFS{Port: proxy.Port}, parents)
@@ -64,7 +68,7 @@ func TestHookRestart(t *testing.T) {
 	wg.Wait()
 
 	proxy.ResetCalls()
-	startHook(t, dir, bin, port)
+	startHook(t, dir, bin, port, perNamespace...)
 	for range 3 {
 		if _, err := syncAll(t, loops, parents); err != nil {
 			t.Fatal(err)

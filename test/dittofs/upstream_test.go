@@ -46,7 +46,7 @@ func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, iden
 		// loaded 2-core machine (another tier running) took over 3 s.
 		// Nothing here tests a timeout.
 		Timeout:        15 * time.Second,
-		Secrets:        hook.NewFixedSecretSource("tls"),
+		Secrets:        hook.NewSeededSecretSource("tls"),
 		ClientIdentity: identity,
 		Logger:         slog.New(slog.DiscardHandler),
 	})
@@ -170,9 +170,10 @@ func TestMutualTLSThroughTheHook(t *testing.T) {
 
 // TestSnapshotPoliciesThroughTheHook: spec.snapshotPolicies reach DittoFS
 // through the hook with the administrator's credentials: a share DittoFS
-// lacks is named (ShareNotFound) and the others are applied; once it
-// exists the next poll applies it and the status records the policies'
-// hash; at steady state a poll is one DittoFS call (the adapter list: no
+// lacks is named (ShareNotFound) and the others are applied; the
+// administrator's login is not tried again before the retry time the
+// status records (backoff); once the share exists the retry applies it and
+// the status records the policies' hash; at steady state a poll is one DittoFS call (the adapter list: no
 // login, no policy call); a changed spec is pushed again, once; a policy
 // dropped from the spec is deleted, and a policy an administrator made on
 // another share is left alone.
@@ -221,8 +222,18 @@ func TestSnapshotPoliciesThroughTheHook(t *testing.T) {
 		}
 	})
 
-	t.Run("the share created, the next poll applies its policy", func(t *testing.T) {
+	t.Run("the share created, the retry applies its policy; no administrator login before it", func(t *testing.T) {
 		share("/projects")
+		r.proxy.ResetCalls()
+		l.Sync() // before status.snapshotPolicies.retryAfter
+		if all, list := r.proxy.Calls(""), r.proxy.Calls("GET /api/v1/adapters"); all != 1 || list != 1 {
+			t.Fatalf("%d DittoFS calls (%d adapter lists) before the retry time, want the adapter list alone", all, list)
+		}
+		retry, err := time.Parse(time.RFC3339, fmt.Sprint(snapshotStatus()["retryAfter"]))
+		if err != nil {
+			t.Fatalf("status.snapshotPolicies.retryAfter: %v", err)
+		}
+		time.Sleep(time.Until(retry) + 100*time.Millisecond)
 		l.Sync()
 		wantCondition(t, l, hook.CondSnapshotPolicies, "True", hook.ReasonPoliciesApplied)
 		if code, p := policy("projects"); code != 200 || p["ttl"] != "720h0m0s" || p["name_prefix"] != "auto" {
@@ -303,11 +314,11 @@ func TestRenderedConfigInDittoFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := hook.Prepare(req)
+	in, err := hook.Prepare(req, hook.Ceiling{})
 	if err != nil || in.InvalidSpec() != nil {
 		t.Fatalf("prepare: %v %v", err, in.InvalidSpec())
 	}
-	b, _ := json.Marshal(in.Desired(hook.Observation{}, time.Now(), hook.NewFixedSecretSource("k")))
+	b, _ := json.Marshal(in.Desired(hook.Observation{}, time.Now(), hook.NewSeededSecretSource("k")))
 	var resp struct {
 		Children []struct {
 			Kind string            `json:"kind"`

@@ -74,6 +74,9 @@ type rig struct {
 	// secrets are the values of the DittoServer's Secrets, read before
 	// its deletion, which no Event may hold.
 	secrets []string
+	// token is the install's bearer token (Secret dittofs-hook-token),
+	// which the hooks require (tokenFile) and the controller sends.
+	token, tokenFile string
 }
 
 func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
@@ -112,7 +115,7 @@ func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 		url := harness.URL(port, "")
 		p := harness.Start(t, dir, fmt.Sprintf("hook-%d", i), bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
 			"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
-			"--kubeconfig", kubeconfig)
+			"--kubeconfig", kubeconfig, "--auth-token-file", r.tokenFile)
 		p.WaitHTTP(t, url+"/readyz", 10*time.Second)
 		r.hooks, r.hookURLs = append(r.hooks, p), append(r.hookURLs, url)
 	}
@@ -156,6 +159,7 @@ func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 func (r *rig) install(t *testing.T) {
 	c := r.cluster
 	root := harness.RepoRoot()
+	r.token, r.tokenFile = harness.CreateHookToken(t, c, r.dir)
 	c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	c.Kubectl("create", "namespace", ns)
 
@@ -248,7 +252,7 @@ func (r *rig) install(t *testing.T) {
 }
 
 func startStandIn(t *testing.T, r *rig) controller {
-	s := &harness.StandIn{Cluster: r.cluster, HookURL: r.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second}
+	s := &harness.StandIn{Cluster: r.cluster, HookURL: r.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second, AuthToken: r.token}
 	logf, _ := os.Create(filepath.Join(r.dir, "stand-in.log"))
 	t.Cleanup(func() { logf.Close() })
 	s.Logf = func(format string, args ...any) {
@@ -444,7 +448,10 @@ func (r *rig) syncNow(t *testing.T) []byte {
 		}
 	}
 	body, _ := json.Marshal(map[string]any{"controller": map[string]any{}, "parent": ds, "children": children, "related": map[string]any{"Secret.v1": map[string]any{}}})
-	resp, err := http.Post(r.hookURL+"/sync", "application/json", strings.NewReader(string(body)))
+	req, _ := http.NewRequest(http.MethodPost, r.hookURL+"/sync", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+r.token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

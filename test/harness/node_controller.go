@@ -13,7 +13,8 @@ import (
 // Controller is Metacontroller on the node's host: the real one when
 // METACONTROLLER_BIN names a binary (its webhooks pointed at hookURL, the
 // hook Service's address, instead of the cluster DNS name only pods
-// resolve), or else the documented stand-in. It can be stopped and started
+// resolve), or else the documented stand-in, which sends the install's
+// token as Metacontroller would (HookToken). It can be stopped and started
 // again, as a restarted controller would be.
 type Controller struct {
 	n       *Node
@@ -77,6 +78,7 @@ func (c *Controller) Start() {
 	}
 	log := c.log
 	c.standIn = &StandIn{Cluster: c.n.Cluster, HookURL: c.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second,
+		AuthToken: HookToken(c.n.KubectlErr),
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(log, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 		}}

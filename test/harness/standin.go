@@ -59,6 +59,9 @@ type StandIn struct {
 	// Workers is how many parents are synced at once (Metacontroller's
 	// --workers, default 5); one parent is never synced twice at once.
 	Workers int
+	// AuthToken, when set, is sent as "Authorization: Bearer <token>", as
+	// Metacontroller sends the Secret its webhook.authorization names.
+	AuthToken string
 
 	mu     sync.Mutex
 	errors []string
@@ -463,7 +466,17 @@ func (s *StandIn) callHook(path string, req, out any) bool {
 	s.mu.Lock()
 	s.syncs++
 	s.mu.Unlock()
-	resp, err := s.http.Post(s.HookURL+path, "application/json", bytes.NewReader(body))
+	hreq, err := http.NewRequest(http.MethodPost, s.HookURL+path, bytes.NewReader(body))
+	if err != nil {
+		s.fail("hook %s: %v", path, err)
+		return false
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if s.AuthToken != "" {
+		// As Metacontroller's webhook.authorization sends it.
+		hreq.Header.Set("Authorization", "Bearer "+s.AuthToken)
+	}
+	resp, err := s.http.Do(hreq)
 	if err != nil {
 		s.logf("hook %s: %v", path, err)
 		return false

@@ -62,7 +62,8 @@ func TestHelmChart(t *testing.T) {
 	helm := harness.Binary(t, "helm")
 	kubectl := harness.Binary(t, "kubectl")
 	run(t, helm, "lint", "--strict", "charts/dittofs-hook")
-	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "authToken.secretName=hook-token,tls.secretName=hook-tls,tls.caBundle=Y2E=")
+	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "authToken.secretName=hook-token,tls.secretName=hook-tls", "--set-string", "tls.caBundle=-----BEGIN CERTIFICATE-----")
+	run(t, helm, "lint", "--strict", "charts/dittofs-hook", "--set", "tls.enabled=true")
 	chart := objects(t, run(t, helm, "template", "dittofs-hook", "charts/dittofs-hook", "--namespace", "dittofs-system", "--include-crds"))
 	kust := objects(t, run(t, kubectl, "kustomize", "manifests"))
 	// The one intended difference: Helm's release namespace comes from
@@ -72,6 +73,12 @@ func TestHelmChart(t *testing.T) {
 	if _, ok := chart["Namespace /dittofs-system"]; ok {
 		t.Fatal("the chart renders a Namespace by default; helm install --create-namespace would then fail")
 	}
+	// The other: the chart generates the hook's token (kept across
+	// upgrades); with kustomize, a documented command creates it first.
+	if _, ok := chart["Secret dittofs-system/dittofs-hook-token"]; !ok {
+		t.Fatal("the chart renders no token Secret")
+	}
+	delete(chart, "Secret dittofs-system/dittofs-hook-token")
 	keys := func(m map[string]map[string]any) []string {
 		var ks []string
 		for k := range m {
@@ -88,14 +95,14 @@ func TestHelmChart(t *testing.T) {
 		t.Fatalf("CompositeController differs (-kustomize +helm):\n%s", d)
 	}
 	dep := "Deployment dittofs-system/dittofs-hook"
-	for _, path := range [][]string{{"spec", "replicas"}, {"spec", "template", "spec", "securityContext"}, {"spec", "template", "spec", "automountServiceAccountToken"}} {
+	for _, path := range [][]string{{"spec", "replicas"}, {"spec", "template", "spec", "securityContext"}, {"spec", "template", "spec", "automountServiceAccountToken"}, {"spec", "template", "spec", "volumes"}} {
 		if d := cmp.Diff(dig(kust[dep], path...), dig(chart[dep], path...)); d != "" {
 			t.Errorf("Deployment %s differs (-kustomize +helm):\n%s", strings.Join(path, "."), d)
 		}
 	}
 	kc := dig(kust[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
 	hc := dig(chart[dep], "spec", "template", "spec", "containers").([]any)[0].(map[string]any)
-	for _, field := range []string{"args", "env", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe"} {
+	for _, field := range []string{"args", "env", "ports", "securityContext", "resources", "livenessProbe", "readinessProbe", "volumeMounts"} {
 		if d := cmp.Diff(kc[field], hc[field]); d != "" {
 			t.Errorf("hook container %s differs (-kustomize +helm):\n%s", field, d)
 		}
@@ -108,9 +115,9 @@ func TestHelmChart(t *testing.T) {
 // TestHookEgressPolicy: the hook's own pods may reach the cluster DNS
 // (kube-dns in kube-system, UDP and TCP 53), the DittoFS API of every
 // DittoServer (pods labelled app.kubernetes.io/name=dittofs, any namespace,
-// on the API ports) and, for Events, the Kubernetes API (any address but
-// link-local, on 443 and 6443, unless narrowed), nothing else: never the
-// link-local metadata address. Kustomize and the chart render the same
+// on the API ports) and, for Events, the Kubernetes API (the private
+// address ranges, on 443 and 6443, unless narrowed), nothing else: never
+// the internet, never the link-local metadata address. Kustomize and the chart render the same
 // policy; the chart's ports and API server peers are values.
 func TestHookEgressPolicy(t *testing.T) {
 	helm := harness.Binary(t, "helm")
@@ -164,11 +171,15 @@ func TestHookEgressPolicy(t *testing.T) {
 	}
 }
 
-// apiServerRule is the hook's egress to the Kubernetes API by default.
+// apiServerRule is the hook's egress to the Kubernetes API by default: the
+// private address ranges, never the internet (it was any address but
+// link-local).
 var apiServerRule = map[string]any{
 	"to": []any{
-		map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []any{"169.254.0.0/16"}}},
-		map[string]any{"ipBlock": map[string]any{"cidr": "::/0", "except": []any{"fe80::/10"}}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.0/8"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "172.16.0.0/12"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "192.168.0.0/16"}},
+		map[string]any{"ipBlock": map[string]any{"cidr": "fc00::/7"}},
 	},
 	"ports": []any{map[string]any{"port": float64(443), "protocol": "TCP"}, map[string]any{"port": float64(6443), "protocol": "TCP"}},
 }

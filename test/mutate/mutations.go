@@ -27,7 +27,7 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "not-running-adapter-loses-service", Rule: "an enabled adapter that is not running keeps its Service",
-		File: "hook/sync.go", From: "if !a.Enabled {", To: "if !a.Enabled || !a.Running {", Packages: core,
+		File: "hook/sync.go", From: "if _, no := refused[a.Type]; no || !a.Enabled {", To: "if _, no := refused[a.Type]; no || !a.Enabled || !a.Running {", Packages: core,
 	},
 	{
 		Name: "pod-not-ready-still-polled", Rule: "DittoFS is polled only when the StatefulSet has a ready replica",

@@ -41,6 +41,7 @@ func TestNode(t *testing.T) {
 		{"2 a LoadBalancer DittoServer: pod Ready by its probes, claims bound, adapters at addresses", s.dittoServer},
 		{"3 a share through DittoFS's API, written and read back with smbclient and libnfs", s.clients},
 		{"4 NetworkPolicies are enforced; SMB disabled and re-enabled", s.policies},
+		{"4b the hook's port open to a pod of another namespace: 401 for it, 200 for Metacontroller", s.hookAuth},
 		{"5 the DittoFS pod never restarted", s.noRestart},
 		{"6 deletion: k8s-operator removed, children gone, claims kept", s.deletion},
 		{"7 a DittoServer on PostgreSQL from a connection string: DittoFS in its pod connects to PostgreSQL on the host", s.postgres},
@@ -86,6 +87,9 @@ type scenario struct {
 
 func (s *scenario) installHook(t *testing.T) {
 	n := s.n
+	// As the README installs it: the token first (the pods do not start
+	// without it), then the manifests.
+	harness.CreateHookToken(t, n.Cluster, t.TempDir())
 	out := n.KubectlT(t, "apply", "--server-side", "-k", filepath.Join(harness.RepoRoot(), "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
@@ -109,7 +113,11 @@ func (s *scenario) installHook(t *testing.T) {
 			t.Logf("the controller saw errors:\n%s", strings.Join(errs, "\n"))
 		}
 	})
-	t.Logf("the Metacontroller stand-in runs on the host and calls the hook through its Service, %s", s.hookURL)
+	which := "the Metacontroller stand-in"
+	if s.controller.Real() {
+		which = "Metacontroller (" + os.Getenv("METACONTROLLER_BIN") + ")"
+	}
+	t.Logf("%s runs on the host and calls the hook through its Service, %s, with the install's token", which, s.hookURL)
 }
 
 func (s *scenario) dittoServer(t *testing.T) {
@@ -394,6 +402,91 @@ func (s *scenario) policies(t *testing.T) {
 	s.reach(t, "client", probe{"SMB via " + smb.Service + " (re-enabled)", s.smbCmd(smb.Service, smb.Port, "get smb-pod.txt /tmp/again.txt")}, true)
 	s.reach(t, "stranger", probe{"SMB via " + smb.Service + " (re-enabled)", smbList(smb.Service, smb.Port)}, false)
 	s.expectEvents(t, "SMB re-enabled", map[string]int{"AdapterServiceCreated": 1, "AdapterNetworkPolicyCreated": 1, "LoadBalancerAssigned": 1}, "LoadBalancerPending")
+}
+
+// hookAuth: with the hook's ingress NetworkPolicy lifted (as on a cluster
+// whose network plugin enforces none), a pod of another namespace reaches
+// the hook's port and gets 401 for every hook call, with or without a
+// token of its own making, while Metacontroller's calls (the install's
+// token) get 200 all along. The policy is put back after.
+func (s *scenario) hookAuth(t *testing.T) {
+	n := s.n
+	hook := "http://dittofs-hook.dittofs-system.svc.cluster.local"
+	post := func(path, header string) string {
+		return fmt.Sprintf(`wget -S -O- --header 'Content-Type: application/json' %s --post-data '{"parent":{}}' %s%s 2>&1`, header, hook, path)
+	}
+	// With its policy in place nothing answers at all.
+	if out, _ := n.Exec(ns, "stranger", 20*time.Second, "timeout 6 "+post("/sync", "")); strings.Contains(out, "HTTP/") {
+		t.Errorf("the hook answered a pod of namespace %s through its NetworkPolicy:\n%s", ns, out)
+	}
+	counts := func() (ok, unauthorized float64) {
+		for _, ip := range strings.Fields(n.KubectlT(t, "get", "pods", "-n", "dittofs-system", "-l", "app.kubernetes.io/name=dittofs-hook", "-o", "jsonpath={.items[*].status.podIP}")) {
+			out, err := n.Exec(ns, "stranger", 20*time.Second, "wget -q -O- http://"+ip+":9090/metrics")
+			if err != nil {
+				t.Fatalf("the hook's metrics at %s: %v\n%s", ip, err, out)
+			}
+			for _, line := range strings.Split(out, "\n") {
+				var v float64
+				if _, err := fmt.Sscanf(line, `dittofs_hook_requests_total{hook="sync",outcome="ok"} %g`, &v); err == nil {
+					ok += v
+				}
+				if _, err := fmt.Sscanf(line, `dittofs_hook_requests_total{hook="sync",outcome="unauthorized"} %g`, &v); err == nil {
+					unauthorized += v
+				}
+			}
+		}
+		return ok, unauthorized
+	}
+	t.Logf("$ kubectl delete networkpolicy -n dittofs-system dittofs-hook\n%s", n.KubectlT(t, "delete", "networkpolicy", "-n", "dittofs-system", "dittofs-hook"))
+	defer func() {
+		// Back as the install made it (only it: the CompositeController
+		// points at the hook's address on the host).
+		for _, doc := range strings.Split(n.KubectlT(t, "kustomize", filepath.Join(harness.RepoRoot(), "manifests")), "\n---\n") {
+			if strings.Contains(doc, "kind: NetworkPolicy") && strings.Contains(doc, "\n  name: dittofs-hook\n") {
+				if out, err := n.KubectlInput(doc, "apply", "--server-side", "-f", "-"); err != nil {
+					t.Errorf("putting the hook's NetworkPolicy back: %v\n%s", err, out)
+				}
+			}
+		}
+		t.Logf("the hook's NetworkPolicy is back: %s", n.KubectlT(t, "get", "networkpolicy", "-n", "dittofs-system", "dittofs-hook", "-o", "name"))
+	}()
+	n.WaitFor(t, "the hook's port open to the stranger", 60*time.Second, func() (bool, string) {
+		out, _ := n.Exec(ns, "stranger", 20*time.Second, "timeout 6 "+post("/sync", ""))
+		return strings.Contains(out, "401"), out
+	})
+	okBefore, unauthBefore := counts()
+	for _, c := range []struct{ path, header string }{
+		{"/sync", ""}, {"/finalize", ""}, {"/customize", ""},
+		{"/sync", "--header 'Authorization: Bearer guessed'"},
+	} {
+		out, _ := n.Exec(ns, "stranger", 20*time.Second, "timeout 6 "+post(c.path, c.header))
+		if !strings.Contains(out, "HTTP/1.1 401") {
+			t.Errorf("POST %s %s from a pod of namespace %s: want 401, got\n%s", c.path, c.header, ns, out)
+		}
+		t.Logf("POST %s from namespace %s %s: %s", c.path, ns, c.header, firstLine(out, "HTTP/"))
+	}
+	time.Sleep(3 * 5 * time.Second) // three polling intervals of Metacontroller's calls
+	okAfter, unauthAfter := counts()
+	t.Logf("the hook's syncs meanwhile: %.0f answered 200 (Metacontroller's), %.0f refused 401 (the stranger's)", okAfter-okBefore, unauthAfter-unauthBefore)
+	if okAfter <= okBefore {
+		t.Errorf("no sync answered 200 in three polling intervals: Metacontroller's calls are refused too")
+	}
+	if got := unauthAfter - unauthBefore; got != 2 {
+		t.Errorf("%.0f syncs refused, want the stranger's 2: Metacontroller's calls were refused too", got)
+	}
+	if errs := s.controller.Errors(); len(errs) > 0 {
+		t.Errorf("the controller saw errors: %s", strings.Join(errs, "\n"))
+	}
+}
+
+// firstLine is the first line of out holding prefix, trimmed.
+func firstLine(out, prefix string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return strings.TrimSpace(out)
 }
 
 func (s *scenario) noRestart(t *testing.T) {

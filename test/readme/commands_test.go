@@ -45,6 +45,8 @@ var readmeRules = []readmeRule{
 	{prefix: "DITTOFS_HOOK_SOAK_", elsewhere: "the soak on a real node (root); test/run.sh node runs it at its CI size"},
 	{prefix: "test/bench.sh node", elsewhere: "the benchmark on a real node (root), which writes BENCHMARKS.md"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
+	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "harness.CreateHookToken runs it, as written, before each kustomize install of the e2e suite, the node tier and the demo"},
+	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "harness.CreateHookToken runs it, as written, before each kustomize install of the e2e suite, the node tier and the demo"},
 	{prefix: "kubectl apply -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install"},
 	{prefix: "helm install dittofs-hook charts/dittofs-hook", elsewhere: "a real cluster; the e2e suite installs the chart with the real Helm"},
 	{prefix: "kubectl label namespace dittofs-system", elsewhere: "a real cluster with the namespace Helm created"},

@@ -104,6 +104,7 @@ func TestSoak(t *testing.T) {
 	})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
+	harness.CreateHookToken(t, n.Cluster, t.TempDir()) // as the README installs it
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)

@@ -24,7 +24,20 @@ app.kubernetes.io/component: hook
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{- /* TLS is on with tls.enabled, or (as before it existed) a tls.secretName. */ -}}
+{{- define "dittofs-hook.tls" -}}
+{{- if or .Values.tls.enabled .Values.tls.secretName }}true{{ end -}}
+{{- end -}}
+
+{{- define "dittofs-hook.tlsSecret" -}}
+{{- .Values.tls.secretName | default (printf "%s-tls" (include "dittofs-hook.fullname" .)) -}}
+{{- end -}}
+
+{{- define "dittofs-hook.tokenSecret" -}}
+{{- .Values.authToken.secretName | default (printf "%s-token" (include "dittofs-hook.fullname" .)) -}}
+{{- end -}}
+
 {{- define "dittofs-hook.url" -}}
-{{- $scheme := ternary "https" "http" (ne .Values.tls.secretName "") -}}
+{{- $scheme := ternary "https" "http" (eq (include "dittofs-hook.tls" .) "true") -}}
 {{- printf "%s://%s.%s.svc.cluster.local" $scheme (include "dittofs-hook.fullname" .) .Release.Namespace -}}
 {{- end -}}
