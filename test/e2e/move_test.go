@@ -27,9 +27,8 @@ import (
 // DittoFS), and upstream's finalizer on the DittoServer. The README's own
 // commands of steps 2 and 3 remove the finalizer and label the children
 // controller-uid=<the DittoServer's UID>, run as written against this API
-// server. Then the hook and Metacontroller's stand-in start, and the test
-// checks: no
-// apply is refused (no 422 on the selector), the StatefulSet's template is
+// server. Then the hook and the real Metacontroller start, and the test
+// checks: no apply is refused (no 422 on the selector), the StatefulSet's template is
 // the hook's while its selector stays upstream's and the pod carries both
 // label sets, every Service keeps its cluster IP and node ports (the NFS TCP
 // port's and the portmapper's found under upstream's port names), the
@@ -139,15 +138,15 @@ func TestMoveFromUpstream(t *testing.T) {
 	addrBefore, secretsBefore := addresses(), secretData()
 	selectorBefore := getJSON("statefulset", name)["spec"].(map[string]any)["selector"]
 
-	// The hook and the stand-in of Metacontroller.
-	s, hookURL := startHookAndStandIn(t, c, dir)
+	// The hook and the real Metacontroller.
+	mc, hookURL := startHookAndMetacontroller(t, c, dir)
 
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60s; stand-in errors %v\nstatus %s", what, s.Errors(), c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.status}"))
+				t.Fatalf("%s: not within 60s; Metacontroller's errors %v\nstatus %s", what, mc.Errors(), c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.status}"))
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -168,7 +167,7 @@ func TestMoveFromUpstream(t *testing.T) {
 		return condition("Ready") == "True/Ready"
 	})
 
-	if errs := s.Errors(); len(errs) > 0 {
+	if errs := mc.Errors(); len(errs) > 0 {
 		t.Fatalf("applies refused while taking over upstream's children:\n%s", strings.Join(errs, "\n"))
 	}
 	sts := getJSON("statefulset", name)

@@ -164,7 +164,7 @@ func StartNode(t T, o NodeOptions) *Node {
 	n.logf("state in %s, every component's log in %s", n.Dir, n.LogDir)
 
 	var images []*Image
-	n.phase("building images (pause, DittoFS, hook, CoreDNS, busybox, client)", func() {
+	n.phase("building images (pause, DittoFS, hook, Metacontroller, CoreDNS, busybox, client)", func() {
 		images = NodeImages(t, filepath.Join(dir, "bin"))
 	})
 	n.phase("host network: bridge, routes, guards", func() {
