@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -28,13 +29,26 @@ type demo struct {
 	done chan error
 }
 
-func startDemo(t *testing.T, args ...string) *demo {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "demo")
+// demoBinary builds the demo once per test binary.
+var demoBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "dittofs-hook-demo-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "demo")
 	build := exec.Command("go", "build", "-o", bin, "./test/demo")
 	build.Dir = harness.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the demo: %v\n%s", err, out)
+		return "", fmt.Errorf("build the demo: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func startDemo(t *testing.T, args ...string) *demo {
+	t.Helper()
+	bin, err := demoBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	d := &demo{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
 	d.cmd.Dir = harness.RepoRoot()
@@ -107,6 +121,9 @@ func TestDemoInteractive(t *testing.T) {
 	out := d.output()
 	if !readyRow.MatchString(out) {
 		t.Errorf("the demo's kubectl get dittofs -o wide shows no ready DittoServer (want a line matching %s)", readyRow)
+	}
+	if !mcRunning.MatchString(out) {
+		t.Errorf("the demo's kubectl get pods -n metacontroller shows no Running Metacontroller pod (want a line matching %s)", mcRunning)
 	}
 	for _, want := range []string{"minimal-0", "Running", "10.97.0.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG=", "smbclient //", "nfs-ls 'nfs://"} {
 		if !strings.Contains(out, want) {
@@ -262,6 +279,10 @@ func checkLogsKept(t *testing.T, out string) {
 // (status.phase) and Condition (the Ready condition's reason).
 var readyRow = regexp.MustCompile(`(?m)^ *minimal +1 +1 +1 +Running +Ready +`)
 
+// mcRunning is Metacontroller's pod, Running and ready, in kubectl get pods
+// -n metacontroller.
+var mcRunning = regexp.MustCompile(`(?m)^metacontroller-0 +1/1 +Running +`)
+
 // TestDemoExitAfterPrint runs the demo non-interactively (CI).
 func TestDemoExitAfterPrint(t *testing.T) {
 	d := startDemo(t, "--exit-after-print")
@@ -279,4 +300,114 @@ func TestDemoExitAfterPrint(t *testing.T) {
 	}
 	checkGone(t, out)
 	checkLogsKept(t, out)
+}
+
+// TestDemoStopped stops the demo the two ways a terminal does that Ctrl-C
+// does not cover, once its node is up and while it is still installing:
+// SIGHUP (the terminal closed), and Ctrl-C when its output goes through a
+// pipe (`go run ./test/demo | tee demo.log`: tee ends with the Ctrl-C, so
+// the demo's next line meets a broken pipe, SIGPIPE). Each time the demo
+// must tear the node down: no process it started runs on, and the host is
+// as it was before (the test's own snapshot, not the demo's word, which a
+// broken pipe cannot carry).
+func TestDemoStopped(t *testing.T) {
+	if why := harness.NodeUnavailable(); why != "" {
+		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
+	}
+	bin, err := demoBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		// pipe: stdout is a pipe the test closes before the signal.
+		pipe bool
+		sig  syscall.Signal
+	}{
+		{"SIGHUP", false, syscall.SIGHUP},
+		{"Ctrl-C with stdout a closed pipe", true, syscall.SIGINT},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := harness.RecoverNode(); err != nil {
+				t.Fatal(err)
+			}
+			before := harness.TakeHostSnapshot()
+			cmd := exec.Command(bin)
+			cmd.Dir = harness.RepoRoot()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdout = pw
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			// Read until the node is up and Metacontroller is being
+			// installed: the teardown then has everything to undo.
+			var out strings.Builder
+			sc := bufio.NewScanner(pr)
+			reached := false
+			deadline := time.AfterFunc(15*time.Minute, func() { _ = cmd.Process.Kill() })
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if strings.Contains(sc.Text(), "Installing Metacontroller") {
+					reached = true
+					break
+				}
+			}
+			deadline.Stop()
+			if !reached {
+				t.Fatalf("the demo ended before its node was up:\n%s\n%s", out.String(), stderr.String())
+			}
+			if c.pipe {
+				pr.Close() // tee is gone
+			} else {
+				// A terminal's reader stays; drain what follows.
+				go func() {
+					for sc.Scan() {
+						out.WriteString(sc.Text() + "\n")
+					}
+				}()
+				t.Cleanup(func() { pr.Close() })
+			}
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					t.Errorf("the demo was killed by %s instead of tearing down (%v):\n%s", ws.Signal(), err, stderr.String())
+				} else if err != nil {
+					t.Errorf("the demo exited with %v:\n%s", err, stderr.String())
+				}
+			case <-time.After(3 * time.Minute):
+				t.Fatalf("the demo did not stop within 3 minutes of %s", c.sig)
+			}
+			// The node's own teardown has run (or, had it died, this
+			// repairs the host and the comparison below says so).
+			pids := pidRE.FindAllStringSubmatch(out.String(), -1)
+			if len(pids) < 5 {
+				t.Errorf("the demo printed only %d process IDs before it was stopped:\n%s", len(pids), out.String())
+			}
+			for _, m := range pids {
+				pid, _ := strconv.Atoi(m[1])
+				if err := syscall.Kill(pid, 0); err == nil {
+					t.Errorf("process %d is still running after the demo stopped", pid)
+				}
+			}
+			if diff := before.Diff(harness.TakeHostSnapshot()); len(diff) > 0 {
+				t.Errorf("the host is not as it was after %s:\n%s", c.name, strings.Join(diff, "\n"))
+				_ = harness.RecoverNode()
+			}
+			if m := regexp.MustCompile(`every component's log in (\S+)`).FindStringSubmatch(out.String()); m != nil {
+				_ = os.RemoveAll(filepath.Dir(m[1]))
+			}
+		})
+	}
 }

@@ -159,6 +159,16 @@ func (m *HostMetacontroller) Stop() {
 	}
 }
 
+// PID is the running process's ID (0 when stopped).
+func (m *HostMetacontroller) PID() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.p == nil {
+		return 0
+	}
+	return m.p.Cmd.Process.Pid
+}
+
 // Log is the current (or last) process's log file.
 func (m *HostMetacontroller) Log() string {
 	m.mu.Lock()
@@ -192,6 +202,12 @@ func metacontrollerErrors(files ...string) []string {
 	return out
 }
 
+// MetacontrollerArgsEnv names extra flags for the in-cluster Metacontroller
+// of every node-tier run (space-separated, e.g. "--workers=10
+// --client-go-qps=50"), added to MetacontrollerInstall.Args: a run can be
+// measured with another tuning without a code change.
+const MetacontrollerArgsEnv = "DITTOFS_HOOK_METACONTROLLER_ARGS"
+
 // MetacontrollerInstall configures InstallMetacontroller.
 type MetacontrollerInstall struct {
 	// Args are added to the StatefulSet's container args (e.g.
@@ -220,6 +236,9 @@ type ClusterMetacontroller struct {
 // its pod is Ready.
 func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetacontroller {
 	t.Helper()
+	if v := os.Getenv(MetacontrollerArgsEnv); v != "" {
+		o.Args = append(o.Args, strings.Fields(v)...)
+	}
 	prod := filepath.Join(MetacontrollerManifests(t), "production")
 	b, err := os.ReadFile(filepath.Join(prod, "metacontroller.yaml"))
 	if err != nil {

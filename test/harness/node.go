@@ -35,11 +35,16 @@ type Node struct {
 	lock     *os.File
 	cgroupFD int
 	bin      string // links to the cached binaries under the names they are looked up by
-	procs    []*Process
-	kubelet  *Process
-	ctr      string
-	sock     string
-	dumps    int
+	// procMu guards procs and down: a teardown from another goroutine (the
+	// demo's signal handler) may run while StartNode is still starting
+	// components, and nothing may start once it has begun.
+	procMu  sync.Mutex
+	down    bool
+	procs   []*Process
+	kubelet *Process
+	ctr     string
+	sock    string
+	dumps   int
 
 	lbMu     sync.Mutex
 	lbAddrs  map[string]string // namespace/name → address, kept across re-creation
@@ -236,10 +241,27 @@ func (n *Node) start(t T, name, bin string, args ...string) *Process {
 
 func (n *Node) startEnv(t T, name, bin string, env []string, args ...string) *Process {
 	t.Helper()
+	// (No lock held while starting: a failure calls t.Fatalf, whose
+	// cleanups tear the node down and take the lock.)
+	n.procMu.Lock()
+	down := n.down
+	n.procMu.Unlock()
+	if down {
+		t.Fatalf("not starting %s: the node is being torn down", name)
+	}
 	p := startProcess(t, n.LogDir, name, bin, env, func(a *syscall.SysProcAttr) {
 		a.UseCgroupFD, a.CgroupFD = true, n.cgroupFD
 	}, args...)
-	n.procs = append(n.procs, p)
+	n.procMu.Lock()
+	down = n.down
+	if !down {
+		n.procs = append(n.procs, p)
+	}
+	n.procMu.Unlock()
+	if down { // the teardown began while it started: it missed this one
+		_ = p.Stop()
+		t.Fatalf("not starting %s: the node is being torn down", name)
+	}
 	return p
 }
 
@@ -540,11 +562,15 @@ func (n *Node) Teardown() {
 				n.logf("%s took %.1f s to stop", p.Name, d.Seconds())
 			}
 		}
-		if n.kubelet != nil {
-			stop(n.kubelet)
+		n.procMu.Lock()
+		n.down = true
+		procs, kubelet := n.procs, n.kubelet
+		n.procMu.Unlock()
+		if kubelet != nil {
+			stop(kubelet)
 		}
-		for i := len(n.procs) - 1; i >= 0; i-- {
-			stop(n.procs[i])
+		for i := len(procs) - 1; i >= 0; i-- {
+			stop(procs[i])
 		}
 		if n.cgroupFD >= 0 {
 			syscall.Close(n.cgroupFD)
@@ -630,7 +656,11 @@ func RecoverNode() error {
 }
 
 // Processes lists every component the node started, in order.
-func (n *Node) Processes() []*Process { return append([]*Process(nil), n.procs...) }
+func (n *Node) Processes() []*Process {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	return append([]*Process(nil), n.procs...)
+}
 
 // CheckGuards says which network guard or route is missing ("" when all
 // are in place): kube-proxy and kube-router rewrite rules all the time, and
