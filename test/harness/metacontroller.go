@@ -61,9 +61,9 @@ func CompositeController(t T, kubectl, dir, hookBase string, components ...strin
 		k := filepath.Join(dir, "compositecontroller-kustomization")
 		var b strings.Builder
 		fmt.Fprintf(&b, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\ncomponents:\n",
-			filepath.Join(root, "manifests", "compositecontroller.yaml"))
+			relPath(t, k, filepath.Join(root, "manifests", "compositecontroller.yaml")))
 		for _, c := range components {
-			fmt.Fprintf(&b, "- %s\n", filepath.Join(root, "manifests", "components", c))
+			fmt.Fprintf(&b, "- %s\n", relPath(t, k, filepath.Join(root, "manifests", "components", c)))
 		}
 		if err := os.MkdirAll(k, 0o755); err != nil {
 			t.Fatal(err)
@@ -202,6 +202,21 @@ func metacontrollerErrors(files ...string) []string {
 	return out
 }
 
+// relPath is target relative to the kustomization folder dir: kustomize
+// refuses absolute paths to other kustomizations.
+func relPath(t T, dir, target string) string {
+	t.Helper()
+	abs, err := filepath.Abs(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := filepath.Rel(dir, abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // MetacontrollerArgsEnv names extra flags for the in-cluster Metacontroller
 // of every node-tier run (space-separated, e.g. "--workers=10
 // --client-go-qps=50"), added to MetacontrollerInstall.Args: a run can be
@@ -248,15 +263,31 @@ func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetaco
 		t.Fatalf("%s does not run %s, the image the node packs", filepath.Join(prod, "metacontroller.yaml"), MetacontrollerImage)
 	}
 	dir := filepath.Join(n.Dir, "metacontroller-install")
+	writeMetacontrollerKustomization(t, dir, prod, o)
+	out, err := n.KubectlInput("", "apply", "--server-side", "-k", dir)
+	if err != nil {
+		t.Fatalf("kubectl apply --server-side -k %s: %v\n%s", dir, err, out)
+	}
+	t.Logf("$ kubectl apply --server-side -k %s  # upstream's manifests/production\n%s", dir, strings.TrimRight(out, "\n"))
+	m := &ClusterMetacontroller{Kustomization: dir, n: n}
+	n.WaitRollout(t, "metacontroller", "statefulset/metacontroller", 3*time.Minute)
+	return m
+}
+
+// writeMetacontrollerKustomization writes dir/kustomization.yaml: upstream's
+// production kustomization prod, o's components, and a JSON patch adding
+// o's flags to the StatefulSet's container.
+func writeMetacontrollerKustomization(t T, dir, prod string, o MetacontrollerInstall) {
+	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	var k strings.Builder
-	fmt.Fprintf(&k, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\n", prod)
+	fmt.Fprintf(&k, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\n", relPath(t, dir, prod))
 	if len(o.Components) > 0 {
 		k.WriteString("components:\n")
 		for _, c := range o.Components {
-			fmt.Fprintf(&k, "- %s\n", c)
+			fmt.Fprintf(&k, "- %s\n", relPath(t, dir, c))
 		}
 	}
 	if len(o.Args) > 0 {
@@ -268,14 +299,6 @@ func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetaco
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := n.KubectlInput("", "apply", "--server-side", "-k", dir)
-	if err != nil {
-		t.Fatalf("kubectl apply --server-side -k %s: %v\n%s", dir, err, out)
-	}
-	t.Logf("$ kubectl apply --server-side -k %s  # upstream's manifests/production\n%s", dir, strings.TrimRight(out, "\n"))
-	m := &ClusterMetacontroller{Kustomization: dir, n: n}
-	n.WaitRollout(t, "metacontroller", "statefulset/metacontroller", 3*time.Minute)
-	return m
 }
 
 // Pod is the name of Metacontroller's pod.

@@ -15,6 +15,8 @@
 //	DITTOFS_HOOK_SOAK_INTERVAL    spec.adapterDiscovery.pollingInterval (default 5s, the CRD's minimum)
 //	DITTOFS_HOOK_SOAK_SERVICE_TYPE  adapter Service type (default LoadBalancer; the fleet benchmark uses NodePort)
 //	DITTOFS_HOOK_SOAK_FAULTS      only these fault kinds, comma-separated (default: all)
+//	DITTOFS_HOOK_SOAK_METACONTROLLER  Metacontroller's flags: "upstream" (its production
+//	                              defaults) or "fleet" (metacontroller-fleet/, default)
 //
 // Metacontroller runs in the cluster, installed from upstream's
 // manifests/production kustomization (harness.InstallMetacontroller;
@@ -45,10 +47,13 @@ type config struct {
 	seed                uint64
 	serviceType         string
 	faults              []*faultKind
+	// metacontroller: "upstream" or "fleet" (the component in
+	// metacontroller-fleet/).
+	metacontroller string
 }
 
 func loadConfig(t *testing.T) config {
-	c := config{servers: 10, namespaces: 5, duration: 5 * time.Minute, interval: 5 * time.Second, serviceType: "LoadBalancer",
+	c := config{servers: 10, namespaces: 5, duration: 5 * time.Minute, interval: 5 * time.Second, serviceType: "LoadBalancer", metacontroller: "fleet",
 		seed: uint64(time.Now().UnixNano() % 1_000_000_000)}
 	env := func(name string, set func(string) error) {
 		if v := os.Getenv(name); v != "" {
@@ -73,6 +78,13 @@ func loadConfig(t *testing.T) config {
 			return fmt.Errorf("want LoadBalancer, NodePort or ClusterIP")
 		}
 		c.serviceType = v
+		return nil
+	})
+	env("DITTOFS_HOOK_SOAK_METACONTROLLER", func(v string) error {
+		if v != "upstream" && v != "fleet" {
+			return fmt.Errorf("want upstream or fleet")
+		}
+		c.metacontroller = v
 		return nil
 	})
 	c.faults = kinds
@@ -101,8 +113,8 @@ func loadConfig(t *testing.T) config {
 
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d",
-		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed)
+	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s",
+		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
 	root := harness.RepoRoot()
 	start := time.Now()
 	n := harness.StartNode(t, harness.NodeOptions{KeepLogs: true})
@@ -111,7 +123,11 @@ func TestSoak(t *testing.T) {
 	})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
-	mc := harness.InstallMetacontroller(t, n, harness.MetacontrollerInstall{})
+	var install harness.MetacontrollerInstall
+	if cfg.metacontroller == "fleet" {
+		install.Components = []string{filepath.Join(root, "test", "soak", "metacontroller-fleet")}
+	}
+	mc := harness.InstallMetacontroller(t, n, install)
 	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.Kubectl("get", "pods", "-n", "metacontroller", "-o", "wide"))
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
