@@ -63,8 +63,9 @@ type rig struct {
 	secrets []string
 }
 
-func runSuite(t *testing.T, replicas int, strategy string) {
-	root := harness.RepoRoot()
+// logDir is a folder for every component's log, kept when the test fails
+// (Metacontroller's among them: what it refused, and why).
+func logDir(t *testing.T) string {
 	dir, err := os.MkdirTemp("", "dittofs-hook-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +78,12 @@ func runSuite(t *testing.T, replicas int, strategy string) {
 		}
 		os.RemoveAll(dir)
 	})
+	return dir
+}
+
+func runSuite(t *testing.T, replicas int, strategy string) {
+	root := harness.RepoRoot()
+	dir := logDir(t)
 	start := time.Now()
 	r := &rig{t: t, dir: dir, events: map[string]int{}}
 	r.cluster = harness.StartCluster(t, dir,

@@ -40,7 +40,7 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 	root := harness.RepoRoot()
 	c.Kubectl("apply", "--server-side", "-f", filepath.Join(root, "test", "testdata", "crds", "optin-crds.yaml"))
 	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/perconapgclusters.pgv2.percona.com")
-	mc, _ := startHookAndMetacontroller(t, c, dir, "servicemonitor", "percona")
+	mc, _ := startHookAndMetacontroller(t, c, dir, "dynamic-apply", "servicemonitor", "percona")
 
 	samples := filepath.Join(root, "test", "testdata", "upstream", "samples")
 	c.Kubectl("apply", "-f", filepath.Join(samples, "dittofs_secrets.yaml"))
@@ -65,11 +65,11 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 
 // startHookAndMetacontroller starts the real hook binary, calling DittoFS on
 // loopback and recording Events as the cluster's administrator, and the
-// real Metacontroller (its default apply strategy, dynamic-apply) serving
-// the project's CompositeController with the given opt-in components of
+// real Metacontroller with the given apply strategy, serving the project's
+// CompositeController with the given opt-in components of
 // manifests/components, its webhooks pointed at the hook; both stop when
 // the test ends. It returns Metacontroller and the hook's URL.
-func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir string, components ...string) (*harness.HostMetacontroller, string) {
+func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy string, components ...string) (*harness.HostMetacontroller, string) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
@@ -80,7 +80,7 @@ func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir string, co
 	c.Kubectl("apply", "--server-side", "-f", harness.MetacontrollerCRDs(t))
 	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/compositecontrollers.metacontroller.k8s.io")
 	harness.ApplyCompositeController(t, c, dir, hookURL, components...)
-	return harness.StartMetacontroller(t, c, dir, "dynamic-apply"), hookURL
+	return harness.StartMetacontroller(t, c, dir, strategy), hookURL
 }
 
 func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) {

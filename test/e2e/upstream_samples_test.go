@@ -80,7 +80,7 @@ func TestUpstreamSamples(t *testing.T) {
 		t.Fatalf("samples with a DittoServer on disk %v, but the table lists %v", onDisk, listed)
 	}
 
-	dir := t.TempDir()
+	dir := logDir(t)
 	c := harness.StartCluster(t, dir)
 	c.Kubectl("create", "namespace", "dittofs")
 
