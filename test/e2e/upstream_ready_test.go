@@ -39,7 +39,7 @@ type sampleRun struct {
 func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 	root := harness.RepoRoot()
 	c.Kubectl("apply", "--server-side", "-f", filepath.Join(root, "test", "testdata", "crds", "optin-crds.yaml"))
-	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/perconapgclusters.pgv2.percona.com")
+	c.WaitCRDsEstablished(60 * time.Second)
 	mc, _ := startHookAndMetacontroller(t, c, dir, "dynamic-apply", "servicemonitor", "percona")
 
 	samples := filepath.Join(root, "test", "testdata", "upstream", "samples")
@@ -78,7 +78,7 @@ func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy 
 		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	c.Kubectl("apply", "--server-side", "-f", harness.MetacontrollerCRDs(t))
-	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/compositecontrollers.metacontroller.k8s.io")
+	c.WaitCRDsEstablished(60 * time.Second)
 	harness.ApplyCompositeController(t, c, dir, hookURL, components...)
 	return harness.StartMetacontroller(t, c, dir, strategy), hookURL
 }
