@@ -363,11 +363,15 @@ func TestDemoStopped(t *testing.T) {
 			if !reached {
 				t.Fatalf("the demo ended before its node was up:\n%s\n%s", out.String(), stderr.String())
 			}
+			drained := make(chan struct{})
 			if c.pipe {
 				pr.Close() // tee is gone
+				close(drained)
 			} else {
-				// A terminal's reader stays; drain what follows.
+				// A terminal's reader stays; drain what follows (until the
+				// demo, the pipe's only writer, exits).
 				go func() {
+					defer close(drained)
 					for sc.Scan() {
 						out.WriteString(sc.Text() + "\n")
 					}
@@ -389,6 +393,7 @@ func TestDemoStopped(t *testing.T) {
 			case <-time.After(3 * time.Minute):
 				t.Fatalf("the demo did not stop within 3 minutes of %s", c.sig)
 			}
+			<-drained
 			// The node's own teardown has run (or, had it died, this
 			// repairs the host and the comparison below says so).
 			pids := pidRE.FindAllStringSubmatch(out.String(), -1)
