@@ -283,34 +283,19 @@ var readyRow = regexp.MustCompile(`(?m)^ *minimal +1 +1 +1 +Running +Ready +`)
 // -n metacontroller.
 var mcRunning = regexp.MustCompile(`(?m)^metacontroller-0 +1/1 +Running +`)
 
-// TestDemoExitAfterPrint runs the demo non-interactively (CI).
-func TestDemoExitAfterPrint(t *testing.T) {
-	d := startDemo(t, "--exit-after-print")
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("the demo failed: %v\n%s", err, d.output())
-		}
-	case <-time.After(20 * time.Minute):
-		t.Fatal("the demo did not finish")
-	}
-	out := d.output()
-	if !readyRow.MatchString(out) {
-		t.Fatalf("the demo did not reach a ready DittoServer:\n%s", out)
-	}
-	checkGone(t, out)
-	checkLogsKept(t, out)
-}
-
-// TestDemoStopped stops the demo the two ways a terminal does that Ctrl-C
-// does not cover, once its node is up and while it is still installing:
-// SIGHUP (the terminal closed), and Ctrl-C when its output goes through a
-// pipe (`go run ./test/demo | tee demo.log`: tee ends with the Ctrl-C, so
-// the demo's next line meets a broken pipe, SIGPIPE). Each time the demo
-// must tear the node down: no process it started runs on, and the host is
-// as it was before (the test's own snapshot, not the demo's word, which a
-// broken pipe cannot carry).
-func TestDemoStopped(t *testing.T) {
+// TestDemoEnds runs the demo to the two ends besides Ctrl-C at its prompt
+// (TestDemoInteractive) that once left the node running, and checks each
+// time that no process it started runs on and that the host is as it was
+// before (the test's own snapshot, not the demo's word, which a broken pipe
+// cannot carry):
+//   - SIGHUP (its terminal closed) once its node is up, while it is still
+//     installing;
+//   - non-interactively (--exit-after-print, as CI runs it) with its output
+//     a pipe whose reader goes away once the result is printed, as `| tee`
+//     or `| head` does: every line after that, its teardown's included,
+//     meets a broken pipe (SIGPIPE killed the demo there, in the middle of
+//     its teardown, before it asked for the signal).
+func TestDemoEnds(t *testing.T) {
 	if why := harness.NodeUnavailable(); why != "" {
 		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
 	}
@@ -320,19 +305,23 @@ func TestDemoStopped(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name string
-		// pipe: stdout is a pipe the test closes before the signal.
-		pipe bool
-		sig  syscall.Signal
+		args []string
+		// until: the line after which the test acts.
+		until func(line string) bool
+		// closePipe: the reader goes away then; else it drains the rest.
+		closePipe bool
+		// sig is sent then (0: none).
+		sig syscall.Signal
 	}{
-		{"SIGHUP", false, syscall.SIGHUP},
-		{"Ctrl-C with stdout a closed pipe", true, syscall.SIGINT},
+		{"SIGHUP while it starts", nil, func(l string) bool { return strings.Contains(l, "Installing Metacontroller") }, false, syscall.SIGHUP},
+		{"exit after print, its stdout a pipe closed once the result is printed", []string{"--exit-after-print"}, readyRow.MatchString, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := harness.RecoverNode(); err != nil {
 				t.Fatal(err)
 			}
 			before := harness.TakeHostSnapshot()
-			cmd := exec.Command(bin)
+			cmd := exec.Command(bin, c.args...)
 			cmd.Dir = harness.RepoRoot()
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
@@ -346,30 +335,28 @@ func TestDemoStopped(t *testing.T) {
 			}
 			pw.Close()
 			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			// Read until the node is up and Metacontroller is being
-			// installed: the teardown then has everything to undo.
 			var out strings.Builder
 			sc := bufio.NewScanner(pr)
 			reached := false
-			deadline := time.AfterFunc(15*time.Minute, func() { _ = cmd.Process.Kill() })
+			deadline := time.AfterFunc(20*time.Minute, func() { _ = cmd.Process.Kill() })
 			for sc.Scan() {
 				out.WriteString(sc.Text() + "\n")
-				if strings.Contains(sc.Text(), "Installing Metacontroller") {
+				if c.until(sc.Text()) {
 					reached = true
 					break
 				}
 			}
 			deadline.Stop()
 			if !reached {
-				t.Fatalf("the demo ended before its node was up:\n%s\n%s", out.String(), stderr.String())
+				t.Fatalf("the demo ended before the moment this test acts:\n%s\n%s", out.String(), stderr.String())
 			}
 			drained := make(chan struct{})
-			if c.pipe {
-				pr.Close() // tee is gone
+			if c.closePipe {
+				pr.Close()
 				close(drained)
 			} else {
-				// A terminal's reader stays; drain what follows (until the
-				// demo, the pipe's only writer, exits).
+				// The reader stays; drain what follows (until the demo, the
+				// pipe's only writer, exits).
 				go func() {
 					defer close(drained)
 					for sc.Scan() {
@@ -378,8 +365,10 @@ func TestDemoStopped(t *testing.T) {
 				}()
 				t.Cleanup(func() { pr.Close() })
 			}
-			if err := cmd.Process.Signal(c.sig); err != nil {
-				t.Fatal(err)
+			if c.sig != 0 {
+				if err := cmd.Process.Signal(c.sig); err != nil {
+					t.Fatal(err)
+				}
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
@@ -391,14 +380,12 @@ func TestDemoStopped(t *testing.T) {
 					t.Errorf("the demo exited with %v:\n%s", err, stderr.String())
 				}
 			case <-time.After(3 * time.Minute):
-				t.Fatalf("the demo did not stop within 3 minutes of %s", c.sig)
+				t.Fatalf("the demo did not stop within 3 minutes")
 			}
 			<-drained
-			// The node's own teardown has run (or, had it died, this
-			// repairs the host and the comparison below says so).
 			pids := pidRE.FindAllStringSubmatch(out.String(), -1)
 			if len(pids) < 5 {
-				t.Errorf("the demo printed only %d process IDs before it was stopped:\n%s", len(pids), out.String())
+				t.Errorf("the demo printed only %d process IDs:\n%s", len(pids), out.String())
 			}
 			for _, m := range pids {
 				pid, _ := strconv.Atoi(m[1])
@@ -407,7 +394,7 @@ func TestDemoStopped(t *testing.T) {
 				}
 			}
 			if diff := before.Diff(harness.TakeHostSnapshot()); len(diff) > 0 {
-				t.Errorf("the host is not as it was after %s:\n%s", c.name, strings.Join(diff, "\n"))
+				t.Errorf("the host is not as it was after the demo ended:\n%s", strings.Join(diff, "\n"))
 				_ = harness.RecoverNode()
 			}
 			if m := regexp.MustCompile(`every component's log in (\S+)`).FindStringSubmatch(out.String()); m != nil {
