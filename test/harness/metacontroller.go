@@ -321,6 +321,17 @@ func (m *ClusterMetacontroller) Logs() []string {
 // Errors are the sync errors Metacontroller logged so far (every pod's).
 func (m *ClusterMetacontroller) Errors() []string { return metacontrollerErrors(m.Logs()...) }
 
+// Count counts the lines of every Metacontroller container's log that
+// contain substr.
+func (m *ClusterMetacontroller) Count(substr string) int {
+	n := 0
+	for _, f := range m.Logs() {
+		b, _ := os.ReadFile(f)
+		n += strings.Count(string(b), substr)
+	}
+	return n
+}
+
 // Delete deletes Metacontroller's pod (grace period in seconds; 0 or 1 kill
 // it in the middle of whatever it was doing) and returns at once.
 func (m *ClusterMetacontroller) Delete(grace int) error {

@@ -57,7 +57,7 @@ var kinds = []*faultKind{
 	{name: "dittofs-pod-deleted", what: "delete a DittoFS pod (the StatefulSet recreates it)", inject: injectDittoFSPod},
 	{name: "metacontroller-deleted", what: "delete Metacontroller's pod in the middle of syncs (the StatefulSet recreates it); then nothing is written at steady state", inject: injectMetacontroller, recovered: nothingWritten},
 	{name: "hook-unreachable", what: "an egress NetworkPolicy on Metacontroller's pod admitting only the API server and DNS, for longer than the webhook timeout (10 s)", inject: injectUnreachable},
-	{name: "child-type-undeclared", what: "the CompositeController without its NetworkPolicy child type: Metacontroller refuses the hook's policies (they exist, unobserved)", inject: injectUndeclared},
+	{name: "child-type-undeclared", what: "the CompositeController without its NetworkPolicy child type: the hook's policies are refused (they exist, unobserved: AlreadyExists)", inject: injectUndeclared},
 	{name: "dittofs-stopped", what: "SIGSTOP the DittoFS process: its API answers nothing", inject: injectStopped},
 	{name: "dittofs-slow", what: "SIGSTOP/SIGCONT the DittoFS process in turn: its API answers slowly", inject: injectSlow},
 	{name: "hook-cut-off", what: "the hook's egress NetworkPolicy without its DittoFS rule (and its flows cut)", inject: injectCutOff},
@@ -332,8 +332,9 @@ func nothingWritten(s *soak, t *testing.T, f *fault) {
 // the hook (through the answer checker on the node's address) go nowhere
 // and each one ends at the webhook timeout. Known flows are cut every
 // second (kube-router admits packets of known connections before any
-// policy). It holds 12 s to two polling intervals longer than that, and
-// fails the test when a call still came through while it held.
+// policy). It holds 16 s to two polling intervals longer than that, and
+// fails the test when a call still came through once the policy had had
+// 5 s to take effect.
 func injectUnreachable(s *soak, t *testing.T, f *fault) (func() error, error) {
 	const policy = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -353,7 +354,7 @@ spec:
 	if out, err := s.f.n.KubectlInput(policy, "apply", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
-	f.hold = 12*time.Second + time.Duration(f.pick%int(2*s.f.cfg.interval/time.Second))*time.Second
+	f.hold = 16*time.Second + time.Duration(f.pick%int(2*s.f.cfg.interval/time.Second))*time.Second
 	ip, port := s.f.mc.IP(), s.f.proxy.URL[strings.LastIndex(s.f.proxy.URL, ":")+1:]
 	f.detail = "Metacontroller " + ip
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -366,8 +367,10 @@ spec:
 			if err != nil && !strings.Contains(string(out), "0 flow entries") {
 				t.Logf("soak: conntrack -D for %s: %v %s", ip, err, strings.TrimSpace(string(out)))
 			}
-			if before == 0 && time.Since(begin) > 3*time.Second {
-				before = s.f.proxy.received() // kube-router has applied the policy by now
+			if before == 0 && time.Since(begin) > 5*time.Second {
+				// kube-router has applied the policy by now (it took up to
+				// 3 s on the loaded node); calls from here on are judged.
+				before = s.f.proxy.received()
 			}
 			select {
 			case <-quit:
@@ -394,9 +397,11 @@ spec:
 // injectUndeclared removes the NetworkPolicy child type from the
 // CompositeController. Metacontroller starts the controller again without
 // it: the policies exist but are no longer observed, the hook still answers
-// them (its render does not depend on what is observed), and every apply of
-// one is refused (AlreadyExists), so each sync fails after it wrote the
-// status. The type comes back when the fault ends.
+// them (its render does not depend on what is observed), and the API server
+// refuses every create of one (AlreadyExists), which Metacontroller's
+// dynamic-apply logs and swallows ("child object already exists"). The
+// fault fails when no refusal was logged. The type comes back when the
+// fault ends.
 func injectUndeclared(s *soak, t *testing.T, f *fault) (func() error, error) {
 	const path = "/apis/metacontroller.k8s.io/v1alpha1/compositecontrollers/dittofs-hook"
 	code, body := s.f.n.Do("GET", path, "", nil)
@@ -427,14 +432,25 @@ func injectUndeclared(s *soak, t *testing.T, f *fault) (func() error, error) {
 		}
 		return nil
 	}
-	errsBefore := len(s.f.mc.Errors())
+	const refused = "child object already exists"
+	refusedBefore := s.f.mc.Count(refused)
 	if err := set(kept); err != nil {
 		return nil, err
 	}
+	// Long enough for Metacontroller to start the controller again and for
+	// every DittoServer to be synced without the type.
+	f.hold = 2*s.f.cfg.interval + 2*time.Second + time.Duration(f.pick%int(s.f.cfg.interval/time.Second))*time.Second
 	f.detail = "networkpolicies"
 	return func() error {
-		f.detail += fmt.Sprintf(", %d syncs failed", len(s.f.mc.Errors())-errsBefore)
-		return set(cc.Spec.ChildResources)
+		n := s.f.mc.Count(refused) - refusedBefore
+		f.detail += fmt.Sprintf(", %d policies refused", n)
+		if err := set(cc.Spec.ChildResources); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("Metacontroller refused no policy while the type was undeclared (its log has no %q)", refused)
+		}
+		return nil
 	}, nil
 }
 
