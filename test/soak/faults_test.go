@@ -351,6 +351,7 @@ spec:
     - {port: 53, protocol: UDP}
     - {port: 53, protocol: TCP}
 `
+	applied := time.Now()
 	if out, err := s.f.n.KubectlInput(policy, "apply", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
@@ -388,7 +389,8 @@ spec:
 		}
 		f.detail += fmt.Sprintf(", %d calls got through", after-before)
 		if after != before {
-			return fmt.Errorf("the hook was not unreachable: %d calls reached the answer checker while the policy held", after-before)
+			return fmt.Errorf("the hook was not unreachable: %d calls reached the answer checker while the policy held, the last %.1f s after it was applied",
+				after-before, s.f.proxy.lastCall().Sub(applied).Seconds())
 		}
 		return nil
 	}, nil

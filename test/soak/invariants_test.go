@@ -316,8 +316,10 @@ type answerProxy struct {
 	mu      sync.Mutex
 	checked int
 	codes   map[string]int
-	// calls counts the calls received, syncs the /sync calls among them.
+	// calls counts the calls received, syncs the /sync calls among them;
+	// last is when the last one arrived.
 	calls, syncs int
+	last         time.Time
 }
 
 // startAnswerProxy listens on host (the node's bridge address: Metacontroller
@@ -343,6 +345,13 @@ func (p *answerProxy) received() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.calls
+}
+
+// lastCall is when the last call arrived.
+func (p *answerProxy) lastCall() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
 }
 
 // syncCalls is how many /sync calls have arrived so far.
@@ -372,6 +381,7 @@ func (p *answerProxy) counts() (int, string) {
 func (p *answerProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.calls++
+	p.last = time.Now()
 	if r.URL.Path == "/sync" {
 		p.syncs++
 	}
