@@ -59,12 +59,6 @@ build() {
   echo "$out"
 }
 
-# metacontroller builds Metacontroller from its release source and caches the
-# binary by version. The source, in this order: METACONTROLLER_BIN (a built
-# binary, used as it is), METACONTROLLER_SRC (a source folder or a .tar.gz of
-# one), the archive in ../shared/third_party/metacontroller/ beside the
-# checkout (its sha256 checked), else a shallow clone of the release tag (a
-# machine with internet access). Fails loudly when none works.
 # metacontroller_source extracts (or finds) Metacontroller's release source
 # into the folder $1 and prints the source folder. The source, in this order:
 # METACONTROLLER_SRC (a source folder or a .tar.gz of one), the archive in
