@@ -320,7 +320,10 @@ func TestDemoEnds(t *testing.T) {
 			if err := harness.RecoverNode(); err != nil {
 				t.Fatal(err)
 			}
-			before := harness.TakeHostSnapshot()
+			before, err := harness.SnapshotHostLocked()
+			if err != nil {
+				t.Fatal(err)
+			}
 			cmd := exec.Command(bin, c.args...)
 			cmd.Dir = harness.RepoRoot()
 			var stderr bytes.Buffer
@@ -393,7 +396,11 @@ func TestDemoEnds(t *testing.T) {
 					t.Errorf("process %d is still running after the demo stopped", pid)
 				}
 			}
-			if diff := before.Diff(harness.TakeHostSnapshot()); len(diff) > 0 {
+			after, err := harness.SnapshotHostLocked()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := before.Diff(after); len(diff) > 0 {
 				t.Errorf("the host is not as it was after the demo ended:\n%s", strings.Join(diff, "\n"))
 				_ = harness.RecoverNode()
 			}

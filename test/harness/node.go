@@ -655,6 +655,23 @@ func RecoverNode() error {
 	return nil
 }
 
+// SnapshotHostLocked takes a snapshot of the host while holding the node
+// lock, so that no other node run (another test binary, another worktree)
+// is half-way up or down in it: a test that runs a node in another process
+// (the demo) compares two such snapshots.
+func SnapshotHostLocked() (*HostSnapshot, error) {
+	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return TakeHostSnapshot(), nil
+}
+
 // Processes lists every component the node started, in order.
 func (n *Node) Processes() []*Process {
 	n.procMu.Lock()
