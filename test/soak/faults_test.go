@@ -330,9 +330,10 @@ func nothingWritten(s *soak, t *testing.T, f *fault) {
 // injectUnreachable isolates Metacontroller's pod for egress: a
 // NetworkPolicy admits only the API server's port and DNS, so its calls to
 // the hook (through the answer checker on the node's address) go nowhere
-// and each one ends at the webhook timeout. Known flows are cut every
-// second (kube-router admits packets of known connections before any
-// policy). It holds 16 s to two polling intervals longer than that, and
+// and each one ends at the webhook timeout. The answer checker closes its
+// kept-alive connections and keeps no new ones while the fault holds, and
+// known flows are cut every second (kube-router admits packets of known
+// connections before any policy). It holds 16 s to two polling intervals longer than that, and
 // fails the test when a call still came through once the policy had had
 // 5 s to take effect.
 func injectUnreachable(s *soak, t *testing.T, f *fault) (func() error, error) {
@@ -355,6 +356,8 @@ spec:
 	if out, err := s.f.n.KubectlInput(policy, "apply", "-f", "-"); err != nil {
 		return nil, fmt.Errorf("%v: %s", err, out)
 	}
+	// Every call from now on needs a new connection, which the policy stops.
+	s.f.proxy.keepAlive(false)
 	f.hold = 16*time.Second + time.Duration(f.pick%int(2*s.f.cfg.interval/time.Second))*time.Second
 	ip, port := s.f.mc.IP(), s.f.proxy.URL[strings.LastIndex(s.f.proxy.URL, ":")+1:]
 	f.detail = "Metacontroller " + ip
@@ -384,6 +387,7 @@ spec:
 	return func() error {
 		close(quit)
 		<-done
+		s.f.proxy.keepAlive(true)
 		if out, err := s.f.n.KubectlErr("delete", "networkpolicy", "-n", "metacontroller", "soak-hook-unreachable"); err != nil {
 			return fmt.Errorf("%v: %s", err, out)
 		}

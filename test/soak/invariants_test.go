@@ -320,6 +320,7 @@ type answerProxy struct {
 	// last is when the last one arrived.
 	calls, syncs int
 	last         time.Time
+	srv          *httptest.Server
 }
 
 // startAnswerProxy listens on host (the node's bridge address: Metacontroller
@@ -336,9 +337,17 @@ func startAnswerProxy(t *testing.T, host, target string, l *ledger) *answerProxy
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+	p.URL, p.srv = srv.URL, srv
 	return p
 }
+
+// keepAlive turns the checker's keep-alive connections on or off; off
+// also closes the idle ones. A NetworkPolicy stops new connections only:
+// kube-router admits packets of known connections before any policy, and
+// conntrack takes up a connection whose entry was deleted again in the
+// middle of its stream as established, so a kept-alive connection from
+// Metacontroller would outlive the policy.
+func (p *answerProxy) keepAlive(on bool) { p.srv.Config.SetKeepAlivesEnabled(on) }
 
 // received is how many calls have arrived so far.
 func (p *answerProxy) received() int {
