@@ -89,7 +89,7 @@ node_section() {
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$soak_cmd\`"
   echo "(CI runs it with 10 DittoServers for 5 minutes under a seed of the clock; any seed reproduces its schedule)."
-  echo "Each fault holds for 2 s to two polling intervals, then the soak waits until every DittoServer is Ready again (the recovery time) and"
+  echo "Each fault holds for 2 s to two polling intervals (the hook unreachable: 16–25 s, past the webhook timeout; a child type undeclared: two intervals and more), then the soak waits until every DittoServer is Ready again (the recovery time) and"
   echo "pauses up to one interval. Invariants, checked every second against the API server and in every hook answer: no child deleted or"
   echo "replaced unless it is an adapter's and the schedule disabled that adapter; no adapter NetworkPolicy gone while its Service exists; every kept Service keeps its UID, cluster IP, node ports and"
   echo "load balancer address; no generated Secret's value changes; no 200 answer omits a child that exists (unless a successful poll found"
