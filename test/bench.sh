@@ -78,8 +78,10 @@ node_section() {
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$fleet_cmd\`."
   echo "A one-node cluster of real components on this machine (\`harness.StartNode\`: kubelet, containerd, kube-proxy, kube-router, CoreDNS,"
-  echo "local-path claims); the hook from \`kubectl apply -k manifests\` (2 replicas) called through its Service by the Metacontroller stand-in on the host"
-  echo "(which lists and watches, as Metacontroller's informers do); each DittoServer a real DittoFS v0.29.0 pod with two claims and NodePort adapter"
+  local mcflags="--workers=10 --client-go-qps=50 --client-go-burst=100 (test/soak/metacontroller-fleet) ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"
+  if [[ ${DITTOFS_HOOK_SOAK_METACONTROLLER:-fleet} == upstream ]]; then mcflags="upstream's defaults ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"; fi
+  echo "local-path claims); Metacontroller v4.17.2 in its pod from upstream's \`manifests/production\` (flags: ${mcflags% }), calling"
+  echo "the hook (\`kubectl apply -k manifests\`, 2 replicas) through the soak's recording proxy on the host; each DittoServer a real DittoFS v0.29.0 pod with two claims and NodePort adapter"
   echo "Services, polled every 5 s (the CRD's minimum), spread over 5 namespaces. CPU and memory come from each container's cgroup (cgroup v1) and /proc."
   if [[ $rc -ne 0 ]]; then echo; echo "**The run failed** (see the lines below and the test's output)."; fi
   echo
@@ -89,9 +91,9 @@ node_section() {
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$soak_cmd\`"
   echo "(CI runs it with 10 DittoServers for 5 minutes under a seed of the clock; any seed reproduces its schedule)."
-  echo "Each fault holds for 2 s to two polling intervals, then the soak waits until every DittoServer is Ready again (the recovery time) and"
+  echo "Each fault holds for 2 s to two polling intervals (the hook unreachable: 16–25 s, past the webhook timeout; a child type undeclared: two intervals and more), then the soak waits until every DittoServer is Ready again (the recovery time) and"
   echo "pauses up to one interval. Invariants, checked every second against the API server and in every hook answer: no child deleted or"
-  echo "replaced unless it is an adapter's and the schedule disabled that adapter; every kept Service keeps its UID, cluster IP, node ports and"
+  echo "replaced unless it is an adapter's and the schedule disabled that adapter; no adapter NetworkPolicy gone while its Service exists; every kept Service keeps its UID, cluster IP, node ports and"
   echo "load balancer address; no generated Secret's value changes; no 200 answer omits a child that exists (unless a successful poll found"
   echo "its adapter disabled). After the faults: every DittoServer Ready within two polling intervals, and 0 writes at steady state."
   echo

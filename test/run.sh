@@ -57,10 +57,10 @@ fi
 if [[ $tier == mutate ]]; then
   : # offline: no real component
 elif [[ $tier == all || $tier == node ]]; then
-  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm, kubelet, kube-proxy, kube-scheduler, containerd, kube-router, CoreDNS, local-path-provisioner (first run ~25 min on 2 cores, then cached)"
+  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm, Metacontroller, kubelet, kube-proxy, kube-scheduler, containerd, kube-router, CoreDNS, local-path-provisioner (first run ~28 min on 2 cores, then cached)"
   test/tools/build.sh all >/dev/null
 else
-  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm (first run ~8 min, then cached)"
+  step "building real components: DittoFS, controller-gen, etcd, kube-apiserver, kube-controller-manager, kubectl, helm, Metacontroller (first run ~11 min, then cached)"
   test/tools/build.sh base >/dev/null
 fi
 if [[ $tier == all || $tier == unit ]]; then
@@ -159,7 +159,7 @@ all | unit)
   ;;&
 all | e2e)
   if [[ -d test/e2e ]]; then
-    step "end-to-end: real etcd, kube-apiserver, kube-controller-manager, DittoFS and hook"
+    step "end-to-end: real etcd, kube-apiserver, kube-controller-manager, Metacontroller (dynamic-apply and server-side-apply), DittoFS and hook"
     set +e
     go test -count=1 -timeout 40m -v ./test/e2e/ 2>&1 | tee "${TMPDIR:-/tmp}/dittofs-hook-e2e.log" | grep -E '^(--- |    --- |ok |FAIL|panic:)|e2e:'
     rc=${PIPESTATUS[0]}
@@ -172,7 +172,7 @@ all | e2e)
   fi
   ;;&
 all | node)
-  step "real node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, containerd + runc, bridge CNI, kube-proxy, kube-router, CoreDNS, local-path-provisioner; the hook in the cluster, DittoFS in a pod, smbclient and libnfs clients; a fault soak of 10 DittoServers for 5 minutes"
+  step "real node: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, containerd + runc, bridge CNI, kube-proxy, kube-router, CoreDNS, local-path-provisioner; Metacontroller and the hook in the cluster, DittoFS in a pod, smbclient and libnfs clients; a fault soak of 10 DittoServers for 5 minutes; the demo"
   log=${TMPDIR:-/tmp}/dittofs-hook-node.log
   set +e
   # -p 1: the node tier, the soak and the demo each bring up the node (one

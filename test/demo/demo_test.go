@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -28,13 +29,26 @@ type demo struct {
 	done chan error
 }
 
-func startDemo(t *testing.T, args ...string) *demo {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "demo")
+// demoBinary builds the demo once per test binary.
+var demoBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "dittofs-hook-demo-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "demo")
 	build := exec.Command("go", "build", "-o", bin, "./test/demo")
 	build.Dir = harness.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the demo: %v\n%s", err, out)
+		return "", fmt.Errorf("build the demo: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func startDemo(t *testing.T, args ...string) *demo {
+	t.Helper()
+	bin, err := demoBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	d := &demo{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
 	d.cmd.Dir = harness.RepoRoot()
@@ -107,6 +121,9 @@ func TestDemoInteractive(t *testing.T) {
 	out := d.output()
 	if !readyRow.MatchString(out) {
 		t.Errorf("the demo's kubectl get dittofs -o wide shows no ready DittoServer (want a line matching %s)", readyRow)
+	}
+	if !mcRunning.MatchString(out) {
+		t.Errorf("the demo's kubectl get pods -n metacontroller shows no Running Metacontroller pod (want a line matching %s)", mcRunning)
 	}
 	for _, want := range []string{"minimal-0", "Running", "10.97.0.", "service/minimal-adapter-nfs", "service/minimal-adapter-smb", "export KUBECONFIG=", "smbclient //", "nfs-ls 'nfs://"} {
 		if !strings.Contains(out, want) {
@@ -264,21 +281,134 @@ func checkLogsKept(t *testing.T, out string) {
 // (status.phase) and Condition (the Ready condition's reason).
 var readyRow = regexp.MustCompile(`(?m)^ *minimal +1 +1 +1 +Running +Ready +`)
 
-// TestDemoExitAfterPrint runs the demo non-interactively (CI).
-func TestDemoExitAfterPrint(t *testing.T) {
-	d := startDemo(t, "--exit-after-print")
-	select {
-	case err := <-d.done:
-		if err != nil {
-			t.Fatalf("the demo failed: %v\n%s", err, d.output())
-		}
-	case <-time.After(20 * time.Minute):
-		t.Fatal("the demo did not finish")
+// mcRunning is Metacontroller's pod, Running and ready, in kubectl get pods
+// -n metacontroller.
+var mcRunning = regexp.MustCompile(`(?m)^metacontroller-0 +1/1 +Running +`)
+
+// TestDemoEnds runs the demo to the two ends besides Ctrl-C at its prompt
+// (TestDemoInteractive) that once left the node running, and checks each
+// time that no process it started runs on and that the host is as it was
+// before (the test's own snapshot, not the demo's word, which a broken pipe
+// cannot carry):
+//   - SIGHUP (its terminal closed) once its node is up, while it is still
+//     installing;
+//   - non-interactively (--exit-after-print, as CI runs it) with its output
+//     a pipe whose reader goes away once the result is printed, as `| tee`
+//     or `| head` does: every line after that, its teardown's included,
+//     meets a broken pipe (SIGPIPE killed the demo there, in the middle of
+//     its teardown, before it asked for the signal).
+func TestDemoEnds(t *testing.T) {
+	if why := harness.NodeUnavailable(); why != "" {
+		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
 	}
-	out := d.output()
-	if !readyRow.MatchString(out) {
-		t.Fatalf("the demo did not reach a ready DittoServer:\n%s", out)
+	bin, err := demoBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	checkGone(t, out)
-	checkLogsKept(t, out)
+	for _, c := range []struct {
+		name string
+		args []string
+		// until: the line after which the test acts.
+		until func(line string) bool
+		// closePipe: the reader goes away then; else it drains the rest.
+		closePipe bool
+		// sig is sent then (0: none).
+		sig syscall.Signal
+	}{
+		{"SIGHUP while it starts", nil, func(l string) bool { return strings.Contains(l, "Installing Metacontroller") }, false, syscall.SIGHUP},
+		{"exit after print, its stdout a pipe closed once the result is printed", []string{"--exit-after-print"}, readyRow.MatchString, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := harness.RecoverNode(); err != nil {
+				t.Fatal(err)
+			}
+			before, err := harness.SnapshotHostLocked()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, c.args...)
+			cmd.Dir = harness.RepoRoot()
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd.Stdout = pw
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pw.Close()
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			var out strings.Builder
+			sc := bufio.NewScanner(pr)
+			reached := false
+			deadline := time.AfterFunc(20*time.Minute, func() { _ = cmd.Process.Kill() })
+			for sc.Scan() {
+				out.WriteString(sc.Text() + "\n")
+				if c.until(sc.Text()) {
+					reached = true
+					break
+				}
+			}
+			deadline.Stop()
+			if !reached {
+				t.Fatalf("the demo ended before the moment this test acts:\n%s\n%s", out.String(), stderr.String())
+			}
+			drained := make(chan struct{})
+			if c.closePipe {
+				pr.Close()
+				close(drained)
+			} else {
+				// The reader stays; drain what follows (until the demo, the
+				// pipe's only writer, exits).
+				go func() {
+					defer close(drained)
+					for sc.Scan() {
+						out.WriteString(sc.Text() + "\n")
+					}
+				}()
+				t.Cleanup(func() { pr.Close() })
+			}
+			if c.sig != 0 {
+				if err := cmd.Process.Signal(c.sig); err != nil {
+					t.Fatal(err)
+				}
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					t.Errorf("the demo was killed by %s instead of tearing down (%v):\n%s", ws.Signal(), err, stderr.String())
+				} else if err != nil {
+					t.Errorf("the demo exited with %v:\n%s", err, stderr.String())
+				}
+			case <-time.After(3 * time.Minute):
+				t.Fatalf("the demo did not stop within 3 minutes")
+			}
+			<-drained
+			pids := pidRE.FindAllStringSubmatch(out.String(), -1)
+			if len(pids) < 5 {
+				t.Errorf("the demo printed only %d process IDs:\n%s", len(pids), out.String())
+			}
+			for _, m := range pids {
+				pid, _ := strconv.Atoi(m[1])
+				if err := syscall.Kill(pid, 0); err == nil {
+					t.Errorf("process %d is still running after the demo stopped", pid)
+				}
+			}
+			after, err := harness.SnapshotHostLocked()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := before.Diff(after); len(diff) > 0 {
+				t.Errorf("the host is not as it was after the demo ended:\n%s", strings.Join(diff, "\n"))
+				_ = harness.RecoverNode()
+			}
+			if m := regexp.MustCompile(`every component's log in (\S+)`).FindStringSubmatch(out.String()); m != nil {
+				_ = os.RemoveAll(filepath.Dir(m[1]))
+			}
+		})
+	}
 }

@@ -1,13 +1,20 @@
 // Command demo runs the whole product on this machine, with nothing but Go
 // and (as root) a few Debian packages: a real one-node Kubernetes cluster
-// (harness.StartNode), the hook in it from `kubectl apply -k manifests`, a
-// controller on the host (a real Metacontroller when METACONTROLLER_BIN
-// names one, else the end-to-end suite's documented stand-in), and a sample
-// DittoServer whose DittoFS runs in a pod. It creates a share, prints what a
-// user sees and the smbclient, nfs-ls, kubectl and curl commands to explore
-// it, and stays up until Ctrl-C, then tears everything down. Where the node
-// cannot start (not root, packages missing), it says why in one line and
-// runs the API-server-only mode instead, playing the kubelet and the cloud.
+// (harness.StartNode), Metacontroller v4.17.2 in it from upstream's
+// manifests/production kustomization, the hook from `kubectl apply -k
+// manifests`, and a sample DittoServer whose DittoFS runs in a pod. It
+// creates a share, prints what a user sees and the smbclient, nfs-ls,
+// kubectl and curl commands to explore it, and stays up until it is
+// stopped, then tears everything down. Where the node cannot start (not
+// root, packages missing), it says why in one line and runs the
+// API-server-only mode instead (Metacontroller on the host), playing the
+// kubelet and the cloud.
+//
+// However it is stopped, it leaves the host as it was: Ctrl-C (SIGINT),
+// SIGTERM, a closed terminal (SIGHUP), or a reader of its output that went
+// away (SIGPIPE: with `go run ./test/demo | tee demo.log`, Ctrl-C ends tee
+// too, and the demo's next line of output would otherwise kill it in the
+// middle of its teardown).
 //
 //	go run ./test/demo                      # stays up until Ctrl-C
 //	go run ./test/demo --exit-after-print   # prints and stops (CI)
@@ -24,6 +31,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,41 +40,93 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-// demoT gives the harness what it needs outside a test: failures stop the
-// demo (after stopping what it started), cleanups run in reverse.
+// demoT gives the harness what it needs outside a test: a failure or a
+// signal stops the demo (cleanups in reverse, once, whichever goroutine
+// comes first) and exits.
 type demoT struct {
-	dir      string
+	dir string
+
+	mu       sync.Mutex
 	cleanups []func()
 	n        int
 	failed   bool
+	stopping bool
+	// finish, once the demo runs, reports how the teardown left the host
+	// and returns the exit code.
+	finish func() int
 }
 
 // Failed tells the node to keep its logs.
-func (d *demoT) Failed() bool { return d.failed }
+func (d *demoT) Failed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed
+}
 
 func (d *demoT) Helper()                          {}
 func (d *demoT) Logf(format string, args ...any)  { fmt.Printf("   "+format+"\n", args...) }
 func (d *demoT) Fatal(args ...any)                { d.Fatalf("%s", fmt.Sprint(args...)) }
 func (d *demoT) Skipf(format string, args ...any) { d.Fatalf(format, args...) }
-func (d *demoT) Cleanup(f func())                 { d.cleanups = append(d.cleanups, f) }
+func (d *demoT) Cleanup(f func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cleanups = append(d.cleanups, f)
+}
 func (d *demoT) Fatalf(format string, args ...any) {
-	d.failed = true
+	d.mu.Lock()
+	stopping := d.stopping
+	if !stopping {
+		d.failed = true
+	}
+	d.mu.Unlock()
+	if stopping {
+		// The teardown is under way (a signal): what failed here is what
+		// it stopped. It exits the process.
+		select {}
+	}
 	fmt.Fprintf(os.Stderr, "\ndemo failed: "+format+"\nlogs: %s\n", append(args, d.dir)...)
-	d.stop()
-	os.Exit(1)
+	d.end("it failed", 1)
 }
 func (d *demoT) TempDir() string {
+	d.mu.Lock()
 	d.n++
-	p := filepath.Join(d.dir, "tmp", strconv.Itoa(d.n))
+	n := d.n
+	d.mu.Unlock()
+	p := filepath.Join(d.dir, "tmp", strconv.Itoa(n))
 	_ = os.MkdirAll(p, 0o755)
 	return p
 }
 
-func (d *demoT) stop() {
-	for i := len(d.cleanups) - 1; i >= 0; i-- {
-		d.cleanups[i]()
+func (d *demoT) setFinish(f func() int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.finish = f
+}
+
+// end stops everything the demo started, once, and exits with code (or
+// finish's, when that is not 0). A second caller (the main goroutine
+// failing as the teardown pulls its cluster away) blocks until the first
+// exits.
+func (d *demoT) end(why string, code int) {
+	d.mu.Lock()
+	if d.stopping {
+		d.mu.Unlock()
+		select {}
 	}
+	d.stopping = true
+	cleanups, finish := d.cleanups, d.finish
 	d.cleanups = nil
+	d.mu.Unlock()
+	step("Stopping (%s): every process, container, mount, network rule and directory the demo made", why)
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	if finish != nil {
+		if c := finish(); c != 0 {
+			code = c
+		}
+	}
+	os.Exit(code)
 }
 
 var stepStart = time.Now()
@@ -84,25 +144,54 @@ func main() {
 		os.Exit(1)
 	}
 	t := &demoT{dir: dir}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Every way a demo ends tears it down, at any moment: Ctrl-C, SIGTERM,
+	// a closed terminal (SIGHUP), and a reader of stdout that went away
+	// (SIGPIPE). Asking for SIGPIPE also turns a write to the broken
+	// stdout into an EPIPE error (ignored) instead of the end of the
+	// process, so the teardown's own lines cannot cut it short.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
+	go func() {
+		s := <-sigs
+		t.end(signalName(s), 0)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if why := harness.NodeUnavailable(); why != "" {
 		fmt.Printf("The real node cannot start here (%s): running the API-server-only mode, where the harness plays the kubelet.\n", why)
-		apiOnly(ctx, t, dir, *exitAfter)
-		return
+		apiOnly(ctx, t, dir)
+	} else {
+		onNode(t, dir)
 	}
-	onNode(ctx, t, dir, *exitAfter)
+	if !*exitAfter {
+		fmt.Println("\nPress Ctrl-C to stop everything.")
+		select {} // the signal's goroutine ends the demo
+	}
+	t.end("done", 0)
+}
+
+// signalName says which way the demo was stopped.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "Ctrl-C"
+	case syscall.SIGHUP:
+		return "SIGHUP: the terminal closed"
+	case syscall.SIGPIPE:
+		return "SIGPIPE: the reader of its output went away"
+	}
+	return s.String()
 }
 
 // apiOnly is the demo without a node: a real control plane, DittoFS as a
 // process on loopback, the hook as a process, and the harness playing the
 // kubelet and the cloud.
-func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
+func apiOnly(ctx context.Context, t *demoT, dir string) {
 	root := harness.RepoRoot()
 
 	step("Building the real components from the Go module proxy (cached; the first run takes about 8 minutes on 2 cores)")
 	harness.BuildLog = os.Stdout
-	for _, c := range []string{"dfs", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl"} {
+	for _, c := range []string{"dfs", "etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "metacontroller"} {
 		start := time.Now()
 		p := harness.Binary(t, c)
 		fmt.Printf("   %-24s %s (%s)\n", c, p, time.Since(start).Round(time.Millisecond))
@@ -111,16 +200,14 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	fmt.Printf("   %-24s %s\n", "hook", hookBin)
 
 	step("Starting etcd, kube-apiserver and kube-controller-manager on loopback")
-	cluster := harness.StartCluster(t, dir,
-		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
-		filepath.Join(root, "manifests", "crd"))
+	cluster := harness.StartCluster(t, dir, harness.MetacontrollerCRDs(t), filepath.Join(root, "manifests", "crd"))
 	for _, p := range cluster.Processes() {
 		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
 	}
 	kubectl := cluster.KubectlPath()
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	token, tokenFile := harness.CreateHookToken(t, cluster, dir)
+	_, tokenFile := harness.CreateHookToken(t, cluster, dir)
 	fmt.Print(indent(cluster.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 
 	step("Starting the hook and the controller")
@@ -133,20 +220,11 @@ func apiOnly(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 		"--kubeconfig", cluster.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", 24*time.Hour))
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	fmt.Printf("   started hook (pid %d) on %s\n", hook.Cmd.Process.Pid, hookURL)
-	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
-		cc, _ := os.ReadFile(filepath.Join(root, "compositecontroller.yaml"))
-		local := filepath.Join(dir, "compositecontroller-local.yaml")
-		_ = os.WriteFile(local, []byte(strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL)), 0o644)
-		cluster.Kubectl("apply", "--server-side", "--force-conflicts", "-f", local)
-		mc := harness.Start(t, dir, "metacontroller", bin, nil, "--kubeconfig", cluster.Kubeconfig, "--discovery-interval=5s",
-			"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)), "--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)))
-		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
-	} else {
-		s := &harness.StandIn{Cluster: cluster, HookURL: hookURL, Name: "dittofs-hook", AuthToken: token}
-		s.Start()
-		t.Cleanup(s.Stop)
-		fmt.Println("   started the Metacontroller stand-in (METACONTROLLER_BIN is not set; see test/harness/standin.go)")
-	}
+	// The CompositeController the install applied, its webhooks pointed at
+	// the hook on loopback (no cluster DNS here).
+	harness.ApplyCompositeController(t, cluster, dir, hookURL)
+	mc := harness.StartMetacontroller(t, cluster, dir, "dynamic-apply")
+	fmt.Printf("   started Metacontroller v4.17.2 (pid %d), its webhooks pointed at %s\n", mc.PID(), hookURL)
 
 	step("Applying manifests/samples/minimal.yaml (its API on a free loopback port, polled every 5s)")
 	dfsPort := harness.FreePort(t)
@@ -210,14 +288,11 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 Logs of every component: %s (kept when the demo stops; remove the folder yourself)
 `, cluster.Kubeconfig, kubectl, name, name, name, dfs.URL, dfs.URL, dir)
 
-	if !exitAfter {
-		fmt.Println("\nPress Ctrl-C to stop everything.")
-		<-ctx.Done()
-	}
-	step("Stopping every process the demo started")
-	t.stop()
-	fmt.Println("   stopped")
-	fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", dir)
+	t.setFinish(func() int {
+		fmt.Println("   stopped")
+		fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", dir)
+		return 0
+	})
 }
 
 // loadSample reads a DittoServer from manifests/samples, returning it, its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,20 +12,23 @@ import (
 )
 
 // onNode is the demo on the real node.
-func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
+func onNode(t *demoT, dir string) {
 	root := harness.RepoRoot()
 	step("Building the real components from the Go module proxy (cached; the first run takes about 25 minutes on 2 cores)")
 	harness.BuildLog = os.Stdout
 	for _, c := range []string{"dfs", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl",
-		"containerd", "containerd-shim-runc-v2", "ctr", "kube-router", "coredns", "local-path-provisioner"} {
+		"containerd", "containerd-shim-runc-v2", "ctr", "kube-router", "coredns", "local-path-provisioner", "metacontroller", "metacontroller-manifests"} {
 		start := time.Now()
 		p := harness.Binary(t, c)
 		fmt.Printf("   %-24s %s (%s)\n", c, p, time.Since(start).Round(time.Millisecond))
 	}
 
 	step("Starting a one-node Kubernetes cluster on this machine (kubelet, containerd, kube-proxy, kube-router, CoreDNS, local-path storage)")
+	t.setFinish(func() int {
+		fmt.Println("   stopped")
+		return 0
+	})
 	node := harness.StartNode(t, harness.NodeOptions{
-		CRDs:       []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")},
 		OwnSignals: true,
 		KeepLogs:   true,
 		Logf:       func(format string, args ...any) { fmt.Printf("   "+format+"\n", args...) },
@@ -34,27 +36,26 @@ func onNode(ctx context.Context, t *demoT, dir string, exitAfter bool) {
 	for _, p := range node.Processes() {
 		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
 	}
+	t.setFinish(func() int {
+		if diff := node.CheckHostClean(); len(diff) > 0 {
+			fmt.Printf("   the host is not as it was:\n%s\n", indent(strings.Join(diff, "\n")))
+			return 1
+		}
+		fmt.Println("   stopped; the host is as it was")
+		fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", node.LogDir)
+		_ = os.RemoveAll(dir)
+		return 0
+	})
+
+	step("Installing Metacontroller v4.17.2 as its README says: kubectl apply -k of its manifests/production (its image packed on this machine)")
+	harness.InstallMetacontroller(t, node, harness.MetacontrollerInstall{})
+	fmt.Printf("\n$ kubectl get pods -n metacontroller\n%s", node.Kubectl("get", "pods", "-n", "metacontroller"))
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	token, _ := harness.CreateHookToken(t, node.Cluster, node.Dir)
+	harness.CreateHookToken(t, node.Cluster, node.Dir)
 	fmt.Print(indent(node.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 	node.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
 	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", node.Kubectl("get", "pods", "-n", "dittofs-system"))
-
-	hookURL := "http://" + node.ServiceIP(t, "dittofs-system", "dittofs-hook")
-	step("Starting the controller on the host; it calls the hook through its Service, %s", hookURL)
-	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
-		cc, _ := os.ReadFile(filepath.Join(root, "compositecontroller.yaml"))
-		node.Apply(t, strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", hookURL))
-		mc := harness.Start(t, node.LogDir, "metacontroller", bin, nil, "--kubeconfig", node.Kubeconfig, "--discovery-interval=5s",
-			fmt.Sprintf("--metrics-address=127.0.0.1:%d", harness.FreePort(t)), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", harness.FreePort(t)))
-		fmt.Printf("   started Metacontroller %s (pid %d)\n", bin, mc.Cmd.Process.Pid)
-	} else {
-		s := &harness.StandIn{Cluster: node.Cluster, HookURL: hookURL, Name: "dittofs-hook", AuthToken: token}
-		s.Start()
-		t.Cleanup(s.Stop)
-		fmt.Println("   started the Metacontroller stand-in (METACONTROLLER_BIN is not set; see test/harness/standin.go)")
-	}
 
 	step("Applying manifests/samples/minimal.yaml (plus a 1Gi content volume for a share, polled every 5s)")
 	ds, name, spec := loadSample(t, "minimal.yaml")
@@ -115,6 +116,8 @@ Explore it (in another terminal, as root; the load balancer addresses are routed
   export KUBECONFIG=%[1]s
   alias kubectl=%[2]s
   kubectl get dittofs,statefulsets,pods,pvc,services,networkpolicies
+  kubectl get pods -n metacontroller
+  kubectl logs -n metacontroller metacontroller-0 --tail=5
   kubectl logs %[3]s-0
   kubectl events --for dittoserver/%[3]s
 
@@ -136,18 +139,4 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 
 Logs of every component: %[10]s (kept when the demo stops; remove the folder yourself)
 `, node.Kubeconfig, node.KubectlPath(), name, smb[0], smb[1], alicePW, nfs[0], nfs[1], apiURL, node.LogDir)
-
-	if !exitAfter {
-		fmt.Println("\nPress Ctrl-C to stop everything.")
-		<-ctx.Done()
-	}
-	step("Stopping: every process, container, mount, network rule and directory the node made")
-	t.stop()
-	if diff := node.CheckHostClean(); len(diff) > 0 {
-		fmt.Printf("   the host is not as it was:\n%s\n", indent(strings.Join(diff, "\n")))
-		os.Exit(1)
-	}
-	fmt.Println("   stopped; the host is as it was")
-	fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", node.LogDir)
-	_ = os.RemoveAll(dir)
 }

@@ -1,9 +1,8 @@
 // Package e2e runs the hook on a real Kubernetes control plane (etcd,
-// kube-apiserver, kube-controller-manager), with a real DittoFS server and
-// the real hook binary, driven by a real Metacontroller when
-// METACONTROLLER_BIN names one (once per apply strategy), else by the
-// documented stand-in (harness.StandIn). Every assertion reads the API
-// server, not the hook's answer.
+// kube-apiserver, kube-controller-manager), with a real DittoFS server, the
+// real hook binary and the real Metacontroller v4.17.2 as processes on the
+// host (test/tools/build.sh builds it; METACONTROLLER_BIN names another
+// build). Every assertion reads the API server, not the hook's answer.
 package e2e
 
 import (
@@ -29,32 +28,20 @@ const (
 	pollingInterval = 5 * time.Second
 )
 
-// TestEndToEnd runs the suite with the stand-in and two hook replicas
-// behind one address (each call to the next replica), or with a real
-// Metacontroller once per apply strategy: dynamic-apply with one replica,
-// server-side-apply with two. The Events every step records are counted
-// the same way in each: once per transition, whichever replica answers.
+// TestEndToEnd runs the suite once per Metacontroller apply strategy:
+// dynamic-apply (its default, a client-side three-way merge) with one hook
+// replica, server-side-apply with two behind one address (each call to the
+// next replica). The Events every step records are counted the same way in
+// each: once per transition, whichever replica answers.
 func TestEndToEnd(t *testing.T) {
-	if bin := os.Getenv("METACONTROLLER_BIN"); bin != "" {
-		for _, c := range []struct {
-			strategy string
-			replicas int
-		}{{"dynamic-apply", 1}, {"server-side-apply", 2}} {
-			t.Run(fmt.Sprintf("metacontroller-%s-%d-replicas", c.strategy, c.replicas), func(t *testing.T) {
-				runSuite(t, c.replicas, func(r *rig) controller { return startMetacontroller(t, r, bin, c.strategy) })
-			})
-		}
-		return
+	for _, c := range []struct {
+		strategy string
+		replicas int
+	}{{"dynamic-apply", 1}, {"server-side-apply", 2}} {
+		t.Run(fmt.Sprintf("metacontroller-%s-%d-replicas", c.strategy, c.replicas), func(t *testing.T) {
+			runSuite(t, c.replicas, c.strategy)
+		})
 	}
-	t.Run("stand-in-2-replicas", func(t *testing.T) {
-		runSuite(t, 2, func(r *rig) controller { return startStandIn(t, r) })
-	})
-}
-
-// controller is Metacontroller or its stand-in.
-type controller interface {
-	Errors() []string
-	Stop()
 }
 
 type rig struct {
@@ -79,8 +66,9 @@ type rig struct {
 	token, tokenFile string
 }
 
-func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
-	root := harness.RepoRoot()
+// logDir is a folder for every component's log, kept when the test fails
+// (Metacontroller's among them: what it refused, and why).
+func logDir(t *testing.T) string {
 	dir, err := os.MkdirTemp("", "dittofs-hook-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -93,10 +81,16 @@ func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 		}
 		os.RemoveAll(dir)
 	})
+	return dir
+}
+
+func runSuite(t *testing.T, replicas int, strategy string) {
+	root := harness.RepoRoot()
+	dir := logDir(t)
 	start := time.Now()
 	r := &rig{t: t, dir: dir, events: map[string]int{}}
 	r.cluster = harness.StartCluster(t, dir,
-		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
+		harness.MetacontrollerCRDs(t),
 		filepath.Join(root, "manifests", "crd"))
 	t.Logf("e2e: control plane up in %s", time.Since(start).Round(time.Millisecond))
 
@@ -124,11 +118,14 @@ func runSuite(t *testing.T, replicas int, newController func(*rig) controller) {
 		r.hookURL = harness.RoundRobin(t, r.hookURLs...)
 	}
 	t.Logf("e2e: %d hook replica(s) at %s", replicas, r.hookURL)
-	ctrl := newController(r)
-	t.Cleanup(ctrl.Stop)
+	// The CompositeController `kubectl apply -k manifests` installed, its
+	// webhooks pointed at the hook on loopback.
+	harness.ApplyCompositeController(t, r.cluster, dir, r.hookURL)
+	mc := harness.StartMetacontroller(t, r.cluster, dir, strategy)
+	t.Logf("e2e: Metacontroller v4.17.2 --apply-strategy=%s, log %s", strategy, mc.Log())
 	defer func() {
-		if errs := ctrl.Errors(); len(errs) > 0 {
-			t.Errorf("the controller saw errors (immutable fields, rejected objects, hook failures):\n%s", strings.Join(errs, "\n"))
+		if errs := mc.Errors(); len(errs) > 0 {
+			t.Errorf("Metacontroller saw errors (immutable fields, rejected objects, hook failures):\n%s", strings.Join(errs, "\n"))
 		}
 	}()
 	steps := []struct {
@@ -251,56 +248,6 @@ func (r *rig) install(t *testing.T) {
 	}
 }
 
-func startStandIn(t *testing.T, r *rig) controller {
-	s := &harness.StandIn{Cluster: r.cluster, HookURL: r.hookURL, Name: "dittofs-hook", Resync: 600 * time.Second, AuthToken: r.token}
-	logf, _ := os.Create(filepath.Join(r.dir, "stand-in.log"))
-	t.Cleanup(func() { logf.Close() })
-	s.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	s.Start()
-	return s
-}
-
-// metacontroller is a real Metacontroller process.
-type metacontroller struct {
-	p   *harness.Process
-	dir string
-}
-
-func (m *metacontroller) Stop() { _ = m.p.Stop() }
-
-// Errors are the sync errors Metacontroller logged.
-func (m *metacontroller) Errors() []string {
-	b, _ := os.ReadFile(m.p.Log)
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "failed to sync") || strings.Contains(line, "is invalid") || strings.Contains(line, "field is immutable") {
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
-func startMetacontroller(t *testing.T, r *rig, bin, strategy string) controller {
-	// The project's CompositeController, its webhook URLs pointed at the
-	// hook on loopback.
-	cc, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "compositecontroller.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := strings.ReplaceAll(string(cc), "http://dittofs-hook.dittofs-system.svc.cluster.local", r.hookURL)
-	f := filepath.Join(r.dir, "compositecontroller-local.yaml")
-	_ = os.WriteFile(f, []byte(local), 0o644)
-	r.cluster.Kubectl("apply", "--server-side", "--force-conflicts", "-f", f)
-	p := harness.Start(t, r.dir, "metacontroller", bin, nil,
-		"--kubeconfig", r.cluster.Kubeconfig, "--discovery-interval=5s", "--apply-strategy="+strategy,
-		"--metrics-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
-		"--health-probe-bind-address=127.0.0.1:"+strconv.Itoa(harness.FreePort(t)),
-		"--zap-log-level=4")
-	return &metacontroller{p: p, dir: r.dir}
-}
-
 // get reads an object as JSON (nil when absent).
 func (r *rig) get(t *testing.T, path string) map[string]any {
 	t.Helper()
@@ -394,7 +341,7 @@ spec:
 	}
 	// The status the hook answers is stored whole: nothing pruned by the
 	// schema. (The first syncs move Progressing as the StatefulSet appears:
-	// compare once the stand-in has written the answer to what it sees.)
+	// compare once Metacontroller has written the answer to what it sees.)
 	eventually(t, 20*time.Second, "status written", func() bool { s, _ := r.condition(t, "Ready"); return s != "" })
 	var stored, want []byte
 	deadline := time.Now().Add(10 * time.Second)

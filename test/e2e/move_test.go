@@ -25,11 +25,13 @@ import (
 // instance}, the adapter Services' ports under upstream's names, node ports,
 // the Secrets with upstream's keys and the operator account upstream made in
 // DittoFS), and upstream's finalizer on the DittoServer. The README's own
-// commands of steps 2 and 3 remove the finalizer and label the children
-// controller-uid=<the DittoServer's UID>, run as written against this API
-// server. Then the hook and Metacontroller's stand-in start, and the test
-// checks: no
-// apply is refused (no 422 on the selector), the StatefulSet's template is
+// commands of steps 2 and 3 remove the finalizer, label the children
+// controller-uid=<the DittoServer's UID> and remove the NFS Service's UDP
+// ports, run as written against this API server. Then the hook and the
+// real Metacontroller start, once per apply strategy, and the test checks:
+// no apply is refused (no 422 on the selector; under dynamic-apply, no
+// duplicate node port: found by this test when it first ran the real
+// Metacontroller, which the README's UDP step prevents), the StatefulSet's template is
 // the hook's while its selector stays upstream's and the pod carries both
 // label sets, every Service keeps its cluster IP and node ports (the NFS TCP
 // port's and the portmapper's found under upstream's port names), the
@@ -37,6 +39,14 @@ import (
 // password upstream stored (no account repair), adapters are discovered,
 // and at steady state nothing is written.
 func TestMoveFromUpstream(t *testing.T) {
+	for _, strategy := range []string{"dynamic-apply", "server-side-apply"} {
+		t.Run(strategy, func(t *testing.T) { moveFromUpstream(t, strategy) })
+	}
+}
+
+// moveFromUpstream is TestMoveFromUpstream under one of Metacontroller's
+// apply strategies.
+func moveFromUpstream(t *testing.T, strategy string) {
 	const (
 		moveNS   = "move"
 		name     = "moved"
@@ -45,7 +55,7 @@ func TestMoveFromUpstream(t *testing.T) {
 		interval = 5 * time.Second
 	)
 	root := harness.RepoRoot()
-	dir := t.TempDir()
+	dir := logDir(t)
 	c := harness.StartCluster(t, dir, filepath.Join(root, "manifests", "crd"))
 	c.Kubectl("create", "namespace", moveNS)
 
@@ -83,7 +93,7 @@ func TestMoveFromUpstream(t *testing.T) {
 	if err := os.Symlink(c.KubectlPath(), filepath.Join(bins, "kubectl")); err != nil {
 		t.Fatal(err)
 	}
-	for _, step := range []string{"dittofs.dittofs.com/finalizer", "controller-uid="} {
+	for _, step := range []string{"dittofs.dittofs.com/finalizer", "controller-uid=", "protocol}"} {
 		cmd := exec.Command("bash", "-c", strings.NewReplacer("NAMESPACE", moveNS, "NAME", name).Replace(readmeMoveCommand(t, step)))
 		cmd.Env = append(os.Environ(), "PATH="+bins+":"+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -139,15 +149,15 @@ func TestMoveFromUpstream(t *testing.T) {
 	addrBefore, secretsBefore := addresses(), secretData()
 	selectorBefore := getJSON("statefulset", name)["spec"].(map[string]any)["selector"]
 
-	// The hook and the stand-in of Metacontroller.
-	s, hookURL := startHookAndStandIn(t, c, dir)
+	// The hook and the real Metacontroller.
+	mc, hookURL := startHookAndMetacontroller(t, c, dir, strategy)
 
 	wait := func(what string, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for !cond() {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 60s; stand-in errors %v\nstatus %s", what, s.Errors(), c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.status}"))
+				t.Fatalf("%s: not within 60s; Metacontroller's errors %v\nstatus %s", what, mc.Errors(), c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.status}"))
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -168,7 +178,7 @@ func TestMoveFromUpstream(t *testing.T) {
 		return condition("Ready") == "True/Ready"
 	})
 
-	if errs := s.Errors(); len(errs) > 0 {
+	if errs := mc.Errors(); len(errs) > 0 {
 		t.Fatalf("applies refused while taking over upstream's children:\n%s", strings.Join(errs, "\n"))
 	}
 	sts := getJSON("statefulset", name)

@@ -16,8 +16,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-// sampleRun is how one upstream sample is brought up here: the hook and its
-// stand-in of Metacontroller run on loopback, the test plays the kubelet
+// sampleRun is how one upstream sample is brought up here: the hook and the
+// real Metacontroller run on loopback, the test plays the kubelet
 // (a real DittoFS v0.29.0 per sample, started with the administrator
 // password the pod would get), the cloud (load balancer addresses) and,
 // for the Percona sample, the Percona operator (the cluster's state and its
@@ -38,14 +38,15 @@ type sampleRun struct {
 
 // samplesReachReady applies every upstream sample that upstream's CRD
 // accepts, with the opt-in child types installed (their CRDs present, the
-// stand-in declaring them as the components do), and waits for each to be
+// CompositeController with manifests/components/servicemonitor and
+// percona), and waits for each to be
 // Ready. The only edit is controlPlane.port, a free port of this machine
 // (every sample says 8080, and each DittoFS listens on loopback here).
 func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 	root := harness.RepoRoot()
 	c.Kubectl("apply", "--server-side", "-f", filepath.Join(root, "test", "testdata", "crds", "optin-crds.yaml"))
-	c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/servicemonitors.monitoring.coreos.com", "crd/perconapgclusters.pgv2.percona.com")
-	s, _ := startHookAndStandIn(t, c, dir, harness.OptInServiceMonitor, harness.OptInPerconaPGCluster)
+	c.WaitCRDsEstablished(60 * time.Second)
+	mc, _ := startHookAndMetacontroller(t, c, dir, "dynamic-apply", "servicemonitor", "percona")
 
 	samples := filepath.Join(root, "test", "testdata", "upstream", "samples")
 	c.Kubectl("apply", "-f", filepath.Join(samples, "dittofs_secrets.yaml"))
@@ -67,16 +68,18 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 			t.Logf("e2e: %s Ready in %s", run.file, time.Since(start).Round(time.Millisecond))
 		})
 	}
-	if errs := s.Errors(); len(errs) > 0 {
-		t.Errorf("the stand-in saw errors:\n%s", strings.Join(errs, "\n"))
+	if errs := mc.Errors(); len(errs) > 0 {
+		t.Errorf("Metacontroller saw errors:\n%s", strings.Join(errs, "\n"))
 	}
 }
 
-// startHookAndStandIn starts the real hook binary, calling DittoFS on
+// startHookAndMetacontroller starts the real hook binary, calling DittoFS on
 // loopback and recording Events as the cluster's administrator, and the
-// stand-in of Metacontroller declaring the hook's child types and optIn;
-// both stop when the test ends. It returns the stand-in and the hook's URL.
-func startHookAndStandIn(t *testing.T, c *harness.Cluster, dir string, optIn ...harness.ChildType) (*harness.StandIn, string) {
+// real Metacontroller with the given apply strategy, serving the project's
+// CompositeController with the given opt-in components of
+// manifests/components, its webhooks pointed at the hook; both stop when
+// the test ends. It returns Metacontroller and the hook's URL.
+func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy string, components ...string) (*harness.HostMetacontroller, string) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
@@ -84,15 +87,10 @@ func startHookAndStandIn(t *testing.T, c *harness.Cluster, dir string, optIn ...
 		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
 		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
-	s := &harness.StandIn{Cluster: c, HookURL: hookURL, Name: "dittofs-hook", Resync: 600 * time.Second, ChildTypes: optIn}
-	logf, _ := os.Create(filepath.Join(dir, "stand-in.log"))
-	t.Cleanup(func() { logf.Close() })
-	s.Logf = func(format string, args ...any) {
-		fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
-	}
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s, hookURL
+	c.Kubectl("apply", "--server-side", "-f", harness.MetacontrollerCRDs(t))
+	c.WaitCRDsEstablished(60 * time.Second)
+	harness.ApplyCompositeController(t, c, dir, hookURL, components...)
+	return harness.StartMetacontroller(t, c, dir, strategy), hookURL
 }
 
 func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) {

@@ -77,7 +77,7 @@ func TestUpstreamSamples(t *testing.T) {
 		t.Fatalf("samples with a DittoServer on disk %v, but the table lists %v", onDisk, listed)
 	}
 
-	dir := t.TempDir()
+	dir := logDir(t)
 	c := harness.StartCluster(t, dir)
 	c.Kubectl("create", "namespace", "dittofs")
 
@@ -111,7 +111,7 @@ func TestUpstreamSamples(t *testing.T) {
 	upstreamCRD := filepath.Join(root, "test", "testdata", "upstream", "crd", "dittofs.dittofs.com_dittoservers.yaml")
 	t.Run("upstream CRD", func(t *testing.T) {
 		c.Kubectl("apply", "--server-side", "-f", upstreamCRD)
-		c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/dittoservers.dittofs.dittofs.com")
+		c.WaitCRDsEstablished(60 * time.Second)
 		verdicts(t, "upstream's CRD", func(s upstreamSample) []string { return s.upstream }, func(s upstreamSample) []string { return s.upstreamLax })
 		c.Kubectl("delete", "-f", upstreamCRD, "--wait=true", "--timeout=60s")
 	})
@@ -128,7 +128,7 @@ func TestUpstreamSamples(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests", "crd"))
-		c.Kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/dittoservers.dittofs.dittofs.com")
+		c.WaitCRDsEstablished(60 * time.Second)
 		verdicts(t, "our CRD", func(s upstreamSample) []string { return s.ours }, func(s upstreamSample) []string { return s.oursLax })
 	})
 	t.Run("accepted samples reach Ready", func(t *testing.T) { samplesReachReady(t, c, dir) })

@@ -34,11 +34,16 @@ type Node struct {
 	before   *HostSnapshot
 	lock     *os.File
 	cgroupFD int
-	procs    []*Process
-	kubelet  *Process
-	ctr      string
-	sock     string
-	dumps    int
+	// procMu guards procs and down: a teardown from another goroutine (the
+	// demo's signal handler) may run while StartNode is still starting
+	// components, and nothing may start once it has begun.
+	procMu  sync.Mutex
+	down    bool
+	procs   []*Process
+	kubelet *Process
+	ctr     string
+	sock    string
+	dumps   int
 
 	lbMu     sync.Mutex
 	lbAddrs  map[string]string // namespace/name → address, kept across re-creation
@@ -164,7 +169,7 @@ func StartNode(t T, o NodeOptions) *Node {
 	n.logf("state in %s, every component's log in %s", n.Dir, n.LogDir)
 
 	var images []*Image
-	n.phase("building images (pause, DittoFS, hook, CoreDNS, busybox, client)", func() {
+	n.phase("building images (pause, DittoFS, hook, Metacontroller, CoreDNS, busybox, client)", func() {
 		images = NodeImages(t, filepath.Join(dir, "bin"))
 	})
 	n.phase("host network: bridge, routes, guards", func() {
@@ -236,10 +241,27 @@ func (n *Node) start(t T, name, bin string, args ...string) *Process {
 
 func (n *Node) startEnv(t T, name, bin string, env []string, args ...string) *Process {
 	t.Helper()
+	// (No lock held while starting: a failure calls t.Fatalf, whose
+	// cleanups tear the node down and take the lock.)
+	n.procMu.Lock()
+	down := n.down
+	n.procMu.Unlock()
+	if down {
+		t.Fatalf("not starting %s: the node is being torn down", name)
+	}
 	p := startProcess(t, n.LogDir, name, bin, env, func(a *syscall.SysProcAttr) {
 		a.UseCgroupFD, a.CgroupFD = true, n.cgroupFD
 	}, args...)
-	n.procs = append(n.procs, p)
+	n.procMu.Lock()
+	down = n.down
+	if !down {
+		n.procs = append(n.procs, p)
+	}
+	n.procMu.Unlock()
+	if down { // the teardown began while it started: it missed this one
+		_ = p.Stop()
+		t.Fatalf("not starting %s: the node is being torn down", name)
+	}
 	return p
 }
 
@@ -540,11 +562,15 @@ func (n *Node) Teardown() {
 				n.logf("%s took %.1f s to stop", p.Name, d.Seconds())
 			}
 		}
-		if n.kubelet != nil {
-			stop(n.kubelet)
+		n.procMu.Lock()
+		n.down = true
+		procs, kubelet := n.procs, n.kubelet
+		n.procMu.Unlock()
+		if kubelet != nil {
+			stop(kubelet)
 		}
-		for i := len(n.procs) - 1; i >= 0; i-- {
-			stop(n.procs[i])
+		for i := len(procs) - 1; i >= 0; i-- {
+			stop(procs[i])
 		}
 		if n.cgroupFD >= 0 {
 			syscall.Close(n.cgroupFD)
@@ -629,8 +655,29 @@ func RecoverNode() error {
 	return nil
 }
 
+// SnapshotHostLocked takes a snapshot of the host while holding the node
+// lock, so that no other node run (another test binary, another worktree)
+// is half-way up or down in it: a test that runs a node in another process
+// (the demo) compares two such snapshots.
+func SnapshotHostLocked() (*HostSnapshot, error) {
+	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, err
+	}
+	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }()
+	return TakeHostSnapshot(), nil
+}
+
 // Processes lists every component the node started, in order.
-func (n *Node) Processes() []*Process { return append([]*Process(nil), n.procs...) }
+func (n *Node) Processes() []*Process {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	return append([]*Process(nil), n.procs...)
+}
 
 // CheckGuards says which network guard or route is missing ("" when all
 // are in place): kube-proxy and kube-router rewrite rules all the time, and

@@ -87,6 +87,13 @@ func NodeImages(t T, dir string) []*Image {
 	hook.Entrypoint, hook.Cmd, hook.User = []string{"/hook"}, []string{"serve"}, "65532:65532"
 	imgs = append(imgs, hook)
 
+	// Metacontroller as upstream's production StatefulSet runs it: the
+	// static binary at /usr/bin/metacontroller (its command), non-root.
+	mc := NewImage(MetacontrollerImage).NonrootUser()
+	mc.CopyFile(t, Binary(t, "metacontroller"), "usr/bin/metacontroller", 0o755)
+	mc.Entrypoint, mc.User = []string{"/usr/bin/metacontroller"}, "65532:65532"
+	imgs = append(imgs, mc)
+
 	dns := NewImage(CoreDNSImage).NonrootUser()
 	dns.CopyFile(t, Binary(t, "coredns"), "coredns", 0o755)
 	dns.Entrypoint, dns.User = []string{"/coredns"}, "65532:65532"

@@ -67,10 +67,15 @@ func (s *scenario) events(t *testing.T) map[string]int {
 
 // expectEvents waits until the hook's Events are those of the steps before
 // plus add, exactly, but for the reasons whose count depends on timing on
-// a real node (maybe), which may be one more each: a load balancer address
-// the cloud assigns before the hook sees the Service without one, a first
-// poll that beats kube-router's admission of the hook to the DittoFS API
-// (AuthAPIUnreachable, then DittoFSRecovered).
+// a real node (maybe), which may be up to two more each: a load balancer
+// address the cloud assigns before the hook sees the Service without one,
+// a first poll that beats kube-router's admission of the hook to the
+// DittoFS API (AuthAPIUnreachable, then DittoFSRecovered). Two, because the
+// real Metacontroller may sync a DittoServer from a cache that does not yet
+// hold the status it just wrote: the same wait for a load balancer is then
+// entered from two previous states (WaitingForReplica and ServicePending),
+// two transitions by the hook's rule, two Events (seen on the node, 75 ms
+// apart; the stand-in never synced from a stale status).
 func (s *scenario) expectEvents(t *testing.T, step string, add map[string]int, maybe ...string) {
 	t.Helper()
 	for k, v := range add {
@@ -78,7 +83,7 @@ func (s *scenario) expectEvents(t *testing.T, step string, add map[string]int, m
 	}
 	ok := func(got map[string]int) bool {
 		for k, v := range got {
-			if v != s.want[k] && !(slices.Contains(maybe, k) && v == s.want[k]+1) {
+			if v != s.want[k] && !(slices.Contains(maybe, k) && v > s.want[k] && v <= s.want[k]+2) {
 				return false
 			}
 		}
@@ -96,7 +101,7 @@ func (s *scenario) expectEvents(t *testing.T, step string, add map[string]int, m
 	})
 	time.Sleep(3 * time.Second) // and no more
 	if got = s.events(t); !ok(got) {
-		t.Fatalf("Events after %s: %v, want %v (each of %v maybe once more)", step, got, s.want, maybe)
+		t.Fatalf("Events after %s: %v, want %v (each of %v maybe up to twice more)", step, got, s.want, maybe)
 	}
 	for _, k := range maybe {
 		if got[k] > s.want[k] {

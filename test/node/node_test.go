@@ -1,7 +1,8 @@
 // Package node runs the product on a real one-node Kubernetes cluster
 // (harness.StartNode: kubelet, containerd and runc, kube-proxy, bridge CNI,
-// kube-router for NetworkPolicies, CoreDNS, local-path-provisioner): the
-// hook from `kubectl apply -k manifests`, a DittoServer whose pod starts from
+// kube-router for NetworkPolicies, CoreDNS, local-path-provisioner):
+// Metacontroller v4.17.2 from upstream's manifests/production kustomization,
+// the hook from `kubectl apply -k manifests`, a DittoServer whose pod starts from
 // the rendered StatefulSet, real NFS and SMB clients through the adapter
 // Services, and NetworkPolicies enforced. It needs root and the Debian
 // packages test/run.sh installs; run it with `test/run.sh node`.
@@ -28,16 +29,15 @@ const (
 )
 
 func TestNode(t *testing.T) {
-	root := harness.RepoRoot()
 	start := time.Now()
-	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}})
+	n := harness.StartNode(t, harness.NodeOptions{})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 	s := &scenario{t: t, n: n, want: map[string]int{}}
 	steps := []struct {
 		name string
 		run  func(*testing.T)
 	}{
-		{"1 kubectl apply -k manifests: the hook's Deployment Ready on the node", s.installHook},
+		{"1 Metacontroller from its production kustomization, then kubectl apply -k manifests: both Ready on the node", s.installHook},
 		{"2 a LoadBalancer DittoServer: pod Ready by its probes, claims bound, adapters at addresses", s.dittoServer},
 		{"3 a share through DittoFS's API, written and read back with smbclient and libnfs", s.clients},
 		{"4 NetworkPolicies are enforced; SMB disabled and re-enabled", s.policies},
@@ -58,9 +58,6 @@ func TestNode(t *testing.T) {
 		if why := n.CheckGuards(); why != "" {
 			t.Errorf("a network guard went missing while the node ran: %s", why)
 		}
-		if s.controller != nil {
-			s.controller.Stop()
-		}
 		n.Teardown()
 		if diff := n.CheckHostClean(); len(diff) > 0 {
 			t.Errorf("the host is not as it was before the node started:\n%s", strings.Join(diff, "\n"))
@@ -73,7 +70,7 @@ func TestNode(t *testing.T) {
 type scenario struct {
 	t          *testing.T
 	n          *harness.Node
-	controller *harness.Controller
+	controller *harness.ClusterMetacontroller
 	hookURL    string
 	adminPW    string
 	podUID     string
@@ -87,6 +84,10 @@ type scenario struct {
 
 func (s *scenario) installHook(t *testing.T) {
 	n := s.n
+	// As a user installs it, first: the hook's CompositeController needs
+	// Metacontroller's CRDs.
+	s.controller = harness.InstallMetacontroller(t, n, harness.MetacontrollerInstall{})
+	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.KubectlT(t, "get", "pods", "-n", "metacontroller"))
 	// As the README installs it: the token first (the pods do not start
 	// without it), then the manifests.
 	harness.CreateHookToken(t, n.Cluster, t.TempDir())
@@ -105,19 +106,12 @@ func (s *scenario) installHook(t *testing.T) {
 	}
 	ip := n.ServiceIP(t, "dittofs-system", "dittofs-hook")
 	s.hookURL = "http://" + ip
-	// The whole test's T: the controller runs until the test ends, not
-	// this scenario.
-	s.controller = harness.StartController(s.t, n, s.hookURL)
-	t.Cleanup(func() {
+	s.t.Cleanup(func() {
 		if errs := s.controller.Errors(); len(errs) > 0 {
-			t.Logf("the controller saw errors:\n%s", strings.Join(errs, "\n"))
+			s.t.Logf("Metacontroller logged errors:\n%s", strings.Join(errs, "\n"))
 		}
 	})
-	which := "the Metacontroller stand-in"
-	if s.controller.Real() {
-		which = "Metacontroller (" + os.Getenv("METACONTROLLER_BIN") + ")"
-	}
-	t.Logf("%s runs on the host and calls the hook through its Service, %s, with the install's token", which, s.hookURL)
+	t.Logf("Metacontroller runs in its pod and calls the hook through the cluster DNS name of its Service (%s), with the install's token", s.hookURL)
 }
 
 func (s *scenario) dittoServer(t *testing.T) {

@@ -20,6 +20,8 @@ type faultKind struct {
 	// instant faults happen at once (a deletion, a restart) and end when
 	// Kubernetes has replaced what went; the others are held.
 	inject func(s *soak, t *testing.T, f *fault) (end func() error, err error)
+	// recovered, if set, checks more once the fleet has recovered.
+	recovered func(s *soak, t *testing.T, f *fault)
 }
 
 // fault is one entry of the schedule: everything drawn from the seed.
@@ -53,7 +55,9 @@ func (f *fault) effectString() string {
 var kinds = []*faultKind{
 	{name: "hook-pod-deleted", what: "delete a hook pod (the Deployment replaces it)", inject: injectHookPod},
 	{name: "dittofs-pod-deleted", what: "delete a DittoFS pod (the StatefulSet recreates it)", inject: injectDittoFSPod},
-	{name: "controller-restarted", what: "stop the controller (Metacontroller stand-in), start it again", inject: injectController},
+	{name: "metacontroller-deleted", what: "delete Metacontroller's pod in the middle of syncs (the StatefulSet recreates it); then nothing is written at steady state", inject: injectMetacontroller, recovered: nothingWritten},
+	{name: "hook-unreachable", what: "an egress NetworkPolicy on Metacontroller's pod admitting only the API server and DNS, for longer than the webhook timeout (10 s)", inject: injectUnreachable},
+	{name: "child-type-undeclared", what: "the CompositeController without its NetworkPolicy child type: the hook's policies are refused (they exist, unobserved: AlreadyExists)", inject: injectUndeclared},
 	{name: "dittofs-stopped", what: "SIGSTOP the DittoFS process: its API answers nothing", inject: injectStopped},
 	{name: "dittofs-slow", what: "SIGSTOP/SIGCONT the DittoFS process in turn: its API answers slowly", inject: injectSlow},
 	{name: "hook-cut-off", what: "the hook's egress NetworkPolicy without its DittoFS rule (and its flows cut)", inject: injectCutOff},
@@ -149,6 +153,9 @@ func (s *soak) run(t *testing.T) {
 		took, ok, detail := s.f.waitRecovered(recoveryTimeout, settle)
 		s.f.seen = nil
 		f.recovery, f.ok = took, ok
+		if ok && f.kind.recovered != nil {
+			f.kind.recovered(s, t, f)
+		}
 		s.faults = append(s.faults, f)
 		state := fmt.Sprintf("recovered in %.1f s", took.Seconds())
 		switch {
@@ -292,10 +299,165 @@ func injectDittoFSPod(s *soak, t *testing.T, f *fault) (func() error, error) {
 	}, nil
 }
 
-func injectController(s *soak, t *testing.T, f *fault) (func() error, error) {
-	f.detail = "stopped"
-	s.f.controller.Stop()
-	return func() error { s.f.controller.Start(); return nil }, nil
+// injectMetacontroller deletes Metacontroller's pod, with a grace period
+// of 1 s (killed in the middle of whatever it was syncing) or its default
+// 30 s (its own shutdown), and ends when the StatefulSet's new pod is Ready.
+func injectMetacontroller(s *soak, t *testing.T, f *fault) (func() error, error) {
+	grace := 30
+	if f.pick&1 == 1 {
+		grace = 1
+	}
+	old := s.f.mc.UID()
+	f.detail = fmt.Sprintf("%s --grace-period=%d", s.f.mc.Pod(), grace)
+	if err := s.f.mc.Delete(grace); err != nil {
+		return nil, err
+	}
+	return func() error { return s.f.mc.WaitReady(old, 3*time.Minute) }, nil
+}
+
+// nothingWritten: once the fleet has recovered from a Metacontroller
+// restart, a window of two polling intervals costs no write (the new
+// process relisted everything and synced every DittoServer: the answers
+// matched what exists).
+func nothingWritten(s *soak, t *testing.T, f *fault) {
+	writes, _, _, _, detail := s.f.steady(t, 2)
+	f.detail += fmt.Sprintf(", %d writes after", writes)
+	if writes != 0 {
+		s.f.ledger.violate("%d writes at steady state after Metacontroller restarted: %v", writes, detail)
+	}
+}
+
+// injectUnreachable isolates Metacontroller's pod for egress: a
+// NetworkPolicy admits only the API server's port and DNS, so its calls to
+// the hook (through the answer checker on the node's address) go nowhere
+// and each one ends at the webhook timeout. The answer checker closes its
+// kept-alive connections and keeps no new ones while the fault holds, and
+// known flows are cut every second (kube-router admits packets of known
+// connections before any policy). It holds 16 s to two polling intervals longer than that, and
+// fails the test when a call still came through once the policy had had
+// 5 s to take effect.
+func injectUnreachable(s *soak, t *testing.T, f *fault) (func() error, error) {
+	const policy = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: soak-hook-unreachable
+  namespace: metacontroller
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - ports:
+    - {port: 6443, protocol: TCP}
+    - {port: 443, protocol: TCP}
+    - {port: 53, protocol: UDP}
+    - {port: 53, protocol: TCP}
+`
+	applied := time.Now()
+	if out, err := s.f.n.KubectlInput(policy, "apply", "-f", "-"); err != nil {
+		return nil, fmt.Errorf("%v: %s", err, out)
+	}
+	// Every call from now on needs a new connection, which the policy stops.
+	s.f.proxy.keepAlive(false)
+	f.hold = 16*time.Second + time.Duration(f.pick%int(2*s.f.cfg.interval/time.Second))*time.Second
+	ip, port := s.f.mc.IP(), s.f.proxy.URL[strings.LastIndex(s.f.proxy.URL, ":")+1:]
+	f.detail = "Metacontroller " + ip
+	quit, done := make(chan struct{}), make(chan struct{})
+	var before, after int
+	go func() {
+		defer close(done)
+		begin := time.Now()
+		for {
+			out, err := exec.Command("conntrack", "-D", "-p", "tcp", "--orig-src", ip, "--orig-port-dst", port).CombinedOutput()
+			if err != nil && !strings.Contains(string(out), "0 flow entries") {
+				t.Logf("soak: conntrack -D for %s: %v %s", ip, err, strings.TrimSpace(string(out)))
+			}
+			if before == 0 && time.Since(begin) > 5*time.Second {
+				// kube-router has applied the policy by now (it took up to
+				// 3 s on the loaded node); calls from here on are judged.
+				before = s.f.proxy.received()
+			}
+			select {
+			case <-quit:
+				after = s.f.proxy.received()
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return func() error {
+		close(quit)
+		<-done
+		s.f.proxy.keepAlive(true)
+		if out, err := s.f.n.KubectlErr("delete", "networkpolicy", "-n", "metacontroller", "soak-hook-unreachable"); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		f.detail += fmt.Sprintf(", %d calls got through", after-before)
+		if after != before {
+			return fmt.Errorf("the hook was not unreachable: %d calls reached the answer checker while the policy held, the last %.1f s after it was applied",
+				after-before, s.f.proxy.lastCall().Sub(applied).Seconds())
+		}
+		return nil
+	}, nil
+}
+
+// injectUndeclared removes the NetworkPolicy child type from the
+// CompositeController. Metacontroller starts the controller again without
+// it: the policies exist but are no longer observed, the hook still answers
+// them (its render does not depend on what is observed), and the API server
+// refuses every create of one (AlreadyExists), which Metacontroller's
+// dynamic-apply logs and swallows ("child object already exists"). The
+// fault fails when no refusal was logged. The type comes back when the
+// fault ends.
+func injectUndeclared(s *soak, t *testing.T, f *fault) (func() error, error) {
+	const path = "/apis/metacontroller.k8s.io/v1alpha1/compositecontrollers/dittofs-hook"
+	code, body := s.f.n.Do("GET", path, "", nil)
+	if code != 200 {
+		return nil, fmt.Errorf("get the CompositeController: %d %.200s", code, body)
+	}
+	var cc struct {
+		Spec struct {
+			ChildResources []map[string]any `json:"childResources"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(body, &cc); err != nil {
+		return nil, err
+	}
+	var kept []map[string]any
+	for _, r := range cc.Spec.ChildResources {
+		if r["resource"] != "networkpolicies" {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == len(cc.Spec.ChildResources) {
+		return nil, fmt.Errorf("the CompositeController declares no networkpolicies: %s", body)
+	}
+	set := func(rs []map[string]any) error {
+		code, body := s.f.n.Do("PATCH", path, "application/merge-patch+json", map[string]any{"spec": map[string]any{"childResources": rs}})
+		if code != 200 {
+			return fmt.Errorf("patch the CompositeController: %d %.200s", code, body)
+		}
+		return nil
+	}
+	const refused = "child object already exists"
+	refusedBefore := s.f.mc.Count(refused)
+	if err := set(kept); err != nil {
+		return nil, err
+	}
+	// Long enough for Metacontroller to start the controller again and for
+	// every DittoServer to be synced without the type.
+	f.hold = 2*s.f.cfg.interval + 2*time.Second + time.Duration(f.pick%int(s.f.cfg.interval/time.Second))*time.Second
+	f.detail = "networkpolicies"
+	return func() error {
+		n := s.f.mc.Count(refused) - refusedBefore
+		f.detail += fmt.Sprintf(", %d policies refused", n)
+		if err := set(cc.Spec.ChildResources); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("Metacontroller refused no policy while the type was undeclared (its log has no %q)", refused)
+		}
+		return nil
+	}, nil
 }
 
 func injectStopped(s *soak, t *testing.T, f *fault) (func() error, error) {

@@ -27,7 +27,7 @@ type fleet struct {
 	ledger     *ledger
 	proxy      *answerProxy
 	watch      *watcher
-	controller *harness.Controller
+	mc         *harness.ClusterMetacontroller
 
 	apiMu sync.Mutex
 	apis  map[string]*harness.DittoFSAPI // ns/name → DittoFS's API as admin
@@ -488,27 +488,22 @@ func diffWrites(before, after map[string]int) map[string]int {
 }
 
 // steady measures a window of the given number of polling intervals in
-// which nothing changes: API writes, syncs, and the hook's CPU.
+// which nothing changes: API writes, syncs (the sync calls the answer
+// checker passed on), and the hook's CPU.
 func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPerSec float64, hookCPU float64, detail []string) {
 	window := time.Duration(intervals) * f.cfg.interval
 	beforeW := f.n.Writes()
-	beforeSyncs := f.controller.Syncs()
+	beforeSyncs := f.proxy.syncCalls()
 	beforeHooks := f.hookStats(t)
 	time.Sleep(window)
 	afterW := f.n.Writes()
-	afterSyncs := f.controller.Syncs()
+	afterSyncs := f.proxy.syncCalls()
 	afterHooks := f.hookStats(t)
 	writes, others, detail = childWrites(diffWrites(beforeW, afterW))
-	var hookSyncs float64
 	for i := range min(len(beforeHooks), len(afterHooks)) {
 		hookCPU += afterHooks[i].cpu - beforeHooks[i].cpu
-		hookSyncs += afterHooks[i].syncs - beforeHooks[i].syncs
 	}
-	if beforeSyncs >= 0 {
-		syncsPerSec = float64(afterSyncs-beforeSyncs) / window.Seconds()
-	} else {
-		syncsPerSec = hookSyncs / window.Seconds()
-	}
+	syncsPerSec = float64(afterSyncs-beforeSyncs) / window.Seconds()
 	return writes, others, syncsPerSec, hookCPU, detail
 }
 
@@ -567,6 +562,18 @@ func (f *fleet) measure(t *testing.T) {
 		loginErrors += h.loginErrors
 	}
 	f.addFigure("hook replicas (since they started, the install included)", strings.Join(stats, "; "))
+	if st, err := f.mc.Stats(); err != nil {
+		t.Errorf("Metacontroller's pod: %v", err)
+	} else {
+		var hwm int64
+		for _, pid := range st.PIDs {
+			if v, err := harness.PeakRSS(pid); err == nil {
+				hwm = max(hwm, v)
+			}
+		}
+		f.addFigure("Metacontroller (its pod, since it started)", fmt.Sprintf("CPU %.1f s, peak RSS %s (VmHWM; cgroup peak %s), working set %s; its flags: %s",
+			st.CPUSeconds, mib(hwm), mib(st.MaxMemoryBytes), mib(st.WorkingSetBytes), f.n.Kubectl("get", "statefulset", "-n", "metacontroller", "metacontroller", "-o", "jsonpath={.spec.template.spec.containers[0].args}")))
+	}
 	f.addFigure("DittoFS logins as k8s-operator (goal = DittoServers)", fmt.Sprintf("%.0f for %d DittoServers (%.0f refused or failed, before the account existed)", logins, cfg.servers, loginErrors))
 	if int(logins) != cfg.servers {
 		t.Errorf("fleet: %v operator logins for %d DittoServers", logins, cfg.servers)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -100,7 +101,8 @@ func (l *ledger) allViolations() []violation {
 
 // watcher lists every child the hook manages in the fleet's namespaces
 // once a second and checks each against what it was: no child deleted or
-// replaced unless it is an adapter's and the adapter was disabled; a kept
+// replaced unless it is an adapter's and the adapter was disabled; an
+// adapter's NetworkPolicy never gone while its Service is there; a kept
 // Service keeps its cluster IP, node ports and load balancer address; a
 // Secret keeps its value.
 type watcher struct {
@@ -241,12 +243,23 @@ func (w *watcher) poll() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.polls++
+	services := map[string]bool{} // adapter keys that have a Service now
+	for key, cur := range now {
+		if strings.HasPrefix(key, "Service ") && cur.adapterKey != "" {
+			services[cur.adapterKey] = true
+		}
+	}
 	for key, old := range w.known {
 		cur, ok := now[key]
 		switch {
 		case !ok:
 			if old.adapterKey == "" || !w.ledger.justified(old.adapterKey, at) {
 				w.ledger.violate("%s deleted", key)
+			}
+			// Access goes only after the address: an adapter's policy may
+			// not go while its Service is still there.
+			if strings.HasPrefix(key, "NetworkPolicy ") && old.adapterKey != "" && services[old.adapterKey] {
+				w.ledger.violate("%s deleted while its adapter's Service still exists", key)
 			}
 			delete(w.known, key)
 		case cur.uid != old.uid:
@@ -303,14 +316,58 @@ type answerProxy struct {
 	mu      sync.Mutex
 	checked int
 	codes   map[string]int
+	// calls counts the calls received, syncs the /sync calls among them;
+	// last is when the last one arrived.
+	calls, syncs int
+	last         time.Time
+	srv          *httptest.Server
 }
 
-func startAnswerProxy(t *testing.T, target string, l *ledger) *answerProxy {
+// startAnswerProxy listens on host (the node's bridge address: Metacontroller
+// in its pod reaches the host there) and passes every call on to target,
+// the hook's Service.
+func startAnswerProxy(t *testing.T, host, target string, l *ledger) *answerProxy {
 	p := &answerProxy{target: target, ledger: l, client: &http.Client{Timeout: 20 * time.Second}, codes: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(p.serve))
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("the answer checker's listener: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
-	p.URL = srv.URL
+	p.URL, p.srv = srv.URL, srv
 	return p
+}
+
+// keepAlive turns the checker's keep-alive connections on or off; off
+// also closes the idle ones. A NetworkPolicy stops new connections only:
+// kube-router admits packets of known connections before any policy, and
+// conntrack takes up a connection whose entry was deleted again in the
+// middle of its stream as established, so a kept-alive connection from
+// Metacontroller would outlive the policy.
+func (p *answerProxy) keepAlive(on bool) { p.srv.Config.SetKeepAlivesEnabled(on) }
+
+// received is how many calls have arrived so far.
+func (p *answerProxy) received() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
+// lastCall is when the last call arrived.
+func (p *answerProxy) lastCall() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// syncCalls is how many /sync calls have arrived so far.
+func (p *answerProxy) syncCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.syncs
 }
 
 func (p *answerProxy) count(code string) {
@@ -331,6 +388,13 @@ func (p *answerProxy) counts() (int, string) {
 }
 
 func (p *answerProxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	p.calls++
+	p.last = time.Now()
+	if r.URL.Path == "/sync" {
+		p.syncs++
+	}
+	p.mu.Unlock()
 	reqBody, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

@@ -15,6 +15,15 @@
 //	DITTOFS_HOOK_SOAK_INTERVAL    spec.adapterDiscovery.pollingInterval (default 5s, the CRD's minimum)
 //	DITTOFS_HOOK_SOAK_SERVICE_TYPE  adapter Service type (default LoadBalancer; the fleet benchmark uses NodePort)
 //	DITTOFS_HOOK_SOAK_FAULTS      only these fault kinds, comma-separated (default: all)
+//	DITTOFS_HOOK_SOAK_METACONTROLLER  Metacontroller's flags: "upstream" (its production
+//	                              defaults) or "fleet" (metacontroller-fleet/, default)
+//
+// Metacontroller runs in the cluster, installed from upstream's
+// manifests/production kustomization (harness.InstallMetacontroller;
+// DITTOFS_HOOK_METACONTROLLER_ARGS adds flags to it). Its webhooks point at
+// a recording proxy the test runs on the host, on the node's bridge
+// address, which every pod reaches; the proxy passes each call on to the
+// hook's Service and checks each answer.
 //
 // Every component's log, the pods' included, is kept in the folder the test
 // names, so that a seed's run can be read afterwards.
@@ -38,10 +47,13 @@ type config struct {
 	seed                uint64
 	serviceType         string
 	faults              []*faultKind
+	// metacontroller: "upstream" or "fleet" (the component in
+	// metacontroller-fleet/).
+	metacontroller string
 }
 
 func loadConfig(t *testing.T) config {
-	c := config{servers: 10, namespaces: 5, duration: 5 * time.Minute, interval: 5 * time.Second, serviceType: "LoadBalancer",
+	c := config{servers: 10, namespaces: 5, duration: 5 * time.Minute, interval: 5 * time.Second, serviceType: "LoadBalancer", metacontroller: "fleet",
 		seed: uint64(time.Now().UnixNano() % 1_000_000_000)}
 	env := func(name string, set func(string) error) {
 		if v := os.Getenv(name); v != "" {
@@ -66,6 +78,13 @@ func loadConfig(t *testing.T) config {
 			return fmt.Errorf("want LoadBalancer, NodePort or ClusterIP")
 		}
 		c.serviceType = v
+		return nil
+	})
+	env("DITTOFS_HOOK_SOAK_METACONTROLLER", func(v string) error {
+		if v != "upstream" && v != "fleet" {
+			return fmt.Errorf("want upstream or fleet")
+		}
+		c.metacontroller = v
 		return nil
 	})
 	c.faults = kinds
@@ -94,29 +113,35 @@ func loadConfig(t *testing.T) config {
 
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d",
-		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed)
+	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s",
+		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
 	root := harness.RepoRoot()
 	start := time.Now()
-	n := harness.StartNode(t, harness.NodeOptions{CRDs: []string{filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml")}, KeepLogs: true})
+	n := harness.StartNode(t, harness.NodeOptions{KeepLogs: true})
 	t.Cleanup(func() {
 		t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir)
 	})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
 	harness.CreateHookToken(t, n.Cluster, t.TempDir()) // as the README installs it
+	var install harness.MetacontrollerInstall
+	if cfg.metacontroller == "fleet" {
+		install.Components = []string{filepath.Join(root, "test", "soak", "metacontroller-fleet")}
+	}
+	mc := harness.InstallMetacontroller(t, n, install)
+	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.Kubectl("get", "pods", "-n", "metacontroller", "-o", "wide"))
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
 
 	f := newFleet(t, n, cfg)
-	// Every hook answer passes through the checker on its way back to the
-	// controller, which calls the hook through its Service.
-	f.proxy = startAnswerProxy(t, "http://"+n.ServiceIP(t, "dittofs-system", "dittofs-hook"), f.ledger)
-	f.controller = harness.StartController(t, n, f.proxy.URL)
-	if f.controller.Real() {
-		t.Logf("soak: the real Metacontroller (%s) calls the hook through the answer checker", os.Getenv("METACONTROLLER_BIN"))
-	}
+	f.mc = mc
+	// Every hook answer passes through the checker on its way back to
+	// Metacontroller: its webhooks point at the checker on the node's
+	// bridge address, which calls the hook through its Service.
+	f.proxy = startAnswerProxy(t, harness.NodeIP, "http://"+n.ServiceIP(t, "dittofs-system", "dittofs-hook"), f.ledger)
+	harness.ApplyCompositeController(t, n.Cluster, t.TempDir(), f.proxy.URL)
+	t.Logf("soak: Metacontroller in its pod calls the hook through the answer checker at %s", f.proxy.URL)
 	f.watch = startWatcher(t, n.Cluster, f.ledger, f.namespaces)
 
 	f.bringUp(t)
@@ -144,13 +169,12 @@ func (f *fleet) finish(t *testing.T, n *harness.Node) {
 	for _, v := range f.ledger.allViolations() {
 		t.Errorf("invariant violated: %s", v)
 	}
-	if errs := f.controller.Errors(); len(errs) > 0 {
-		t.Logf("the controller saw errors (a hook replica going away mid-call, the API server restarting):\n%s", strings.Join(tail(errs, 20), "\n"))
+	if errs := f.mc.Errors(); len(errs) > 0 {
+		t.Logf("Metacontroller logged %d errors (a hook replica going away mid-call, the API server restarting, the hook cut off, an undeclared child type); the last:\n%s", len(errs), strings.Join(tail(errs, 20), "\n"))
 	}
 	if why := n.CheckGuards(); why != "" {
 		t.Errorf("a network guard went missing while the node ran: %s", why)
 	}
-	f.controller.Stop()
 	n.Teardown()
 	if diff := n.CheckHostClean(); len(diff) > 0 {
 		t.Errorf("the host is not as it was before the node started:\n%s", strings.Join(diff, "\n"))

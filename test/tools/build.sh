@@ -4,7 +4,8 @@
 #
 #   test/tools/build.sh COMPONENT     one of the names below
 #   test/tools/build.sh base          what the unit and e2e tiers need (Metacontroller included:
-#                                     see metacontroller() for where its source comes from)
+#                                     see metacontroller_source() for where its source comes from,
+#                                     and metacontroller-manifests, its release manifests)
 #   test/tools/build.sh node          what the node tier needs besides (kubelet, kube-proxy,
 #                                     kube-scheduler, containerd, kube-router, CoreDNS,
 #                                     local-path-provisioner)
@@ -75,12 +76,54 @@ build() {
   echo "$out"
 }
 
-# metacontroller builds Metacontroller from its release source and caches the
-# binary by version. The source, in this order: METACONTROLLER_BIN (a built
-# binary, used as it is), METACONTROLLER_SRC (a source folder or a .tar.gz of
-# one), the archive in ../shared/third_party/metacontroller/ beside the
-# checkout (its sha256 checked), else a shallow clone of the release tag (a
-# machine with internet access). Fails loudly when none works.
+# metacontroller_source extracts (or finds) Metacontroller's release source
+# into the folder $1 and prints the source folder. The source, in this order:
+# METACONTROLLER_SRC (a source folder or a .tar.gz of one), the archive in
+# ../shared/third_party/metacontroller/ beside the checkout (its sha256
+# checked), else a shallow clone of the release tag (a machine with internet
+# access). Fails loudly when none works.
+metacontroller_source() {
+  local work=$1 src=""
+  if [[ -n ${METACONTROLLER_SRC:-} ]]; then
+    if [[ -d $METACONTROLLER_SRC ]]; then
+      src=$METACONTROLLER_SRC
+    elif [[ -f $METACONTROLLER_SRC ]]; then
+      tar -xzf "$METACONTROLLER_SRC" -C "$work"
+      src=$(dirname "$(find "$work" -maxdepth 3 -name go.mod -path '*metacontroller*' | head -n 1)")
+    else
+      log "METACONTROLLER_SRC=$METACONTROLLER_SRC is neither a folder nor an archive"; exit 1
+    fi
+    log "Metacontroller's source from METACONTROLLER_SRC=$METACONTROLLER_SRC"
+  else
+    local archive="" a
+    for a in "$here/../../../shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz" \
+      "/work/shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz"; do
+      if [[ -f $a ]]; then archive=$a; break; fi
+    done
+    if [[ -n $archive ]]; then
+      local sum
+      sum=$(sha256sum "$archive" | cut -d' ' -f1)
+      if [[ $sum != "$METACONTROLLER_ARCHIVE_SHA256" ]]; then
+        log "$archive has sha256 $sum, not $METACONTROLLER_ARCHIVE_SHA256: refusing it"; exit 1
+      fi
+      tar -xzf "$archive" -C "$work"
+      src=$work/metacontroller-$METACONTROLLER_VERSION
+      log "Metacontroller $METACONTROLLER_VERSION's source from $archive (sha256 checked)"
+    elif git clone -q --depth 1 --branch "$METACONTROLLER_VERSION" "$METACONTROLLER_REPO" "$work/src" 2>/dev/null; then
+      src=$work/src
+      log "Metacontroller $METACONTROLLER_VERSION's source from a clone of $METACONTROLLER_REPO"
+    else
+      log "no Metacontroller source: set METACONTROLLER_BIN (a binary) or METACONTROLLER_SRC (a folder or archive of $METACONTROLLER_REPO at $METACONTROLLER_VERSION), or put its release archive in ../shared/third_party/metacontroller/"
+      exit 1
+    fi
+  fi
+  [[ -f $src/go.mod ]] || { log "$src has no go.mod: not Metacontroller's source"; exit 1; }
+  echo "$src"
+}
+
+# metacontroller builds Metacontroller from its release source
+# (metacontroller_source) and caches the binary by version; METACONTROLLER_BIN
+# (a built binary) is used as it is.
 metacontroller() {
   if [[ -n ${METACONTROLLER_BIN:-} ]]; then
     [[ -x $METACONTROLLER_BIN ]] || { log "METACONTROLLER_BIN=$METACONTROLLER_BIN is not an executable"; exit 1; }
@@ -93,42 +136,10 @@ metacontroller() {
   exec 9>"$cache/.metacontroller.lock"
   flock 9
   if [[ ! -x $out ]]; then
-    local work src="" start=$SECONDS
+    local work src start=$SECONDS
     work=$(mktemp -d)
-    if [[ -n ${METACONTROLLER_SRC:-} ]]; then
-      if [[ -d $METACONTROLLER_SRC ]]; then
-        src=$METACONTROLLER_SRC
-      elif [[ -f $METACONTROLLER_SRC ]]; then
-        tar -xzf "$METACONTROLLER_SRC" -C "$work"
-        src=$(dirname "$(find "$work" -maxdepth 3 -name go.mod -path '*metacontroller*' | head -n 1)")
-      else
-        log "METACONTROLLER_SRC=$METACONTROLLER_SRC is neither a folder nor an archive"; exit 1
-      fi
-      log "building metacontroller from METACONTROLLER_SRC=$METACONTROLLER_SRC"
-    else
-      local archive="" a
-      for a in "$here/../../../shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz" \
-        "/work/shared/third_party/metacontroller/metacontroller-$METACONTROLLER_VERSION.tar.gz"; do
-        if [[ -f $a ]]; then archive=$a; break; fi
-      done
-      if [[ -n $archive ]]; then
-        local sum
-        sum=$(sha256sum "$archive" | cut -d' ' -f1)
-        if [[ $sum != "$METACONTROLLER_ARCHIVE_SHA256" ]]; then
-          log "$archive has sha256 $sum, not $METACONTROLLER_ARCHIVE_SHA256: refusing it"; exit 1
-        fi
-        tar -xzf "$archive" -C "$work"
-        src=$work/metacontroller-$METACONTROLLER_VERSION
-        log "building metacontroller $METACONTROLLER_VERSION from $archive (sha256 checked)"
-      elif git clone -q --depth 1 --branch "$METACONTROLLER_VERSION" "$METACONTROLLER_REPO" "$work/src" 2>/dev/null; then
-        src=$work/src
-        log "building metacontroller $METACONTROLLER_VERSION from a clone of $METACONTROLLER_REPO"
-      else
-        log "no Metacontroller source: set METACONTROLLER_BIN (a binary) or METACONTROLLER_SRC (a folder or archive of $METACONTROLLER_REPO at $METACONTROLLER_VERSION), or put its release archive in ../shared/third_party/metacontroller/"
-        exit 1
-      fi
-    fi
-    [[ -f $src/go.mod ]] || { log "$src has no go.mod: not Metacontroller's source"; exit 1; }
+    src=$(metacontroller_source "$work")
+    log "building metacontroller $METACONTROLLER_VERSION (first time only)…"
     (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" -o "$out.tmp" ./pkg/cmd/metacontroller)
     mv "$out.tmp" "$out"
     rm -rf "$work"
@@ -168,6 +179,29 @@ vulndb() {
     log "wrote the vulnerability database of $VULNDB_VERSION ($(find "$out/ID" -name '*.json' | wc -l) entries) in $((SECONDS - start)) s → $out"
   fi
   exec 9>&-
+}
+
+# metacontroller_manifests prints the folder of Metacontroller's release
+# manifests (its production/ kustomization is how a user installs it in a
+# cluster), taken from the same source as the binary and cached by version.
+metacontroller_manifests() {
+  local out="$cache/metacontroller-$METACONTROLLER_VERSION-manifests"
+  if [[ -f $out/production/kustomization.yaml ]]; then echo "$out"; return; fi
+  mkdir -p "$cache"
+  exec 8>"$cache/.metacontroller-manifests.lock"
+  flock 8
+  if [[ ! -f $out/production/kustomization.yaml ]]; then
+    local work src
+    work=$(mktemp -d)
+    src=$(metacontroller_source "$work")
+    [[ -f $src/manifests/production/kustomization.yaml ]] || { log "$src has no manifests/production"; exit 1; }
+    rm -rf "$out.tmp"
+    cp -r "$src/manifests" "$out.tmp"
+    mv "$out.tmp" "$out"
+    rm -rf "$work"
+    log "Metacontroller $METACONTROLLER_VERSION's manifests → $out"
+  fi
+  exec 8>&-
   echo "$out"
 }
 
@@ -206,12 +240,13 @@ one() {
     govulncheck) build govulncheck "$VULN_VERSION" govulncheck golang.org/x/vuln/cmd/govulncheck "-s -w" ;;
     vulnsummary) build vulnsummary "$(sha256sum "$here/govulncheck/vulnsummary/main.go" | cut -c1-12)" govulncheck ./vulnsummary "-s -w" ;;
     vulndb) vulndb ;;
+    metacontroller-manifests) metacontroller_manifests ;;
     local-path-provisioner) build local-path-provisioner "$LOCAL_PATH_VERSION" local-path-provisioner github.com/rancher/local-path-provisioner "-s -w" 0 ;;
     *) log "unknown component $1"; exit 2 ;;
   esac
 }
 
-base=(dfs controller-gen etcd kube-apiserver kube-controller-manager kubectl helm metacontroller)
+base=(dfs controller-gen etcd kube-apiserver kube-controller-manager kubectl helm metacontroller metacontroller-manifests)
 node=(kubelet kube-proxy kube-scheduler containerd containerd-shim-runc-v2 ctr kube-router coredns local-path-provisioner)
 lint=(golangci-lint govulncheck vulnsummary vulndb promtool promql-series)
 case ${1:?usage: build.sh COMPONENT|base|node|all|lint} in
