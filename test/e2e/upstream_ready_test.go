@@ -78,13 +78,18 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 // real Metacontroller with the given apply strategy, serving the project's
 // CompositeController with the given opt-in components of
 // manifests/components, its webhooks pointed at the hook; both stop when
-// the test ends. It returns Metacontroller and the hook's URL.
+// the test ends; the hook requires the install's token, which the README's
+// commands create (harness.CreateHookToken). It returns Metacontroller and
+// the hook's URL.
 func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy string, components ...string) (*harness.HostMetacontroller, string) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
+	// The install's token, which the CompositeController's webhooks send.
+	_, tokenFile := harness.CreateHookToken(t, c, dir)
 	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
 		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
+		"--auth-token-file", tokenFile,
 		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	c.Kubectl("apply", "--server-side", "-f", harness.MetacontrollerCRDs(t))
