@@ -8,6 +8,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -395,17 +396,28 @@ func (r *rig) syncNow(t *testing.T) []byte {
 		}
 	}
 	body, _ := json.Marshal(map[string]any{"controller": map[string]any{}, "parent": ds, "children": children, "related": map[string]any{"Secret.v1": map[string]any{}}})
-	req, _ := http.NewRequest(http.MethodPost, r.hookURL+"/sync", strings.NewReader(string(body)))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+r.token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	// A 429 (the hook at its bound of concurrent calls, Metacontroller's
+	// among them) is retried as Metacontroller retries it; any other
+	// answer but a 200 fails the test, naming it.
+	for attempt := 0; ; attempt++ {
+		req, _ := http.NewRequest(http.MethodPost, r.hookURL+"/sync", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+r.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return out
+		case resp.StatusCode == http.StatusTooManyRequests && attempt < 20:
+			time.Sleep(250 * time.Millisecond)
+		default:
+			t.Fatalf("POST /sync: %s %s", resp.Status, out)
+		}
 	}
-	defer resp.Body.Close()
-	var out json.RawMessage
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return out
 }
 
 func (r *rig) secret(t *testing.T, name, key string) string {
