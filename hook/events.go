@@ -585,25 +585,35 @@ func (e *eventBuilder) reservedPorts() {
 }
 
 // loadBalancers: AdaptersReady starts waiting for load balancer addresses
-// (named after the condition being left and the Services that wait), and each adapter Service whose
-// load balancer address the status does not show yet (named after the
-// Service's UID and the address).
+// (named after the Services that wait, each with the addresses the status
+// showed for it), and each adapter Service whose load balancer address the
+// status does not show yet (named after the Service's UID and the address).
 func (e *eventBuilder) loadBalancers() {
 	ds := e.s.server
 	was, now := e.cond(e.prev, CondAdaptersReady), e.cond(e.next, CondAdaptersReady)
 	if now != nil && now.Reason == ReasonLoadBalancerPending && (was == nil || was.Reason != ReasonLoadBalancerPending) {
-		// The Services that wait are part of the transition: the status
-		// may go from pending to another wait and back without flipping
-		// (the same condition left), with a Service made again meanwhile.
+		// The wait is named after what waits, not after the condition
+		// left: Metacontroller may sync from a cache that lacks the status
+		// it has just written, so the same wait can be entered from two
+		// previous states, and must be one Event. A Service made again
+		// waits under another UID; one that lost its address waits with
+		// that address left behind: both are new waits.
 		var related *ObjectRef
-		transition := []string{conditionState(was)}
+		var transition []string
 		for _, a := range e.next.Adapters {
 			if svc := e.s.observed.services[a.Service]; a.Enabled && a.Running && svc != nil && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 {
 				if related == nil {
 					related = &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ds.Namespace, Name: svc.Name, UID: svc.UID}
 				}
-				transition = append(transition, string(svc.UID))
+				var shown []string
+				if st := statusOf(e.prev, a.Type); st != nil && st.Service == a.Service {
+					shown = st.Endpoints
+				}
+				transition = append(transition, string(svc.UID), strings.Join(shown, ","))
 			}
+		}
+		if transition == nil {
+			transition = []string{conditionState(was)} // nothing observed waits yet
 		}
 		e.add(corev1.EventTypeNormal, EventLoadBalancerPending, now.Message, related, transition...)
 	}

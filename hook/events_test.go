@@ -362,6 +362,7 @@ func TestEventStory(t *testing.T) {
 
 	step("first sync: children made, DittoFS not asked")
 	step("children observed, the pod not ready")
+	beforeReady := l.Parent["status"]
 	l.SetReady("demo", 1)
 	said, provision = adapters("2026-11-25T20:00:00Z", true, 12049), hook.AccountCreated
 	// A retry of the sync that decides the first Events, at another time,
@@ -375,7 +376,22 @@ func TestEventStory(t *testing.T) {
 	step("pod ready: account made, adapters exposed", "Normal AuthProvisioned Secret/demo-operator-credentials",
 		"Normal AdapterServiceCreated Service/demo-adapter-nfs", "Normal AdapterServiceCreated Service/demo-adapter-smb",
 		"Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-nfs", "Normal AdapterNetworkPolicyCreated NetworkPolicy/demo-adapter-smb")
+	// Metacontroller may sync from a cache without the status it has just
+	// written: the same wait, entered from an older state, is the same
+	// Event (one name), not a second one.
+	current := l.Parent["status"]
+	l.Parent["status"] = beforeReady
+	_, stale := answer("/sync", l.Request(), clock)
+	l.Parent["status"] = current
 	step("Services observed without addresses", "Normal LoadBalancerPending Service/demo-adapter-nfs")
+	for _, e := range stale {
+		if e.Reason == hook.EventLoadBalancerPending && e.Name != recorded[0].Name {
+			t.Errorf("the wait for load balancer addresses decided from an older status is named %s, from the current one %s: two Events for one wait", e.Name, recorded[0].Name)
+		}
+	}
+	if !slices.ContainsFunc(stale, func(e hook.Event) bool { return e.Reason == hook.EventLoadBalancerPending }) {
+		t.Error("the sync from an older status recorded no LoadBalancerPending: the test no longer plays the stale cache")
+	}
 	l.SetIngress("demo-adapter-nfs", "203.0.113.10")
 	step("nfs gets an address", "Normal LoadBalancerAssigned Service/demo-adapter-nfs")
 	for i := range 3 {
