@@ -37,7 +37,7 @@ func TestChanges(t *testing.T) {
 		}},
 		// The captured status has Ready alone (reason Capture, the capture's
 		// placeholder hook): every other condition is new.
-		{"poll-fresh-server", []string{"NetworkPolicy.networking.k8s.io/v1/demo-adapter-smb", "Service.v1/demo-adapter-smb"}, nil, []string{
+		{"poll-fresh-server", []string{"NetworkPolicy.networking.k8s.io/v1/demo-adapter-smb"}, nil, []string{
 			"ConfigReady / -> True/ConfigValid",
 			"Available / -> True/ReplicaReady",
 			"Progressing / -> False/RolloutComplete",

@@ -152,41 +152,46 @@ func labelErrs(l map[string]string) []string {
 }
 
 // answerNames answers a first sync of name with adapters of the types
-// given, as a successful poll, and then a sync observing that answer's
-// children with the poll failing. It returns both answers' children.
+// given, as a successful poll, then a second one observing that answer's
+// children (an adapter's Service comes once its policy is observed), and
+// then a sync observing the second answer's children with the poll
+// failing. It returns the second and third answers' children.
 func answerNames(t testing.TB, name string, types []string, percona bool) (first, kept []child) {
 	t.Helper()
 	secrets := hook.NewSeededSecretSource("names")
-	req := namesRequest(name, percona)
-	sync, err := hook.Prepare(req, testCeiling)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sync.InvalidSpec(); err != nil {
-		t.Fatalf("DittoServer %s (%d characters) refused: %v", name, len(name), err)
-	}
 	var adapters []dittofs.Adapter
 	for i, typ := range types {
 		adapters = append(adapters, dittofs.Adapter{ID: fmt.Sprint(i), Type: typ, Enabled: true, Running: true, Port: int32(20000 + i)})
 	}
-	resp := sync.Desired(sync.ObservePoll(adapters, nil, api), now, secrets)
-	first = decodeChildren(t, resp)
-
-	// Next sync: every child observed, as the API server stores it, and the
-	// poll fails.
-	next := namesRequest(name, percona)
-	next.Parent.Status = *resp.Status
-	for _, c := range first {
-		key := c.Kind + "." + c.APIVersion
-		if next.Children[key] == nil {
-			t.Fatalf("a child of undeclared type %s", key)
+	// observing is the next request: every child of the last answer
+	// observed, as the API server stores it.
+	observing := func(resp *hook.SyncResponse, children []child) *hook.Sync {
+		next := namesRequest(name, percona)
+		if resp != nil {
+			next.Parent.Status = *resp.Status
 		}
-		next.Children[key][c.Metadata.Name] = c.raw
+		for _, c := range children {
+			key := c.Kind + "." + c.APIVersion
+			if next.Children[key] == nil {
+				t.Fatalf("a child of undeclared type %s", key)
+			}
+			next.Children[key][c.Metadata.Name] = c.raw
+		}
+		sync, err := hook.Prepare(next, testCeiling)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sync.InvalidSpec(); err != nil {
+			t.Fatalf("DittoServer %s (%d characters) refused: %v", name, len(name), err)
+		}
+		return sync
 	}
-	sync, err = hook.Prepare(next, testCeiling)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sync := observing(nil, nil)
+	resp := sync.Desired(sync.ObservePoll(adapters, nil, api), now, secrets)
+	sync = observing(resp, decodeChildren(t, resp))
+	resp = sync.Desired(sync.ObservePoll(adapters, nil, api), now, secrets)
+	first = decodeChildren(t, resp)
+	sync = observing(resp, first)
 	resp = sync.Desired(sync.ObservePoll(nil, timedOut, api), now, secrets)
 	return first, decodeChildren(t, resp)
 }

@@ -333,14 +333,25 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 			// poll, the Service first).
 			continue
 		}
-		// The policy is rendered with its Services: access is never added
-		// after the address that needs it.
+		// Access is never added after the address that needs it: a new
+		// Service is rendered only once its policy is observed. In one
+		// answer they would not do: Metacontroller creates an answer's
+		// children grouped by type in no set order, and was seen creating
+		// the Service a second before its policy. So the policy comes in
+		// one sync and the Service in the next (Metacontroller syncs again
+		// when it sees the policy made), as removal takes the Service
+		// first and the policy one sync later.
+		policyObserved := true
 		if ds.NetworkPolicy.Enabled {
 			np := makeAdapterPolicy(ds, a)
 			rendered[KeyNetworkPolicy+"/"+np.Name] = true
 			children = append(children, child(np))
+			policyObserved = s.observed.has(KeyNetworkPolicy, np.Name)
 		}
 		for _, svc := range makeAdapterServices(ds, a, s.observed) {
+			if !policyObserved && !s.observed.has(KeyService, svc.Name) {
+				continue
+			}
 			rendered[KeyService+"/"+svc.Name] = true
 			children = append(children, child(svc))
 		}
