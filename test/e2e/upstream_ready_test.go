@@ -88,7 +88,7 @@ func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy 
 	// The install's token, which the CompositeController's webhooks send.
 	_, tokenFile := harness.CreateHookToken(t, c, dir)
 	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
-		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "2s", "--log-format", "text", "--log-level", "debug",
+		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "5s", "--log-format", "text", "--log-level", "debug",
 		"--auth-token-file", tokenFile,
 		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
