@@ -639,6 +639,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	close(logins)
 	wg.Wait()
 	f.putLatency = nil
+	before := f.breakdownPoint(t)
 	work := make(chan server)
 	for range min(10, len(f.servers)) {
 		wg.Add(1)
@@ -674,6 +675,12 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	if len(lat) != len(f.servers) {
 		t.Errorf("fleet: %d of %d SMB Services went after their adapter was disabled", len(lat), len(f.servers))
 	}
+	// The policies go one sync after their Services, then nothing is
+	// written: the breakdown counts every write of the disables.
+	if !f.settle(6 * f.cfg.interval) {
+		t.Logf("fleet: the fleet's objects were still being written %d polling intervals after the last Service went", 6)
+	}
+	f.breakdown(t, before, f.breakdownPoint(t), len(f.servers))
 	for _, s := range f.servers {
 		if err := f.setAdapter(t, s, "smb", true); err != nil {
 			t.Error(err)
