@@ -495,10 +495,18 @@ func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPe
 	beforeW := f.n.Writes()
 	beforeSyncs := f.proxy.syncCalls()
 	beforeHooks := f.hookStats(t)
+	beforeMC, errBefore := f.mc.Stats()
 	time.Sleep(window)
 	afterW := f.n.Writes()
 	afterSyncs := f.proxy.syncCalls()
 	afterHooks := f.hookStats(t)
+	afterMC, errAfter := f.mc.Stats()
+	if errBefore == nil && errAfter == nil {
+		// What a steady fleet costs Metacontroller (issue 27's sizing):
+		// its syncs, each a hook call, and no API request.
+		f.addFigure("Metacontroller at steady state", fmt.Sprintf("CPU %.2f s over the %s window (%.1f ms a sync)", afterMC.CPUSeconds-beforeMC.CPUSeconds, window,
+			1000*(afterMC.CPUSeconds-beforeMC.CPUSeconds)/max(1, float64(f.proxy.syncCalls()-beforeSyncs))))
+	}
 	writes, others, detail = childWrites(diffWrites(beforeW, afterW))
 	for i := range min(len(beforeHooks), len(afterHooks)) {
 		hookCPU += afterHooks[i].cpu - beforeHooks[i].cpu
