@@ -202,19 +202,7 @@ func (f *fleet) breakdown(t *testing.T, before, after breakdownPoint, changes in
 			histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).String())
 		f.addFigure("breakdown: Metacontroller's hook calls as it timed them (metacontroller_sync_request_duration_histogram_seconds)",
 			histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds").String())
-		var reqs []string
-		for k, v := range after.mc {
-			if strings.HasPrefix(k, "rest_client_requests_total{") {
-				if d := v - before.mc[k]; d > 0 {
-					m := regexp.MustCompile(`code="([^"]*)".*method="([^"]*)"`).FindStringSubmatch(k)
-					if m != nil {
-						reqs = append(reqs, fmt.Sprintf("%s %s ×%.0f", m[2], m[1], d))
-					}
-				}
-			}
-		}
-		sort.Strings(reqs)
-		f.addFigure("breakdown: Metacontroller's API requests (rest_client_requests_total)", strings.Join(reqs, ", "))
+		f.addFigure("breakdown: Metacontroller's API requests (rest_client_requests_total)", strings.Join(restRequests(before.mc, after.mc, 0), ", "))
 	}
 	waits := after.throttled[min(len(before.throttled), len(after.throttled)):]
 	var total, longest float64
@@ -223,4 +211,32 @@ func (f *fleet) breakdown(t *testing.T, before, after breakdownPoint, changes in
 		longest = max(longest, w)
 	}
 	f.addFigure("breakdown: Metacontroller's client-side throttling (waits its client-go logged)", fmt.Sprintf("%d waits, %.1f s in all, longest %.1f s", len(waits), total, longest))
+}
+
+// restRequests are the API requests a client-go client made between two
+// scrapes (rest_client_requests_total), by method and code: "GET 200 ×12",
+// or per second over window when it is not 0.
+func restRequests(before, after series, window time.Duration) []string {
+	sum := map[string]float64{}
+	re := regexp.MustCompile(`code="([^"]*)".*method="([^"]*)"`)
+	for k, v := range after {
+		if !strings.HasPrefix(k, "rest_client_requests_total{") {
+			continue
+		}
+		if m := re.FindStringSubmatch(k); m != nil {
+			sum[m[2]+" "+m[1]] += v - before[k]
+		}
+	}
+	var out []string
+	for k, v := range sum {
+		switch {
+		case v <= 0:
+		case window > 0:
+			out = append(out, fmt.Sprintf("%s %.1f/s", k, v/window.Seconds()))
+		default:
+			out = append(out, fmt.Sprintf("%s ×%.0f", k, v))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

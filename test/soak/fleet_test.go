@@ -496,7 +496,17 @@ func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPe
 	beforeSyncs := f.proxy.syncCalls()
 	beforeHooks := f.hookStats(t)
 	beforeMC, errBefore := f.mc.Stats()
+	mcURL := "http://" + f.mc.IP() + ":9999/metrics"
+	beforeReqs, errReqs := scrape(mcURL)
 	time.Sleep(window)
+	if afterReqs, err := scrape(mcURL); err == nil && errReqs == nil {
+		// Metacontroller reads each parent afresh before it compares the
+		// status (its AtomicStatusUpdate): a GET per sync, through the
+		// same rate limiter as its writes.
+		f.addFigure("Metacontroller's API requests at steady state (rest_client_requests_total)", strings.Join(restRequests(beforeReqs, afterReqs, window), ", "))
+	} else {
+		t.Errorf("Metacontroller's metrics at %s: %v %v", mcURL, errReqs, err)
+	}
 	afterW := f.n.Writes()
 	afterSyncs := f.proxy.syncCalls()
 	afterHooks := f.hookStats(t)
