@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // TestCompositeController renders the project's CompositeController as the
@@ -84,21 +86,18 @@ func TestMetacontrollerSizing(t *testing.T) {
 		}
 		var docs []string
 		for _, doc := range strings.Split(string(out), "\n---\n") {
-			if !strings.Contains(doc, "kind: StatefulSet\n") {
+			var sts appsv1.StatefulSet
+			if err := yaml.Unmarshal([]byte(doc), &sts); err != nil {
+				t.Fatalf("%v:\n%s", err, doc)
+			}
+			if sts.Kind != "StatefulSet" {
 				docs = append(docs, doc)
 				continue
 			}
-			in := false
-			for _, line := range strings.Split(doc, "\n") {
-				switch {
-				case strings.TrimSpace(line) == "args:":
-					in = true
-				case in && strings.HasPrefix(strings.TrimSpace(line), "- "):
-					args = append(args, strings.TrimPrefix(strings.TrimSpace(line), "- "))
-				default:
-					in = false
-				}
+			if args != nil || len(sts.Spec.Template.Spec.Containers) != 1 {
+				t.Fatalf("want one StatefulSet of one container:\n%s", out)
 			}
+			args = sts.Spec.Template.Spec.Containers[0].Args
 		}
 		return args, strings.Join(docs, "\n---\n")
 	}
