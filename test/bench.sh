@@ -78,9 +78,9 @@ node_section() {
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$fleet_cmd\`."
   echo "A one-node cluster of real components on this machine (\`harness.StartNode\`: kubelet, containerd, kube-proxy, kube-router, CoreDNS,"
-  local mcflags="--workers=10 --client-go-qps=50 --client-go-burst=100 (test/soak/metacontroller-fleet) ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"
+  local mcflags="--workers=10 --client-go-qps=50 --client-go-burst=100 (manifests/metacontroller/components/fleet-50) ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"
   if [[ ${DITTOFS_HOOK_SOAK_METACONTROLLER:-fleet} == upstream ]]; then mcflags="upstream's defaults ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"; fi
-  echo "local-path claims); Metacontroller v4.17.2 in its pod from upstream's \`manifests/production\` (flags: ${mcflags% }), calling"
+  echo "local-path claims); Metacontroller v4.17.2 in its pod from \`manifests/metacontroller\` over upstream's \`manifests/production\` (flags: ${mcflags% }), calling"
   echo "the hook (\`kubectl apply -k manifests\`, 2 replicas) through the soak's recording proxy on the host; each DittoServer a real DittoFS v0.29.0 pod with two claims and NodePort adapter"
   echo "Services, polled every 5 s (the CRD's minimum), spread over 5 namespaces. CPU and memory come from each container's cgroup (cgroup v1) and /proc."
   if [[ $rc -ne 0 ]]; then echo; echo "**The run failed** (see the lines below and the test's output)."; fi

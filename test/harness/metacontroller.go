@@ -246,9 +246,10 @@ type ClusterMetacontroller struct {
 }
 
 // InstallMetacontroller installs Metacontroller as a user does, `kubectl
-// apply --server-side -k` of upstream's production kustomization (through a
-// kustomization of the node's own that adds o's patches), and waits until
-// its pod is Ready.
+// apply --server-side -k` of the repository's manifests/metacontroller
+// (upstream's production kustomization, from the extracted release in
+// place of its URL) with o's components and patches, and waits until its
+// pod is Ready.
 func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetacontroller {
 	t.Helper()
 	if v := os.Getenv(MetacontrollerArgsEnv); v != "" {
@@ -274,16 +275,38 @@ func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetaco
 	return m
 }
 
-// writeMetacontrollerKustomization writes dir/kustomization.yaml: upstream's
-// production kustomization prod, o's components, and a JSON patch adding
-// o's flags to the StatefulSet's container.
+// MetacontrollerUpstream is the resource manifests/metacontroller/
+// kustomization.yaml names: upstream's production kustomization of the
+// release the tiers run. The tiers render that file with the folder
+// test/tools/build.sh extracted from the same release in its place (no
+// network).
+const MetacontrollerUpstream = "https://github.com/metacontroller/metacontroller/manifests/production?ref=v4.17.2"
+
+// MetacontrollerComponent is a sizing component this repository ships for
+// users (manifests/metacontroller/components/<name>, e.g. "fleet-50").
+func MetacontrollerComponent(name string) string {
+	return filepath.Join(RepoRoot(), "manifests", "metacontroller", "components", name)
+}
+
+// writeMetacontrollerKustomization writes dir/kustomization.yaml: the
+// repository's manifests/metacontroller/kustomization.yaml with upstream's
+// URL replaced by the extracted production folder prod, o's components,
+// and a JSON patch adding o's flags to the StatefulSet's container.
 func writeMetacontrollerKustomization(t T, dir, prod string, o MetacontrollerInstall) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	shipped := filepath.Join(RepoRoot(), "manifests", "metacontroller", "kustomization.yaml")
+	b, err := os.ReadFile(shipped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(b), "\n- "+MetacontrollerUpstream+"\n") != 1 || strings.Contains(string(b), "\ncomponents:") || strings.Contains(string(b), "\npatches:") {
+		t.Fatalf("%s must list %s as its one resource, and no components or patches (the tiers replace the URL and add their own)", shipped, MetacontrollerUpstream)
+	}
 	var k strings.Builder
-	fmt.Fprintf(&k, "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- %s\n", relPath(t, dir, prod))
+	k.WriteString(strings.Replace(string(b), "\n- "+MetacontrollerUpstream+"\n", "\n- "+relPath(t, dir, prod)+"\n", 1))
 	if len(o.Components) > 0 {
 		k.WriteString("components:\n")
 		for _, c := range o.Components {

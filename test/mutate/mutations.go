@@ -54,6 +54,11 @@ var Mutations = []Mutation{
 		File: "hook/sync.go", From: "if !policyObserved && !s.observed.has(KeyService, svc.Name) {", To: "if !policyObserved && !s.observed.has(KeyService, svc.Name) && false {", Packages: core,
 	},
 	{
+		Name: "removal-status-written-twice", Rule: "a removed adapter's status is final in the sync that deletes its Service: one status write per removal (docs/sizing.md)",
+		File: "hook/status.go", From: "\tif !a.Enabled {\n\t\treturn st\n\t}",
+		To: "\tif !a.Enabled {\n\t\tif services[adapterName(cr, a.Type)] != nil {\n\t\t\tst.Service = adapterName(cr, a.Type)\n\t\t}\n\t\treturn st\n\t}", Packages: core,
+	},
+	{
 		Name: "disabled-policies-kept-on-failure", Rule: "networkPolicy.enabled false removes every policy, whether or not DittoFS answers",
 		File: "hook/sync.go", From: "if key == KeyNetworkPolicy && !policies {", To: "if key == KeyNetworkPolicy && !policies && key == \"\" {", Packages: core,
 	},

@@ -495,10 +495,28 @@ func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPe
 	beforeW := f.n.Writes()
 	beforeSyncs := f.proxy.syncCalls()
 	beforeHooks := f.hookStats(t)
+	beforeMC, errBefore := f.mc.Stats()
+	mcURL := "http://" + f.mc.IP() + ":9999/metrics"
+	beforeReqs, errReqs := scrape(mcURL)
 	time.Sleep(window)
+	if afterReqs, err := scrape(mcURL); err == nil && errReqs == nil {
+		// Metacontroller reads each parent afresh before it compares the
+		// status (its AtomicStatusUpdate): a GET per sync, through the
+		// same rate limiter as its writes.
+		f.addFigure("Metacontroller's API requests at steady state (rest_client_requests_total)", strings.Join(restRequests(beforeReqs, afterReqs, window), ", "))
+	} else {
+		t.Errorf("Metacontroller's metrics at %s: %v %v", mcURL, errReqs, err)
+	}
 	afterW := f.n.Writes()
 	afterSyncs := f.proxy.syncCalls()
 	afterHooks := f.hookStats(t)
+	afterMC, errAfter := f.mc.Stats()
+	if errBefore == nil && errAfter == nil {
+		// What a steady fleet costs Metacontroller (issue 27's sizing):
+		// its syncs, each a hook call, and no API request.
+		f.addFigure("Metacontroller at steady state", fmt.Sprintf("CPU %.2f s over the %s window (%.1f ms a sync)", afterMC.CPUSeconds-beforeMC.CPUSeconds, window,
+			1000*(afterMC.CPUSeconds-beforeMC.CPUSeconds)/max(1, float64(f.proxy.syncCalls()-beforeSyncs))))
+	}
 	writes, others, detail = childWrites(diffWrites(beforeW, afterW))
 	for i := range min(len(beforeHooks), len(afterHooks)) {
 		hookCPU += afterHooks[i].cpu - beforeHooks[i].cpu
@@ -639,6 +657,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	close(logins)
 	wg.Wait()
 	f.putLatency = nil
+	before := f.breakdownPoint(t)
 	work := make(chan server)
 	for range min(10, len(f.servers)) {
 		wg.Add(1)
@@ -674,6 +693,12 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	if len(lat) != len(f.servers) {
 		t.Errorf("fleet: %d of %d SMB Services went after their adapter was disabled", len(lat), len(f.servers))
 	}
+	// The policies go one sync after their Services, then nothing is
+	// written: the breakdown counts every write of the disables.
+	if !f.settle(6 * f.cfg.interval) {
+		t.Logf("fleet: the fleet's objects were still being written %d polling intervals after the last Service went", 6)
+	}
+	f.breakdown(t, before, f.breakdownPoint(t), len(f.servers))
 	for _, s := range f.servers {
 		if err := f.setAdapter(t, s, "smb", true); err != nil {
 			t.Error(err)

@@ -16,10 +16,12 @@
 //	DITTOFS_HOOK_SOAK_SERVICE_TYPE  adapter Service type (default LoadBalancer; the fleet benchmark uses NodePort)
 //	DITTOFS_HOOK_SOAK_FAULTS      only these fault kinds, comma-separated (default: all)
 //	DITTOFS_HOOK_SOAK_METACONTROLLER  Metacontroller's flags: "upstream" (its production
-//	                              defaults) or "fleet" (metacontroller-fleet/, default)
+//	                              defaults) or "fleet" (the shipped sizing component
+//	                              manifests/metacontroller/components/fleet-50, default)
 //
-// Metacontroller runs in the cluster, installed from upstream's
-// manifests/production kustomization (harness.InstallMetacontroller;
+// Metacontroller runs in the cluster, installed from the repository's
+// manifests/metacontroller over upstream's manifests/production
+// kustomization (harness.InstallMetacontroller;
 // DITTOFS_HOOK_METACONTROLLER_ARGS adds flags to it). Its webhooks point at
 // a recording proxy the test runs on the host, on the node's bridge
 // address, which every pod reaches; the proxy passes each call on to the
@@ -47,8 +49,8 @@ type config struct {
 	seed                uint64
 	serviceType         string
 	faults              []*faultKind
-	// metacontroller: "upstream" or "fleet" (the component in
-	// metacontroller-fleet/).
+	// metacontroller: "upstream" or "fleet" (the sizing component
+	// users add for up to 50 DittoServers, fleet-50).
 	metacontroller string
 }
 
@@ -126,7 +128,7 @@ func TestSoak(t *testing.T) {
 	harness.CreateHookToken(t, n.Cluster, t.TempDir()) // as the README installs it
 	var install harness.MetacontrollerInstall
 	if cfg.metacontroller == "fleet" {
-		install.Components = []string{filepath.Join(root, "test", "soak", "metacontroller-fleet")}
+		install.Components = []string{harness.MetacontrollerComponent("fleet-50")}
 	}
 	mc := harness.InstallMetacontroller(t, n, install)
 	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.Kubectl("get", "pods", "-n", "metacontroller", "-o", "wide"))
