@@ -31,9 +31,12 @@ type Outcome struct {
 // zero Observation means DittoFS was not called (Desired says why, from the
 // plan).
 type Observation struct {
-	auth      Outcome
-	poll      Outcome
-	adapters  []dittofs.Adapter
+	auth     Outcome
+	poll     Outcome
+	adapters []dittofs.Adapter
+	// rejected are the items of a successful poll the hook cannot expose
+	// (see judgeAdapters), sorted.
+	rejected  []dittofs.Adapter
 	finalize  Outcome
 	provision Provision
 	// snapshots is applying the snapshot policies (after a successful
@@ -77,6 +80,10 @@ func (o Observation) Poll() Outcome { return o.poll }
 // type; nil otherwise.
 func (o Observation) Adapters() []dittofs.Adapter { return o.adapters }
 
+// Rejected are the items of a successful poll the hook cannot expose, each
+// with its Problem, sorted.
+func (o Observation) Rejected() []dittofs.Adapter { return o.rejected }
+
 // Finalize is the outcome of deleting the operator account (finalize calls).
 func (o Observation) Finalize() Outcome { return o.finalize }
 
@@ -91,11 +98,11 @@ func (o Observation) Snapshots() Outcome { return o.snapshots }
 func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Observation {
 	ok := Outcome{State: Succeeded}
 	if err == nil {
-		judged, err := judgeAdapters(s.server.Name, adapters)
+		judged, rejected, err := judgeAdapters(s.server.Name, adapters)
 		if err != nil {
 			return Observation{auth: ok, poll: Outcome{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}}
 		}
-		return Observation{auth: ok, poll: ok, adapters: judged}
+		return Observation{auth: ok, poll: ok, adapters: judged, rejected: rejected}
 	}
 	var authErr *dittofs.AuthError
 	if errors.As(err, &authErr) {

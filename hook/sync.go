@@ -242,10 +242,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 	// Adapters: from this sync's poll when it succeeded (ObservePoll judged
 	// it well formed), else as last known.
 	fresh := o.poll.State == Succeeded
-	known := o.adapters
-	if !fresh {
-		known = lastKnownAdapters(ds.Name, prev.Adapters)
-	}
+	known := knownAdapters(ds.Name, o, prev.Adapters)
 	refused := refusedAdapters(ds, known)
 	configYAML := renderConfig(ds)
 	hash := configHash(ds, configYAML, s.observed)
@@ -268,7 +265,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
 		f := s.facts(o, status.Adapters)
-		f.refused = refused
+		f.refused, f.known = refused, known
 		conds = conditions(f)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, ds.Generation, now)

@@ -143,8 +143,8 @@ func Steady(mods ...Modifier) *Request {
 		WithChild(AdapterPolicy("demo-adapter-nfs", 12049)),
 		WithChild(AdapterPolicy("demo-adapter-smb", 1445)),
 		WithStatusAdapters(
-			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
-			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
+			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Health: "healthy", Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
+			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Health: "healthy", Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
 		),
 		WithWorkload("Running", 1, 1, SteadyConfigHash),
 		WithConditions(
