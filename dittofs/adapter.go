@@ -32,11 +32,17 @@ func DefaultPort(typ string) int32 {
 	return 0
 }
 
-// Health values DittoFS v0.29.0 reports per adapter (status.status).
+// Health values DittoFS v0.29.0 reports per adapter (status.status; its
+// pkg/health). Its nfs and smb adapters report healthy once listening,
+// unknown before (or when their listener failed to bind), unhealthy while
+// shutting down, disabled when their config says so; degraded is reserved
+// for adapters that track recent errors.
 const (
-	HealthHealthy  = "healthy"
-	HealthDegraded = "degraded"
-	HealthUnknown  = "unknown"
+	HealthHealthy   = "healthy"
+	HealthDegraded  = "degraded"
+	HealthUnhealthy = "unhealthy"
+	HealthUnknown   = "unknown"
+	HealthDisabled  = "disabled"
 )
 
 // Adapter is one protocol adapter as GET /api/v1/adapters reports it, and
@@ -54,10 +60,10 @@ type Adapter struct {
 	// port, config): with ID it names one state of the adapter, which the
 	// hook's Events use to tell one change from the next.
 	UpdatedAt time.Time
-	// Health is DittoFS's own verdict on the adapter (HealthHealthy,
-	// HealthDegraded or HealthUnknown); "" when DittoFS did not say (an
-	// older DittoFS, or /api/v1/adapters/ports). Any other word DittoFS
-	// may invent is read as HealthUnknown: the status schema holds the three.
+	// Health is DittoFS's own verdict on the adapter (one of the Health
+	// constants); "" when DittoFS did not say (an older DittoFS, or
+	// /api/v1/adapters/ports). Any other word is read as HealthUnknown:
+	// the status schema holds only these.
 	Health string
 	// Problem, when set, says why the hook cannot expose this item: a
 	// malformed element of an otherwise well-formed list, or a type with
@@ -189,8 +195,8 @@ func parseTime(s *string) time.Time {
 	return t
 }
 
-// health reads the item's status.status: one of the three words DittoFS
-// v0.29.0 uses, HealthUnknown for any other value, "" when absent.
+// health reads the item's status.status: one of the words DittoFS v0.29.0
+// uses, HealthUnknown for any other value, "" when absent.
 func health(v any) string {
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -201,7 +207,7 @@ func health(v any) string {
 		return ""
 	case string:
 		switch h {
-		case HealthHealthy, HealthDegraded, HealthUnknown:
+		case HealthHealthy, HealthDegraded, HealthUnhealthy, HealthUnknown, HealthDisabled:
 			return h
 		}
 	}

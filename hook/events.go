@@ -584,20 +584,20 @@ func (e *eventBuilder) reservedPorts() {
 	}
 }
 
-// degraded: an enabled adapter the status did not show degraded is now
-// degraded by DittoFS's health check. Named after the adapter, the health
+// degraded: an enabled adapter the status did not show degraded (or
+// unhealthy) is now so by DittoFS's health check. Named after the adapter, the health
 // its status entry leaves and the AdaptersReady condition being left (its
 // lastTransitionTime tells one degradation from the next): every replica
 // and retry of the sync that decides it names it alike, whatever the time
 // of DittoFS's check.
 func (e *eventBuilder) degraded() {
 	for _, a := range e.next.Adapters {
-		if !a.Enabled || a.Health != dittofs.HealthDegraded {
+		if !a.Enabled || !badHealth(a.Health) {
 			continue
 		}
 		left := "-"
 		if was := statusOf(e.prev, a.Type); was != nil {
-			if was.Health == dittofs.HealthDegraded {
+			if badHealth(was.Health) {
 				continue // the status shows it already
 			}
 			left = was.Health
@@ -607,10 +607,14 @@ func (e *eventBuilder) degraded() {
 			related = &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: e.s.server.Namespace, Name: a.Service, UID: uid}
 		}
 		e.add(corev1.EventTypeWarning, EventAdapterDegraded,
-			fmt.Sprintf("DittoFS's health check reports adapter %s (port %d) degraded; its Service and address are kept; see the DittoFS logs", a.Type, a.Port),
+			fmt.Sprintf("DittoFS's health check reports adapter %s (port %d) %s; its Service and address are kept; see the DittoFS logs", a.Type, a.Port, a.Health),
 			related, a.Type, left, conditionState(e.cond(e.prev, CondAdaptersReady)))
 	}
 }
+
+// badHealth: what AdapterDegraded reports (DittoFS's degraded, and its
+// unhealthy: an adapter shutting down).
+func badHealth(h string) bool { return h == dittofs.HealthDegraded || h == dittofs.HealthUnhealthy }
 
 // loadBalancers: AdaptersReady starts waiting for load balancer addresses
 // (named after the condition being left and the Services that wait), and each adapter Service whose

@@ -280,14 +280,14 @@ func adaptersReady(f facts) cond {
 		switch {
 		case !a.Running:
 			notRunning = append(notRunning, a.Type)
-		case a.Health == dittofs.HealthDegraded:
-			degraded = append(degraded, a.Type)
+		case badHealth(a.Health):
+			degraded = append(degraded, a.Type+" "+a.Health)
 		case svc == nil:
 			noService = append(noService, a.Type)
 		case svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0:
 			noAddress = append(noAddress, fmt.Sprintf("%s (Service %s)", a.Type, a.Service))
-		case a.Health == dittofs.HealthUnknown:
-			ok = append(ok, a.Type+" (health unknown)")
+		case a.Health == dittofs.HealthUnknown || a.Health == dittofs.HealthDisabled:
+			ok = append(ok, a.Type+" (health "+a.Health+")")
 		default:
 			ok = append(ok, a.Type)
 		}
@@ -300,7 +300,7 @@ func adaptersReady(f facts) cond {
 	case len(notRunning) > 0:
 		return falseCond(CondAdaptersReady, ReasonAdapterNotRunning, fmt.Sprintf("DittoFS reports %s enabled but not running; its Service is kept; see the DittoFS logs", strings.Join(notRunning, ", ")))
 	case len(degraded) > 0:
-		return falseCond(CondAdaptersReady, ReasonAdapterDegraded, fmt.Sprintf("DittoFS's health check reports %s degraded; its Service and address are kept; see the DittoFS logs (kubectl logs %s-0)", strings.Join(degraded, ", "), statefulSetName(f.name)))
+		return falseCond(CondAdaptersReady, ReasonAdapterDegraded, fmt.Sprintf("DittoFS's health check reports %s; its Service and address are kept; see the DittoFS logs (kubectl logs %s-0)", strings.Join(degraded, ", "), statefulSetName(f.name)))
 	case len(noService) > 0:
 		return falseCond(CondAdaptersReady, ReasonServicePending, "waiting for the Service of "+strings.Join(noService, ", "))
 	case len(noAddress) > 0:
