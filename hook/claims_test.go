@@ -445,6 +445,14 @@ var invariants = map[string]check{
 					pgSecretOf(a.observed["StatefulSet/"+a.cr()]) != n && pgSecretOf(a.children["StatefulSet/"+a.cr()]) != n {
 					continue
 				}
+				// Upstream's legacy admin Secret goes once the bootstrap
+				// Secret holds its password (adopted).
+				if n == a.cr()+"-admin-credentials" {
+					if boot := a.observed["Secret/"+a.cr()+"-admin-bootstrap-credentials"]; boot != nil &&
+						get(boot, "data.password") == get(o, "data.password") {
+						continue
+					}
+				}
 				t.Errorf("the observed %s is not answered", k)
 				continue
 			}
@@ -692,6 +700,12 @@ var claims = map[string]check{
 		fieldHas("StatefulSet/demo", "spec.template.metadata.labels", `"app":"dittofs-server"`, `"app.kubernetes.io/name":"dittofs"`),
 		field("Service/demo-adapter-nfs", "spec.selector", map[string]any{"app": "dittofs-server", "instance": "demo"}),
 		field("NetworkPolicy/demo-adapter-nfs", "spec.podSelector.matchLabels", map[string]any{"app": "dittofs-server", "instance": "demo"})),
+	"legacy-admin-secret-adopted": checks(has("Secret/demo-admin-credentials"),
+		field("Secret/demo-admin-bootstrap-credentials", "data.password", base64.StdEncoding.EncodeToString([]byte("legacy-admin-pass"))),
+		field("Secret/demo-admin-bootstrap-credentials", "data.username", base64.StdEncoding.EncodeToString([]byte("admin")))),
+	"legacy-admin-secret-deleted": checks(lacks("Secret/demo-admin-credentials"), has("Secret/demo-admin-bootstrap-credentials")),
+	"legacy-admin-secret-other-password": checks(has("Secret/demo-admin-credentials"),
+		field("Secret/demo-admin-bootstrap-credentials", "data.password", base64.StdEncoding.EncodeToString([]byte("admin-pass-observed")))),
 	"upstream-nfs-service": checks(fieldHas("Service/demo-adapter-nfs", "spec.ports", `"nodePort":31236`, `"port":111`, `"nodePort":31111`)),
 }
 

@@ -223,6 +223,9 @@ func podSelector(cr string, sts *appsv1.StatefulSet) map[string]string {
 func (s *Sync) adminPassword() (string, bool) {
 	sel := s.server.Identity.AdminPassword
 	if s.server.Identity.GeneratedAdminSecret {
+		if legacy := adoptedAdminData(s.server, s.observed); legacy != nil {
+			return string(legacy[keyPassword]), true
+		}
 		return secretValue(s.observed.secret(sel.Name), sel.Key)
 	}
 	return secretValue(s.observed.related[sel.Name], sel.Key)
@@ -313,6 +316,9 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 	}
 	if sec := s.postgres.fresh; sec != nil {
 		children = append(children, child(sec))
+	}
+	if keepLegacyAdminSecret(ds, s.observed) {
+		children = append(children, s.observed.children[KeySecret][legacyAdminSecretName(ds.Name)].keep())
 	}
 	for _, n := range s.postgres.keep {
 		if s.postgres.fresh == nil || n != s.postgres.fresh.Name {

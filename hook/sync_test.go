@@ -420,6 +420,12 @@ func syncCases() []syncCase {
 		{"rolling-out", "a StatefulSet rolling a new template: Progressing=True, Ready waits for it", Steady(WithStatefulSetStatus(map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
 			"updatedReplicas": 0, "currentRevision": "demo-1", "updateRevision": "demo-2"})), fresh},
 		{"upstream-statefulset", "a StatefulSet the upstream operator made keeps its selector; the pod gets both label sets; Services and policies select it as it is", Steady(WithUpstreamStatefulSet()), fresh},
+		{"legacy-admin-secret-adopted", "upstream's legacy <name>-admin-credentials, without a bootstrap Secret: its password is adopted into <name>-admin-bootstrap-credentials, the legacy one kept meanwhile", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(LegacyAdminSecret("legacy-admin-pass"))), nothing},
+		{"legacy-admin-secret-deleted", "once the bootstrap Secret holds its password, the legacy Secret goes, as upstream deletes it", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(AdminSecret()), WithChild(LegacyAdminSecret("admin-pass-observed"))), nothing},
+		{"legacy-admin-secret-other-password", "a legacy Secret whose password is not the bootstrap Secret's is never deleted, nor adopted", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(AdminSecret()), WithChild(LegacyAdminSecret("legacy-admin-pass"))), nothing},
 		{"upstream-nfs-service", "an nfs Service in the upstream operator's shape: its node ports found by upstream's port names, the portmapper on 111", Steady(
 			WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"portmapper": true}}}), WithChild(UpstreamNFSService(12049))), fresh},
 	}

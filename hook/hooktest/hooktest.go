@@ -573,6 +573,12 @@ func AdminSecret() map[string]any {
 	return generatedSecret("demo-admin-bootstrap-credentials", "5a1f6c52-3d0c-4a52-9a3e-2f1e0b6c7d02", "241", "admin", "admin-pass-observed")
 }
 
+// LegacyAdminSecret is the upstream operator's demo-admin-credentials (the
+// admin bootstrap Secret's name before its rename), labelled for the move.
+func LegacyAdminSecret(password string) map[string]any {
+	return generatedSecret("demo-admin-credentials", "5a1f6c52-3d0c-4a52-9a3e-2f1e0b6c7d03", "242", "admin", password)
+}
+
 func generatedSecret(name, uid, resourceVersion, username, password string) map[string]any {
 	owners := captured("Service", "demo-adapter-nfs")["metadata"].(map[string]any)["ownerReferences"]
 	return map[string]any{
