@@ -127,6 +127,24 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 	return Observation{auth: ok, poll: poll}
 }
 
+// ObservePortsPoll judges a poll answered by GET /api/v1/adapters/ports
+// because the full list did not answer in time (see the shell's poll): a
+// successful poll like any other, each adapter's health carried from the
+// last known status (that route runs no health check), so that a slow
+// health check changes nothing DittoFS did not change.
+func (s *Sync) ObservePortsPoll(adapters []dittofs.Adapter, api string) Observation {
+	last := map[string]string{}
+	for _, a := range s.req.Parent.Status.Adapters {
+		last[a.Type] = a.Health
+	}
+	carried := make([]dittofs.Adapter, len(adapters))
+	for i, a := range adapters {
+		a.Health = last[a.Type]
+		carried[i] = a
+	}
+	return s.ObservePoll(carried, nil, api)
+}
+
 // serverFault says whether a failure is DittoFS's (or whatever answers at its
 // address) rather than about the hook's credentials: such a failure is
 // worded by its cause alone, whichever call met it, and is

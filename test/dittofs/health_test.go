@@ -1,6 +1,7 @@
 package dittofs_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // adapterHealth is status.adapters[].health of an adapter type, and
@@ -112,4 +114,102 @@ func TestAdapterHealthFromDittoFS(t *testing.T) {
 		b, _ := json.Marshal(list[i])
 		t.Logf("DittoFS v0.29.0 reports the unbound smb adapter as %s", b)
 	})
+}
+
+// TestSlowAdapterListFallsBackToPorts: DittoFS's adapter list waits on the
+// adapters' health checks for up to 5 s (its HealthCheckTimeout), longer
+// than the hook's default budget of 3 s. A list that slow (here: the real
+// DittoFS's answer held back 5 s) is not an outage: within ¾ of its budget
+// the hook asks /api/v1/adapters/ports, which runs no health check, and
+// the poll succeeds. The status stays as it was (each health as last known),
+// and an adapter change made meanwhile is applied.
+func TestSlowAdapterListFallsBackToPorts(t *testing.T) {
+	r := newDiscoveryRigTimeout(t, nil, 3*time.Second)
+	r.start(t)
+	r.settle(t)
+	r.loop.SetIngress("demo-adapter-nfs", "203.0.113.7")
+	r.loop.SetIngress("demo-adapter-smb", "203.0.113.8")
+	deadline := time.Now().Add(12 * time.Second)
+	for h, _ := adapterHealth(t, r, "smb"); h != "healthy"; h, _ = adapterHealth(t, r, "smb") {
+		if time.Now().After(deadline) {
+			t.Fatalf("smb not healthy within 12 s: %v", r.loop.Parent["status"])
+		}
+		time.Sleep(500 * time.Millisecond)
+		r.loop.Sync()
+	}
+	before := r.settle(t)
+
+	r.proxy.Set(harness.Fault{Kind: "delay", Delay: 5 * time.Second, Path: "/api/v1/adapters", Exact: true})
+	defer r.proxy.Set(harness.Fault{})
+	t.Run("a list slower than the budget: polled through /ports, nothing changes", func(t *testing.T) {
+		r.proxy.ResetCalls()
+		start := time.Now()
+		resp := r.loop.Sync()
+		took := time.Since(start)
+		r.expectCondition(t, hook.CondAdaptersDiscovered, "True", hook.ReasonPollSucceeded)
+		if n := r.proxy.Calls("GET /api/v1/adapters/ports"); n != 1 {
+			t.Fatalf("%d calls to /api/v1/adapters/ports, want 1", n)
+		}
+		if !bytes.Equal(resp.Raw, before.Raw) {
+			t.Fatalf("the answer changed:\nbefore %s\nafter  %s", before.Raw, resp.Raw)
+		}
+		if took > 3500*time.Millisecond {
+			t.Fatalf("the sync took %s, more than the 3 s budget", took)
+		}
+		t.Logf("sync with the list held back 5 s: %s", took.Round(time.Millisecond))
+	})
+	t.Run("an adapter moved meanwhile is applied", func(t *testing.T) {
+		moved := harness.FreePort(t)
+		r.dfs.SetAdapter("nfs", map[string]any{"port": moved})
+		r.loop.Sync()
+		if p, _, _, _ := r.servicePort(t, "demo-adapter-nfs"); int(p) != moved {
+			t.Fatalf("nfs Service port %v, want %d", p, moved)
+		}
+		if h, _ := adapterHealth(t, r, "nfs"); h != "healthy" {
+			t.Fatalf("nfs health %q, want healthy as last known", h)
+		}
+	})
+}
+
+// TestAdapterListLatency measures, against the real DittoFS v0.29.0, what
+// the budget of a poll must cover: GET /api/v1/adapters (which runs the
+// adapters' health checks, cached 5 s) and /api/v1/adapters/ports (none),
+// warm, and the list right after an adapter change (its check's cache
+// dropped). BENCHMARKS.md records the figures ("The poll's time budget").
+// It fails when the list ever takes a second: DittoFS's nfs and smb checks
+// read two flags, so anything near the hook's 3 s is something else.
+func TestAdapterListLatency(t *testing.T) {
+	r := newDiscoveryRig(t, nil)
+	r.start(t)
+	r.settle(t)
+	token := r.dfs.AdminToken()
+	measure := func(path string, n int, before func()) []time.Duration {
+		var out []time.Duration
+		for range n {
+			if before != nil {
+				before()
+			}
+			start := time.Now()
+			code, _ := r.dfs.Call(token, http.MethodGet, path, nil)
+			out = append(out, time.Since(start))
+			if code != http.StatusOK {
+				t.Fatalf("GET %s: %d", path, code)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	pct := func(d []time.Duration, p float64) time.Duration { return d[int(float64(len(d)-1)*p)] }
+	report := func(what string, d []time.Duration) {
+		t.Logf("%-44s n=%d p50 %v p99 %v max %v", what, len(d), pct(d, 0.5).Round(10*time.Microsecond), pct(d, 0.99).Round(10*time.Microsecond), d[len(d)-1].Round(10*time.Microsecond))
+		if d[len(d)-1] > time.Second {
+			t.Errorf("%s took %v", what, d[len(d)-1])
+		}
+	}
+	report("GET /api/v1/adapters (warm)", measure("/api/v1/adapters", 300, nil))
+	report("GET /api/v1/adapters/ports", measure("/api/v1/adapters/ports", 300, nil))
+	port := r.dfs.SMBPort
+	report("GET /api/v1/adapters after an smb change", measure("/api/v1/adapters", 20, func() {
+		r.dfs.SetAdapter("smb", map[string]any{"port": port})
+	}))
 }
