@@ -280,6 +280,21 @@ func adaptersKnown(want ...string) check {
 	}
 }
 
+// headless: the headless Service's ports, as "name:port", in order.
+func headless(want ...string) check {
+	return func(t *testing.T, a *answered) {
+		t.Helper()
+		var got []string
+		for _, p := range list(get(a.children["Service/"+a.cr()+"-headless"], "spec.ports")) {
+			p := obj(p)
+			got = append(got, fmt.Sprintf("%v:%v", p["name"], p["port"]))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("claim: the headless Service's ports are %v; the answer has %v", want, got)
+		}
+	}
+}
+
 // resync: resyncAfterSeconds.
 func resync(seconds int) check {
 	return func(t *testing.T, a *answered) {
@@ -558,8 +573,8 @@ var claims = map[string]check{
 
 	"poll-fresh-server": checks(adapters("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs", "Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb"),
 		cond("AdaptersDiscovered", "True", "PollSucceeded"), adaptersKnown("nfs:12049", "smb:1445")),
-	"steady": checks(statusAsBefore, podTemplateAsBefore, adapterChildrenKept),
-	"smb-disabled-nfs-moved": checks(lacks("Service/demo-adapter-smb"), has("NetworkPolicy/demo-adapter-smb"),
+	"steady": checks(statusAsBefore, podTemplateAsBefore, adapterChildrenKept, headless("api:8080", "nfs:12049", "smb:1445")),
+	"smb-disabled-nfs-moved": checks(headless("api:8080", "nfs:12050"), lacks("Service/demo-adapter-smb"), has("NetworkPolicy/demo-adapter-smb"),
 		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12050), field("Service/demo-adapter-nfs", "spec.ports.0.nodePort", 31236),
 		adaptersKnown("nfs:12050", "smb:1445(disabled)"), fieldHas("NetworkPolicy/demo-adapter-nfs", "spec.ingress", `"port":12050`), podTemplateAsBefore,
 		func(t *testing.T, a *answered) {
@@ -604,10 +619,10 @@ var claims = map[string]check{
 	"pod-not-ready":                  checks(adapterChildrenKept, notPolled("WaitingForServer")),
 	// A type that is not a DNS label becomes one, told apart by the first 6
 	// hex digits of its SHA-256 (README: "webdav-d92634").
-	"unknown-and-duplicate-types": checks(has("Service/demo-adapter-nfsv4-1-"+sha6("NFSv4.1"), "NetworkPolicy/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")),
+	"unknown-and-duplicate-types": checks(headless("api:8080", "adapter:20490", "nfs:12049", "smb:12445"), has("Service/demo-adapter-nfsv4-1-"+sha6("NFSv4.1"), "NetworkPolicy/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")),
 		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12049), adaptersKnown("NFSv4.1:20490", "nfs:12049", "smb:12445")),
 	// Issue 21: an adapter on a port the hook itself exposes gets no address.
-	"adapter-on-api-port": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), says("AdaptersReady", "smb", "8080"),
+	"adapter-on-api-port": checks(headless("api:8080", "nfs:12049"), cond("AdaptersReady", "False", "AdapterPortReserved"), says("AdaptersReady", "smb", "8080"),
 		lacks("Service/demo-adapter-smb"), has("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs")),
 	"adapter-on-api-port-api-down": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), cond("AdaptersDiscovered", "False", "APIUnreachable"),
 		has("Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb", "Service/demo-adapter-nfs"), adapterChildrenKept),

@@ -298,7 +298,7 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 		children = append(children, child(makeStatefulSet(ds, hash, s.observed.sts)))
 	}
 	children = append(children,
-		child(makeHeadlessService(ds)),
+		child(makeHeadlessService(ds, known, refused)),
 		child(makeAPIService(ds)),
 	)
 	if ds.Metrics.Enabled {
