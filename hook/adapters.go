@@ -68,19 +68,25 @@ func judgeAdapters(cr string, polled []dittofs.Adapter) (usable, rejected []ditt
 }
 
 // knownAdapters are the adapters this sync renders: a successful poll's,
-// plus, for each item of it the hook cannot read whose type it knew, that
-// type as last known (an unreadable item says nothing about the adapter:
-// like a failed poll, it never removes what exists); after a failed poll,
-// the last known. Sorted by type.
+// plus what an item of it the hook cannot read might be, as last known (an
+// unreadable item says nothing about its adapter: like a failed poll, it
+// never removes what exists): the last known adapter of its type, or, for
+// an item without a usable type (it may be any of them), every last known
+// adapter the poll does not name. After a failed poll, the last known.
+// Sorted by type.
 func knownAdapters(cr string, o Observation, prev []AdapterStatus) []dittofs.Adapter {
 	last := lastKnownAdapters(cr, prev)
 	if o.poll.State != Succeeded {
 		return last
 	}
 	known := slices.Clone(o.adapters)
-	for _, r := range o.rejected {
-		if i := slices.IndexFunc(last, func(a dittofs.Adapter) bool { return a.Type == r.Type }); r.Type != "" && i >= 0 {
-			known = append(known, last[i])
+	anonymous := slices.ContainsFunc(o.rejected, func(r dittofs.Adapter) bool { return r.Type == "" })
+	for _, l := range last {
+		if slices.ContainsFunc(known, func(a dittofs.Adapter) bool { return a.Type == l.Type }) {
+			continue
+		}
+		if anonymous || slices.ContainsFunc(o.rejected, func(r dittofs.Adapter) bool { return r.Type == l.Type }) {
+			known = append(known, l)
 		}
 	}
 	slices.SortFunc(known, func(a, b dittofs.Adapter) int { return cmp.Compare(a.Type, b.Type) })
@@ -102,7 +108,10 @@ func describeRejected(rejected, known []dittofs.Adapter) string {
 			name = "an adapter without a usable type or id"
 		}
 		what := "it gets no Service"
-		if r.Type != "" && slices.ContainsFunc(known, func(a dittofs.Adapter) bool { return a.Type == r.Type }) {
+		switch {
+		case r.Type == "":
+			what = "it gets no Service; the adapters the list does not name keep theirs as last known"
+		case slices.ContainsFunc(known, func(a dittofs.Adapter) bool { return a.Type == r.Type }):
 			what = "its Service and NetworkPolicy stay as last known"
 		}
 		parts = append(parts, name+": "+r.Problem+" ("+what+")")

@@ -102,7 +102,7 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "bad-item-drops-known-children", Rule: "an unreadable item of a known type keeps that type's children as last known",
-		File: "hook/adapters.go", From: "known = append(known, last[i])", To: "_ = last[i]", Packages: core,
+		File: "hook/adapters.go", From: "known = append(known, l)", To: "_ = l", Packages: core,
 	},
 	{
 		Name: "degraded-reads-ready", Rule: "an adapter DittoFS calls degraded makes AdaptersReady False (AdapterDegraded)",
