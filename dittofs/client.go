@@ -139,6 +139,23 @@ func (c *Client) ListAdapters(ctx context.Context, token string) ([]Adapter, err
 	return adapters, nil
 }
 
+// ListAdapterPorts returns the adapters as GET /api/v1/adapters/ports
+// (DittoFS v0.28.0 and later) reports them: type, port, enabled and running
+// only, without id, updated_at or health. That route runs no health check,
+// so it answers when the full list waits on one (see Poll). Decoded as the
+// list is.
+func (c *Client) ListAdapterPorts(ctx context.Context, token string) ([]Adapter, error) {
+	var raw json.RawMessage
+	if err := c.do(ctx, "list adapter ports", http.MethodGet, "/api/v1/adapters/ports", token, nil, http.StatusOK, &raw); err != nil {
+		return nil, err
+	}
+	adapters, err := DecodeAdapters(raw)
+	if err != nil {
+		return nil, &MalformedError{Op: "list adapter ports", Err: err}
+	}
+	return adapters, nil
+}
+
 // CreateUser creates a user with a role (admin token).
 func (c *Client) CreateUser(ctx context.Context, token, username, password, role string) error {
 	return c.do(ctx, "create user", http.MethodPost, "/api/v1/users", token,

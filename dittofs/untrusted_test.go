@@ -2,6 +2,7 @@ package dittofs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 )
@@ -141,21 +144,74 @@ func quote(s string) string {
 
 // TestDecodeAdaptersRefusesStrangeTypes: an adapter type ends up in Service
 // names, labels, status and condition messages. One that no DittoFS would
-// report (longer than 63 characters, or with control characters) makes the
-// list malformed, so the last known adapters stay.
+// report (longer than 63 characters, or with control characters) makes that
+// item unusable (its Problem set, its type dropped), never the list, and
+// the problem never repeats the type.
 func TestDecodeAdaptersRefusesStrangeTypes(t *testing.T) {
 	for _, typ := range []string{strings.Repeat("x", 64), "nfs\nforged line", "smb\x00", "\u202enfs"} {
-		body := `[{"id":"a","type":` + strconv.Quote(typ) + `,"enabled":true,"running":true,"port":2049}]`
-		if _, err := dittofs.DecodeAdapters([]byte(body)); err == nil {
-			t.Errorf("type %q accepted", typ)
-		} else if strings.Contains(err.Error(), typ) {
-			t.Errorf("the error repeats the type: %v", err)
+		q, _ := json.Marshal(typ)
+		body := `[{"id":"a","type":` + string(q) + `,"enabled":true,"running":true,"port":2049},{"id":"b","type":"nfs","enabled":true,"running":true,"port":12049}]`
+		got, err := dittofs.DecodeAdapters([]byte(body))
+		if err != nil || len(got) != 2 {
+			t.Fatalf("type %q: the whole list refused: %v", typ, err)
+		}
+		if got[0].Problem == "" || got[0].Type != "" || strings.Contains(got[0].Problem, typ) {
+			t.Errorf("type %q: got %+v, want a Problem that does not repeat the type, and no type", typ, got[0])
+		}
+		if got[1].Problem != "" || got[1].Type != "nfs" {
+			t.Errorf("type %q: the other item was not decoded as usual: %+v", typ, got[1])
 		}
 	}
 	for _, typ := range []string{"nfs", "smb", "WebDAV", "NFSv4.1", strings.Repeat("y", 63)} {
 		body := `[{"id":"a","type":` + strconv.Quote(typ) + `,"enabled":true,"running":true,"port":2049}]`
-		if _, err := dittofs.DecodeAdapters([]byte(body)); err != nil {
-			t.Errorf("type %q refused: %v", typ, err)
+		if got, err := dittofs.DecodeAdapters([]byte(body)); err != nil || got[0].Problem != "" {
+			t.Errorf("type %q refused: %v %+v", typ, err, got)
+		}
+	}
+}
+
+// TestDecodeAdaptersItemByItem: a malformed element of a well-formed list,
+// or a type with no default port on port 0, is that item's problem alone;
+// a body that is no array of objects is refused whole.
+func TestDecodeAdaptersItemByItem(t *testing.T) {
+	good := `{"id":"n","type":"nfs","enabled":true,"running":true,"port":0,"status":{"status":"healthy","checked_at":"2026-11-25T20:05:50Z"}}`
+	cases := []struct {
+		name, item  string
+		want        dittofs.Adapter
+		wholeRefuse bool
+	}{
+		{name: "unknown type on port 0", item: `{"id":"w","type":"webdav","enabled":true,"running":true,"port":0}`,
+			want: dittofs.Adapter{ID: "w", Type: "webdav", Enabled: true, Running: true, Problem: "reports port 0 and the hook knows no default port for its type"}},
+		{name: "no type", item: `{"id":"x","enabled":true,"running":true,"port":2049}`, want: dittofs.Adapter{ID: "x", Problem: "has no type"}},
+		{name: "type not a string", item: `{"id":"x","type":7,"enabled":true,"running":true,"port":2049}`, want: dittofs.Adapter{ID: "x", Problem: "has a type that is not 1 to 63 bytes of printable characters"}},
+		{name: "no flags", item: `{"id":"x","type":"smb","port":2049}`, want: dittofs.Adapter{ID: "x", Type: "smb", Problem: "lacks enabled or running"}},
+		{name: "no port", item: `{"id":"x","type":"smb","enabled":true,"running":true}`, want: dittofs.Adapter{ID: "x", Type: "smb", Problem: "has no port"}},
+		{name: "port out of range", item: `{"id":"x","type":"smb","enabled":true,"running":true,"port":70000}`, want: dittofs.Adapter{ID: "x", Type: "smb", Problem: "has port 70000, outside 0-65535"}},
+		{name: "port a string", item: `{"id":"x","type":"smb","enabled":true,"running":true,"port":"445"}`, want: dittofs.Adapter{ID: "x", Type: "smb", Problem: "is not an adapter object with boolean enabled and running and a numeric port"}},
+		{name: "not an object", item: `"smb"`, want: dittofs.Adapter{Problem: "is not an adapter object with boolean enabled and running and a numeric port"}},
+		{name: "null", item: `null`, want: dittofs.Adapter{Problem: "is not an adapter object with boolean enabled and running and a numeric port"}},
+		{name: "degraded", item: `{"id":"s","type":"smb","enabled":true,"running":true,"port":1445,"status":{"status":"degraded","message":"listener down"}}`,
+			want: dittofs.Adapter{ID: "s", Type: "smb", Enabled: true, Running: true, Port: 1445, Health: "degraded"}},
+		{name: "a health word DittoFS does not use", item: `{"id":"s","type":"smb","enabled":true,"running":true,"port":1445,"status":{"status":"on fire"}}`,
+			want: dittofs.Adapter{ID: "s", Type: "smb", Enabled: true, Running: true, Port: 1445, Health: "unknown"}},
+		{name: "no health", item: `{"id":"s","type":"smb","enabled":true,"running":true,"port":1445}`,
+			want: dittofs.Adapter{ID: "s", Type: "smb", Enabled: true, Running: true, Port: 1445}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := dittofs.DecodeAdapters([]byte("[" + good + "," + c.item + "]"))
+			if err != nil {
+				t.Fatalf("the whole list refused: %v", err)
+			}
+			want := []dittofs.Adapter{{ID: "n", Type: "nfs", Enabled: true, Running: true, Port: dittofs.DefaultNFSPort, Health: "healthy"}, c.want}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, body := range []string{`{}`, `null`, `[1,`, `"x"`} {
+		if _, err := dittofs.DecodeAdapters([]byte(body)); err == nil {
+			t.Errorf("body %s accepted", body)
 		}
 	}
 }

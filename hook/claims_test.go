@@ -280,6 +280,21 @@ func adaptersKnown(want ...string) check {
 	}
 }
 
+// headless: the headless Service's ports, as "name:port", in order.
+func headless(want ...string) check {
+	return func(t *testing.T, a *answered) {
+		t.Helper()
+		var got []string
+		for _, p := range list(get(a.children["Service/"+a.cr()+"-headless"], "spec.ports")) {
+			p := obj(p)
+			got = append(got, fmt.Sprintf("%v:%v", p["name"], p["port"]))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("claim: the headless Service's ports are %v; the answer has %v", want, got)
+		}
+	}
+}
+
 // resync: resyncAfterSeconds.
 func resync(seconds int) check {
 	return func(t *testing.T, a *answered) {
@@ -445,6 +460,14 @@ var invariants = map[string]check{
 					pgSecretOf(a.observed["StatefulSet/"+a.cr()]) != n && pgSecretOf(a.children["StatefulSet/"+a.cr()]) != n {
 					continue
 				}
+				// Upstream's legacy admin Secret goes once the bootstrap
+				// Secret holds its password (adopted).
+				if n == a.cr()+"-admin-credentials" {
+					if boot := a.observed["Secret/"+a.cr()+"-admin-bootstrap-credentials"]; boot != nil &&
+						get(boot, "data.password") == get(o, "data.password") {
+						continue
+					}
+				}
 				t.Errorf("the observed %s is not answered", k)
 				continue
 			}
@@ -552,8 +575,8 @@ var claims = map[string]check{
 	// policy is observed (access never after the address).
 	"poll-fresh-server": checks(adapters("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs", "NetworkPolicy/demo-adapter-smb"),
 		cond("AdaptersDiscovered", "True", "PollSucceeded"), adaptersKnown("nfs:12049", "smb:1445")),
-	"steady": checks(statusAsBefore, podTemplateAsBefore, adapterChildrenKept),
-	"smb-disabled-nfs-moved": checks(lacks("Service/demo-adapter-smb"), has("NetworkPolicy/demo-adapter-smb"),
+	"steady": checks(statusAsBefore, podTemplateAsBefore, adapterChildrenKept, headless("api:8080", "nfs:12049", "smb:1445")),
+	"smb-disabled-nfs-moved": checks(headless("api:8080", "nfs:12050"), lacks("Service/demo-adapter-smb"), has("NetworkPolicy/demo-adapter-smb"),
 		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12050), field("Service/demo-adapter-nfs", "spec.ports.0.nodePort", 31236),
 		adaptersKnown("nfs:12050", "smb:1445(disabled)"), fieldHas("NetworkPolicy/demo-adapter-nfs", "spec.ingress", `"port":12050`), podTemplateAsBefore,
 		func(t *testing.T, a *answered) {
@@ -563,6 +586,16 @@ var claims = map[string]check{
 		}),
 	"smb-policy-removed-after-service": checks(adapters("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs"), podTemplateAsBefore),
 	"smb-recreated-port0":              checks(field("Service/demo-adapter-smb", "spec.ports.0.port", 12445), adaptersKnown("nfs:12050", "smb:12445"), podTemplateAsBefore),
+	"adapter-unknown-type-port0": checks(adapterChildrenKept, lacksPrefix("Service/demo-adapter-w"), lacksPrefix("NetworkPolicy/demo-adapter-w"),
+		cond("AdaptersDiscovered", "True", "PollSucceeded"), cond("AdaptersReady", "False", "AdapterNotExposed"),
+		says("AdaptersReady", "webdav: reports port 0", "no Service", "every other adapter is applied"), adaptersKnown("nfs:12049", "smb:1445"), podTemplateAsBefore),
+	"adapter-malformed-items": checks(has("Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb"), field("Service/demo-adapter-smb", "spec.ports.0.port", 1445),
+		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12050), cond("AdaptersReady", "False", "AdapterNotExposed"),
+		says("AdaptersReady", `the adapter with id "x1": has no type`, "smb: has no port (its Service and NetworkPolicy stay as last known)"),
+		adaptersKnown("nfs:12050", "smb:1445"), podTemplateAsBefore),
+	"adapter-degraded": checks(adapterChildrenKept, cond("AdaptersReady", "False", "AdapterDegraded"), says("AdaptersReady", "smb degraded"),
+		status("adapters.1.health", "degraded"), status("adapters.0.health", "healthy"), status("adapters.1.endpoints.0", "*:30445"), podTemplateAsBefore),
+	"adapter-degraded-steady": checks(statusAsBefore, adapterChildrenKept),
 	"empty-adapter-list": checks(adapters("NetworkPolicy/demo-adapter-nfs", "NetworkPolicy/demo-adapter-smb"), adaptersKnown(),
 		cond("AdaptersDiscovered", "True", "PollSucceeded"), podTemplateAsBefore),
 	"failure-refused":   checks(adapterChildrenKept, cond("AdaptersDiscovered", "False", "APIUnreachable"), adaptersKnown("nfs:12049", "smb:1445"), podTemplateAsBefore),
@@ -588,10 +621,10 @@ var claims = map[string]check{
 	"pod-not-ready":                  checks(adapterChildrenKept, notPolled("WaitingForServer")),
 	// A type that is not a DNS label becomes one, told apart by the first 6
 	// hex digits of its SHA-256 (README: "webdav-d92634").
-	"unknown-and-duplicate-types": checks(has("NetworkPolicy/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")), lacks("Service/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")),
+	"unknown-and-duplicate-types": checks(headless("api:8080", "adapter:20490", "nfs:12049", "smb:12445"), has("NetworkPolicy/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")), lacks("Service/demo-adapter-nfsv4-1-"+sha6("NFSv4.1")),
 		field("Service/demo-adapter-nfs", "spec.ports.0.port", 12049), adaptersKnown("NFSv4.1:20490", "nfs:12049", "smb:12445")),
 	// Issue 21: an adapter on a port the hook itself exposes gets no address.
-	"adapter-on-api-port": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), says("AdaptersReady", "smb", "8080"),
+	"adapter-on-api-port": checks(headless("api:8080", "nfs:12049"), cond("AdaptersReady", "False", "AdapterPortReserved"), says("AdaptersReady", "smb", "8080"),
 		lacks("Service/demo-adapter-smb"), has("Service/demo-adapter-nfs", "NetworkPolicy/demo-adapter-nfs")),
 	"adapter-on-api-port-api-down": checks(cond("AdaptersReady", "False", "AdapterPortReserved"), cond("AdaptersDiscovered", "False", "APIUnreachable"),
 		has("Service/demo-adapter-smb", "NetworkPolicy/demo-adapter-smb", "Service/demo-adapter-nfs"), adapterChildrenKept),
@@ -684,6 +717,12 @@ var claims = map[string]check{
 		fieldHas("StatefulSet/demo", "spec.template.metadata.labels", `"app":"dittofs-server"`, `"app.kubernetes.io/name":"dittofs"`),
 		field("Service/demo-adapter-nfs", "spec.selector", map[string]any{"app": "dittofs-server", "instance": "demo"}),
 		field("NetworkPolicy/demo-adapter-nfs", "spec.podSelector.matchLabels", map[string]any{"app": "dittofs-server", "instance": "demo"})),
+	"legacy-admin-secret-adopted": checks(has("Secret/demo-admin-credentials"),
+		field("Secret/demo-admin-bootstrap-credentials", "data.password", base64.StdEncoding.EncodeToString([]byte("legacy-admin-pass"))),
+		field("Secret/demo-admin-bootstrap-credentials", "data.username", base64.StdEncoding.EncodeToString([]byte("admin")))),
+	"legacy-admin-secret-deleted": checks(lacks("Secret/demo-admin-credentials"), has("Secret/demo-admin-bootstrap-credentials")),
+	"legacy-admin-secret-other-password": checks(has("Secret/demo-admin-credentials"),
+		field("Secret/demo-admin-bootstrap-credentials", "data.password", base64.StdEncoding.EncodeToString([]byte("admin-pass-observed")))),
 	"upstream-nfs-service": checks(fieldHas("Service/demo-adapter-nfs", "spec.ports", `"nodePort":31236`, `"port":111`, `"nodePort":31111`)),
 }
 

@@ -102,7 +102,14 @@ const (
 	// ReasonAdapterPortReserved: DittoFS reports an adapter on a port
 	// another child exposes on the pod (the API's, the metrics', the
 	// portmapper's); the hook gives it no Service and no NetworkPolicy.
-	ReasonAdapterPortReserved  = "AdapterPortReserved"
+	ReasonAdapterPortReserved = "AdapterPortReserved"
+	// ReasonAdapterNotExposed: an item of DittoFS's adapter list the hook
+	// cannot read (malformed, or an unknown type on port 0) gets no
+	// Service (or keeps the last known); the others are applied.
+	ReasonAdapterNotExposed = "AdapterNotExposed"
+	// ReasonAdapterDegraded: DittoFS's health check reports an enabled,
+	// running adapter degraded; its Service and address stay.
+	ReasonAdapterDegraded      = "AdapterDegraded"
 	ReasonReady                = "Ready"
 	ReasonInvalidSpec          = "InvalidSpec"
 	ReasonFinalizing           = "Finalizing"

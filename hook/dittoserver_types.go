@@ -686,6 +686,11 @@ type ServiceMonitorSpec struct {
 // upstream operator does, and wires DittoFS to it (from the Secret
 // <name>-postgres-pguser-dittofs that Percona writes). The PerconaPGCluster
 // is created once and never rewritten: its upgrades are Percona's.
+// Backups without a bucket or an endpoint are refused here, as upstream's
+// validating webhook refuses them: pgBackRest would be rendered with empty
+// values and fail inside the PerconaPGCluster, where nobody looks.
+// +kubebuilder:validation:XValidation:rule="!(has(self.enabled) && self.enabled && has(self.backup) && has(self.backup.enabled) && self.backup.enabled) || (has(self.backup.bucket) && size(self.backup.bucket) > 0)",message="percona.backup.bucket is required when percona.backup.enabled is true"
+// +kubebuilder:validation:XValidation:rule="!(has(self.enabled) && self.enabled && has(self.backup) && has(self.backup.enabled) && self.backup.enabled) || (has(self.backup.endpoint) && size(self.backup.endpoint) > 0)",message="percona.backup.endpoint is required when percona.backup.enabled is true"
 type PerconaSpec struct {
 	// Enabled creates the PerconaPGCluster <name>-postgres and runs DittoFS
 	// on it.
@@ -919,6 +924,13 @@ type AdapterStatus struct {
 	// Running says whether DittoFS reported the adapter running.
 	// +required
 	Running bool `json:"running"`
+
+	// Health is DittoFS's own health check of the adapter, as it reports
+	// it: healthy, degraded, unhealthy, unknown or disabled; absent when
+	// DittoFS did not say. A degraded adapter keeps its Service and address.
+	// +kubebuilder:validation:Enum=healthy;degraded;unhealthy;unknown;disabled
+	// +optional
+	Health string `json:"health,omitempty"`
 
 	// Service is the name of the adapter's Service, when it has one.
 	// +optional

@@ -54,6 +54,7 @@ const (
 	EventSnapshotPolicyFailed        = "SnapshotPolicyFailed"
 	EventChildTypeNotDeclared        = "ChildTypeNotDeclared"
 	EventAdapterPortReserved         = "AdapterPortReserved"
+	EventAdapterDegraded             = "AdapterDegraded"
 )
 
 // EventReasons are every reason the hook records, for metrics that start
@@ -66,7 +67,7 @@ var EventReasons = []string{
 	EventOperatorAccountConflict, EventDittoFSRecovered,
 	EventInvalidSpec, EventCleanupTimeout, EventOperatorAccountDeleted,
 	EventSnapshotPoliciesApplied, EventSnapshotPolicyFailed, EventChildTypeNotDeclared,
-	EventAdapterPortReserved,
+	EventAdapterPortReserved, EventAdapterDegraded,
 }
 
 // eventAction is each reason's action (events.k8s.io/v1 requires one):
@@ -92,6 +93,7 @@ var eventAction = map[string]string{
 	EventSnapshotPolicyFailed:        "ApplySnapshotPolicies",
 	EventChildTypeNotDeclared:        "Validate",
 	EventAdapterPortReserved:         "PollAdapters",
+	EventAdapterDegraded:             "PollAdapters",
 }
 
 // Event is one Kubernetes Event a sync records about its DittoServer. The
@@ -140,6 +142,7 @@ func (s *Sync) Events(o Observation, resp *SyncResponse) []Event {
 	e.children()
 	e.portMoves()
 	e.reservedPorts()
+	e.degraded()
 	e.loadBalancers()
 	e.snapshotPolicies()
 	e.childTypes()
@@ -421,10 +424,7 @@ func (e *eventBuilder) uid(key, name string) types.UID {
 // known are the adapters the answer was built from: this sync's poll, or
 // the last known.
 func (e *eventBuilder) known() []dittofs.Adapter {
-	if e.o.poll.State == Succeeded {
-		return e.o.adapters
-	}
-	return lastKnownAdapters(e.s.server.Name, e.prev.Adapters)
+	return knownAdapters(e.s.server.Name, e.o, e.prev.Adapters)
 }
 
 // adapterOf finds the adapter an adapter child belongs to.
@@ -583,6 +583,38 @@ func (e *eventBuilder) reservedPorts() {
 			nil, typ, fmt.Sprint(statusOf(e.next, typ).Port), left)
 	}
 }
+
+// degraded: an enabled adapter the status did not show degraded (or
+// unhealthy) is now so by DittoFS's health check. Named after the adapter, the health
+// its status entry leaves and the AdaptersReady condition being left (its
+// lastTransitionTime tells one degradation from the next): every replica
+// and retry of the sync that decides it names it alike, whatever the time
+// of DittoFS's check.
+func (e *eventBuilder) degraded() {
+	for _, a := range e.next.Adapters {
+		if !a.Enabled || !badHealth(a.Health) {
+			continue
+		}
+		left := "-"
+		if was := statusOf(e.prev, a.Type); was != nil {
+			if badHealth(was.Health) {
+				continue // the status shows it already
+			}
+			left = was.Health
+		}
+		related := (*ObjectRef)(nil)
+		if uid := e.uid(KeyService, a.Service); a.Service != "" && uid != "" {
+			related = &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: e.s.server.Namespace, Name: a.Service, UID: uid}
+		}
+		e.add(corev1.EventTypeWarning, EventAdapterDegraded,
+			fmt.Sprintf("DittoFS's health check reports adapter %s (port %d) %s; its Service and address are kept; see the DittoFS logs", a.Type, a.Port, a.Health),
+			related, a.Type, left, conditionState(e.cond(e.prev, CondAdaptersReady)))
+	}
+}
+
+// badHealth: what AdapterDegraded reports (DittoFS's degraded, and its
+// unhealthy: an adapter shutting down).
+func badHealth(h string) bool { return h == dittofs.HealthDegraded || h == dittofs.HealthUnhealthy }
 
 // loadBalancers: AdaptersReady starts waiting for load balancer addresses
 // (named after the Services that wait, each with the addresses the status

@@ -111,10 +111,14 @@ func configMapName(cr string) string       { return cr + "-config" }
 func baselinePolicyName(cr string) string  { return cr + "-baseline" }
 func jwtSecretName(cr string) string       { return cr + "-jwt-secret" }
 func adminSecretName(cr string) string     { return cr + "-admin-bootstrap-credentials" }
-func operatorSecretName(cr string) string  { return cr + "-operator-credentials" }
-func metricsServiceName(cr string) string  { return cr + "-metrics" }
-func serviceMonitorName(cr string) string  { return cr + "-metrics" }
-func perconaClusterName(cr string) string  { return cr + "-postgres" }
+
+// legacyAdminSecretName is the upstream operator's name of the admin
+// bootstrap Secret before its rename (see adoptedAdminData).
+func legacyAdminSecretName(cr string) string { return cr + "-admin-credentials" }
+func operatorSecretName(cr string) string    { return cr + "-operator-credentials" }
+func metricsServiceName(cr string) string    { return cr + "-metrics" }
+func serviceMonitorName(cr string) string    { return cr + "-metrics" }
+func perconaClusterName(cr string) string    { return cr + "-postgres" }
 
 // perconaUserSecretName is the Secret Percona writes for the user dittofs
 // of the cluster (<cluster>-pguser-<user>).

@@ -31,9 +31,12 @@ type Outcome struct {
 // zero Observation means DittoFS was not called (Desired says why, from the
 // plan).
 type Observation struct {
-	auth      Outcome
-	poll      Outcome
-	adapters  []dittofs.Adapter
+	auth     Outcome
+	poll     Outcome
+	adapters []dittofs.Adapter
+	// rejected are the items of a successful poll the hook cannot expose
+	// (see judgeAdapters), sorted.
+	rejected  []dittofs.Adapter
 	finalize  Outcome
 	provision Provision
 	// snapshots is applying the snapshot policies (after a successful
@@ -77,6 +80,10 @@ func (o Observation) Poll() Outcome { return o.poll }
 // type; nil otherwise.
 func (o Observation) Adapters() []dittofs.Adapter { return o.adapters }
 
+// Rejected are the items of a successful poll the hook cannot expose, each
+// with its Problem, sorted.
+func (o Observation) Rejected() []dittofs.Adapter { return o.rejected }
+
 // Finalize is the outcome of deleting the operator account (finalize calls).
 func (o Observation) Finalize() Outcome { return o.finalize }
 
@@ -91,11 +98,11 @@ func (o Observation) Snapshots() Outcome { return o.snapshots }
 func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Observation {
 	ok := Outcome{State: Succeeded}
 	if err == nil {
-		judged, err := judgeAdapters(s.server.Name, adapters)
+		judged, rejected, err := judgeAdapters(s.server.Name, adapters)
 		if err != nil {
 			return Observation{auth: ok, poll: Outcome{State: Failed, Reason: ReasonInvalidResponse, Message: err.Error()}}
 		}
-		return Observation{auth: ok, poll: ok, adapters: judged}
+		return Observation{auth: ok, poll: ok, adapters: judged, rejected: rejected}
 	}
 	var authErr *dittofs.AuthError
 	if errors.As(err, &authErr) {
@@ -118,6 +125,24 @@ func (s *Sync) ObservePoll(adapters []dittofs.Adapter, err error, api string) Ob
 		return Observation{auth: poll, poll: poll}
 	}
 	return Observation{auth: ok, poll: poll}
+}
+
+// ObservePortsPoll judges a poll answered by GET /api/v1/adapters/ports
+// because the full list did not answer in time (see the shell's poll): a
+// successful poll like any other, each adapter's health carried from the
+// last known status (that route runs no health check), so that a slow
+// health check changes nothing DittoFS did not change.
+func (s *Sync) ObservePortsPoll(adapters []dittofs.Adapter, api string) Observation {
+	last := map[string]string{}
+	for _, a := range s.req.Parent.Status.Adapters {
+		last[a.Type] = a.Health
+	}
+	carried := make([]dittofs.Adapter, len(adapters))
+	for i, a := range adapters {
+		a.Health = last[a.Type]
+		carried[i] = a
+	}
+	return s.ObservePoll(carried, nil, api)
 }
 
 // serverFault says whether a failure is DittoFS's (or whatever answers at its

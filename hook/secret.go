@@ -93,11 +93,57 @@ func makeSecrets(s *dittoServer, obs *observedChildren, gen *SecretSource) []*co
 	}
 	if s.Identity.GeneratedAdminSecret {
 		n := adminSecretName(s.Name)
-		out = append(out, makeSecret(s, n, "admin", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: s.Identity.AdminUsername}, gen))
+		sec := makeSecret(s, n, "admin", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: s.Identity.AdminUsername}, gen)
+		if legacy := adoptedAdminData(s, obs); legacy != nil {
+			sec.Data = legacy
+		}
+		out = append(out, sec)
 	}
 	n := operatorSecretName(s.Name)
 	out = append(out, makeSecret(s, n, "operator", obs.secret(n), []string{keyPassword}, map[string]string{keyUsername: OperatorUsername}, gen))
 	return out
+}
+
+// adoptedAdminData is the data of the upstream operator's legacy admin
+// Secret <name>-admin-credentials (its name before v0.29.0 renamed it
+// <name>-admin-bootstrap-credentials), adopted as upstream adopts it: when
+// the bootstrap Secret does not exist yet and the legacy one, a child (the
+// move labels every Secret of the DittoServer), holds a password, the
+// bootstrap Secret is created with its password and username ("admin" when
+// it has none). DittoFS read that password at its first start and knows no
+// other: a fresh one would lock the hook out of repairing its account.
+// Nil otherwise.
+func adoptedAdminData(s *dittoServer, obs *observedChildren) map[string][]byte {
+	if obs.secret(adminSecretName(s.Name)) != nil {
+		return nil
+	}
+	legacy := obs.secret(legacyAdminSecretName(s.Name))
+	password, ok := secretValue(legacy, keyPassword)
+	if !ok || password == "" {
+		return nil
+	}
+	username, _ := secretValue(legacy, keyUsername)
+	if username == "" {
+		username = "admin"
+	}
+	return map[string][]byte{keyUsername: []byte(username), keyPassword: []byte(password)}
+}
+
+// keepLegacyAdminSecret says whether the observed legacy admin Secret stays:
+// until the bootstrap Secret exists with its password. Then it goes (the
+// answer leaves it out), as upstream deletes it once adopted; one holding
+// another password than the bootstrap Secret's is never deleted.
+func keepLegacyAdminSecret(s *dittoServer, obs *observedChildren) bool {
+	legacy := obs.secret(legacyAdminSecretName(s.Name))
+	if legacy == nil {
+		return false
+	}
+	if !s.Identity.GeneratedAdminSecret {
+		return true
+	}
+	was, _ := secretValue(legacy, keyPassword)
+	now, ok := secretValue(obs.secret(adminSecretName(s.Name)), keyPassword)
+	return !ok || now != was
 }
 
 // makePostgresSecret is the Secret derived from a connection string (see

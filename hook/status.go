@@ -46,6 +46,9 @@ type facts struct {
 	// refused are the adapters on a reserved port, by type, with why
 	// (see refusedAdapters).
 	refused map[string]string
+	// rejected are the items of this sync's poll the hook cannot expose,
+	// and known the adapters it renders (see knownAdapters).
+	rejected, known []dittofs.Adapter
 }
 
 // facts gathers what this sync knows, given what DittoFS said and what
@@ -59,6 +62,7 @@ func (s *Sync) facts(o Observation, adapters []AdapterStatus) facts {
 		auth:          o.auth,
 		poll:          o.poll,
 		polled:        o.adapters,
+		rejected:      o.rejected,
 		adapters:      adapters,
 		discovered:    o.poll.State == Succeeded || len(s.req.Parent.Status.Adapters) > 0,
 		services:      s.observed.services,
@@ -111,7 +115,11 @@ func conditions(f facts) []cond {
 
 	switch f.poll.State {
 	case Succeeded:
-		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, "DittoFS reports "+describeAdapters(f.polled)))
+		msg := "DittoFS reports " + describeAdapters(f.polled)
+		if n := len(f.rejected); n > 0 {
+			msg += fmt.Sprintf(", and %d adapter(s) the hook cannot expose (see AdaptersReady)", n)
+		}
+		out = append(out, trueCond(CondAdaptersDiscovered, ReasonPollSucceeded, msg))
 	case Failed:
 		out = append(out, falseCond(CondAdaptersDiscovered, f.poll.Reason, f.poll.Message+keptNote(f.adapters)))
 	default:
@@ -263,7 +271,7 @@ func adaptersReady(f facts) cond {
 	for _, typ := range sortedKeys(f.refused) {
 		refused = append(refused, f.refused[typ])
 	}
-	var notRunning, noService, noAddress, ok []string
+	var notRunning, degraded, noService, noAddress, ok []string
 	for _, a := range f.adapters {
 		if _, no := f.refused[a.Type]; !a.Enabled || no {
 			continue
@@ -272,10 +280,14 @@ func adaptersReady(f facts) cond {
 		switch {
 		case !a.Running:
 			notRunning = append(notRunning, a.Type)
+		case badHealth(a.Health):
+			degraded = append(degraded, a.Type+" "+a.Health)
 		case svc == nil:
 			noService = append(noService, a.Type)
 		case svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0:
 			noAddress = append(noAddress, fmt.Sprintf("%s (Service %s)", a.Type, a.Service))
+		case a.Health == dittofs.HealthUnknown || a.Health == dittofs.HealthDisabled:
+			ok = append(ok, a.Type+" (health "+a.Health+")")
 		default:
 			ok = append(ok, a.Type)
 		}
@@ -283,8 +295,12 @@ func adaptersReady(f facts) cond {
 	switch {
 	case len(refused) > 0:
 		return falseCond(CondAdaptersReady, ReasonAdapterPortReserved, "DittoFS reports "+strings.Join(refused, "; ")+": the hook exposes no adapter there (no Service, no NetworkPolicy); move the adapter to another port in DittoFS (dfsctl adapter edit)")
+	case len(f.rejected) > 0:
+		return falseCond(CondAdaptersReady, ReasonAdapterNotExposed, "DittoFS lists adapters the hook cannot expose: "+describeRejected(f.rejected, f.known)+"; every other adapter is applied as usual; fix the adapter in DittoFS (dfsctl adapter edit)")
 	case len(notRunning) > 0:
 		return falseCond(CondAdaptersReady, ReasonAdapterNotRunning, fmt.Sprintf("DittoFS reports %s enabled but not running; its Service is kept; see the DittoFS logs", strings.Join(notRunning, ", ")))
+	case len(degraded) > 0:
+		return falseCond(CondAdaptersReady, ReasonAdapterDegraded, fmt.Sprintf("DittoFS's health check reports %s; its Service and address are kept; see the DittoFS logs (kubectl logs %s-0)", strings.Join(degraded, ", "), statefulSetName(f.name)))
 	case len(noService) > 0:
 		return falseCond(CondAdaptersReady, ReasonServicePending, "waiting for the Service of "+strings.Join(noService, ", "))
 	case len(noAddress) > 0:
@@ -298,7 +314,7 @@ func adaptersReady(f facts) cond {
 // adapterStatus describes one known adapter of the DittoServer cr, with the
 // addresses of its observed Service.
 func adapterStatus(cr string, a dittofs.Adapter, services map[string]*corev1.Service) AdapterStatus {
-	st := AdapterStatus{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running}
+	st := AdapterStatus{Type: a.Type, Port: a.Port, Enabled: a.Enabled, Running: a.Running, Health: a.Health}
 	if !a.Enabled {
 		return st
 	}

@@ -223,6 +223,9 @@ func podSelector(cr string, sts *appsv1.StatefulSet) map[string]string {
 func (s *Sync) adminPassword() (string, bool) {
 	sel := s.server.Identity.AdminPassword
 	if s.server.Identity.GeneratedAdminSecret {
+		if legacy := adoptedAdminData(s.server, s.observed); legacy != nil {
+			return string(legacy[keyPassword]), true
+		}
 		return secretValue(s.observed.secret(sel.Name), sel.Key)
 	}
 	return secretValue(s.observed.related[sel.Name], sel.Key)
@@ -242,10 +245,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 	// Adapters: from this sync's poll when it succeeded (ObservePoll judged
 	// it well formed), else as last known.
 	fresh := o.poll.State == Succeeded
-	known := o.adapters
-	if !fresh {
-		known = lastKnownAdapters(ds.Name, prev.Adapters)
-	}
+	known := knownAdapters(ds.Name, o, prev.Adapters)
 	refused := refusedAdapters(ds, known)
 	configYAML := renderConfig(ds)
 	hash := configHash(ds, configYAML, s.observed)
@@ -268,7 +268,7 @@ func (s *Sync) Desired(o Observation, now time.Time, gen *SecretSource) *SyncRes
 		conds = append(carried(prev.Conditions), falseCond(CondReady, ReasonFinalizing, "the DittoServer is being deleted; removing the "+OperatorUsername+" account from DittoFS"))
 	} else {
 		f := s.facts(o, status.Adapters)
-		f.refused = refused
+		f.refused, f.known = refused, known
 		conds = conditions(f)
 	}
 	status.Conditions = mergeConditions(prev.Conditions, conds, ds.Generation, now)
@@ -298,7 +298,7 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 		children = append(children, child(makeStatefulSet(ds, hash, s.observed.sts)))
 	}
 	children = append(children,
-		child(makeHeadlessService(ds)),
+		child(makeHeadlessService(ds, known, refused)),
 		child(makeAPIService(ds)),
 	)
 	if ds.Metrics.Enabled {
@@ -316,6 +316,9 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 	}
 	if sec := s.postgres.fresh; sec != nil {
 		children = append(children, child(sec))
+	}
+	if keepLegacyAdminSecret(ds, s.observed) {
+		children = append(children, s.observed.children[KeySecret][legacyAdminSecretName(ds.Name)].keep())
 	}
 	for _, n := range s.postgres.keep {
 		if s.postgres.fresh == nil || n != s.postgres.fresh.Name {

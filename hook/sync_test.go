@@ -154,7 +154,15 @@ type adapter struct {
 	Running   bool   `json:"running"`
 	Port      int    `json:"port"`
 	CreatedAt string `json:"created_at,omitempty"`
+	// Status is DittoFS's health check: {"status": healthy|degraded|unknown}.
+	Status map[string]any `json:"status,omitempty"`
 }
+
+// healthy, degraded: DittoFS's health check of an adapter.
+var (
+	healthy  = map[string]any{"status": "healthy", "checked_at": "2026-11-25T20:09:50Z"}
+	degraded = map[string]any{"status": "degraded", "message": "listener not accepting", "checked_at": "2026-11-25T20:09:50Z"}
+)
 
 // fullSpec sets every field of the DittoServer.
 var fullSpec = map[string]any{
@@ -319,6 +327,29 @@ func syncCases() []syncCase {
 			StatusAdapter{Type: "smb", Port: 8080, Enabled: true, Running: true}),
 			WithChild(AdapterService("demo-adapter-smb", "smb", 8080, 30445, "10.0.0.34", ""))), failed(refused)},
 		{"too-many-adapters", "more than 32 adapter types is InvalidResponse, every adapter child kept", Steady(), listedJSON(forty)},
+		// Issue 23: one adapter's problem stays that adapter's; health.
+		{"adapter-unknown-type-port0", "a type with no default port on port 0 gets no Service, AdapterNotExposed names it; nfs and smb applied as usual", Steady(), listed([]byte(`[` +
+			`{"id":"n","type":"nfs","enabled":true,"running":true,"port":12049,"status":{"status":"healthy"}},` +
+			`{"id":"w","type":"webdav","enabled":true,"running":true,"port":0},` +
+			`{"id":"s","type":"smb","enabled":true,"running":true,"port":1445,"status":{"status":"healthy"}}]`))},
+		{"adapter-malformed-items", "a malformed item keeps its type's children as last known, one without a type is named by id; nfs's move is applied", Steady(), listed([]byte(`[` +
+			`{"id":"x1","enabled":true,"running":true,"port":4000},` +
+			`{"id":"s","type":"smb","enabled":true,"running":true},` +
+			`{"id":"n","type":"nfs","enabled":true,"running":true,"port":12050,"status":{"status":"healthy"}}]`))},
+		{"adapter-degraded", "an adapter DittoFS calls degraded keeps its Service and address; AdaptersReady False AdapterDegraded", Steady(), listedJSON([]adapter{
+			{ID: "n", Type: "nfs", Enabled: true, Running: true, Port: 12049, Status: healthy},
+			{ID: "s", Type: "smb", Enabled: true, Running: true, Port: 1445, Status: degraded},
+		})},
+		{"adapter-degraded-steady", "a degradation the status shows already: the same status back, no Event", Steady(
+			WithStatusAdapters(
+				StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Health: "healthy", Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
+				StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Health: "degraded", Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}}),
+			WithCondition(Condition{Status: "False", Reason: "AdapterDegraded", Since: "2026-11-25T20:08:00Z",
+				Message: "DittoFS's health check reports smb degraded; its Service and address are kept; see the DittoFS logs (kubectl logs demo-0)"}, "AdaptersReady", "Ready")),
+			listedJSON([]adapter{
+				{ID: "n", Type: "nfs", Enabled: true, Running: true, Port: 12049, Status: healthy},
+				{ID: "s", Type: "smb", Enabled: true, Running: true, Port: 1445, Status: degraded},
+			})},
 		{"nfs-udp-portmapper", "nfs udp and portmapper overrides add a UDP Service and the ports to the policy", Steady(WithSpecField("adapterServices", map[string]any{"type": "NodePort", "overrides": map[string]any{"nfs": map[string]any{"udp": true, "portmapper": true}}})), fresh},
 		{"networkpolicy-disabled", "networkPolicy.enabled false removes every policy", Steady(noPolicies), fresh},
 		{"networkpolicy-disabled-api-down", "networkPolicy.enabled false removes every policy even when the poll fails", Steady(noPolicies), failed(refused)},
@@ -389,6 +420,12 @@ func syncCases() []syncCase {
 		{"rolling-out", "a StatefulSet rolling a new template: Progressing=True, Ready waits for it", Steady(WithStatefulSetStatus(map[string]any{"observedGeneration": 1, "replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
 			"updatedReplicas": 0, "currentRevision": "demo-1", "updateRevision": "demo-2"})), fresh},
 		{"upstream-statefulset", "a StatefulSet the upstream operator made keeps its selector; the pod gets both label sets; Services and policies select it as it is", Steady(WithUpstreamStatefulSet()), fresh},
+		{"legacy-admin-secret-adopted", "upstream's legacy <name>-admin-credentials, without a bootstrap Secret: its password is adopted into <name>-admin-bootstrap-credentials, the legacy one kept meanwhile", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(LegacyAdminSecret("legacy-admin-pass"))), nothing},
+		{"legacy-admin-secret-deleted", "once the bootstrap Secret holds its password, the legacy Secret goes, as upstream deletes it", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(AdminSecret()), WithChild(LegacyAdminSecret("admin-pass-observed"))), nothing},
+		{"legacy-admin-secret-other-password", "a legacy Secret whose password is not the bootstrap Secret's is never deleted, nor adopted", Captured(ReadyLB,
+			WithSpec(map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}}), WithoutRelatedSecrets(), WithChild(OperatorSecret()), WithChild(AdminSecret()), WithChild(LegacyAdminSecret("legacy-admin-pass"))), nothing},
 		{"upstream-nfs-service", "an nfs Service in the upstream operator's shape: its node ports found by upstream's port names, the portmapper on 111", Steady(
 			WithSpecField("adapterServices", map[string]any{"overrides": map[string]any{"nfs": map[string]any{"portmapper": true}}}), WithChild(UpstreamNFSService(12049))), fresh},
 	}

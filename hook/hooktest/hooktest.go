@@ -143,8 +143,8 @@ func Steady(mods ...Modifier) *Request {
 		WithChild(AdapterPolicy("demo-adapter-nfs", 12049)),
 		WithChild(AdapterPolicy("demo-adapter-smb", 1445)),
 		WithStatusAdapters(
-			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
-			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
+			StatusAdapter{Type: "nfs", Port: 12049, Enabled: true, Running: true, Health: "healthy", Service: "demo-adapter-nfs", Endpoints: []string{"203.0.113.10:12049", "*:31236", "10.0.0.33:12049"}},
+			StatusAdapter{Type: "smb", Port: 1445, Enabled: true, Running: true, Health: "healthy", Service: "demo-adapter-smb", Endpoints: []string{"*:30445", "10.0.0.34:1445"}},
 		),
 		WithWorkload("Running", 1, 1, SteadyConfigHash),
 		WithConditions(
@@ -571,6 +571,12 @@ func OperatorSecret() map[string]any {
 // stores it: admin, password "admin-pass-observed".
 func AdminSecret() map[string]any {
 	return generatedSecret("demo-admin-bootstrap-credentials", "5a1f6c52-3d0c-4a52-9a3e-2f1e0b6c7d02", "241", "admin", "admin-pass-observed")
+}
+
+// LegacyAdminSecret is the upstream operator's demo-admin-credentials (the
+// admin bootstrap Secret's name before its rename), labelled for the move.
+func LegacyAdminSecret(password string) map[string]any {
+	return generatedSecret("demo-admin-credentials", "5a1f6c52-3d0c-4a52-9a3e-2f1e0b6c7d03", "242", "admin", password)
 }
 
 func generatedSecret(name, uid, resourceVersion, username, password string) map[string]any {

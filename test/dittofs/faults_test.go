@@ -97,6 +97,7 @@ func TestFaultMatrix(t *testing.T) {
 		{fault: "empty list", f: body("[]")},
 		{fault: "port 0", f: body(list(adapter("n", "nfs", true, 0), adapter("s", "smb", true, smbPort)))},
 		{fault: "an unknown type", f: body(list(adapter("n", "nfs", true, nfsPort), adapter("s", "smb", true, smbPort), adapter("w", "WebDAV", true, 8443)))},
+		{fault: "an unknown type on port 0 (no default port)", f: body(list(adapter("n", "nfs", true, nfsPort), adapter("s", "smb", true, smbPort), adapter("w", "webdav", true, 0)))},
 		{fault: "a duplicated type", f: body(list(adapter("n", "nfs", true, nfsPort), adapter("n2", "nfs", false, 2049), adapter("s", "smb", true, smbPort)))},
 	}
 	var table bytes.Buffer

@@ -231,6 +231,8 @@ func (r *rig) install(t *testing.T) {
 		{`{"storage":{"metadataSize":"1Gi"},"database":{"type":"postgres"}}`, "database.type postgres needs database.postgresSecretRef"},
 		{`{"storage":{"metadataSize":"1Gi"},"adapterServices":{"overrides":{"smb":{"udp":true}}}}`, "udp and portmapper exist only for the nfs adapter"},
 		{`{"storage":{"metadataSize":"1Gi"},"identity":{"admin":{"username":"root"}}}`, "identity.admin.username can only be admin"},
+		{`{"storage":{"metadataSize":"1Gi"},"percona":{"enabled":true,"backup":{"enabled":true,"endpoint":"https://s3.example.com"}}}`, "percona.backup.bucket is required when percona.backup.enabled is true"},
+		{`{"storage":{"metadataSize":"1Gi"},"percona":{"enabled":true,"backup":{"enabled":true,"bucket":"b","endpoint":""}}}`, "percona.backup.endpoint is required when percona.backup.enabled is true"},
 	} {
 		obj := fmt.Sprintf(`{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"bad","namespace":%q},"spec":%s}`, ns, bad.spec)
 		code, body := c.Do("POST", "/apis/dittofs.dittofs.com/v1alpha1/namespaces/"+ns+"/dittoservers?dryRun=All", "", []byte(obj))

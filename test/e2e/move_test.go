@@ -85,7 +85,15 @@ func moveFromUpstream(t *testing.T, strategy string) {
 	}
 	apply("dittoserver.json", ds)
 	uid := c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.metadata.uid}")
-	apply("upstream-children.json", upstreamChildren(name, moveNS, uid, apiPort, dfs.NFSPort, dfs.SMBPort, adminPW, operPW))
+	// Under dynamic-apply, an upstream from before v0.29.0 renamed its admin
+	// Secret: <name>-admin-credentials, which the hook adopts as upstream
+	// does (the README's move section); under server-side apply, v0.29.0's.
+	adminSecret, bootstrap := name+"-admin-bootstrap-credentials", name+"-admin-bootstrap-credentials"
+	legacy := strategy == "dynamic-apply"
+	if legacy {
+		adminSecret = name + "-admin-credentials"
+	}
+	apply("upstream-children.json", upstreamChildren(name, moveNS, uid, apiPort, dfs.NFSPort, dfs.SMBPort, adminSecret, adminPW, operPW))
 
 	// The README's steps 2 and 3, as written (its placeholders filled in),
 	// with kubectl on the PATH pointed at this API server.
@@ -112,7 +120,7 @@ func moveFromUpstream(t *testing.T, strategy string) {
 	}
 
 	services := []string{name + "-headless", name + "-api", name + "-adapter-nfs", name + "-adapter-smb"}
-	secrets := []string{name + "-jwt-secret", name + "-admin-bootstrap-credentials", name + "-operator-credentials"}
+	secrets := []string{name + "-jwt-secret", adminSecret, name + "-operator-credentials"}
 	getJSON := func(kind, n string) map[string]any {
 		t.Helper()
 		var out map[string]any
@@ -199,8 +207,20 @@ func moveFromUpstream(t *testing.T, strategy string) {
 	if d := diffMaps(addrBefore, addresses()); d != "" {
 		t.Errorf("Service addresses changed (cluster IPs, node ports):\n%s\n%s", d, c.Kubectl("get", "service", name+"-adapter-nfs", "-n", moveNS, "-o", "yaml", "--show-managed-fields"))
 	}
+	if legacy {
+		// The bootstrap Secret made with the legacy one's values, which
+		// then goes (upstream deletes it once adopted).
+		wait("the legacy admin Secret adopted, then deleted", func() bool {
+			_, err := c.KubectlErr("get", "secret", adminSecret, "-n", moveNS)
+			return err != nil
+		})
+		secrets[1] = bootstrap
+		before := secretsBefore[adminSecret]
+		delete(secretsBefore, adminSecret)
+		secretsBefore[bootstrap] = before
+	}
 	if !reflect.DeepEqual(secretsBefore, secretData()) {
-		t.Error("a Secret's data changed")
+		t.Errorf("a Secret's data changed: before %v, after %v", secretsBefore, secretData())
 	}
 	nfsPorts := map[string]string{}
 	for _, p := range getJSON("service", name+"-adapter-nfs")["spec"].(map[string]any)["ports"].([]any) {
@@ -295,7 +315,7 @@ func readmeMoveCommand(t *testing.T, marker string) string {
 // upstreamChildren are the children the upstream operator (v0.29.0) makes
 // for DittoServer name (research §13), each with its controller
 // ownerReference (no controller-uid label: the README's step 3 adds it).
-func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, adminPW, operPW string) string {
+func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, adminSecret, adminPW, operPW string) string {
 	owner := []any{map[string]any{"apiVersion": "dittofs.dittofs.com/v1alpha1", "kind": "DittoServer", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}}
 	sel := map[string]any{"app": "dittofs-server", "instance": name}
 	meta := func(n string, extra map[string]any) map[string]any {
@@ -343,7 +363,7 @@ func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, admin
 						"ports": []any{map[string]any{"name": "api", "containerPort": apiPort, "protocol": "TCP"}},
 						"env": []any{
 							map[string]any{"name": "DITTOFS_CONTROLPLANE_SECRET", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": name + "-jwt-secret", "key": "jwt-secret"}}},
-							map[string]any{"name": "DITTOFS_ADMIN_INITIAL_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": name + "-admin-bootstrap-credentials", "key": "password", "optional": true}}},
+							map[string]any{"name": "DITTOFS_ADMIN_INITIAL_PASSWORD", "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": adminSecret, "key": "password", "optional": true}}},
 						},
 						"lifecycle": map[string]any{"preStop": map[string]any{"exec": map[string]any{"command": []any{"/bin/sh", "-c", "sleep 5"}}}},
 						"volumeMounts": []any{
@@ -374,7 +394,7 @@ func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, admin
 		policy(name+"-adapter-smb", map[string]any{"dittofs.io/adapter-networkpolicy": "true", "dittofs.io/adapter-type": "smb"}, []any{tcp(smbPort)}),
 		map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(name+"-config", nil), "data": map[string]any{"config.yaml": "logging:\n    level: INFO\n"}},
 		secret(name+"-jwt-secret", map[string]string{"jwt-secret": "upstream-signing-key-0123456789abcdef0123456789"}),
-		secret(name+"-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": adminPW}),
+		secret(adminSecret, map[string]string{"username": "admin", "password": adminPW}),
 		secret(name+"-operator-credentials", map[string]string{"username": "k8s-operator", "password": operPW, "access-token": "stale", "refresh-token": "stale", "server-url": "http://" + name + "-api." + ns + ".svc.cluster.local:" + strconv.Itoa(apiPort)}),
 	}
 	b, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "List", "items": items})

@@ -18,8 +18,13 @@ type Fault struct {
 	// Kind: "" (pass), "refuse" (the port stops listening), "reset" (the
 	// connection is reset before an answer), "reset-mid-body" (headers and
 	// half a body, then a reset), "hang" (no answer until the client gives
-	// up), "status" (Status with Body), "body" (200 with Body).
-	Kind   string
+	// up), "status" (Status with Body), "body" (200 with Body), "delay"
+	// (passed on after Delay, or when the client gives up).
+	Kind string
+	// Delay of a "delay" fault.
+	Delay time.Duration
+	// Exact limits the fault to calls whose path is Path exactly.
+	Exact  bool
 	Status int
 	Body   string
 	// ContentType of a "status" or "body" answer (default application/json).
@@ -166,7 +171,15 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 	hung := p.hungCh
 	proxy := p.proxy
 	p.mu.Unlock()
-	if f.Kind == "" || (f.Path != "" && !strings.HasPrefix(r.URL.Path, f.Path)) {
+	if f.Kind == "delay" && (f.Path == "" || r.URL.Path == f.Path || !f.Exact && strings.HasPrefix(r.URL.Path, f.Path)) {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(f.Delay):
+		}
+		f.Kind = ""
+	}
+	if f.Kind == "" || (f.Path != "" && !strings.HasPrefix(r.URL.Path, f.Path)) || (f.Exact && r.URL.Path != f.Path) {
 		if proxy == nil {
 			http.Error(w, "fault proxy: no target yet", http.StatusBadGateway)
 			return

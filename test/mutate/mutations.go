@@ -23,7 +23,7 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "failed-poll-forgets-last-known", Rule: "a failed poll renders the adapter children from status.adapters",
-		File: "hook/sync.go", From: "known = lastKnownAdapters(ds.Name, prev.Adapters)", To: "known = nil", Packages: core,
+		File: "hook/adapters.go", From: "if o.poll.State != Succeeded {\n\t\treturn last\n\t}", To: "if o.poll.State != Succeeded {\n\t\treturn nil\n\t}", Packages: core,
 	},
 	{
 		Name: "not-running-adapter-loses-service", Rule: "an enabled adapter that is not running keeps its Service",
@@ -102,7 +102,24 @@ var Mutations = []Mutation{
 	},
 	{
 		Name: "duplicate-type-not-resolved", Rule: "a type reported twice is resolved to one (enabled, running, oldest)",
-		File: "hook/adapters.go", From: "sorted = slices.CompactFunc(sorted, func(a, b dittofs.Adapter) bool { return a.Type == b.Type })", To: "", Packages: core,
+		File: "hook/adapters.go", From: "usable = slices.CompactFunc(usable, func(a, b dittofs.Adapter) bool { return a.Type == b.Type })", To: "", Packages: core,
+	},
+	// One adapter's problem stays that adapter's (issue 23).
+	{
+		Name: "bad-item-fails-whole-list", Rule: "an item of the adapter list the hook cannot read is that item's problem: every other adapter is applied",
+		File: "hook/adapters.go", From: "rejected = append(rejected, a)", To: "return nil, nil, fmt.Errorf(\"%s\", a.Problem)", Packages: core,
+	},
+	{
+		Name: "bad-item-drops-known-children", Rule: "an unreadable item of a known type keeps that type's children as last known",
+		File: "hook/adapters.go", From: "known = append(known, l)", To: "_ = l", Packages: core,
+	},
+	{
+		Name: "degraded-reads-ready", Rule: "an adapter DittoFS calls degraded makes AdaptersReady False (AdapterDegraded)",
+		File: "hook/status.go", From: "case badHealth(a.Health):", To: "case false:", Packages: core,
+	},
+	{
+		Name: "legacy-admin-secret-not-adopted", Rule: "upstream's legacy <name>-admin-credentials password seeds a missing bootstrap Secret",
+		File: "hook/secret.go", From: "sec.Data = legacy", To: "_ = legacy", Packages: core,
 	},
 	{
 		Name: "too-many-adapters-accepted", Rule: "more than 32 adapter types is a malformed answer",
