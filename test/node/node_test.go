@@ -228,6 +228,10 @@ func (s *scenario) clients(t *testing.T) {
 
 	// In the cluster, by the adapter Services' names.
 	s.transfer(t, "client pod", "client", smb.Service, smb.Port, nfs.Service, nfs.Port, "pod")
+	// On one replica, by its per-pod name under the headless Service,
+	// which lists every enabled adapter's port (issue 23).
+	replica := name + "-0." + name + "-headless." + ns + ".svc.cluster.local"
+	s.transfer(t, "client pod via "+replica, "client", replica, smb.Port, replica, nfs.Port, "replica")
 	// From the host, through each Service's node port and load balancer
 	// address (kube-proxy on the node).
 	smbNP, nfsNP := n.NodePort(t, ns, smb.Service, smb.Port), n.NodePort(t, ns, nfs.Service, nfs.Port)
