@@ -95,22 +95,32 @@ func renderAPI(root string) ([]byte, error) {
 	}
 	b.WriteString("What each field does, in the hook's words, with its upstream counterpart: [configuration.md](configuration.md#dittoserver-spec) and [upstream.md](upstream.md).\n")
 	rootType := reflect.TypeOf(hook.DittoServer{})
-	queue := []object{}
+	tops := []object{}
 	for _, name := range []string{"spec", "status"} {
 		f, ok := fieldByJSON(rootType, name)
 		if !ok || top.Properties[name] == nil {
 			return nil, fmt.Errorf("no %s in the CRD or in hook.DittoServer", name)
 		}
-		queue = append(queue, object{path: name, schema: top.Properties[name], goType: f.Type})
+		tops = append(tops, object{path: name, schema: top.Properties[name], goType: f.Type})
 	}
-	for len(queue) > 0 {
-		o := queue[0]
-		queue = queue[1:]
+	// Depth first, in the Go fields' order: each object's sections follow it.
+	var walk func(o object) error
+	walk = func(o object) error {
 		more, err := writeObject(&b, o)
 		if err != nil {
+			return err
+		}
+		for _, m := range more {
+			if err := walk(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, o := range tops {
+		if err := walk(o); err != nil {
 			return nil, err
 		}
-		queue = append(queue, more...)
 	}
 	return b.Bytes(), nil
 }
