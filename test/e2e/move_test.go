@@ -280,8 +280,8 @@ func readmeMoveCommand(t *testing.T, marker string) string {
 		t.Fatal("docs/upstream.md has no section Moving from the upstream operator")
 	}
 	md = md[start:]
-	if end := strings.Index(md[1:], "\n## "); end > 0 {
-		md = md[:end]
+	if end := strings.Index(md[1:], "\n## "); end > 0 { // the next section of the same level
+		md = md[:end+1]
 	}
 	for _, cmd := range harness.ShellCommands(md) {
 		if strings.Contains(cmd, marker) {
