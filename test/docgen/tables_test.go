@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,9 +157,9 @@ func TestSpecTableMatchesCRD(t *testing.T) {
 			}
 			var want any
 			if err := json.Unmarshal(s.Default, &want); err != nil {
-				t.Fatal(err)
+				t.Fatalf("%s: default %s: %v", f, s.Default, err)
 			}
-			wantS := strings.Trim(string(s.Default), `"`)
+			wantS := fmt.Sprint(want)
 			var got string
 			if i < len(defaults) {
 				got = defaults[i]
