@@ -1,5 +1,5 @@
 # Conveniences; each target is one command that works without make too.
-.PHONY: test e2e node demo bench run crd image push
+.PHONY: test e2e node demo bench run crd docs image push
 
 # The image: VERSION follows the chart's appVersion (semantic versioning,
 # no "v"); IMAGE is your registry's repository.
@@ -22,6 +22,9 @@ run:   ## the hook on 127.0.0.1:8080
 crd:   ## regenerate the CRD from hook/dittoserver_types.go
 	$$(test/tools/build.sh controller-gen) crd:crdVersions=v1,maxDescLen=400 paths=./hook/... output:crd:artifacts:config=manifests/crd/bases
 	cp manifests/crd/bases/dittofs.dittofs.com_dittoservers.yaml charts/dittofs-hook/crds/
+	go run ./test/docgen
+docs:  ## regenerate docs/api.md (from the CRD) and docs/helm-values.md (from the chart's values)
+	go run ./test/docgen
 image: ## build the image for this machine's platform: $(IMAGE):$(VERSION)
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 push:  ## build for $(PLATFORMS) and push $(IMAGE):$(VERSION) (docker buildx, logged in to the registry)

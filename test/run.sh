@@ -113,7 +113,7 @@ all | unit)
     "controller-gen: the CRD is what the Go types say|./test/controllergen/"
     "DittoFS: the hook and its client against the real DittoFS v0.29.0|./test/dittofs/ ./test/harness/..."
     "Helm: the chart against the kustomize install|./test/helm/"
-    "README: reasons and commands|./test/readme/"
+    "README and docs: reasons, commands, links, tables, generated pages|./test/readme/ ./test/docgen/"
     "mutation list: each mutation still applies to the code|./test/mutate/"
   )
   # shellcheck disable=SC2046 # the package lists split on purpose

@@ -221,7 +221,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 		}
 	}
 	if cfg.authTokenFile == "" {
-		log.Warn("serving hook calls without authentication: anyone who can reach --listen may call /sync; the installs set --auth-token-file (README: Protecting the hook's endpoint)")
+		log.Warn("serving hook calls without authentication: anyone who can reach --listen may call /sync; the installs set --auth-token-file (docs/install.md: Protecting the hook's endpoint)")
 	}
 	if cfg.authTokenFile != "" {
 		// Fail closed: a missing or empty token file stops the hook here,

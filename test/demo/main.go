@@ -1,6 +1,7 @@
 // Command demo runs the whole product on this machine, with nothing but Go
-// and (as root) a few Debian packages: a real one-node Kubernetes cluster
-// (harness.StartNode), Metacontroller v4.17.2 in it from upstream's
+// and (as root) a few Debian packages, which it installs itself when they
+// are missing (harness.NodePackages, as test/run.sh does): a real one-node
+// Kubernetes cluster (harness.StartNode), Metacontroller v4.17.2 in it from upstream's
 // manifests/production kustomization, the hook from `kubectl apply -k
 // manifests`, and a sample DittoServer whose DittoFS runs in a pod. It
 // creates a share, prints what a user sees and the smbclient, nfs-ls,
@@ -157,6 +158,7 @@ func main() {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	installPackages()
 	if why := harness.NodeUnavailable(); why != "" {
 		fmt.Printf("The real node cannot start here (%s): running the API-server-only mode, where the harness plays the kubelet.\n", why)
 		apiOnly(ctx, t, dir)

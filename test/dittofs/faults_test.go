@@ -19,7 +19,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's fault matrix from what the hook does")
+var update = flag.Bool("update", false, "rewrite the fault matrix of docs/development.md from what the hook does")
 
 const (
 	matrixStart = "<!-- fault-matrix:start (written by go test ./test/dittofs -run TestFaultMatrix -update) -->"
@@ -32,8 +32,8 @@ const (
 // row: no adapter Service or NetworkPolicy that existed disappears unless a
 // successful, well-formed poll said so, the hook answers within its DittoFS
 // timeout plus a margin (1 s, more on a machine slower than that), and once the fault is gone the polls succeed
-// again, every adapter child as it was before a failed poll. The README's
-// fault table is this test's output (-update rewrites it; otherwise a
+// again, every adapter child as it was before a failed poll. The fault table of
+// docs/development.md is this test's output (-update rewrites it; otherwise a
 // difference fails).
 func TestFaultMatrix(t *testing.T) {
 	// A 1 s DittoFS timeout: the hang row waits it out on every sync.
@@ -220,7 +220,7 @@ func shortName(k string) string {
 
 func compareReadmeSection(t *testing.T, table string) {
 	t.Helper()
-	path := filepath.Join(harness.RepoRoot(), "README.md")
+	path := filepath.Join(harness.RepoRoot(), "docs", "development.md")
 	readme, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func compareReadmeSection(t *testing.T, table string) {
 	s := string(readme)
 	i, j := strings.Index(s, matrixStart), strings.Index(s, matrixEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the fault matrix markers %q … %q", matrixStart, matrixEnd)
+		t.Fatalf("docs/development.md lacks the fault matrix markers %q … %q", matrixStart, matrixEnd)
 	}
 	current := s[i+len(matrixStart)+1 : j]
 	if current == table {
@@ -241,5 +241,5 @@ func compareReadmeSection(t *testing.T, table string) {
 		}
 		return
 	}
-	t.Fatalf("README.md's fault matrix is not what the hook does now; run go test ./test/dittofs -run TestFaultMatrix -update and read the diff.\nREADME:\n%s\nmeasured:\n%s", current, table)
+	t.Fatalf("docs/development.md's fault matrix is not what the hook does now; run go test ./test/dittofs -run TestFaultMatrix -update and read the diff.\ndocs/development.md:\n%s\nmeasured:\n%s", current, table)
 }

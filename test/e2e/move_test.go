@@ -19,19 +19,19 @@ import (
 )
 
 // TestMoveFromUpstream hands a DittoServer from the upstream operator to
-// the hook, on a real API server, as the README's "Moving from the
+// the hook, on a real API server, as docs/upstream.md's "Moving from the
 // upstream operator" says: its children exist in upstream's shape (names,
 // labels, the immutable StatefulSet selector {app: dittofs-server,
 // instance}, the adapter Services' ports under upstream's names, node ports,
 // the Secrets with upstream's keys and the operator account upstream made in
-// DittoFS), and upstream's finalizer on the DittoServer. The README's own
+// DittoFS), and upstream's finalizer on the DittoServer. The page's own
 // commands of steps 2 and 3 remove the finalizer, label the children
 // controller-uid=<the DittoServer's UID> and remove the NFS Service's UDP
 // ports, run as written against this API server. Then the hook and the
 // real Metacontroller start, once per apply strategy, and the test checks:
 // no apply is refused (no 422 on the selector; under dynamic-apply, no
 // duplicate node port: found by this test when it first ran the real
-// Metacontroller, which the README's UDP step prevents), the StatefulSet's template is
+// Metacontroller, which the page's UDP step prevents), the StatefulSet's template is
 // the hook's while its selector stays upstream's and the pod carries both
 // label sets, every Service keeps its cluster IP and node ports (the NFS TCP
 // port's and the portmapper's found under upstream's port names), the
@@ -95,7 +95,7 @@ func moveFromUpstream(t *testing.T, strategy string) {
 	}
 	apply("upstream-children.json", upstreamChildren(name, moveNS, uid, apiPort, dfs.NFSPort, dfs.SMBPort, adminSecret, adminPW, operPW))
 
-	// The README's steps 2 and 3, as written (its placeholders filled in),
+	// docs/upstream.md's steps 2 and 3, as written (its placeholders filled in),
 	// with kubectl on the PATH pointed at this API server.
 	bins := t.TempDir()
 	if err := os.Symlink(c.KubectlPath(), filepath.Join(bins, "kubectl")); err != nil {
@@ -105,17 +105,17 @@ func moveFromUpstream(t *testing.T, strategy string) {
 		cmd := exec.Command("bash", "-c", strings.NewReplacer("NAMESPACE", moveNS, "NAME", name).Replace(readmeMoveCommand(t, step)))
 		cmd.Env = append(os.Environ(), "PATH="+bins+":"+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("the README's command for %s: %v\n%s", step, err, out)
+			t.Fatalf("docs/upstream.md's command for %s: %v\n%s", step, err, out)
 		}
 	}
 	if f := c.Kubectl("get", "dittoserver", name, "-n", moveNS, "-o", "jsonpath={.metadata.finalizers}"); f != "" {
-		t.Fatalf("upstream's finalizer is still there after the README's step 2: %s", f)
+		t.Fatalf("upstream's finalizer is still there after docs/upstream.md's step 2: %s", f)
 	}
 	for _, kind := range []string{"statefulsets", "services", "networkpolicies", "configmaps", "secrets"} {
 		all := strings.Fields(c.Kubectl("get", kind, "-n", moveNS, "-o", "jsonpath={.items[*].metadata.name}"))
 		labelled := strings.Fields(c.Kubectl("get", kind, "-n", moveNS, "-l", "controller-uid="+uid, "-o", "jsonpath={.items[*].metadata.name}"))
 		if len(all) == 0 || len(labelled) != len(all) {
-			t.Fatalf("%s: %v labelled of %v after the README's step 3", kind, labelled, all)
+			t.Fatalf("%s: %v labelled of %v after docs/upstream.md's step 3", kind, labelled, all)
 		}
 	}
 
@@ -151,7 +151,7 @@ func moveFromUpstream(t *testing.T, strategy string) {
 		return out
 	}
 	// DittoFS runs and is ready under upstream when the hook takes over
-	// (README step 1 stops the operator, not DittoFS): the hook's first
+	// (docs/upstream.md's step 1 stops the operator, not DittoFS): the hook's first
 	// sync reads the adapters and renders their Services.
 	c.MarkStatefulSetReady(moveNS, name)
 	addrBefore, secretsBefore := addresses(), secretData()
@@ -285,36 +285,36 @@ func diffMaps(a, b map[string]string) string {
 	return strings.Join(out, "\n")
 }
 
-// readmeMoveCommand is the command of the README's "Moving from the
+// readmeMoveCommand is the command of docs/upstream.md's "Moving from the
 // upstream operator" section that contains marker, continuation lines
 // joined.
 func readmeMoveCommand(t *testing.T, marker string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "docs", "upstream.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	md := string(b)
-	start := strings.Index(md, "### Moving from the upstream operator")
+	start := strings.Index(md, "## Moving from the upstream operator")
 	if start < 0 {
-		t.Fatal("README has no section Moving from the upstream operator")
+		t.Fatal("docs/upstream.md has no section Moving from the upstream operator")
 	}
 	md = md[start:]
-	if end := strings.Index(md, "\n## "); end > 0 {
-		md = md[:end]
+	if end := strings.Index(md[1:], "\n## "); end > 0 { // the next section of the same level
+		md = md[:end+1]
 	}
 	for _, cmd := range harness.ShellCommands(md) {
 		if strings.Contains(cmd, marker) {
 			return cmd
 		}
 	}
-	t.Fatalf("no command with %q in the README's move section", marker)
+	t.Fatalf("no command with %q in docs/upstream.md's move section", marker)
 	return ""
 }
 
 // upstreamChildren are the children the upstream operator (v0.29.0) makes
 // for DittoServer name (research §13), each with its controller
-// ownerReference (no controller-uid label: the README's step 3 adds it).
+// ownerReference (no controller-uid label: docs/upstream.md's step 3 adds it).
 func upstreamChildren(name, ns, uid string, apiPort, nfsPort, smbPort int, adminSecret, adminPW, operPW string) string {
 	owner := []any{map[string]any{"apiVersion": "dittofs.dittofs.com/v1alpha1", "kind": "DittoServer", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}}
 	sel := map[string]any{"app": "dittofs-server", "instance": name}

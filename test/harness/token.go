@@ -15,15 +15,15 @@ const (
 	HookTokenNamespace = "dittofs-system"
 )
 
-// CreateHookToken runs the install's first commands as the README writes
-// them (its "Install on a cluster", step 2): the namespace from
+// CreateHookToken runs the install's first commands as docs/install.md
+// writes them (its "Install on a cluster", step 2): the namespace from
 // manifests/hook/namespace.yaml, then the Secret dittofs-hook-token with a
 // token from openssl, with kubectl on the PATH pointed at the cluster. It
 // returns the token, read back from the Secret, and a file under dir
 // holding it, for a hook started on the host (--auth-token-file).
 func CreateHookToken(t T, c *Cluster, dir string) (token, file string) {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(RepoRoot(), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(RepoRoot(), "docs", "install.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,17 +43,17 @@ func CreateHookToken(t T, c *Cluster, dir string) (token, file string) {
 			}
 		}
 		if line == "" {
-			t.Fatalf("the README has no install command with %q", marker)
+			t.Fatalf("docs/install.md has no install command with %q", marker)
 		}
 		cmd := exec.Command("bash", "-c", line)
 		cmd.Dir = RepoRoot()
 		cmd.Env = append(os.Environ(), "PATH="+bins+":"+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("the README's %q: %v\n%s", line, err, out)
+			t.Fatalf("docs/install.md's %q: %v\n%s", line, err, out)
 		}
 	}
 	if token = HookToken(c.KubectlErr); len(token) < 32 {
-		t.Fatalf("the README's commands made a token of %d characters", len(token))
+		t.Fatalf("docs/install.md's commands made a token of %d characters", len(token))
 	}
 	file = filepath.Join(dir, "hook-token")
 	if err := os.WriteFile(file, []byte(token+"\n"), 0o600); err != nil {

@@ -14,39 +14,43 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
-// readmeRule says what TestReadmeCommands does with a README command that
-// starts with prefix: run it here (run), or leave it to a named test or to
-// a real cluster (elsewhere says where and why).
+// readmeRule says what TestReadmeCommands does with a command of the README
+// or a docs page that starts with prefix: run it here (run), or leave it to
+// a named test or to a real cluster (elsewhere says where and why). A rule
+// with a page applies to that page only.
 type readmeRule struct {
+	page      string
 	prefix    string
 	run       func(t *testing.T, cmd string, state *readmeState)
 	elsewhere string
 }
 
-// readmeState carries what one command leaves for the next: the hook that
-// "go run ./cmd/hook serve" started in "one terminal", for the curl run "in
-// another".
+// readmeState carries what one command of a page leaves for the next: the
+// hook that "go run ./cmd/hook serve" started in "one terminal", for the
+// curl run "in another".
 type readmeState struct {
 	parent   *testing.T
 	hookAddr string
 }
 
 var readmeRules = []readmeRule{
+	{page: "docs/upstream-compat-research.md", elsewhere: "the research record of how upstream's TLS was measured by hand; TestTLSThroughTheHook and TestMutualTLSThroughTheHook check the same against the real DittoFS"},
 	{prefix: "go run ./cmd/hook render ", run: runReadmeRender},
 	{prefix: "go run ./cmd/hook serve ", run: runReadmeServe},
 	{prefix: "curl ", run: runReadmeCurl},
 	{prefix: "make push ", run: runReadmeMakeDryRun},
-	{prefix: "apt-get update && apt-get install ", run: runReadmeAptGet},
 	{prefix: "go run ./test/demo", elsewhere: "the demo tier runs it (test/demo: interactively and with --exit-after-print)"},
 	{prefix: "test/run.sh", elsewhere: "the test command itself, which runs this test"},
 	{prefix: "DITTOFS_HOOK_SOAK_", elsewhere: "the soak on a real node (root); test/run.sh node runs it at its CI size"},
 	{prefix: "test/bench.sh node", elsewhere: "the benchmark on a real node (root), which writes BENCHMARKS.md"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
-	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "harness.CreateHookToken runs it, as written, before each kustomize install of the e2e suite, the node tier and the demo"},
-	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "harness.CreateHookToken runs it, as written, before each kustomize install of the e2e suite, the node tier and the demo"},
+	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "harness.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
+	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "harness.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
 	{prefix: "kubectl apply -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install"},
 	{prefix: "helm install dittofs-hook charts/dittofs-hook", elsewhere: "a real cluster; the e2e suite installs the chart with the real Helm"},
 	{prefix: "kubectl label namespace dittofs-system", elsewhere: "a real cluster with the namespace Helm created"},
@@ -61,38 +65,57 @@ var readmeRules = []readmeRule{
 	{prefix: "docker push ", elsewhere: "needs a Docker engine and a registry"},
 }
 
-// TestReadmeCommands runs every shell command the README shows that can run
-// on this machine without a cluster, exactly as written (only the example
-// port 8080 becomes a free one), and fails on a command it neither runs nor
-// knows to need a cluster: a new command in the README must be classified
-// here, and so is checked or explained.
+// TestReadmeCommands runs every shell command the README and the docs pages
+// show that can run on this machine without a cluster, exactly as written
+// (only the example port 8080 becomes a free one), and fails on a command it
+// neither runs nor knows to need a cluster: a new command on any page must
+// be classified here, and so is checked or explained.
 func TestReadmeCommands(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds := harness.ShellCommands(string(readme))
-	if len(cmds) < 10 {
-		t.Fatalf("found only %d commands in the README's sh blocks", len(cmds))
-	}
-	state := &readmeState{parent: t}
-	for _, cmd := range cmds {
-		var rule *readmeRule
-		for i := range readmeRules {
-			if strings.HasPrefix(cmd, readmeRules[i].prefix) {
-				rule = &readmeRules[i]
-				break
+	total := 0
+	for _, page := range docPages(t) {
+		md, err := os.ReadFile(filepath.Join(harness.RepoRoot(), page))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmds := harness.ShellCommands(string(md))
+		total += len(cmds)
+		state := &readmeState{parent: t}
+		for _, cmd := range cmds {
+			var rule *readmeRule
+			for i := range readmeRules {
+				if (readmeRules[i].page == "" || readmeRules[i].page == page) && strings.HasPrefix(cmd, readmeRules[i].prefix) {
+					rule = &readmeRules[i]
+					break
+				}
+			}
+			switch {
+			case rule == nil:
+				t.Errorf("%s: command %q is neither run by TestReadmeCommands nor listed as needing a cluster", page, cmd)
+			case rule.run != nil:
+				t.Run(page+": "+cmd, func(t *testing.T) { rule.run(t, cmd, state) })
+			default:
+				t.Logf("not run here: %s: %s — %s", page, cmd, rule.elsewhere)
 			}
 		}
-		switch {
-		case rule == nil:
-			t.Errorf("README command %q is neither run by TestReadmeCommands nor listed as needing a cluster", cmd)
-		case rule.run != nil:
-			t.Run(cmd, func(t *testing.T) { rule.run(t, cmd, state) })
-		default:
-			t.Logf("not run here: %s — %s", cmd, rule.elsewhere)
-		}
 	}
+	if total < 30 {
+		t.Fatalf("found only %d commands in the sh blocks of the README and docs/", total)
+	}
+}
+
+// docPages are the README and every page under docs/, relative to the
+// repository's root.
+func docPages(t *testing.T) []string {
+	t.Helper()
+	pages, err := filepath.Glob(filepath.Join(harness.RepoRoot(), "docs", "*.md"))
+	if err != nil || len(pages) < 8 {
+		t.Fatalf("docs/ holds %d pages (%v)", len(pages), err)
+	}
+	out := []string{"README.md"}
+	for _, p := range pages {
+		out = append(out, filepath.Join("docs", filepath.Base(p)))
+	}
+	return out
 }
 
 // bash runs a command line in the repository's root, as a user's shell
@@ -183,13 +206,11 @@ func runReadmeMakeDryRun(t *testing.T, cmd string, _ *readmeState) {
 	}
 }
 
-// runReadmeAptGet: the Quickstart's package list is the one the node tier
-// needs (harness.NodePackages) and the one test/run.sh installs, so a user
-// who follows the README has what the tests use. (Installing is left to
-// test/run.sh: this test may not run as root.)
-func runReadmeAptGet(t *testing.T, cmd string, _ *readmeState) {
-	_, install, _ := strings.Cut(cmd, "--no-install-recommends ")
-	readme := strings.Fields(install)
+// TestNodePackagesAgree: the Debian packages test/run.sh installs for the
+// node tier are the ones the node needs (harness.NodePackages), which the
+// demo installs itself when run as root: a user of the Quickstart gets
+// what the tests use.
+func TestNodePackagesAgree(t *testing.T) {
 	runSh, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "test", "run.sh"))
 	if err != nil {
 		t.Fatal(err)
@@ -198,9 +219,7 @@ func runReadmeAptGet(t *testing.T, cmd string, _ *readmeState) {
 	if m == nil {
 		t.Fatal("test/run.sh has no node_packages=(…) line")
 	}
-	for name, list := range map[string][]string{"test/run.sh": strings.Fields(string(m[1])), "harness.NodePackages": harness.NodePackages} {
-		if strings.Join(list, " ") != strings.Join(readme, " ") {
-			t.Errorf("the README installs %q, %s %q", readme, name, list)
-		}
+	if d := cmp.Diff(harness.NodePackages, strings.Fields(string(m[1]))); d != "" {
+		t.Errorf("test/run.sh's node_packages (-harness.NodePackages +test/run.sh):\n%s", d)
 	}
 }

@@ -15,18 +15,21 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
+// statusPage is where the conditions and Events are documented.
+const statusPage = "docs/status.md"
+
 // TestReadmeListsEveryReason: every condition reason the hook writes in
-// any golden response is documented in the README's status table, so a
-// user who reads one in `kubectl describe` can look it up.
+// any golden response is documented in the status table of docs/status.md,
+// so a user who reads one in `kubectl describe` can look it up.
 func TestReadmeListsEveryReason(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), statusPage))
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := strings.Index(string(readme), "### Status and conditions")
-	end := strings.Index(string(readme), "### Metrics")
+	start := strings.Index(string(readme), "## Status and conditions")
+	end := strings.Index(string(readme), "## Events")
 	if start < 0 || end < start {
-		t.Fatal("README has no status section before the metrics section")
+		t.Fatal(statusPage + " has no status section before the Events section")
 	}
 	section := string(readme[start:end])
 	responses, _ := filepath.Glob(filepath.Join(harness.RepoRoot(), "hook", "testdata", "sync", "*.json"))
@@ -51,7 +54,7 @@ func TestReadmeListsEveryReason(t *testing.T) {
 			seen[c.Type+" "+c.Reason] = strings.TrimSuffix(filepath.Base(f), ".json")
 			for _, word := range []string{c.Type, c.Reason} {
 				if !strings.Contains(section, "`"+word+"`") {
-					t.Errorf("%q (case %s) is not in the README's status table", word, strings.TrimSuffix(filepath.Base(f), ".json"))
+					t.Errorf("%q (case %s) is not in the status table of "+statusPage, word, strings.TrimSuffix(filepath.Base(f), ".json"))
 				}
 			}
 		}
@@ -61,16 +64,16 @@ func TestReadmeListsEveryReason(t *testing.T) {
 	}
 }
 
-// TestReadmeListsEveryEventReason: the README's Events table lists every
-// reason the hook records, and no other.
+// TestReadmeListsEveryEventReason: the Events table of docs/status.md
+// lists every reason the hook records, and no other.
 func TestReadmeListsEveryEventReason(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), statusPage))
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := strings.Index(string(readme), "### Events")
+	start := strings.Index(string(readme), "## Events")
 	if start < 0 {
-		t.Fatal("README has no Events section")
+		t.Fatal(statusPage + " has no Events section")
 	}
 	var listed []string
 	for _, line := range strings.Split(string(readme[start:]), "\n")[1:] {
@@ -85,6 +88,6 @@ func TestReadmeListsEveryEventReason(t *testing.T) {
 	want := slices.Clone(hook.EventReasons)
 	sort.Strings(want)
 	if d := cmp.Diff(want, listed); d != "" {
-		t.Errorf("the README's Events table (-hook.EventReasons +README):\n%s", d)
+		t.Errorf("the Events table of %s (-hook.EventReasons +page):\n%s", statusPage, d)
 	}
 }
