@@ -70,23 +70,43 @@ func render(args []string, stdout, stderr io.Writer) error {
 	if err := in.InvalidSpec(); err != nil {
 		return fmt.Errorf("render %s: invalid DittoServer: %w", *file, err)
 	}
-	var obs hook.Observation
+	var adapters []dittofs.Adapter
 	if *adaptersFile != "" {
 		raw, err := os.ReadFile(*adaptersFile)
 		if err != nil {
 			return fmt.Errorf("render: %w", err)
 		}
-		adapters, err := dittofs.DecodeAdapters(raw)
-		if err != nil {
+		if adapters, err = dittofs.DecodeAdapters(raw); err != nil {
 			return fmt.Errorf("render %s: %w", *adaptersFile, err)
 		}
-		obs = in.ObservePoll(adapters, nil, "")
 	}
 	secrets := hook.NewSecretSource(rand.Reader)
 	if *seed != "" {
 		secrets = hook.NewSeededSecretSource(*seed)
 	}
-	resp := in.Desired(obs, time.Now(), secrets)
+	now := time.Now()
+	answer := func(in *hook.Sync) *hook.SyncResponse {
+		var obs hook.Observation
+		if *adaptersFile != "" {
+			obs = in.ObservePoll(adapters, nil, "")
+		}
+		return in.Desired(obs, now, secrets)
+	}
+	resp := answer(in)
+	// A new adapter's Service comes one sync after its NetworkPolicy
+	// (access never after the address). With an adapter list, render
+	// shows what the DittoServer becomes: the answer once the policies it
+	// made exist, as Metacontroller's next sync sees them.
+	if *adaptersFile != "" {
+		if added, err := observePolicies(req, resp); err != nil {
+			return fmt.Errorf("render: %w", err)
+		} else if added {
+			if in, err = hook.Prepare(req, c); err != nil {
+				return fmt.Errorf("render %s: %w", *file, err)
+			}
+			resp = answer(in)
+		}
+	}
 	js, err := json.Marshal(resp)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -97,6 +117,32 @@ func render(args []string, stdout, stderr io.Writer) error {
 	}
 	_, err = stdout.Write(out)
 	return err
+}
+
+// observePolicies adds the NetworkPolicies of an answer that the request
+// did not observe to its children, as the API server would hold them; it
+// says whether it added any.
+func observePolicies(req *hook.SyncRequest, resp *hook.SyncResponse) (bool, error) {
+	added := false
+	for _, child := range resp.Children {
+		raw, err := json.Marshal(child)
+		if err != nil {
+			return false, fmt.Errorf("encode a child: %w", err)
+		}
+		var o object
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return false, fmt.Errorf("decode a child: %w", err)
+		}
+		key := o.Kind + "." + o.APIVersion
+		if key != hook.KeyNetworkPolicy {
+			continue
+		}
+		if _, seen := req.Children[key][o.Metadata.Name]; !seen {
+			req.Children[key][o.Metadata.Name] = raw
+			added = true
+		}
+	}
+	return added, nil
 }
 
 // renderRequest builds the sync request Metacontroller would send for a
