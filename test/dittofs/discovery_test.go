@@ -250,7 +250,11 @@ func TestDiscoveryLifecycle(t *testing.T) {
 		// it binds nothing while other test servers may run.
 		r.dfs.Admin(token, http.MethodPost, "/api/v1/adapters", map[string]any{"type": "smb", "enabled": false, "port": 0}, http.StatusCreated, nil)
 		r.dfs.Admin(token, http.MethodPut, "/api/v1/adapters/smb", map[string]any{"enabled": true}, http.StatusOK, nil)
-		l.Sync()
+		l.Sync() // its NetworkPolicy
+		if l.Child(svcKey, "demo-adapter-smb") != nil {
+			t.Fatal("smb's Service came in the sync that made its NetworkPolicy: access must exist before the address")
+		}
+		l.Sync() // its Service, once the policy is observed
 		if p, _, _, _ := r.servicePort(t, "demo-adapter-smb"); p != 12445 {
 			t.Fatalf("smb Service port %v, want 12445", p)
 		}
