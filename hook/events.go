@@ -617,19 +617,19 @@ func (e *eventBuilder) degraded() {
 func badHealth(h string) bool { return h == dittofs.HealthDegraded || h == dittofs.HealthUnhealthy }
 
 // loadBalancers: AdaptersReady starts waiting for load balancer addresses
-// (named after the Services that wait, each with the addresses the status
-// showed for it), and each adapter Service whose load balancer address the
+// (named after the Services that wait), and each adapter Service whose load balancer address the
 // status does not show yet (named after the Service's UID and the address).
 func (e *eventBuilder) loadBalancers() {
 	ds := e.s.server
 	was, now := e.cond(e.prev, CondAdaptersReady), e.cond(e.next, CondAdaptersReady)
 	if now != nil && now.Reason == ReasonLoadBalancerPending && (was == nil || was.Reason != ReasonLoadBalancerPending) {
-		// The wait is named after what waits, not after the condition
-		// left: Metacontroller may sync from a cache that lacks the status
-		// it has just written, so the same wait can be entered from two
-		// previous states, and must be one Event. A Service made again
-		// waits under another UID; one that lost its address waits with
-		// that address left behind: both are new waits.
+		// The wait is named after what waits (the Services' UIDs), not
+		// after the condition left or the status shown: Metacontroller
+		// may sync from a cache that lacks the status it has just written,
+		// so the same wait can be entered from two previous states, and
+		// must be one Event. A Service made again waits under another UID:
+		// a new wait. (The cost: a Service that loses its address and
+		// waits again records no second LoadBalancerPending.)
 		var related *ObjectRef
 		var transition []string
 		for _, a := range e.next.Adapters {
@@ -637,11 +637,7 @@ func (e *eventBuilder) loadBalancers() {
 				if related == nil {
 					related = &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ds.Namespace, Name: svc.Name, UID: svc.UID}
 				}
-				var shown []string
-				if st := statusOf(e.prev, a.Type); st != nil && st.Service == a.Service {
-					shown = st.Endpoints
-				}
-				transition = append(transition, string(svc.UID), strings.Join(shown, ","))
+				transition = append(transition, string(svc.UID))
 			}
 		}
 		if transition == nil {
