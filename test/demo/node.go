@@ -49,6 +49,8 @@ func onNode(t *demoT, dir string) {
 
 	step("Installing Metacontroller v4.17.2 as its README says: kubectl apply -k of its manifests/production (its image packed on this machine)")
 	harness.InstallMetacontroller(t, node, harness.MetacontrollerInstall{})
+	// Its rollout can be reported done a moment before the pod shows ready.
+	node.Kubectl("wait", "--for=condition=Ready", "pod/metacontroller-0", "-n", "metacontroller", "--timeout=180s")
 	fmt.Printf("\n$ kubectl get pods -n metacontroller\n%s", node.Kubectl("get", "pods", "-n", "metacontroller"))
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
