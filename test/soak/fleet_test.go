@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,9 @@ type fleet struct {
 	seen func(server, reason string)
 	// putLatency: how long DittoFS took to answer each disable.
 	putLatency []time.Duration
+	// hangDetail: how the hanging DittoServers looked once the hook had
+	// seen them fail (the fairness run).
+	hangDetail string
 }
 
 type server struct{ ns, name string }
@@ -559,16 +563,33 @@ func (f *fleet) measure(t *testing.T) {
 	}
 	f.addFigure("syncs per second at steady state", fmt.Sprintf("%.1f (%d DittoServers polled every %s; hook CPU %.2f s over the %s window, both replicas)", sps, cfg.servers, cfg.interval, cpu, window))
 
-	lat := f.disableLatency(t)
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	timed, hanging := f.servers, []server(nil)
+	if cfg.hanging > 0 {
+		// The last ones: spread over the namespaces as the fleet is.
+		timed, hanging = f.servers[:len(f.servers)-cfg.hanging], f.servers[len(f.servers)-cfg.hanging:]
+	}
 	goal := cfg.interval + 2*time.Second
-	if len(lat) > 0 {
-		p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)
-		sort.Slice(f.putLatency, func(i, j int) bool { return f.putLatency[i] < f.putLatency[j] })
-		f.addFigure("disable an adapter → its Service gone", fmt.Sprintf("p50 %.1f s, p99 %.1f s, max %.1f s over %d DittoServers, 10 at a time (goal ≤ polling interval + 2 s = %s); DittoFS answered the disabling PUT in p50 %.2f s, max %.2f s",
-			p50.Seconds(), p99.Seconds(), lat[len(lat)-1].Seconds(), len(lat), goal, quantile(f.putLatency, 0.5).Seconds(), quantile(f.putLatency, 1).Seconds()))
-		if p99 > goal {
-			t.Errorf("fleet: disable → Service gone p99 %s, goal ≤ %s", p99, goal)
+	lat := f.disableLatency(t, timed, nil)
+	if p99, ok := f.latencyFigure("disable an adapter → its Service gone", lat, goal); ok && p99 > goal {
+		t.Errorf("fleet: disable → Service gone p99 %s, goal ≤ %s", p99, goal)
+	}
+	if len(hanging) > 0 {
+		// The fairness figure: the same disables again, on the same
+		// DittoServers, right after the round above (the machine as
+		// loaded), while the others' DittoFS hangs. One hanging tenant
+		// holds at most one Metacontroller worker at a time (it syncs a
+		// DittoServer once at a time), for up to the hook's DittoFS
+		// timeout, less often as its backoff grows; the others must not
+		// notice: p99 within a quarter (and a second) of the round above.
+		stop := f.hang(t, hanging)
+		hung := f.disableLatency(t, timed, stop)
+		base := quantile(sorted(lat), 0.99)
+		what := fmt.Sprintf("disable an adapter → its Service gone, the same DittoServers while %d other hung (%s)", len(hanging), f.hangDetail)
+		if p99, ok := f.latencyFigure(what, hung, goal); ok {
+			f.addFigure("fairness: p99 with a hanging DittoServer against p99 without, the round before", fmt.Sprintf("%.1f s against %.1f s (%+.0f %%; within noise: ≤ +25 %% + 1 s)", p99.Seconds(), base.Seconds(), 100*(p99.Seconds()/base.Seconds()-1)))
+			if p99 > base*5/4+time.Second {
+				t.Errorf("fleet: with %d DittoServer(s) hanging, the others' disable → Service gone p99 %s, against %s without", len(hanging), p99, base)
+			}
 		}
 	}
 
@@ -593,7 +614,13 @@ func (f *fleet) measure(t *testing.T) {
 			st.CPUSeconds, mib(hwm), mib(st.MaxMemoryBytes), mib(st.WorkingSetBytes), f.n.Kubectl("get", "statefulset", "-n", "metacontroller", "metacontroller", "-o", "jsonpath={.spec.template.spec.containers[0].args}")))
 	}
 	f.addFigure("DittoFS logins as k8s-operator (goal = DittoServers)", fmt.Sprintf("%.0f for %d DittoServers (%.0f refused or failed, before the account existed)", logins, cfg.servers, loginErrors))
-	if int(logins) != cfg.servers {
+	if len(hanging) > 0 {
+		// A hung DittoFS the kubelet restarted may ask for a login again:
+		// reported above, not a failure of the fairness run.
+		if int(logins) < cfg.servers {
+			t.Errorf("fleet: %v operator logins for %d DittoServers", logins, cfg.servers)
+		}
+	} else if int(logins) != cfg.servers {
 		t.Errorf("fleet: %v operator logins for %d DittoServers", logins, cfg.servers)
 	}
 
@@ -627,10 +654,97 @@ func (f *fleet) measure(t *testing.T) {
 
 func (f *fleet) addFigure(what, value string) { f.figures = append(f.figures, what+": "+value) }
 
-// disableLatency disables SMB on every DittoServer through DittoFS's API
+// hang stops the DittoFS process of each of servers (SIGSTOP: its API
+// accepts connections and answers nothing, as a hung server does) and keeps
+// it stopped — the kubelet's liveness probe restarts a stopped container
+// after ~30 s, and the new process is stopped again within a second — until
+// the returned function thaws them and says how often they were restarted.
+// It returns once the hook has seen every one of them fail, so that the
+// disables timed next run beside a tenant whose every sync waits for the
+// DittoFS timeout.
+func (f *fleet) hang(t *testing.T, servers []server) (stop func() string) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	stopped := map[int]bool{}
+	var mu sync.Mutex
+	signal := func() {
+		for _, s := range servers {
+			pids, err := f.n.SignalContainer(s.ns, s.name+"-0", syscall.SIGSTOP)
+			if err != nil {
+				continue // between a kill and the restart: the next round
+			}
+			mu.Lock()
+			for _, pid := range pids {
+				stopped[pid] = true
+			}
+			mu.Unlock()
+		}
+	}
+	signal()
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			signal()
+		}
+	}()
+	f.ledger.setPhase(fmt.Sprintf("fairness: %d DittoServer(s) hanging", len(servers)))
+	// Seen failing: the DittoServer is not Ready any more (the hook reports
+	// DittoFS's API unreachable after its timeout).
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		v, err := f.look()
+		down := 0
+		if err == nil {
+			for _, s := range servers {
+				if !v.ready[s.String()] {
+					down++
+				}
+			}
+		}
+		if down == len(servers) {
+			var why []string
+			for _, r := range v.notReady {
+				for _, s := range servers {
+					if strings.HasPrefix(r, s.String()+" ") {
+						why = append(why, r)
+					}
+				}
+			}
+			f.hangDetail = strings.Join(why, ", ")
+			t.Logf("fleet: %d DittoServer(s) hanging: %s", len(servers), f.hangDetail)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("fleet: the hanging DittoServers were still Ready 2 minutes after their DittoFS stopped")
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return func() string {
+		close(quit)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		var pids []int
+		for pid := range stopped {
+			pids = append(pids, pid)
+		}
+		if err := cont(pids); err != nil {
+			t.Errorf("fleet: thawing the hanging DittoFS: %v", err)
+		}
+		return fmt.Sprintf("%d DittoFS processes stopped in all (the kubelet restarted a hung one %d times)", len(pids), max(0, len(pids)-len(servers)))
+	}
+}
+
+// disableLatency disables SMB on each of servers through DittoFS's API
 // (ten at a time) and measures how long until its Service is gone; then it
-// enables them again and waits for the fleet to be Ready.
-func (f *fleet) disableLatency(t *testing.T) []time.Duration {
+// thaws the hanging DittoServers (stopHang, when set), enables SMB again
+// and waits for the fleet to be Ready.
+func (f *fleet) disableLatency(t *testing.T, servers []server, stopHang func() string) []time.Duration {
 	var (
 		mu  sync.Mutex
 		lat []time.Duration
@@ -640,7 +754,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	// DittoFS, up to 2.4 s with 50 pods on 2 cores) is not the hook's
 	// latency. Ten at a time, as the disables go.
 	logins := make(chan server)
-	for range min(10, len(f.servers)) {
+	for range min(10, len(servers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -651,7 +765,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 			}
 		}()
 	}
-	for _, s := range f.servers {
+	for _, s := range servers {
 		logins <- s
 	}
 	close(logins)
@@ -659,7 +773,7 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 	f.putLatency = nil
 	before := f.breakdownPoint(t)
 	work := make(chan server)
-	for range min(10, len(f.servers)) {
+	for range min(10, len(servers)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -685,21 +799,24 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 			}
 		}()
 	}
-	for _, s := range f.servers {
+	for _, s := range servers {
 		work <- s
 	}
 	close(work)
 	wg.Wait()
-	if len(lat) != len(f.servers) {
-		t.Errorf("fleet: %d of %d SMB Services went after their adapter was disabled", len(lat), len(f.servers))
+	if len(lat) != len(servers) {
+		t.Errorf("fleet: %d of %d SMB Services went after their adapter was disabled", len(lat), len(servers))
 	}
 	// The policies go one sync after their Services, then nothing is
 	// written: the breakdown counts every write of the disables.
 	if !f.settle(6 * f.cfg.interval) {
 		t.Logf("fleet: the fleet's objects were still being written %d polling intervals after the last Service went", 6)
 	}
-	f.breakdown(t, before, f.breakdownPoint(t), len(f.servers))
-	for _, s := range f.servers {
+	f.breakdown(t, before, f.breakdownPoint(t), len(servers))
+	if stopHang != nil {
+		t.Logf("fleet: the hanging DittoServers thawed: %s", stopHang())
+	}
+	for _, s := range servers {
 		if err := f.setAdapter(t, s, "smb", true); err != nil {
 			t.Error(err)
 		}
@@ -710,6 +827,26 @@ func (f *fleet) disableLatency(t *testing.T) []time.Duration {
 		t.Logf("fleet: SMB enabled again on every DittoServer: all Ready %.1f s later", took.Seconds())
 	}
 	return lat
+}
+
+// latencyFigure records the quantiles of lat (and of DittoFS's answers to
+// the disabling PUTs) as a figure; ok is false when there is none.
+func (f *fleet) latencyFigure(what string, lat []time.Duration, goal time.Duration) (p99 time.Duration, ok bool) {
+	if len(lat) == 0 {
+		return 0, false
+	}
+	lat, put := sorted(lat), sorted(f.putLatency)
+	p99 = quantile(lat, 0.99)
+	f.addFigure(what, fmt.Sprintf("p50 %.1f s, p99 %.1f s, max %.1f s over %d DittoServers, 10 at a time (goal ≤ polling interval + 2 s = %s); DittoFS answered the disabling PUT in p50 %.2f s, max %.2f s",
+		quantile(lat, 0.5).Seconds(), p99.Seconds(), lat[len(lat)-1].Seconds(), len(lat), goal, quantile(put, 0.5).Seconds(), quantile(put, 1).Seconds()))
+	return p99, true
+}
+
+// sorted is a sorted copy of d.
+func sorted(d []time.Duration) []time.Duration {
+	d = append([]time.Duration(nil), d...)
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d
 }
 
 func quantile(sorted []time.Duration, q float64) time.Duration {

@@ -18,6 +18,10 @@
 //	DITTOFS_HOOK_SOAK_METACONTROLLER  Metacontroller's flags: "upstream" (its production
 //	                              defaults) or "fleet" (the shipped sizing component
 //	                              manifests/metacontroller/components/fleet-50, default)
+//	DITTOFS_HOOK_SOAK_HANGING     DittoServers whose DittoFS API hangs (SIGSTOPped, and
+//	                              stopped again when the kubelet restarts it) while the
+//	                              others' disable latency is measured (default 0; the
+//	                              fairness benchmark uses 1)
 //
 // Metacontroller runs in the cluster, installed from the repository's
 // manifests/metacontroller over upstream's manifests/production
@@ -52,6 +56,10 @@ type config struct {
 	// metacontroller: "upstream" or "fleet" (the sizing component
 	// users add for up to 50 DittoServers, fleet-50).
 	metacontroller string
+	// hanging: how many DittoServers' DittoFS hangs while the others'
+	// disables are timed (the fairness figure: one tenant's hanging API
+	// must not slow the others).
+	hanging int
 }
 
 func loadConfig(t *testing.T) config {
@@ -74,6 +82,7 @@ func loadConfig(t *testing.T) config {
 	env("DITTOFS_HOOK_SOAK_NAMESPACES", atoi(&c.namespaces))
 	env("DITTOFS_HOOK_SOAK_DURATION", dur(&c.duration))
 	env("DITTOFS_HOOK_SOAK_INTERVAL", dur(&c.interval))
+	env("DITTOFS_HOOK_SOAK_HANGING", atoi(&c.hanging))
 	env("DITTOFS_HOOK_SOAK_SEED", func(v string) (err error) { c.seed, err = strconv.ParseUint(v, 10, 64); return })
 	env("DITTOFS_HOOK_SOAK_SERVICE_TYPE", func(v string) error {
 		if v != "LoadBalancer" && v != "NodePort" && v != "ClusterIP" {
@@ -106,8 +115,8 @@ func loadConfig(t *testing.T) config {
 		}
 		return nil
 	})
-	if c.servers < 1 || c.namespaces < 1 || c.interval < 5*time.Second {
-		t.Fatalf("soak settings out of range: %+v (at least 1 server, 1 namespace, a 5s interval)", c)
+	if c.servers < 1 || c.namespaces < 1 || c.interval < 5*time.Second || c.hanging < 0 || c.hanging >= c.servers {
+		t.Fatalf("soak settings out of range: %+v (at least 1 server, 1 namespace, a 5s interval, fewer hanging DittoServers than DittoServers)", c)
 	}
 	c.namespaces = min(c.namespaces, c.servers)
 	return c
@@ -115,8 +124,8 @@ func loadConfig(t *testing.T) config {
 
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: %d DittoServers in %d namespaces, %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s",
-		cfg.servers, cfg.namespaces, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
+	t.Logf("soak: %d DittoServers in %d namespaces (%d of them hanging while disables are timed), %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s",
+		cfg.servers, cfg.namespaces, cfg.hanging, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
 	root := harness.RepoRoot()
 	start := time.Now()
 	n := harness.StartNode(t, harness.NodeOptions{KeepLogs: true})
