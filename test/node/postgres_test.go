@@ -21,7 +21,7 @@ import (
 // namespace and listening on the node's address (host.NodeIP), which
 // pods reach across the bridge as they reach the API server. Not in a pod:
 // the node's images are put together from static host binaries
-// (node_images.go), and PostgreSQL's server links some 40 shared libraries
+// (test/harness/node/image), and PostgreSQL's server links some 40 shared libraries
 // and reads its share directory at start; an image of it would be an image
 // builder of its own.
 func (s *scenario) postgres(t *testing.T) {
