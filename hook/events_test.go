@@ -16,7 +16,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
 	"github.com/dittofs-hook/dittofs-hook/hook"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 )
 
 // events runs a case's sync through the core and returns its Events, at a
@@ -306,14 +306,14 @@ func TestEventName(t *testing.T) {
 }
 
 // TestEventStory plays a DittoServer's life through the core, with an
-// in-memory Metacontroller (harness.Loop) applying each answer: every
+// in-memory Metacontroller (controller.Loop) applying each answer: every
 // transition a user cares about records its Events once, at the sync that
 // decides it; steady state, a failure that goes on and syncs that change
 // nothing record none; and no two transitions share a name, even the same
 // kind of transition happening again (smb enabled twice, its Service made
 // again by hand, DittoFS failing twice).
 func TestEventStory(t *testing.T) {
-	l := harness.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
+	l := controller.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
 	clock := now
 	var said dittofsSaid = nothing
 	var provision hook.Provision
@@ -451,7 +451,7 @@ func compareGoldenText(t *testing.T, path, got string) {
 // the same transition happening again later (policies removed and set
 // again, the field dropped and asked for again) is another Event.
 func TestEventStoryIssue15(t *testing.T) {
-	l := harness.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
+	l := controller.NewLoop(t, "", "demo", map[string]any{"storage": map[string]any{"metadataSize": "1Gi"}})
 	clock := now
 	var recorded []hook.Event
 	// DittoFS lists nfs; an apply, when the plan has one, answers apply.

@@ -77,7 +77,7 @@ node_section() {
   echo "## On the real node: a fleet of $fleet DittoServers"
   echo
   echo "Measured on $(date -u +%Y-%m-%d) by \`test/bench.sh node\`, which runs \`$fleet_cmd\`."
-  echo "A one-node cluster of real components on this machine (\`harness.StartNode\`: kubelet, containerd, kube-proxy, kube-router, CoreDNS,"
+  echo "A one-node cluster of real components on this machine (\`node.Start\`: kubelet, containerd, kube-proxy, kube-router, CoreDNS,"
   local mcflags="--workers=10 --client-go-qps=50 --client-go-burst=100 (manifests/metacontroller/components/fleet-50) ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"
   if [[ ${DITTOFS_HOOK_SOAK_METACONTROLLER:-fleet} == upstream ]]; then mcflags="upstream's defaults ${DITTOFS_HOOK_METACONTROLLER_ARGS:-}"; fi
   echo "local-path claims); Metacontroller v4.17.2 in its pod from \`manifests/metacontroller\` over upstream's \`manifests/production\` (flags: ${mcflags% }), calling"
@@ -222,7 +222,7 @@ if [[ $what == node ]]; then
     splice node "$tmp/section.md"
     echo "== wrote the node section of $out"
   fi
-  go run ./test/harness/nodeclean
+  go run ./test/harness/node/nodeclean
   [[ $rc -ne 0 ]] || check_goals fleet- soak- || rc=$?
   exit "$rc"
 fi

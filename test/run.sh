@@ -31,8 +31,8 @@ started=$SECONDS
 
 # Debian packages the tests need: make for the README's make commands (all
 # tiers); shellcheck for the unit tier's linters; PostgreSQL for the DittoFS
-# tier (harness.StartPostgres); the node's pieces, the NFS/SMB clients and
-# PostgreSQL for the node tier (harness.NodePackages; the README's Quickstart
+# tier (dittofstest.StartPostgres); the node's pieces, the NFS/SMB clients and
+# PostgreSQL for the node tier (node.NodePackages; the README's Quickstart
 # names the same list).
 packages=(make)
 node_packages=(runc containernetworking-plugins iptables conntrack ipset smbclient libnfs-utils busybox-static postgresql)
@@ -183,7 +183,7 @@ all | node)
   rc=${PIPESTATUS[0]}
   set -e
   # A run killed by go test's -timeout skips its teardown: restore the host.
-  go run ./test/harness/nodeclean
+  go run ./test/harness/node/nodeclean
   if [[ $rc -ne 0 ]]; then
     echo "node tier failed; full output: $log (the logs of every component are in the folder it names)"
     exit "$rc"

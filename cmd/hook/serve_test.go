@@ -15,6 +15,8 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 )
 
 // TestServeCapturedRequests runs the real `hook serve` binary and posts each
@@ -27,7 +29,7 @@ func TestServeCapturedRequests(t *testing.T) {
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
-	events := harness.StartEventsAPI(t)
+	events := cluster.StartEventsAPI(t)
 	p := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--log-format", "text",
 		"--kubeconfig", events.Kubeconfig(t, dir))
 	p.WaitHTTP(t, harness.URL(port, "/readyz"), 10*time.Second)
@@ -44,7 +46,7 @@ func TestServeCapturedRequests(t *testing.T) {
 			if !bytes.Equal(withoutSecretData(t, first), withoutSecretData(t, second)) {
 				t.Fatal("the same request gave different bytes (generated Secret values aside)")
 			}
-			have := harness.ChildNames(t, first)
+			have := controller.ChildNames(t, first)
 			for _, want := range []string{"StatefulSet/demo", "Service/demo-headless", "Service/demo-api", "ConfigMap/demo-config", "Secret/demo-jwt-secret", "Secret/demo-operator-credentials"} {
 				if !have[want] {
 					t.Errorf("answer lacks %s; it has %v", want, have)

@@ -17,14 +17,14 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/hook/server"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 )
 
-// startEventsAPI serves a harness.EventsAPI and returns a Recorder that
+// startEventsAPI serves a cluster.EventsAPI and returns a Recorder that
 // sends to it through the real client.
-func startEventsAPI(t *testing.T, o server.RecorderOptions) (*harness.EventsAPI, *server.Recorder) {
+func startEventsAPI(t *testing.T, o server.RecorderOptions) (*cluster.EventsAPI, *server.Recorder) {
 	t.Helper()
-	api := harness.StartEventsAPI(t)
+	api := cluster.StartEventsAPI(t)
 	client, err := server.NewEventClient(&rest.Config{Host: api.URL})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
 )
 
 var pidRE = regexp.MustCompile(`\(pid (\d+)\)`)
@@ -113,7 +115,7 @@ func checkGone(t *testing.T, output string) {
 // its Service disappears; Ctrl-C stops every process it started and leaves
 // the host as it was.
 func TestDemoInteractive(t *testing.T) {
-	if why := harness.NodeUnavailable(); why != "" {
+	if why := node.NodeUnavailable(); why != "" {
 		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
 	}
 	d := startDemo(t)
@@ -298,7 +300,7 @@ var mcRunning = regexp.MustCompile(`(?m)^metacontroller-0 +1/1 +Running +`)
 //     meets a broken pipe (SIGPIPE killed the demo there, in the middle of
 //     its teardown, before it asked for the signal).
 func TestDemoEnds(t *testing.T) {
-	if why := harness.NodeUnavailable(); why != "" {
+	if why := node.NodeUnavailable(); why != "" {
 		t.Fatalf("the demo runs on the real node, which cannot start here: %s (test/run.sh node installs what it needs)", why)
 	}
 	bin, err := demoBinary()
@@ -319,10 +321,10 @@ func TestDemoEnds(t *testing.T) {
 		{"exit after print, its stdout a pipe closed once the result is printed", []string{"--exit-after-print"}, readyRow.MatchString, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if err := harness.RecoverNode(); err != nil {
+			if err := host.RecoverNode(); err != nil {
 				t.Fatal(err)
 			}
-			before, err := harness.SnapshotHostLocked()
+			before, err := host.SnapshotHostLocked()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,13 +400,13 @@ func TestDemoEnds(t *testing.T) {
 					t.Errorf("process %d is still running after the demo stopped", pid)
 				}
 			}
-			after, err := harness.SnapshotHostLocked()
+			after, err := host.SnapshotHostLocked()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if diff := before.Diff(after); len(diff) > 0 {
 				t.Errorf("the host is not as it was after the demo ended:\n%s", strings.Join(diff, "\n"))
-				_ = harness.RecoverNode()
+				_ = host.RecoverNode()
 			}
 			if m := regexp.MustCompile(`every component's log in (\S+)`).FindStringSubmatch(out.String()); m != nil {
 				_ = os.RemoveAll(filepath.Dir(m[1]))

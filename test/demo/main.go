@@ -1,7 +1,7 @@
 // Command demo runs the whole product on this machine, with nothing but Go
 // and (as root) a few Debian packages, which it installs itself when they
-// are missing (harness.NodePackages, as test/run.sh does): a real one-node
-// Kubernetes cluster (harness.StartNode), Metacontroller v4.17.2 in it from upstream's
+// are missing (node.NodePackages, as test/run.sh does): a real one-node
+// Kubernetes cluster (node.Start), Metacontroller v4.17.2 in it from upstream's
 // manifests/production kustomization, the hook from `kubectl apply -k
 // manifests`, and a sample DittoServer whose DittoFS runs in a pod. It
 // creates a share, prints what a user sees and the smbclient, nfs-ls,
@@ -39,6 +39,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 )
 
 // demoT gives the harness what it needs outside a test: a failure or a
@@ -159,7 +163,7 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	installPackages()
-	if why := harness.NodeUnavailable(); why != "" {
+	if why := node.NodeUnavailable(); why != "" {
 		fmt.Printf("The real node cannot start here (%s): running the API-server-only mode, where the harness plays the kubelet.\n", why)
 		apiOnly(ctx, t, dir)
 	} else {
@@ -202,15 +206,15 @@ func apiOnly(ctx context.Context, t *demoT, dir string) {
 	fmt.Printf("   %-24s %s\n", "hook", hookBin)
 
 	step("Starting etcd, kube-apiserver and kube-controller-manager on loopback")
-	cluster := harness.StartCluster(t, dir, harness.MetacontrollerCRDs(t), filepath.Join(root, "manifests", "crd"))
-	for _, p := range cluster.Processes() {
+	c := cluster.Start(t, dir, controller.MetacontrollerCRDs(t), filepath.Join(root, "manifests", "crd"))
+	for _, p := range c.Processes() {
 		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
 	}
-	kubectl := cluster.KubectlPath()
+	kubectl := c.KubectlPath()
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	_, tokenFile := harness.CreateHookToken(t, cluster, dir)
-	fmt.Print(indent(cluster.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
+	_, tokenFile := controller.CreateHookToken(t, c, dir)
+	fmt.Print(indent(c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
 
 	step("Starting the hook and the controller")
 	hookPort := harness.FreePort(t)
@@ -219,13 +223,13 @@ func apiOnly(ctx context.Context, t *demoT, dir string) {
 	// exactly the permission they grant.
 	hook := harness.Start(t, dir, "hook", hookBin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(hookPort),
 		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--log-format", "text", "--auth-token-file", tokenFile,
-		"--kubeconfig", cluster.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", 24*time.Hour))
+		"--kubeconfig", c.ServiceAccountKubeconfig("dittofs-system", "dittofs-hook", 24*time.Hour))
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 	fmt.Printf("   started hook (pid %d) on %s\n", hook.Cmd.Process.Pid, hookURL)
 	// The CompositeController the install applied, its webhooks pointed at
 	// the hook on loopback (no cluster DNS here).
-	harness.ApplyCompositeController(t, cluster, dir, hookURL)
-	mc := harness.StartMetacontroller(t, cluster, dir, "dynamic-apply")
+	controller.ApplyCompositeController(t, c, dir, hookURL)
+	mc := controller.StartMetacontroller(t, c, dir, "dynamic-apply")
 	fmt.Printf("   started Metacontroller v4.17.2 (pid %d), its webhooks pointed at %s\n", mc.PID(), hookURL)
 
 	step("Applying manifests/samples/minimal.yaml (its API on a free loopback port, polled every 5s)")
@@ -236,37 +240,37 @@ func apiOnly(ctx context.Context, t *demoT, dir string) {
 	dsFile := filepath.Join(dir, "dittoserver.json")
 	b, _ := json.Marshal(ds)
 	_ = os.WriteFile(dsFile, b, 0o644)
-	fmt.Print(indent(cluster.Kubectl("apply", "-f", dsFile)))
+	fmt.Print(indent(c.Kubectl("apply", "-f", dsFile)))
 
 	step("Playing the kubelet: DittoFS starts with the Secrets the hook generated")
 	var adminPassword string
 	wait(t, 60*time.Second, "the hook's Secrets and StatefulSet", func() bool {
-		out, err := cluster.KubectlErr("get", "secret", name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}")
+		out, err := c.KubectlErr("get", "secret", name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}")
 		if err != nil || out == "" {
 			return false
 		}
 		pw, err := decodeB64(out)
 		adminPassword = pw
-		_, stsErr := cluster.KubectlErr("get", "statefulset", name)
+		_, stsErr := c.KubectlErr("get", "statefulset", name)
 		return err == nil && stsErr == nil
 	})
-	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPassword, Port: dfsPort, LogDir: dir})
+	dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{AdminPassword: adminPassword, Port: dfsPort, LogDir: dir})
 	fmt.Printf("   started DittoFS v0.29.0 (pid %d) on %s (nfs on %d, smb on %d)\n", dfs.PID(), dfs.URL, dfs.NFSPort, dfs.SMBPort)
-	cluster.MarkStatefulSetReady("default", name)
+	c.MarkStatefulSetReady("default", name)
 	fmt.Printf("   StatefulSet %s marked ready\n", name)
 
 	step("Playing the cloud: every LoadBalancer Service gets an address")
 	lbCtx, stopLB := context.WithCancel(ctx)
 	t.Cleanup(stopLB)
-	go fakeLoadBalancer(lbCtx, cluster)
+	go fakeLoadBalancer(lbCtx, c)
 	wait(t, 90*time.Second, "both adapters at an address", func() bool {
-		out, _ := cluster.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.adapters[*].endpoints[0]}`)
+		out, _ := c.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.adapters[*].endpoints[0]}`)
 		return len(strings.Fields(out)) == 2 && !strings.Contains(out, "*")
 	})
 
 	step("Ready. This is what a user sees")
-	fmt.Printf("\n$ kubectl get dittofs -o wide\n%s", cluster.Kubectl("get", "dittofs", "-o", "wide"))
-	fmt.Printf("\n$ kubectl get services,networkpolicies -l dittofs.io/adapter-type\n%s", cluster.Kubectl("get", "services,networkpolicies", "-l", "dittofs.io/adapter-type"))
+	fmt.Printf("\n$ kubectl get dittofs -o wide\n%s", c.Kubectl("get", "dittofs", "-o", "wide"))
+	fmt.Printf("\n$ kubectl get services,networkpolicies -l dittofs.io/adapter-type\n%s", c.Kubectl("get", "services,networkpolicies", "-l", "dittofs.io/adapter-type"))
 	fmt.Printf(`
 Explore it (in another terminal):
 
@@ -288,7 +292,7 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 (kubectl watches one kind at a time: run the two watches in two terminals.)
 
 Logs of every component: %s (kept when the demo stops; remove the folder yourself)
-`, cluster.Kubeconfig, kubectl, name, name, name, dfs.URL, dfs.URL, dir)
+`, c.Kubeconfig, kubectl, name, name, name, dfs.URL, dfs.URL, dir)
 
 	t.setFinish(func() int {
 		fmt.Println("   stopped")
@@ -312,7 +316,7 @@ func loadSample(t *demoT, file string) (ds map[string]any, name string, spec map
 
 // fakeLoadBalancer gives each LoadBalancer Service without an address one
 // from the documentation range, through the status subresource.
-func fakeLoadBalancer(ctx context.Context, c *harness.Cluster) {
+func fakeLoadBalancer(ctx context.Context, c *cluster.Cluster) {
 	next := 10
 	for {
 		select {

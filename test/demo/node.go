@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 )
 
 // onNode is the demo on the real node.
@@ -28,64 +31,64 @@ func onNode(t *demoT, dir string) {
 		fmt.Println("   stopped")
 		return 0
 	})
-	node := harness.StartNode(t, harness.NodeOptions{
+	n := node.Start(t, node.Options{
 		OwnSignals: true,
 		KeepLogs:   true,
 		Logf:       func(format string, args ...any) { fmt.Printf("   "+format+"\n", args...) },
 	})
-	for _, p := range node.Processes() {
+	for _, p := range n.Processes() {
 		fmt.Printf("   started %s (pid %d)\n", p.Name, p.Cmd.Process.Pid)
 	}
 	t.setFinish(func() int {
-		if diff := node.CheckHostClean(); len(diff) > 0 {
+		if diff := n.CheckHostClean(); len(diff) > 0 {
 			fmt.Printf("   the host is not as it was:\n%s\n", indent(strings.Join(diff, "\n")))
 			return 1
 		}
 		fmt.Println("   stopped; the host is as it was")
-		fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", node.LogDir)
+		fmt.Printf("   the logs of every component are kept in %s (rm -rf it when done)\n", n.LogDir)
 		_ = os.RemoveAll(dir)
 		return 0
 	})
 
 	step("Installing Metacontroller v4.17.2 as its README says: kubectl apply -k of its manifests/production (its image packed on this machine)")
-	harness.InstallMetacontroller(t, node, harness.MetacontrollerInstall{})
+	controller.InstallMetacontroller(t, n, controller.MetacontrollerInstall{})
 	// Its rollout can be reported done a moment before the pod shows ready.
-	node.Kubectl("wait", "--for=condition=Ready", "pod/metacontroller-0", "-n", "metacontroller", "--timeout=180s")
-	fmt.Printf("\n$ kubectl get pods -n metacontroller\n%s", node.Kubectl("get", "pods", "-n", "metacontroller"))
+	n.Kubectl("wait", "--for=condition=Ready", "pod/metacontroller-0", "-n", "metacontroller", "--timeout=180s")
+	fmt.Printf("\n$ kubectl get pods -n metacontroller\n%s", n.Kubectl("get", "pods", "-n", "metacontroller"))
 
 	step("Installing the dittofs-hook: its token Secret, then kubectl apply -k manifests")
-	harness.CreateHookToken(t, node.Cluster, node.Dir)
-	fmt.Print(indent(node.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
-	node.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
-	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", node.Kubectl("get", "pods", "-n", "dittofs-system"))
+	controller.CreateHookToken(t, n.Cluster, n.Dir)
+	fmt.Print(indent(n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))))
+	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 3*time.Minute)
+	fmt.Printf("\n$ kubectl get pods -n dittofs-system\n%s", n.Kubectl("get", "pods", "-n", "dittofs-system"))
 
 	step("Applying manifests/samples/minimal.yaml (plus a 1Gi content volume for a share, polled every 5s)")
 	ds, name, spec := loadSample(t, "minimal.yaml")
 	spec["storage"].(map[string]any)["contentSize"] = "1Gi"
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
 	b, _ := json.Marshal(ds)
-	fmt.Print(indent(node.Apply(t, string(b))))
+	fmt.Print(indent(n.Apply(t, string(b))))
 
 	step("DittoFS starts in its pod; the hook provisions its account and finds the adapters")
-	node.WaitFor(t, "the DittoFS pod Ready", 4*time.Minute, func() (bool, string) {
-		out, err := node.KubectlErr("get", "pod", name+"-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+	n.WaitFor(t, "the DittoFS pod Ready", 4*time.Minute, func() (bool, string) {
+		out, err := n.KubectlErr("get", "pod", name+"-0", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
 		return err == nil && out == "True", out
 	})
-	node.WaitFor(t, "both adapters at a load balancer address", 3*time.Minute, func() (bool, string) {
-		out, _ := node.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.adapters[*].endpoints[0]}`)
+	n.WaitFor(t, "both adapters at a load balancer address", 3*time.Minute, func() (bool, string) {
+		out, _ := n.KubectlErr("get", "dittoserver", name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.adapters[*].endpoints[0]}`)
 		f := strings.Fields(out)
 		return len(f) == 3 && f[0] == "True", out
 	})
 
 	step("Creating a share through DittoFS's API: a metadata store, a block store, the user alice and the share /export")
-	pw, err := decodeB64(node.Kubectl("get", "secret", name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}"))
+	pw, err := decodeB64(n.Kubectl("get", "secret", name+"-admin-bootstrap-credentials", "-o", "jsonpath={.data.password}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiURL := "http://" + node.ServiceIP(t, "default", name+"-api") + ":8080"
-	api := &harness.DittoFSAPI{Base: apiURL, Password: pw}
+	apiURL := "http://" + n.ServiceIP(t, "default", name+"-api") + ":8080"
+	api := &dittofstest.DittoFSAPI{Base: apiURL, Password: pw}
 	const alicePW = "Alice-pass-1234"
-	calls, err := api.CreateShare(harness.PodMetadataDir, harness.PodContentDir, "alice", alicePW)
+	calls, err := api.CreateShare(dittofstest.PodMetadataDir, dittofstest.PodContentDir, "alice", alicePW)
 	for _, c := range calls {
 		fmt.Printf("   %s\n", c)
 	}
@@ -98,7 +101,7 @@ func onNode(t *demoT, dir string) {
 			Endpoints []string `json:"endpoints"`
 		} `json:"adapters"`
 	}
-	_ = json.Unmarshal([]byte(node.Kubectl("get", "dittoserver", name, "-o", "jsonpath={.status}")), &st)
+	_ = json.Unmarshal([]byte(n.Kubectl("get", "dittoserver", name, "-o", "jsonpath={.status}")), &st)
 	endpoint := map[string][2]string{}
 	for _, a := range st.Adapters {
 		if len(a.Endpoints) > 0 {
@@ -109,9 +112,9 @@ func onNode(t *demoT, dir string) {
 	smb, nfs := endpoint["smb"], endpoint["nfs"]
 
 	step("Ready. This is what a user sees")
-	fmt.Printf("\n$ kubectl get pods -o wide\n%s", node.Kubectl("get", "pods", "-o", "wide"))
-	fmt.Printf("\n$ kubectl get dittofs -o wide\n%s", node.Kubectl("get", "dittofs", "-o", "wide"))
-	fmt.Printf("\n$ kubectl get services,networkpolicies -l dittofs.io/adapter-type\n%s", node.Kubectl("get", "services,networkpolicies", "-l", "dittofs.io/adapter-type"))
+	fmt.Printf("\n$ kubectl get pods -o wide\n%s", n.Kubectl("get", "pods", "-o", "wide"))
+	fmt.Printf("\n$ kubectl get dittofs -o wide\n%s", n.Kubectl("get", "dittofs", "-o", "wide"))
+	fmt.Printf("\n$ kubectl get services,networkpolicies -l dittofs.io/adapter-type\n%s", n.Kubectl("get", "services,networkpolicies", "-l", "dittofs.io/adapter-type"))
 	fmt.Printf(`
 Explore it (in another terminal, as root; the load balancer addresses are routed to the node):
 
@@ -140,5 +143,5 @@ Disable the SMB adapter through DittoFS's API and watch its Service go
 (kubectl watches one kind at a time: run the two watches in two terminals.)
 
 Logs of every component: %[10]s (kept when the demo stops; remove the folder yourself)
-`, node.Kubeconfig, node.KubectlPath(), name, smb[0], smb[1], alicePW, nfs[0], nfs[1], apiURL, node.LogDir)
+`, n.Kubeconfig, n.KubectlPath(), name, smb[0], smb[1], alicePW, nfs[0], nfs[1], apiURL, n.LogDir)
 }

@@ -6,10 +6,10 @@ import (
 	"os/exec"
 	"strings"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 )
 
-// missingPackages are the Debian packages of harness.NodePackages that
+// missingPackages are the Debian packages of node.NodePackages that
 // dpkg does not list as installed (none where there is no dpkg: the node
 // then says what it lacks by the files it needs).
 func missingPackages() []string {
@@ -17,7 +17,7 @@ func missingPackages() []string {
 		return nil
 	}
 	var missing []string
-	for _, p := range harness.NodePackages {
+	for _, p := range node.NodePackages {
 		out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", p).Output()
 		if err != nil || !strings.Contains(string(out), "install ok installed") {
 			missing = append(missing, p)

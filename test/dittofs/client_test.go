@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // counter counts calls by "METHOD /path".
@@ -69,12 +69,12 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-var admin = &dittofs.Credentials{Username: "admin", Password: harness.AdminPassword}
+var admin = &dittofs.Credentials{Username: "admin", Password: dittofstest.AdminPassword}
 
 // TestClientCalls exercises every call against the real server, including
 // its two error formats (problem+json and plain text).
 func TestClientCalls(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	srv := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	c, _ := newClient(t, srv.URL)
 	if err := c.Health(ctx(t)); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestClientCalls(t *testing.T) {
 // TestAccountFlow follows the operator account through its life against the
 // real server, counting the calls the hook makes.
 func TestAccountFlow(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	srv := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	c, calls := newClient(t, srv.URL)
 	var logins atomic.Int32
 	accounts := dittofs.NewAccounts(dittofs.AccountOptions{Metrics: dittofs.AccountMetrics{
@@ -282,7 +282,7 @@ func TestAccountFlow(t *testing.T) {
 
 // TestTokenExpiry uses a server whose access tokens live 2 s.
 func TestTokenExpiry(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{AccessTokenDuration: "2s"})
+	srv := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{AccessTokenDuration: "2s"})
 	c, calls := newClient(t, srv.URL)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
@@ -331,7 +331,7 @@ func TestTokenExpiry(t *testing.T) {
 
 // TestCacheBounds: the cache holds at most MaxSessions and drops idle ones.
 func TestCacheBounds(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	srv := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	c, _ := newClient(t, srv.URL)
 	var now atomic.Int64
 	now.Store(time.Now().UnixNano())
@@ -356,7 +356,7 @@ func TestCacheBounds(t *testing.T) {
 // never reset, used or deleted. Before, one sync reset its password and the
 // hook logged in as it; finalize deleted it.
 func TestForeignOperatorAccount(t *testing.T) {
-	srv := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	srv := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	c, calls := newClient(t, srv.URL)
 	adminToken := srv.AdminToken()
 	const persons = "a-person's-own-password-42"

@@ -16,6 +16,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/server"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 const (
@@ -30,9 +32,9 @@ type discoveryRig struct {
 	// logs is everything the hook logged, at debug level.
 	logs     *lockedBuffer
 	accounts *dittofs.Accounts
-	dfs      *harness.DittoFS
-	proxy    *harness.FaultProxy
-	loop     *harness.Loop
+	dfs      *dittofstest.DittoFS
+	proxy    *dittofstest.FaultProxy
+	loop     *controller.Loop
 	timeout  time.Duration
 }
 
@@ -47,7 +49,7 @@ func newDiscoveryRig(t *testing.T, spec map[string]any) *discoveryRig {
 // newDiscoveryRigTimeout is a rig whose hook gives DittoFS timeout per sync.
 func newDiscoveryRigTimeout(t *testing.T, spec map[string]any, timeout time.Duration) *discoveryRig {
 	t.Helper()
-	proxy := harness.StartFaultProxy(t, "")
+	proxy := dittofstest.StartFaultProxy(t, "")
 	accounts := dittofs.NewAccounts(dittofs.AccountOptions{})
 	logs := &lockedBuffer{}
 	srv, err := server.New(server.Options{
@@ -68,7 +70,7 @@ func newDiscoveryRigTimeout(t *testing.T, spec map[string]any, timeout time.Dura
 	spec["storage"] = map[string]any{"metadataSize": "1Gi"}
 	spec["controlPlane"] = map[string]any{"port": proxy.Port}
 	spec["adapterDiscovery"] = map[string]any{"pollingInterval": "5s"}
-	return &discoveryRig{logs: logs, accounts: accounts, proxy: proxy, loop: harness.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
+	return &discoveryRig{logs: logs, accounts: accounts, proxy: proxy, loop: controller.NewLoop(t, ts.URL, "demo", spec), timeout: timeout}
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent writers.
@@ -96,7 +98,7 @@ func (r *discoveryRig) start(t *testing.T) {
 	t.Helper()
 	r.loop.Sync()
 	admin := secretValue(t, r.loop, "demo-admin-bootstrap-credentials", "password")
-	r.dfs = harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: admin})
+	r.dfs = dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{AdminPassword: admin})
 	r.proxy.SetTarget(r.dfs.URL)
 	r.loop.SetReady("demo", 1)
 }
@@ -136,7 +138,7 @@ func (r *discoveryRig) servicePort(t testing.TB, name string) (port, nodePort fl
 
 // settle syncs until two answers in a row are identical: the steady state,
 // where Metacontroller has nothing to write.
-func (r *discoveryRig) settle(t testing.TB) harness.Response {
+func (r *discoveryRig) settle(t testing.TB) controller.Response {
 	t.Helper()
 	prev := r.loop.Sync()
 	for range 5 {
@@ -284,7 +286,7 @@ func TestDiscoveryLifecycle(t *testing.T) {
 }
 
 // secretValue reads a key of an observed Secret.
-func secretValue(t testing.TB, l *harness.Loop, name, key string) string {
+func secretValue(t testing.TB, l *controller.Loop, name, key string) string {
 	t.Helper()
 	sec, ok := l.Children["Secret.v1"][name]
 	if !ok {
@@ -298,7 +300,7 @@ func secretValue(t testing.TB, l *harness.Loop, name, key string) string {
 	return string(data[key])
 }
 
-func adapterEndpoint(t *testing.T, l *harness.Loop, typ string) string {
+func adapterEndpoint(t *testing.T, l *controller.Loop, typ string) string {
 	st := l.Parent["status"].(map[string]any)
 	adapters, _ := st["adapters"].([]any)
 	for _, a := range adapters {

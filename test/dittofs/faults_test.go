@@ -17,6 +17,8 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the fault matrix of docs/development.md from what the hook does")
@@ -62,31 +64,33 @@ func TestFaultMatrix(t *testing.T) {
 		_, _ = w.Write([]byte(`[]`))
 	}))
 	t.Cleanup(trap.Close)
-	redirect := func(code int, path string) harness.Fault {
-		return harness.Fault{Kind: "status", Status: code, Path: path, Location: trap.URL + path, ContentType: "text/html", Body: "<html>moved " + sentinel + "</html>"}
+	redirect := func(code int, path string) dittofstest.Fault {
+		return dittofstest.Fault{Kind: "status", Status: code, Path: path, Location: trap.URL + path, ContentType: "text/html", Body: "<html>moved " + sentinel + "</html>"}
 	}
-	body := func(b string) harness.Fault { return harness.Fault{Kind: "body", Path: "/api/v1/adapters", Body: b} }
+	body := func(b string) dittofstest.Fault {
+		return dittofstest.Fault{Kind: "body", Path: "/api/v1/adapters", Body: b}
+	}
 	rows := []struct {
 		fault string
-		f     harness.Fault
+		f     dittofstest.Fault
 		fresh bool // without a cached token: the hook must log in
 		// stop stops the DittoFS process for three syncs, then starts it
 		// again with its data.
 		stop bool
 	}{
-		{fault: "connection refused", f: harness.Fault{Kind: "refuse"}},
+		{fault: "connection refused", f: dittofstest.Fault{Kind: "refuse"}},
 		{fault: "DittoFS stopped for three syncs, then started again", stop: true},
-		{fault: "connection reset before an answer", f: harness.Fault{Kind: "reset", Path: "/api/v1/adapters"}},
-		{fault: "connection reset mid-body", f: harness.Fault{Kind: "reset-mid-body", Path: "/api/v1/adapters"}},
-		{fault: "hangs past the timeout", f: harness.Fault{Kind: "hang", Path: "/api/v1/adapters"}},
-		{fault: "HTTP 500", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"type":"about:blank","title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}},
-		{fault: "HTTP 502", f: harness.Fault{Kind: "status", Status: 502, Path: "/api/v1/adapters", Body: "bad gateway " + sentinel, ContentType: "text/plain"}},
-		{fault: "HTTP 503", f: harness.Fault{Kind: "status", Status: 503, Path: "/api/v1/adapters", Body: "<html>unavailable " + sentinel + "</html>", ContentType: "text/html"}},
-		{fault: "HTTP 500 with a 40 KB multi-line detail", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"title":"Internal Server Error","status":500,"detail":` + strconv.Quote(longDetail) + `}`, ContentType: "application/problem+json"}},
-		{fault: "HTTP 401 on a valid token", f: harness.Fault{Kind: "status", Status: 401, Path: "/api/v1/adapters", Body: "Invalid or expired token\n", ContentType: "text/plain; charset=utf-8"}},
-		{fault: "HTTP 403", f: harness.Fault{Kind: "status", Status: 403, Path: "/api/v1/adapters", Body: "Admin access required\n", ContentType: "text/plain; charset=utf-8"}},
-		{fault: "login answers HTTP 500 (hook restarted, no token)", f: harness.Fault{Kind: "status", Status: 500, Path: "/api/v1/auth", Body: `{"title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}, fresh: true},
-		{fault: "login answers HTTP 401 (operator and admin refused)", f: harness.Fault{Kind: "status", Status: 401, Path: "/api/v1/auth", Body: `{"title":"Unauthorized","status":401,"detail":"Invalid username or password"}`, ContentType: "application/problem+json"}, fresh: true},
+		{fault: "connection reset before an answer", f: dittofstest.Fault{Kind: "reset", Path: "/api/v1/adapters"}},
+		{fault: "connection reset mid-body", f: dittofstest.Fault{Kind: "reset-mid-body", Path: "/api/v1/adapters"}},
+		{fault: "hangs past the timeout", f: dittofstest.Fault{Kind: "hang", Path: "/api/v1/adapters"}},
+		{fault: "HTTP 500", f: dittofstest.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"type":"about:blank","title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}},
+		{fault: "HTTP 502", f: dittofstest.Fault{Kind: "status", Status: 502, Path: "/api/v1/adapters", Body: "bad gateway " + sentinel, ContentType: "text/plain"}},
+		{fault: "HTTP 503", f: dittofstest.Fault{Kind: "status", Status: 503, Path: "/api/v1/adapters", Body: "<html>unavailable " + sentinel + "</html>", ContentType: "text/html"}},
+		{fault: "HTTP 500 with a 40 KB multi-line detail", f: dittofstest.Fault{Kind: "status", Status: 500, Path: "/api/v1/adapters", Body: `{"title":"Internal Server Error","status":500,"detail":` + strconv.Quote(longDetail) + `}`, ContentType: "application/problem+json"}},
+		{fault: "HTTP 401 on a valid token", f: dittofstest.Fault{Kind: "status", Status: 401, Path: "/api/v1/adapters", Body: "Invalid or expired token\n", ContentType: "text/plain; charset=utf-8"}},
+		{fault: "HTTP 403", f: dittofstest.Fault{Kind: "status", Status: 403, Path: "/api/v1/adapters", Body: "Admin access required\n", ContentType: "text/plain; charset=utf-8"}},
+		{fault: "login answers HTTP 500 (hook restarted, no token)", f: dittofstest.Fault{Kind: "status", Status: 500, Path: "/api/v1/auth", Body: `{"title":"Internal Server Error","status":500}`, ContentType: "application/problem+json"}, fresh: true},
+		{fault: "login answers HTTP 401 (operator and admin refused)", f: dittofstest.Fault{Kind: "status", Status: 401, Path: "/api/v1/auth", Body: `{"title":"Unauthorized","status":401,"detail":"Invalid username or password"}`, ContentType: "application/problem+json"}, fresh: true},
 		{fault: "HTTP 302 on the list, to another server (which receives nothing)", f: redirect(302, "/api/v1/adapters")},
 		{fault: "login answers HTTP 307, to another server (which receives nothing)", f: redirect(307, "/api/v1/auth"), fresh: true},
 		{fault: "body is not JSON", f: body("<html>upstream error " + sentinel + "</html>")},
@@ -104,7 +108,7 @@ func TestFaultMatrix(t *testing.T) {
 	fmt.Fprintf(&table, "| DittoFS fault | hook answers | AdaptersDiscovered | adapter Services and NetworkPolicies |\n| --- | --- | --- | --- |\n")
 	for _, row := range rows {
 		t.Run(row.fault, func(t *testing.T) {
-			r.proxy.Set(harness.Fault{})
+			r.proxy.Set(dittofstest.Fault{})
 			r.settle(t)
 			// The same sync without a fault, timed: how slow this machine
 			// is now (see margin below).
@@ -122,14 +126,14 @@ func TestFaultMatrix(t *testing.T) {
 			} else {
 				r.proxy.Set(row.f)
 			}
-			var resp harness.Response
+			var resp controller.Response
 			var took time.Duration
 			for range syncs {
 				start := time.Now()
 				resp = l.Sync()
 				took = max(took, time.Since(start))
 			}
-			r.proxy.Set(harness.Fault{})
+			r.proxy.Set(dittofstest.Fault{})
 			if row.stop {
 				r.dfs.Restart()
 			}

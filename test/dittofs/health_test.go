@@ -12,6 +12,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // adapterHealth is status.adapters[].health of an adapter type, and
@@ -139,8 +140,8 @@ func TestSlowAdapterListFallsBackToPorts(t *testing.T) {
 	}
 	before := r.settle(t)
 
-	r.proxy.Set(harness.Fault{Kind: "delay", Delay: 5 * time.Second, Path: "/api/v1/adapters", Exact: true})
-	defer r.proxy.Set(harness.Fault{})
+	r.proxy.Set(dittofstest.Fault{Kind: "delay", Delay: 5 * time.Second, Path: "/api/v1/adapters", Exact: true})
+	defer r.proxy.Set(dittofstest.Fault{})
 	t.Run("a list slower than the budget: polled through /ports, nothing changes", func(t *testing.T) {
 		r.proxy.ResetCalls()
 		start := time.Now()

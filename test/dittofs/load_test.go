@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // startHook runs the real hook binary pointed at DittoFS on loopback, with
@@ -61,16 +63,16 @@ func metric(t *testing.T, url, name, labels string) float64 {
 
 // fleet is many DittoServers against one hook and one DittoFS. All share
 // the operator password, as the one DittoFS holds one k8s-operator account.
-func newFleet(t *testing.T, hookURL string, dfs *harness.DittoFS, n int) []*harness.Loop {
-	loops := make([]*harness.Loop, n)
+func newFleet(t *testing.T, hookURL string, dfs *dittofstest.DittoFS, n int) []*controller.Loop {
+	loops := make([]*controller.Loop, n)
 	for i := range loops {
 		name := fmt.Sprintf("ds%04d", i)
-		l := harness.NewLoop(t, hookURL, name, map[string]any{
+		l := controller.NewLoop(t, hookURL, name, map[string]any{
 			"storage":          map[string]any{"metadataSize": "1Gi"},
 			"controlPlane":     map[string]any{"port": dfs.Port},
 			"adapterDiscovery": map[string]any{"pollingInterval": "30s"},
 		})
-		l.Children["Secret.v1"][name+"-admin-bootstrap-credentials"] = observedSecret(name+"-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": harness.AdminPassword})
+		l.Children["Secret.v1"][name+"-admin-bootstrap-credentials"] = observedSecret(name+"-admin-bootstrap-credentials", map[string]string{"username": "admin", "password": dittofstest.AdminPassword})
 		l.Children["Secret.v1"][name+"-operator-credentials"] = observedSecret(name+"-operator-credentials", map[string]string{"username": "k8s-operator", "password": "shared-operator-password-1"})
 		loops[i] = l
 	}
@@ -89,7 +91,7 @@ func observedSecret(name string, data map[string]string) map[string]any {
 
 // syncAll syncs every loop once, at most concurrency at a time, and returns
 // the latencies.
-func syncAll(t *testing.T, loops []*harness.Loop, concurrency int) ([]time.Duration, error) {
+func syncAll(t *testing.T, loops []*controller.Loop, concurrency int) ([]time.Duration, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}, Timeout: 30 * time.Second}
 	lat := make([]time.Duration, len(loops))
 	errs := make(chan error, len(loops))
@@ -133,7 +135,7 @@ func TestLoad(t *testing.T) {
 	rounds := envInt("DITTOFS_HOOK_LOAD_ROUNDS", 3)
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
-	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
 	// The hook admits as many syncs at once as the fleet sends: this test
@@ -163,7 +165,7 @@ func TestLoad(t *testing.T) {
 	// their children stayed as they were) succeed on a later sync; the
 	// steady rounds start once every parent has discovered its adapters.
 	for range 5 {
-		var pending []*harness.Loop
+		var pending []*controller.Loop
 		for _, l := range loops {
 			if s, _, _ := l.Condition("AdaptersDiscovered"); s != "True" {
 				pending = append(pending, l)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // TestMemoryUnderLoad sends C concurrent syncs of 6 MiB each to the real
@@ -37,8 +38,8 @@ func TestMemoryUnderLoad(t *testing.T) {
 	const limitMiB, peakMiB = 256, 200
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
-	hang := harness.StartFaultProxy(t, "")
-	hang.Set(harness.Fault{Kind: "hang"})
+	hang := dittofstest.StartFaultProxy(t, "")
+	hang.Set(dittofstest.Fault{Kind: "hang"})
 	port, metricsPort := harness.FreePort(t), harness.FreePort(t)
 	p := harness.Start(t, dir, "hook", bin, []string{"DITTOFS_HOOK_MEMORY_LIMIT=" + strconv.Itoa(limitMiB<<20)},
 		"serve", "--listen", "127.0.0.1:"+strconv.Itoa(port), "--metrics-listen", "127.0.0.1:"+strconv.Itoa(metricsPort),

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // pgPassword has what a connection string must escape or quote: @ : / % #
@@ -47,7 +49,7 @@ func percentEncode(s string) string {
 // The password never appears in the hook's log (debug level) or status.
 func TestPostgresFromConnectionString(t *testing.T) {
 	dir := t.TempDir()
-	pg := harness.StartPostgres(t, harness.PostgresOptions{Listen: []string{"127.0.0.1", "::1"}})
+	pg := dittofstest.StartPostgres(t, dittofstest.PostgresOptions{Listen: []string{"127.0.0.1", "::1"}})
 	pg.SQL(t, "", "CREATE ROLE ditto LOGIN PASSWORD '"+strings.ReplaceAll(pgPassword, "'", "''")+"'")
 	for _, db := range []string{"cp_url", "ditto", "cp_keyvalue"} {
 		pg.SQL(t, "", "CREATE DATABASE "+db+" OWNER ditto")
@@ -70,14 +72,14 @@ func TestPostgresFromConnectionString(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			name := fmt.Sprintf("pg%d", i)
 			apiPort := harness.FreePort(t)
-			l := harness.NewLoop(t, hookURL, name, map[string]any{
+			l := controller.NewLoop(t, hookURL, name, map[string]any{
 				"storage":          map[string]any{"metadataSize": "1Gi"},
 				"controlPlane":     map[string]any{"port": apiPort},
 				"adapterDiscovery": map[string]any{"pollingInterval": "5s"},
 				"identity":         map[string]any{"admin": map[string]any{"passwordSecretRef": map[string]any{"name": "admin", "key": "password"}}},
 				"database":         map[string]any{"type": "postgres", "postgresSecretRef": map[string]any{"name": "postgres-credentials", "key": "connection-string"}},
 			})
-			l.Related["Secret.v1"]["admin"] = relatedSecret("admin", "1", map[string][]byte{"password": []byte(harness.AdminPassword)})
+			l.Related["Secret.v1"]["admin"] = relatedSecret("admin", "1", map[string][]byte{"password": []byte(dittofstest.AdminPassword)})
 			l.Related["Secret.v1"]["postgres-credentials"] = relatedSecret("postgres-credentials", "7", map[string][]byte{"connection-string": []byte(c.dsn)})
 			l.Sync()
 			wantCondition(t, l, "DatabaseReady", "True", "PostgresSecretReady")
@@ -129,7 +131,7 @@ func TestPostgresFromConnectionString(t *testing.T) {
 			if len(env) < 5 {
 				t.Fatalf("the pod would get %d Postgres settings", len(env))
 			}
-			dfs := harness.StartDittoFS(t, harness.DittoFSOptions{Port: apiPort, LogDir: dir, Postgres: env})
+			dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{Port: apiPort, LogDir: dir, Postgres: env})
 			defer dfs.Stop()
 
 			l.SetReady(name, 1)

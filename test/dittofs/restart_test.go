@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // TestHookRestart kills the hook (SIGKILL) while syncs are in flight and
@@ -20,8 +22,8 @@ func TestHookRestart(t *testing.T) {
 	const parents = 10
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
-	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{})
-	proxy := harness.StartFaultProxy(t, dfs.URL)
+	dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
+	proxy := dittofstest.StartFaultProxy(t, dfs.URL)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
 	// Its ten parents in one namespace, synced all at once (more than
@@ -30,7 +32,7 @@ func TestHookRestart(t *testing.T) {
 	hook := startHook(t, dir, bin, port, perNamespace...)
 
 	// The fleet talks to DittoFS through the proxy, which counts logins.
-	loops := newFleet(t, hookURL, &harness.DittoFS{Port: proxy.Port}, parents)
+	loops := newFleet(t, hookURL, &dittofstest.DittoFS{Port: proxy.Port}, parents)
 	if _, err := syncAll(t, loops, parents); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestHookRestart(t *testing.T) {
 }
 
 // snapshot records each child's identity and, for Secrets, its data.
-func snapshot(loops []*harness.Loop) map[string]string {
+func snapshot(loops []*controller.Loop) map[string]string {
 	out := map[string]string{}
 	for _, l := range loops {
 		for key, objs := range l.Children {

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // TestSecretsStaySecret runs full syncs through the real hook binary at
@@ -32,7 +35,7 @@ func TestSecretsStaySecret(t *testing.T) {
 	dir := t.TempDir()
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
-	events := harness.StartEventsAPI(t)
+	events := cluster.StartEventsAPI(t)
 	// DittoFS timeout 5 s: the setup sync provisions the account (two
 	// bcrypt logins and a create) and must not time out on a loaded
 	// machine; the hung API below waits it out once.
@@ -42,8 +45,8 @@ func TestSecretsStaySecret(t *testing.T) {
 	hookURL := harness.URL(port, "")
 	hookProc.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
 
-	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPass})
-	proxy := harness.StartFaultProxy(t, dfs.URL)
+	dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{AdminPassword: adminPass})
+	proxy := dittofstest.StartFaultProxy(t, dfs.URL)
 	var mu sync.Mutex
 	secrets := []string{adminPass, operatorPass, jwtSecret, wrongPass}
 	proxy.Record(func(path string, body []byte) {
@@ -61,7 +64,7 @@ func TestSecretsStaySecret(t *testing.T) {
 		}
 	})
 
-	l := harness.NewLoop(t, hookURL, "demo", map[string]any{
+	l := controller.NewLoop(t, hookURL, "demo", map[string]any{
 		"storage":          map[string]any{"metadataSize": "1Gi"},
 		"controlPlane":     map[string]any{"port": proxy.Port},
 		"adapterDiscovery": map[string]any{"pollingInterval": "5s"},
@@ -91,11 +94,11 @@ func TestSecretsStaySecret(t *testing.T) {
 		t.Fatalf("want AdminCredentialsRejected, got %s", reason)
 	}
 	// An outage, and a hung API.
-	proxy.Set(harness.Fault{Kind: "refuse"})
+	proxy.Set(dittofstest.Fault{Kind: "refuse"})
 	sync()
-	proxy.Set(harness.Fault{Kind: "hang"})
+	proxy.Set(dittofstest.Fault{Kind: "hang"})
 	sync()
-	proxy.Set(harness.Fault{})
+	proxy.Set(dittofstest.Fault{})
 
 	// Bad requests that carry the secrets: the error bodies must not echo them.
 	var errorBodies []string

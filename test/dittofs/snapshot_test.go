@@ -15,7 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // calls counts DittoFS calls by endpoint, through the client's Observer.
@@ -42,9 +42,9 @@ func (c *calls) take() map[string]int {
 // withShares starts a real DittoFS with shares to attach policies to: a
 // memory metadata store, a local block store and one share per name, made
 // with the calls test/testdata/upstream/dittofs-api captured.
-func withShares(t *testing.T, shares ...string) *harness.DittoFS {
+func withShares(t *testing.T, shares ...string) *dittofstest.DittoFS {
 	t.Helper()
-	d := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	d := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	tok := d.AdminToken()
 	d.Admin(tok, http.MethodPost, "/api/v1/store/metadata", map[string]string{"name": "meta", "type": "memory"}, http.StatusCreated, nil)
 	d.Admin(tok, http.MethodPost, "/api/v1/store/block/local", map[string]string{"name": "local", "type": "fs",

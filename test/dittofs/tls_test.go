@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/dittofs"
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // apiHost is the name the hook expects a DittoServer "srv" in namespace
@@ -27,7 +27,7 @@ func tlsCall(t *testing.T, url string, hc *http.Client) ([]dittofs.Adapter, erro
 	}
 	cx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	tok, err := c.Login(cx, "admin", harness.AdminPassword)
+	tok, err := c.Login(cx, "admin", dittofstest.AdminPassword)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func wantTLSFailure(t *testing.T, what string, err error, want dittofs.TLSFailur
 // untrusted or misnamed server with a stable description; it reuses one
 // transport per DittoServer and replaces it when the CA rotates.
 func TestTLSToRealDittoFS(t *testing.T) {
-	d := harness.StartDittoFSTLS(t, harness.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:" + strings.TrimSuffix(apiHost, ".")}})
+	d := dittofstest.StartDittoFSTLS(t, dittofstest.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:" + strings.TrimSuffix(apiHost, ".")}})
 	tr := dittofs.NewTransports(dittofs.TransportOptions{})
 	good := dittofs.TLSTarget{CA: d.CA, ServerName: apiHost}
 
@@ -116,7 +116,7 @@ func TestTLSToRealDittoFS(t *testing.T) {
 	}
 
 	// A plain-HTTP DittoFS dialled over TLS.
-	plain := harness.StartDittoFS(t, harness.DittoFSOptions{})
+	plain := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{})
 	_, err = tlsCall(t, strings.Replace(plain.URL, "http://", "https://", 1), transportClient(t, tr, "uid-3", good))
 	wantTLSFailure(t, "https to a plain-HTTP server", err, dittofs.NotTLS, "login: the server did not answer in TLS (is it serving plain HTTP?)")
 }
@@ -127,7 +127,7 @@ func TestTLSToRealDittoFS(t *testing.T) {
 // its client CA did not sign, each with its own stable description. A
 // rotated identity file is picked up on the next connection.
 func TestMutualTLSToRealDittoFS(t *testing.T) {
-	d := harness.StartDittoFSTLS(t, harness.TLSOptions{Mutual: true, SANs: []string{"IP:127.0.0.1", "DNS:" + strings.TrimSuffix(apiHost, ".")}})
+	d := dittofstest.StartDittoFSTLS(t, dittofstest.TLSOptions{Mutual: true, SANs: []string{"IP:127.0.0.1", "DNS:" + strings.TrimSuffix(apiHost, ".")}})
 	tr := dittofs.NewTransports(dittofs.TransportOptions{})
 	identity, err := dittofs.ClientIdentityFromPEM(d.ClientCert, d.ClientKey)
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/hook"
 	"github.com/dittofs-hook/dittofs-hook/hook/server"
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // The upstream operator's fields (issue 15) against the real DittoFS
@@ -38,7 +40,7 @@ func relatedSecret(name, rv string, data map[string][]byte) map[string]any {
 // when one is given) and an in-memory Metacontroller for a DittoServer
 // "demo" whose API is the TLS DittoFS d, the administrator's password in a
 // related Secret.
-func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, identity *dittofs.ClientIdentity) *harness.Loop {
+func tlsLoop(t *testing.T, d *dittofstest.DittoFS, controlPlane map[string]any, identity *dittofs.ClientIdentity) *controller.Loop {
 	t.Helper()
 	srv, err := server.New(server.Options{
 		URLTemplate: "http://127.0.0.1:{{.Port}}", // dialled over https: the DittoServer serves TLS
@@ -56,13 +58,13 @@ func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, iden
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	controlPlane["port"] = d.Port
-	l := harness.NewLoop(t, ts.URL, "demo", map[string]any{
+	l := controller.NewLoop(t, ts.URL, "demo", map[string]any{
 		"storage":          map[string]any{"metadataSize": "1Gi"},
 		"controlPlane":     controlPlane,
 		"adapterDiscovery": map[string]any{"pollingInterval": "5s"},
 		"identity":         map[string]any{"admin": map[string]any{"passwordSecretRef": map[string]any{"name": "admin", "key": "password"}}},
 	})
-	l.Related["Secret.v1"]["admin"] = relatedSecret("admin", "1", map[string][]byte{"password": []byte(harness.AdminPassword)})
+	l.Related["Secret.v1"]["admin"] = relatedSecret("admin", "1", map[string][]byte{"password": []byte(dittofstest.AdminPassword)})
 	l.Related["Secret.v1"]["demo-tls"] = relatedSecret("demo-tls", "2", map[string][]byte{"tls.crt": d.ServerCert, "tls.key": d.ServerKey, "ca.crt": d.CA})
 	if d.ClientCA != nil {
 		l.Related["Secret.v1"]["demo-client-ca"] = relatedSecret("demo-client-ca", "3", map[string][]byte{"ca.crt": d.ClientCA})
@@ -72,7 +74,7 @@ func tlsLoop(t *testing.T, d *harness.DittoFS, controlPlane map[string]any, iden
 	return l
 }
 
-func wantCondition(t *testing.T, l *harness.Loop, typ, status, reason string) {
+func wantCondition(t *testing.T, l *controller.Loop, typ, status, reason string) {
 	t.Helper()
 	s, r, m := l.Condition(typ)
 	if s != status || r != reason {
@@ -80,7 +82,7 @@ func wantCondition(t *testing.T, l *harness.Loop, typ, status, reason string) {
 	}
 }
 
-func adapterChildNames(l *harness.Loop) string {
+func adapterChildNames(l *controller.Loop) string {
 	var out []string
 	for _, n := range l.Names() {
 		if strings.Contains(n, "-adapter-") {
@@ -96,7 +98,7 @@ func adapterChildNames(l *harness.Loop) string {
 // (the Secret's CA replaced by another) is ServerCertificateRejected and
 // every adapter child stays as it was.
 func TestTLSThroughTheHook(t *testing.T) {
-	d := harness.StartDittoFS(t, harness.DittoFSOptions{TLS: &harness.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:demo-api.default.svc.cluster.local"}}})
+	d := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{TLS: &dittofstest.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:demo-api.default.svc.cluster.local"}}})
 	l := tlsLoop(t, d, map[string]any{"tls": true, "certSecretName": "demo-tls"}, nil)
 	l.Sync()
 	l.Sync()
@@ -132,7 +134,7 @@ func TestTLSThroughTheHook(t *testing.T) {
 // certificate another CA issued is ClientCertificateRefused; the probes are
 // TCP (the kubelet has no client certificate).
 func TestMutualTLSThroughTheHook(t *testing.T) {
-	d := harness.StartDittoFS(t, harness.DittoFSOptions{TLS: &harness.TLSOptions{Mutual: true, SANs: []string{"IP:127.0.0.1", "DNS:demo-api.default.svc.cluster.local"}}})
+	d := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{TLS: &dittofstest.TLSOptions{Mutual: true, SANs: []string{"IP:127.0.0.1", "DNS:demo-api.default.svc.cluster.local"}}})
 	spec := func() map[string]any {
 		return map[string]any{"certSecretName": "demo-tls", "clientCASecretName": "demo-client-ca"}
 	}
@@ -309,7 +311,7 @@ func TestRenderedConfigInDittoFS(t *testing.T) {
 					"secretRef": map[string]any{"name": "machine", "key": "pw"}}},
 		},
 	}
-	l := harness.NewLoop(t, "", "demo", spec)
+	l := controller.NewLoop(t, "", "demo", spec)
 	req, err := hook.DecodeSyncRequest(l.Request())
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 )
 
 // TestWebhookAuthentication: the real Metacontroller v4.17.2, given the
@@ -43,10 +45,10 @@ func TestWebhookAuthentication(t *testing.T) {
 	root := harness.RepoRoot()
 	mcBin := harness.Binary(t, "metacontroller")
 	dir := t.TempDir()
-	c := harness.StartCluster(t, dir,
+	c := cluster.Start(t, dir,
 		filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"),
 		filepath.Join(root, "manifests", "crd"))
-	token, tokenFile := harness.CreateHookToken(t, c, dir)
+	token, tokenFile := controller.CreateHookToken(t, c, dir)
 	const authNS = "auth-e2e"
 	c.Kubectl("create", "namespace", authNS)
 

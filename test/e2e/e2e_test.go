@@ -22,6 +22,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 const (
@@ -48,13 +51,13 @@ func TestEndToEnd(t *testing.T) {
 type rig struct {
 	t       *testing.T
 	dir     string
-	cluster *harness.Cluster
+	cluster *cluster.Cluster
 	// hookURL is the hooks' one address (a round robin over the replicas).
 	hookURL string
 	hooks   []*harness.Process
 	// hookURLs are each replica's own address (for its metrics).
 	hookURLs []string
-	dfs      *harness.DittoFS
+	dfs      *dittofstest.DittoFS
 	dfsPort  int
 	// events are the counts of the Events each step expects, by reason,
 	// so far.
@@ -90,8 +93,8 @@ func runSuite(t *testing.T, replicas int, strategy string) {
 	dir := logDir(t)
 	start := time.Now()
 	r := &rig{t: t, dir: dir, events: map[string]int{}}
-	r.cluster = harness.StartCluster(t, dir,
-		harness.MetacontrollerCRDs(t),
+	r.cluster = cluster.Start(t, dir,
+		controller.MetacontrollerCRDs(t),
 		filepath.Join(root, "manifests", "crd"))
 	t.Logf("e2e: control plane up in %s", time.Since(start).Round(time.Millisecond))
 
@@ -125,8 +128,8 @@ func runSuite(t *testing.T, replicas int, strategy string) {
 	t.Logf("e2e: %d hook replica(s) at %s", replicas, r.hookURL)
 	// The CompositeController `kubectl apply -k manifests` installed, its
 	// webhooks pointed at the hook on loopback.
-	harness.ApplyCompositeController(t, r.cluster, dir, r.hookURL)
-	mc := harness.StartMetacontroller(t, r.cluster, dir, strategy)
+	controller.ApplyCompositeController(t, r.cluster, dir, r.hookURL)
+	mc := controller.StartMetacontroller(t, r.cluster, dir, strategy)
 	t.Logf("e2e: Metacontroller v4.17.2 --apply-strategy=%s, log %s", strategy, mc.Log())
 	defer func() {
 		if errs := mc.Errors(); len(errs) > 0 {
@@ -161,7 +164,7 @@ func runSuite(t *testing.T, replicas int, strategy string) {
 func (r *rig) install(t *testing.T) {
 	c := r.cluster
 	root := harness.RepoRoot()
-	r.token, r.tokenFile = harness.CreateHookToken(t, c, r.dir)
+	r.token, r.tokenFile = controller.CreateHookToken(t, c, r.dir)
 	c.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	c.Kubectl("create", "namespace", ns)
 
@@ -439,7 +442,7 @@ func (r *rig) adapters(t *testing.T) {
 	c := r.cluster
 	// Play the kubelet: DittoFS starts with the Secrets the hook generated,
 	// on the port the spec names, and the pod becomes ready.
-	r.dfs = harness.StartDittoFS(r.t, harness.DittoFSOptions{AdminPassword: r.secret(t, "demo-admin-bootstrap-credentials", "password"), LogDir: r.dir, Port: r.dfsPort})
+	r.dfs = dittofstest.StartDittoFS(r.t, dittofstest.DittoFSOptions{AdminPassword: r.secret(t, "demo-admin-bootstrap-credentials", "password"), LogDir: r.dir, Port: r.dfsPort})
 	c.MarkStatefulSetReady(ns, "demo")
 	took := eventually(t, 30*time.Second, "adapter Services and NetworkPolicies created", func() bool {
 		for _, a := range []string{"demo-adapter-nfs", "demo-adapter-smb"} {

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 )
 
 // TestHelmInstall installs, upgrades and uninstalls the chart with the real
 // Helm on a real API server, with the README's commands.
 func TestHelmInstall(t *testing.T) {
 	root := harness.RepoRoot()
-	c := harness.StartCluster(t, t.TempDir(), filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"))
+	c := cluster.Start(t, t.TempDir(), filepath.Join(root, "test", "testdata", "crds", "metacontroller-crds-v1.yaml"))
 	helm := harness.Binary(t, "helm")
 	chart := filepath.Join(root, "charts", "dittofs-hook")
 	h := func(args ...string) string {

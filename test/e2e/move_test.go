@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // TestMoveFromUpstream hands a DittoServer from the upstream operator to
@@ -56,13 +58,13 @@ func moveFromUpstream(t *testing.T, strategy string) {
 	)
 	root := harness.RepoRoot()
 	dir := logDir(t)
-	c := harness.StartCluster(t, dir, filepath.Join(root, "manifests", "crd"))
+	c := cluster.Start(t, dir, filepath.Join(root, "manifests", "crd"))
 	c.Kubectl("create", "namespace", moveNS)
 
 	// DittoFS as upstream left it: bootstrapped with the admin password,
 	// the k8s-operator account upstream made.
 	apiPort := harness.FreePort(t)
-	dfs := harness.StartDittoFS(t, harness.DittoFSOptions{AdminPassword: adminPW, LogDir: dir, Port: apiPort})
+	dfs := dittofstest.StartDittoFS(t, dittofstest.DittoFSOptions{AdminPassword: adminPW, LogDir: dir, Port: apiPort})
 	tok := dfs.AdminToken()
 	dfs.Admin(tok, http.MethodPost, "/api/v1/users", map[string]string{"username": "k8s-operator", "password": operPW, "role": "operator"}, http.StatusCreated, nil)
 	// A share whose snapshot policy the spec declares (upstream's pushes of

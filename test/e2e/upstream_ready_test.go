@@ -14,6 +14,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // sampleRun is how one upstream sample is brought up here: the hook and the
@@ -42,7 +45,7 @@ type sampleRun struct {
 // percona), and waits for each to be
 // Ready. The only edit is controlPlane.port, a free port of this machine
 // (every sample says 8080, and each DittoFS listens on loopback here).
-func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
+func samplesReachReady(t *testing.T, c *cluster.Cluster, dir string) {
 	root := harness.RepoRoot()
 	c.Kubectl("apply", "--server-side", "-f", filepath.Join(root, "test", "testdata", "crds", "optin-crds.yaml"))
 	c.WaitCRDsEstablished(60 * time.Second)
@@ -79,26 +82,26 @@ func samplesReachReady(t *testing.T, c *harness.Cluster, dir string) {
 // CompositeController with the given opt-in components of
 // manifests/components, its webhooks pointed at the hook; both stop when
 // the test ends; the hook requires the install's token, which the README's
-// commands create (harness.CreateHookToken). It returns Metacontroller and
+// commands create (controller.CreateHookToken). It returns Metacontroller and
 // the hook's URL.
-func startHookAndMetacontroller(t *testing.T, c *harness.Cluster, dir, strategy string, components ...string) (*harness.HostMetacontroller, string) {
+func startHookAndMetacontroller(t *testing.T, c *cluster.Cluster, dir, strategy string, components ...string) (*controller.HostMetacontroller, string) {
 	bin := harness.BuildHook(t, dir)
 	port := harness.FreePort(t)
 	hookURL := harness.URL(port, "")
 	// The install's token, which the CompositeController's webhooks send.
-	_, tokenFile := harness.CreateHookToken(t, c, dir)
+	_, tokenFile := controller.CreateHookToken(t, c, dir)
 	hook := harness.Start(t, dir, "hook", bin, nil, "serve", "--listen", "127.0.0.1:"+strconv.Itoa(port),
 		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "5s", "--log-format", "text", "--log-level", "debug",
 		"--auth-token-file", tokenFile,
 		"--kubeconfig", c.Kubeconfig) // Events recorded on the real API server
 	hook.WaitHTTP(t, hookURL+"/readyz", 10*time.Second)
-	c.Kubectl("apply", "--server-side", "-f", harness.MetacontrollerCRDs(t))
+	c.Kubectl("apply", "--server-side", "-f", controller.MetacontrollerCRDs(t))
 	c.WaitCRDsEstablished(60 * time.Second)
-	harness.ApplyCompositeController(t, c, dir, hookURL, components...)
-	return harness.StartMetacontroller(t, c, dir, strategy), hookURL
+	controller.ApplyCompositeController(t, c, dir, hookURL, components...)
+	return controller.StartMetacontroller(t, c, dir, strategy), hookURL
 }
 
-func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) {
+func bringUp(t *testing.T, c *cluster.Cluster, dir, file string, run sampleRun) {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -172,11 +175,11 @@ func bringUp(t *testing.T, c *harness.Cluster, dir, file string, run sampleRun) 
 	if err != nil || len(password) == 0 {
 		t.Fatalf("admin password from Secret %s key %s: %v", adminSecret, adminKey, err)
 	}
-	opts := harness.DittoFSOptions{AdminPassword: string(password), LogDir: dir, Port: port}
+	opts := dittofstest.DittoFSOptions{AdminPassword: string(password), LogDir: dir, Port: port}
 	if run.tls {
-		opts.TLS = &harness.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:" + name + "-api.dittofs.svc.cluster.local"}}
+		opts.TLS = &dittofstest.TLSOptions{SANs: []string{"IP:127.0.0.1", "DNS:" + name + "-api.dittofs.svc.cluster.local"}}
 	}
-	dfs := harness.StartDittoFS(t, opts)
+	dfs := dittofstest.StartDittoFS(t, opts)
 	t.Cleanup(dfs.Stop)
 	if run.tls {
 		// What cert-manager would write: tls.crt, tls.key and ca.crt.

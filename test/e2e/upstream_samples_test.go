@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 )
 
 // upstreamSample is what a real kube-apiserver says of one upstream v0.29.0
@@ -78,7 +79,7 @@ func TestUpstreamSamples(t *testing.T) {
 	}
 
 	dir := logDir(t)
-	c := harness.StartCluster(t, dir)
+	c := cluster.Start(t, dir)
 	c.Kubectl("create", "namespace", "dittofs")
 
 	verdicts := func(t *testing.T, crd string, strict, lax func(upstreamSample) []string) {

@@ -40,12 +40,12 @@ type Process struct {
 // (SIGTERM, then SIGKILL after 10 s) when the test ends.
 func Start(t T, logDir, name, bin string, env []string, args ...string) *Process {
 	t.Helper()
-	return startProcess(t, logDir, name, bin, env, nil, args...)
+	return StartWithAttr(t, logDir, name, bin, env, nil, args...)
 }
 
-// startProcess is Start with a hook to adjust how the process starts (the
+// StartWithAttr is Start with a hook to adjust how the process starts (the
 // node tier starts its components in a cgroup of their own).
-func startProcess(t T, logDir, name, bin string, env []string, attr func(*syscall.SysProcAttr), args ...string) *Process {
+func StartWithAttr(t T, logDir, name, bin string, env []string, attr func(*syscall.SysProcAttr), args ...string) *Process {
 	t.Helper()
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,3 @@
-// Package harness runs the real components the tests need: the DittoFS
-// server, and the Kubernetes control plane of the end-to-end suite. Every
-// binary is built from the Go module proxy by test/tools/build.sh and cached
-// by version outside the repository.
 package harness
 
 import (

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // dfsAPI is DittoFS's API as the administrator, failing the test on errors.
-type dfsAPI struct{ harness.DittoFSAPI }
+type dfsAPI struct{ dittofstest.DittoFSAPI }
 
 func (a *dfsAPI) mustCall(t *testing.T, method, path string, in any, want int) string {
 	t.Helper()
@@ -34,7 +34,7 @@ func (a *dfsAPI) login(t *testing.T) string {
 
 func (a *dfsAPI) createShare(t *testing.T, user, password string) {
 	t.Helper()
-	calls, err := a.CreateShare(harness.PodMetadataDir, harness.PodContentDir, user, password)
+	calls, err := a.CreateShare(dittofstest.PodMetadataDir, dittofstest.PodContentDir, user, password)
 	for _, c := range calls {
 		t.Logf("DittoFS API: %s", c)
 	}

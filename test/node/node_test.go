@@ -1,5 +1,5 @@
 // Package node runs the product on a real one-node Kubernetes cluster
-// (harness.StartNode: kubelet, containerd and runc, kube-proxy, bridge CNI,
+// (node.Start: kubelet, containerd and runc, kube-proxy, bridge CNI,
 // kube-router for NetworkPolicies, CoreDNS, local-path-provisioner):
 // Metacontroller v4.17.2 from upstream's manifests/production kustomization,
 // the hook from `kubectl apply -k manifests`, a DittoServer whose pod starts from
@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
 )
 
 const (
@@ -30,7 +34,7 @@ const (
 
 func TestNode(t *testing.T) {
 	start := time.Now()
-	n := harness.StartNode(t, harness.NodeOptions{})
+	n := node.Start(t, node.Options{})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 	s := &scenario{t: t, n: n, want: map[string]int{}}
 	steps := []struct {
@@ -69,8 +73,8 @@ func TestNode(t *testing.T) {
 
 type scenario struct {
 	t          *testing.T
-	n          *harness.Node
-	controller *harness.ClusterMetacontroller
+	n          *node.Node
+	controller *controller.ClusterMetacontroller
 	hookURL    string
 	adminPW    string
 	podUID     string
@@ -86,11 +90,11 @@ func (s *scenario) installHook(t *testing.T) {
 	n := s.n
 	// As a user installs it, first: the hook's CompositeController needs
 	// Metacontroller's CRDs.
-	s.controller = harness.InstallMetacontroller(t, n, harness.MetacontrollerInstall{})
+	s.controller = controller.InstallMetacontroller(t, n, controller.MetacontrollerInstall{})
 	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.KubectlT(t, "get", "pods", "-n", "metacontroller"))
 	// As the README installs it: the token first (the pods do not start
 	// without it), then the manifests.
-	harness.CreateHookToken(t, n.Cluster, t.TempDir())
+	controller.CreateHookToken(t, n.Cluster, t.TempDir())
 	out := n.KubectlT(t, "apply", "--server-side", "-k", filepath.Join(harness.RepoRoot(), "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
@@ -170,7 +174,7 @@ spec:
 		t.Fatal(err)
 	}
 	s.adminPW = string(b)
-	s.api = &dfsAPI{DittoFSAPI: harness.DittoFSAPI{Base: "http://" + n.ServiceIP(t, ns, name+"-api") + ":8080", Password: s.adminPW}}
+	s.api = &dfsAPI{DittoFSAPI: dittofstest.DittoFSAPI{Base: "http://" + n.ServiceIP(t, ns, name+"-api") + ":8080", Password: s.adminPW}}
 	// The hook provisioned its operator account through the cluster DNS
 	// name: DittoFS has it.
 	if code, body := s.api.Call("GET", "/api/v1/users/k8s-operator", nil); code != 200 || !strings.Contains(body, `"operator"`) {
@@ -235,7 +239,7 @@ func (s *scenario) clients(t *testing.T) {
 	// From the host, through each Service's node port and load balancer
 	// address (kube-proxy on the node).
 	smbNP, nfsNP := n.NodePort(t, ns, smb.Service, smb.Port), n.NodePort(t, ns, nfs.Service, nfs.Port)
-	s.hostTransfer(t, "host via NodePort", harness.NodeIP, smbNP, harness.NodeIP, nfsNP, "nodeport")
+	s.hostTransfer(t, "host via NodePort", host.NodeIP, smbNP, host.NodeIP, nfsNP, "nodeport")
 	smbHost, smbPort := splitHostPort(smb.Endpoints[0])
 	nfsHost, nfsPort := splitHostPort(nfs.Endpoints[0])
 	s.hostTransfer(t, "host via LoadBalancer", smbHost, smbPort, nfsHost, nfsPort, "lb")
@@ -503,7 +507,7 @@ func (s *scenario) deletion(t *testing.T) {
 	n := s.n
 	token := s.api.login(t)
 	podIP := n.KubectlT(t, "get", "pod", "-n", ns, name+"-0", "-o", "jsonpath={.status.podIP}")
-	direct := &dfsAPI{DittoFSAPI: harness.DittoFSAPI{Base: "http://" + podIP + ":8080", Password: s.adminPW}}
+	direct := &dfsAPI{DittoFSAPI: dittofstest.DittoFSAPI{Base: "http://" + podIP + ":8080", Password: s.adminPW}}
 	// Hold the StatefulSet (and so its pod) with a finalizer of the test's
 	// own, so that DittoFS can be asked what the finalize hook did after
 	// the DittoServer is gone; released below.
@@ -536,5 +540,5 @@ func (s *scenario) deletion(t *testing.T) {
 }
 
 func hostShell(timeout time.Duration, script string) (string, error) {
-	return harness.HostShell(timeout, script)
+	return node.HostShell(timeout, script)
 }

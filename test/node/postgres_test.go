@@ -7,7 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
 )
 
 // postgres: a DittoServer in upstream's shape whose control plane is
@@ -17,10 +18,10 @@ import (
 // control plane there.
 //
 // PostgreSQL is Debian's postgresql package, run on the node's host network
-// namespace and listening on the node's address (harness.NodeIP), which
+// namespace and listening on the node's address (host.NodeIP), which
 // pods reach across the bridge as they reach the API server. Not in a pod:
 // the node's images are put together from static host binaries
-// (node_images.go), and PostgreSQL's server links some 40 shared libraries
+// (test/harness/node/image), and PostgreSQL's server links some 40 shared libraries
 // and reads its share directory at start; an image of it would be an image
 // builder of its own.
 func (s *scenario) postgres(t *testing.T) {
@@ -30,10 +31,10 @@ func (s *scenario) postgres(t *testing.T) {
 		password = "node-p@ss:w/rd% 1"
 	)
 	n := s.n
-	pg := harness.StartPostgres(t, harness.PostgresOptions{Listen: []string{harness.NodeIP}, Clients: []string{harness.PodCIDR}})
+	pg := dittofstest.StartPostgres(t, dittofstest.PostgresOptions{Listen: []string{host.NodeIP}, Clients: []string{host.PodCIDR}})
 	pg.SQL(t, "", "CREATE ROLE dittofs LOGIN PASSWORD '"+password+"'")
 	pg.SQL(t, "", "CREATE DATABASE dittofs_cp OWNER dittofs")
-	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword("dittofs", password), Host: fmt.Sprintf("%s:%d", harness.NodeIP, pg.Port),
+	dsn := (&url.URL{Scheme: "postgres", User: url.UserPassword("dittofs", password), Host: fmt.Sprintf("%s:%d", host.NodeIP, pg.Port),
 		Path: "/dittofs_cp", RawQuery: "sslmode=disable"}).String()
 	n.KubectlT(t, "create", "namespace", pgNS)
 	// A literal, as a user writes it: the value never passes through a log.

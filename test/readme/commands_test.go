@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 )
 
 // readmeRule says what TestReadmeCommands does with a command of the README
@@ -49,8 +50,8 @@ var readmeRules = []readmeRule{
 	{prefix: "DITTOFS_HOOK_SOAK_", elsewhere: "the soak on a real node (root); test/run.sh node runs it at its CI size"},
 	{prefix: "test/bench.sh node", elsewhere: "the benchmark on a real node (root), which writes BENCHMARKS.md"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
-	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "harness.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
-	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "harness.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
+	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "controller.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
+	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "controller.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
 	{prefix: "kubectl apply -k manifests", elsewhere: "a real cluster; the e2e suite applies the same kustomize install"},
 	{prefix: "helm install dittofs-hook charts/dittofs-hook", elsewhere: "a real cluster; the e2e suite installs the chart with the real Helm"},
 	{prefix: "kubectl label namespace dittofs-system", elsewhere: "a real cluster with the namespace Helm created"},
@@ -207,7 +208,7 @@ func runReadmeMakeDryRun(t *testing.T, cmd string, _ *readmeState) {
 }
 
 // TestNodePackagesAgree: the Debian packages test/run.sh installs for the
-// node tier are the ones the node needs (harness.NodePackages), which the
+// node tier are the ones the node needs (node.NodePackages), which the
 // demo installs itself when run as root: a user of the Quickstart gets
 // what the tests use.
 func TestNodePackagesAgree(t *testing.T) {
@@ -219,7 +220,7 @@ func TestNodePackagesAgree(t *testing.T) {
 	if m == nil {
 		t.Fatal("test/run.sh has no node_packages=(…) line")
 	}
-	if d := cmp.Diff(harness.NodePackages, strings.Fields(string(m[1]))); d != "" {
-		t.Errorf("test/run.sh's node_packages (-harness.NodePackages +test/run.sh):\n%s", d)
+	if d := cmp.Diff(node.NodePackages, strings.Fields(string(m[1]))); d != "" {
+		t.Errorf("test/run.sh's node_packages (-node.NodePackages +test/run.sh):\n%s", d)
 	}
 }

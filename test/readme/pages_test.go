@@ -65,7 +65,7 @@ func TestQuickstartIsTwoCommands(t *testing.T) {
 }
 
 // TestReadmeInstallIsDocsInstall: the install in brief in the README is
-// docs/install.md's own commands (which harness.CreateHookToken runs in every
+// docs/install.md's own commands (which controller.CreateHookToken runs in every
 // tier with a cluster), not a second copy that may drift.
 func TestReadmeInstallIsDocsInstall(t *testing.T) {
 	full := map[string]bool{}

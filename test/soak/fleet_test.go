@@ -16,22 +16,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 )
 
 // fleet is the DittoServers under test and what watches them.
 type fleet struct {
-	n          *harness.Node
+	n          *node.Node
 	cfg        config
 	servers    []server
 	namespaces []string
 	ledger     *ledger
 	proxy      *answerProxy
 	watch      *watcher
-	mc         *harness.ClusterMetacontroller
+	mc         *controller.ClusterMetacontroller
 
 	apiMu sync.Mutex
-	apis  map[string]*harness.DittoFSAPI // ns/name → DittoFS's API as admin
+	apis  map[string]*dittofstest.DittoFSAPI // ns/name → DittoFS's API as admin
 
 	memBefore  int64
 	readyAfter time.Duration
@@ -50,8 +52,8 @@ type server struct{ ns, name string }
 
 func (s server) String() string { return s.ns + "/" + s.name }
 
-func newFleet(t *testing.T, n *harness.Node, cfg config) *fleet {
-	f := &fleet{n: n, cfg: cfg, ledger: newLedger(), apis: map[string]*harness.DittoFSAPI{}}
+func newFleet(t *testing.T, n *node.Node, cfg config) *fleet {
+	f := &fleet{n: n, cfg: cfg, ledger: newLedger(), apis: map[string]*dittofstest.DittoFSAPI{}}
 	for i := range cfg.namespaces {
 		f.namespaces = append(f.namespaces, fmt.Sprintf("soak-%d", i+1))
 	}
@@ -266,7 +268,7 @@ func (f *fleet) bringUp(t *testing.T) {
 // podsWorkingSet is the working set of every pod on the node (the
 // kubelet's kubepods cgroup).
 func podsWorkingSet(t *testing.T) int64 {
-	st, err := harness.CgroupStats("/kubepods")
+	st, err := node.CgroupStats("/kubepods")
 	if err != nil {
 		t.Fatalf("the node's kubepods cgroup: %v", err)
 	}
@@ -327,7 +329,7 @@ func cpuModel() string {
 
 // api returns DittoFS's API of a server, as its administrator, through its
 // <name>-api Service (the host reaches cluster IPs through kube-proxy).
-func (f *fleet) api(t *testing.T, s server) *harness.DittoFSAPI {
+func (f *fleet) api(t *testing.T, s server) *dittofstest.DittoFSAPI {
 	f.apiMu.Lock()
 	defer f.apiMu.Unlock()
 	if a := f.apis[s.String()]; a != nil {
@@ -337,7 +339,7 @@ func (f *fleet) api(t *testing.T, s server) *harness.DittoFSAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &harness.DittoFSAPI{Base: "http://" + f.n.ServiceIP(t, s.ns, s.name+"-api") + ":8080", Password: string(pw)}
+	a := &dittofstest.DittoFSAPI{Base: "http://" + f.n.ServiceIP(t, s.ns, s.name+"-api") + ":8080", Password: string(pw)}
 	f.apis[s.String()] = a
 	return a
 }
@@ -429,14 +431,14 @@ func (f *fleet) hookStats(t *testing.T) []hookStats {
 			t.Errorf("hook replica %s: %v", p.name, err)
 			continue
 		}
-		st, err := harness.CgroupStats(rel)
+		st, err := node.CgroupStats(rel)
 		if err != nil {
 			t.Errorf("hook replica %s: %v", p.name, err)
 			continue
 		}
 		h.cpu, h.cgroupPeak = st.CPUSeconds, st.MaxMemoryBytes
 		for _, pid := range st.PIDs {
-			if hwm, err := harness.PeakRSS(pid); err == nil {
+			if hwm, err := node.PeakRSS(pid); err == nil {
 				h.vmHWM = max(h.vmHWM, hwm)
 			}
 		}
@@ -606,7 +608,7 @@ func (f *fleet) measure(t *testing.T) {
 	} else {
 		var hwm int64
 		for _, pid := range st.PIDs {
-			if v, err := harness.PeakRSS(pid); err == nil {
+			if v, err := node.PeakRSS(pid); err == nil {
 				hwm = max(hwm, v)
 			}
 		}
@@ -631,7 +633,7 @@ func (f *fleet) measure(t *testing.T) {
 			t.Errorf("DittoFS pod of %s: %v", s, err)
 			continue
 		}
-		st, err := harness.CgroupStats(rel)
+		st, err := node.CgroupStats(rel)
 		if err != nil {
 			t.Errorf("DittoFS pod of %s: %v", s, err)
 			continue

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 )
 
 // grace is how long after an adapter was enabled again a removal still
@@ -106,7 +106,7 @@ func (l *ledger) allViolations() []violation {
 // Service keeps its cluster IP, node ports and load balancer address; a
 // Secret keeps its value.
 type watcher struct {
-	c          *harness.Cluster
+	c          *cluster.Cluster
 	ledger     *ledger
 	namespaces map[string]bool
 	done, quit chan struct{}
@@ -132,7 +132,7 @@ var watchedKinds = []struct{ kind, path string }{
 	{"ConfigMap", "/api/v1/configmaps"},
 }
 
-func startWatcher(t *testing.T, c *harness.Cluster, l *ledger, namespaces []string) *watcher {
+func startWatcher(t *testing.T, c *cluster.Cluster, l *ledger, namespaces []string) *watcher {
 	w := &watcher{c: c, ledger: l, namespaces: map[string]bool{}, known: map[string]childState{}, done: make(chan struct{}), quit: make(chan struct{})}
 	for _, ns := range namespaces {
 		w.namespaces[ns] = true

@@ -1,5 +1,5 @@
 // Package soak runs a fleet of DittoServers on the real one-node cluster
-// (harness.StartNode), each a DittoFS pod, under one hook with 2 replicas,
+// (node.Start), each a DittoFS pod, under one hook with 2 replicas,
 // measures it, and then injects a seeded random schedule of faults while
 // checking, every second and in every hook answer, that no address is ever
 // lost. It needs root and the node tier's Debian packages; test/run.sh node
@@ -25,7 +25,7 @@
 //
 // Metacontroller runs in the cluster, installed from the repository's
 // manifests/metacontroller over upstream's manifests/production
-// kustomization (harness.InstallMetacontroller;
+// kustomization (controller.InstallMetacontroller;
 // DITTOFS_HOOK_METACONTROLLER_ARGS adds flags to it). Its webhooks point at
 // a recording proxy the test runs on the host, on the node's bridge
 // address, which every pod reaches; the proxy passes each call on to the
@@ -45,6 +45,9 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
 )
 
 type config struct {
@@ -128,18 +131,18 @@ func TestSoak(t *testing.T) {
 		cfg.servers, cfg.namespaces, cfg.hanging, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
 	root := harness.RepoRoot()
 	start := time.Now()
-	n := harness.StartNode(t, harness.NodeOptions{KeepLogs: true})
+	n := node.Start(t, node.Options{KeepLogs: true})
 	t.Cleanup(func() {
 		t.Logf("soak: every component's log, the hook's and DittoFS's pods' included, is kept in %s", n.LogDir)
 	})
 	t.Logf("node: %-44s %6.1f s", "node up (total)", time.Since(start).Seconds())
 
-	harness.CreateHookToken(t, n.Cluster, t.TempDir()) // as the README installs it
-	var install harness.MetacontrollerInstall
+	controller.CreateHookToken(t, n.Cluster, t.TempDir()) // as the README installs it
+	var install controller.MetacontrollerInstall
 	if cfg.metacontroller == "fleet" {
-		install.Components = []string{harness.MetacontrollerComponent("fleet-50")}
+		install.Components = []string{controller.MetacontrollerComponent("fleet-50")}
 	}
-	mc := harness.InstallMetacontroller(t, n, install)
+	mc := controller.InstallMetacontroller(t, n, install)
 	t.Logf("$ kubectl get pods -n metacontroller\n%s", n.Kubectl("get", "pods", "-n", "metacontroller", "-o", "wide"))
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
@@ -150,8 +153,8 @@ func TestSoak(t *testing.T) {
 	// Every hook answer passes through the checker on its way back to
 	// Metacontroller: its webhooks point at the checker on the node's
 	// bridge address, which calls the hook through its Service.
-	f.proxy = startAnswerProxy(t, harness.NodeIP, "http://"+n.ServiceIP(t, "dittofs-system", "dittofs-hook"), f.ledger)
-	harness.ApplyCompositeController(t, n.Cluster, t.TempDir(), f.proxy.URL)
+	f.proxy = startAnswerProxy(t, host.NodeIP, "http://"+n.ServiceIP(t, "dittofs-system", "dittofs-hook"), f.ledger)
+	controller.ApplyCompositeController(t, n.Cluster, t.TempDir(), f.proxy.URL)
 	t.Logf("soak: Metacontroller in its pod calls the hook through the answer checker at %s", f.proxy.URL)
 	f.watch = startWatcher(t, n.Cluster, f.ledger, f.namespaces)
 
@@ -171,7 +174,7 @@ func TestSoak(t *testing.T) {
 
 // finish stops the checkers, reports what they saw, and checks that the
 // node's teardown leaves the host as it was.
-func (f *fleet) finish(t *testing.T, n *harness.Node) {
+func (f *fleet) finish(t *testing.T, n *node.Node) {
 	f.watch.stop()
 	polls, failed := f.watch.counts()
 	answers, codes := f.proxy.counts()

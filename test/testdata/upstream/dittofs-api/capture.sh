@@ -8,7 +8,7 @@
 #
 # Nothing leaves the machine: the server binds 127.0.0.1 (API) and moves its
 # adapters to free ports right after start, under the same lock as the test
-# harness (test/harness/dittofs.go), so it never collides with a test server.
+# harness (test/harness/dittofstest/dittofs.go), so it never collides with a test server.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../../.." && pwd)

@@ -1,4 +1,4 @@
-package harness
+package controller
 
 import (
 	"fmt"
@@ -9,26 +9,21 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/image"
 )
 
-// Metacontroller v4.17.2 is the controller every tier runs: as a process on
-// the host in the end-to-end suite (StartMetacontroller), in the node's
-// cluster from upstream's own manifests/production kustomization everywhere
-// else (InstallMetacontroller). test/tools/build.sh builds its binary and
-// extracts its manifests from the same release source.
-const (
-	// MetacontrollerImage is the image upstream's production StatefulSet
-	// runs; the node tier packs one of that name from the built binary.
-	MetacontrollerImage = "ghcr.io/metacontroller/metacontroller:v4.17.2"
-	// inClusterHookBase is the hook's address in compositecontroller.yaml.
-	inClusterHookBase = "http://dittofs-hook.dittofs-system.svc.cluster.local"
-)
+// inClusterHookBase is the hook's address in compositecontroller.yaml.
+const inClusterHookBase = "http://dittofs-hook.dittofs-system.svc.cluster.local"
 
 // MetacontrollerManifests is the folder of Metacontroller's release
 // manifests (production/, the CRDs), extracted by test/tools/build.sh.
-func MetacontrollerManifests(t T) string {
+func MetacontrollerManifests(t harness.T) string {
 	t.Helper()
-	dir := Binary(t, "metacontroller-manifests")
+	dir := harness.Binary(t, "metacontroller-manifests")
 	if _, err := os.Stat(filepath.Join(dir, "production", "kustomization.yaml")); err != nil {
 		t.Fatalf("test/tools/build.sh metacontroller-manifests printed %s, which has no production/kustomization.yaml", dir)
 	}
@@ -37,7 +32,7 @@ func MetacontrollerManifests(t T) string {
 
 // MetacontrollerCRDs is the file of Metacontroller's CRDs (CompositeController
 // and the others), for clusters where the controller runs on the host.
-func MetacontrollerCRDs(t T) string {
+func MetacontrollerCRDs(t harness.T) string {
 	t.Helper()
 	return filepath.Join(MetacontrollerManifests(t), "production", "metacontroller-crds-v1.yaml")
 }
@@ -47,9 +42,9 @@ func MetacontrollerCRDs(t T) string {
 // components of manifests/components (e.g. "servicemonitor", "percona"),
 // its webhooks' base URL replaced by hookBase ("" keeps the hook's Service
 // in the cluster). dir receives the kustomization.
-func CompositeController(t T, kubectl, dir, hookBase string, components ...string) string {
+func CompositeController(t harness.T, kubectl, dir, hookBase string, components ...string) string {
 	t.Helper()
-	root := RepoRoot()
+	root := harness.RepoRoot()
 	var out []byte
 	if len(components) == 0 {
 		b, err := os.ReadFile(filepath.Join(root, "manifests", "compositecontroller.yaml"))
@@ -86,7 +81,7 @@ func CompositeController(t T, kubectl, dir, hookBase string, components ...strin
 
 // ApplyCompositeController applies CompositeController's rendering to the
 // cluster (server-side, taking over fields an earlier apply owned).
-func ApplyCompositeController(t T, c *Cluster, dir, hookBase string, components ...string) {
+func ApplyCompositeController(t harness.T, c *cluster.Cluster, dir, hookBase string, components ...string) {
 	t.Helper()
 	f := filepath.Join(dir, "compositecontroller-applied.yaml")
 	if err := os.WriteFile(f, []byte(CompositeController(t, c.KubectlPath(), dir, hookBase, components...)), 0o644); err != nil {
@@ -105,13 +100,13 @@ type HostMetacontroller struct {
 	// Strategy is its --apply-strategy.
 	Strategy string
 
-	t    T
-	c    *Cluster
+	t    harness.T
+	c    *cluster.Cluster
 	dir  string
 	args []string
 
 	mu     sync.Mutex
-	p      *Process
+	p      *harness.Process
 	starts int
 	logs   []string
 }
@@ -121,7 +116,7 @@ type HostMetacontroller struct {
 // flags; it stops when the test ends. Its discovery refreshes every 5 s
 // (upstream's production install says 20 s): CRDs a test installs are seen
 // sooner.
-func StartMetacontroller(t T, c *Cluster, dir, strategy string, args ...string) *HostMetacontroller {
+func StartMetacontroller(t harness.T, c *cluster.Cluster, dir, strategy string, args ...string) *HostMetacontroller {
 	t.Helper()
 	m := &HostMetacontroller{Strategy: strategy, t: t, c: c, dir: dir, args: args}
 	m.Start()
@@ -142,10 +137,10 @@ func (m *HostMetacontroller) Start() {
 		name += "-" + strconv.Itoa(m.starts)
 	}
 	args := append([]string{"--kubeconfig", m.c.Kubeconfig, "--discovery-interval=5s", "--apply-strategy=" + m.Strategy,
-		"--metrics-address=127.0.0.1:" + strconv.Itoa(FreePort(m.t)),
-		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(FreePort(m.t)),
+		"--metrics-address=127.0.0.1:" + strconv.Itoa(harness.FreePort(m.t)),
+		"--health-probe-bind-address=127.0.0.1:" + strconv.Itoa(harness.FreePort(m.t)),
 		"--zap-log-level=4"}, m.args...)
-	m.p = Start(m.t, m.dir, name, Binary(m.t, "metacontroller"), nil, args...)
+	m.p = harness.Start(m.t, m.dir, name, harness.Binary(m.t, "metacontroller"), nil, args...)
 	m.logs = append(m.logs, m.p.Log)
 }
 
@@ -204,7 +199,7 @@ func metacontrollerErrors(files ...string) []string {
 
 // relPath is target relative to the kustomization folder dir: kustomize
 // refuses absolute paths to other kustomizations.
-func relPath(t T, dir, target string) string {
+func relPath(t harness.T, dir, target string) string {
 	t.Helper()
 	abs, err := filepath.Abs(target)
 	if err != nil {
@@ -242,7 +237,7 @@ type MetacontrollerInstall struct {
 type ClusterMetacontroller struct {
 	// Kustomization is the folder applied (kubectl apply -k).
 	Kustomization string
-	n             *Node
+	n             *node.Node
 }
 
 // InstallMetacontroller installs Metacontroller as a user does, `kubectl
@@ -250,7 +245,7 @@ type ClusterMetacontroller struct {
 // (upstream's production kustomization, from the extracted release in
 // place of its URL) with o's components and patches, and waits until its
 // pod is Ready.
-func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetacontroller {
+func InstallMetacontroller(t harness.T, n *node.Node, o MetacontrollerInstall) *ClusterMetacontroller {
 	t.Helper()
 	if v := os.Getenv(MetacontrollerArgsEnv); v != "" {
 		o.Args = append(o.Args, strings.Fields(v)...)
@@ -260,8 +255,8 @@ func InstallMetacontroller(t T, n *Node, o MetacontrollerInstall) *ClusterMetaco
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "image: "+MetacontrollerImage) {
-		t.Fatalf("%s does not run %s, the image the node packs", filepath.Join(prod, "metacontroller.yaml"), MetacontrollerImage)
+	if !strings.Contains(string(b), "image: "+image.MetacontrollerImage) {
+		t.Fatalf("%s does not run %s, the image the node packs", filepath.Join(prod, "metacontroller.yaml"), image.MetacontrollerImage)
 	}
 	dir := filepath.Join(n.Dir, "metacontroller-install")
 	writeMetacontrollerKustomization(t, dir, prod, o)
@@ -285,19 +280,19 @@ const MetacontrollerUpstream = "https://github.com/metacontroller/metacontroller
 // MetacontrollerComponent is a sizing component this repository ships for
 // users (manifests/metacontroller/components/<name>, e.g. "fleet-50").
 func MetacontrollerComponent(name string) string {
-	return filepath.Join(RepoRoot(), "manifests", "metacontroller", "components", name)
+	return filepath.Join(harness.RepoRoot(), "manifests", "metacontroller", "components", name)
 }
 
 // writeMetacontrollerKustomization writes dir/kustomization.yaml: the
 // repository's manifests/metacontroller/kustomization.yaml with upstream's
 // URL replaced by the extracted production folder prod, o's components,
 // and a JSON patch adding o's flags to the StatefulSet's container.
-func writeMetacontrollerKustomization(t T, dir, prod string, o MetacontrollerInstall) {
+func writeMetacontrollerKustomization(t harness.T, dir, prod string, o MetacontrollerInstall) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	shipped := filepath.Join(RepoRoot(), "manifests", "metacontroller", "kustomization.yaml")
+	shipped := filepath.Join(harness.RepoRoot(), "manifests", "metacontroller", "kustomization.yaml")
 	b, err := os.ReadFile(shipped)
 	if err != nil {
 		t.Fatal(err)
@@ -384,10 +379,10 @@ func (m *ClusterMetacontroller) IP() string {
 }
 
 // Stats is what Metacontroller's container used (its cgroup).
-func (m *ClusterMetacontroller) Stats() (ContainerStats, error) {
+func (m *ClusterMetacontroller) Stats() (node.ContainerStats, error) {
 	rel, err := m.n.PodCgroup("metacontroller", m.Pod(), true)
 	if err != nil {
-		return ContainerStats{}, err
+		return node.ContainerStats{}, err
 	}
-	return CgroupStats(rel)
+	return node.CgroupStats(rel)
 }

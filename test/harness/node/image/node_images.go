@@ -1,4 +1,4 @@
-package harness
+package image
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Image references of the node tier. The DittoFS and hook images carry the
@@ -20,12 +22,15 @@ const (
 	// ClientImage carries Debian's smbclient and libnfs utilities (nfs-ls,
 	// nfs-cp, nfs-cat) with their libraries, and a busybox shell.
 	ClientImage = "dittofs-hook.test/client:node"
+	// MetacontrollerImage is the image upstream's production StatefulSet
+	// runs; the node tier packs one of that name from the built binary.
+	MetacontrollerImage = "ghcr.io/metacontroller/metacontroller:v4.17.2"
 )
 
 // HookImage is the image manifests/hook/deployment.yaml runs.
-func HookImage(t T) string {
+func HookImage(t harness.T) string {
 	t.Helper()
-	f, err := os.Open(filepath.Join(RepoRoot(), "manifests", "hook", "deployment.yaml"))
+	f, err := os.Open(filepath.Join(harness.RepoRoot(), "manifests", "hook", "deployment.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +47,10 @@ func HookImage(t T) string {
 
 // goBuildStatic builds a main package of this repository the way the
 // Dockerfile does (static, trimmed, stripped).
-func goBuildStatic(t T, pkg, out string) string {
+func goBuildStatic(t harness.T, pkg, out string) string {
 	t.Helper()
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Dir = RepoRoot()
+	cmd.Dir = harness.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
@@ -55,12 +60,12 @@ func goBuildStatic(t T, pkg, out string) string {
 
 // NodeImages builds every image the node tier runs. dir receives the
 // binaries built for them.
-func NodeImages(t T, dir string) []*Image {
+func NodeImages(t harness.T, dir string) []*Image {
 	t.Helper()
 	var imgs []*Image
 
 	pause := NewImage(PauseImage)
-	pause.CopyFile(t, goBuildStatic(t, "./test/harness/pause", filepath.Join(dir, "pause")), "pause", 0o755)
+	pause.CopyFile(t, goBuildStatic(t, "./test/harness/node/pause", filepath.Join(dir, "pause")), "pause", 0o755)
 	pause.Entrypoint = []string{"/pause"}
 	pause.User = "65535:65535"
 	imgs = append(imgs, pause)
@@ -68,7 +73,7 @@ func NodeImages(t T, dir string) []*Image {
 	// The published marmos91c/dittofs:0.29.0's shape: /app/dfs, user
 	// dittofs (65532) whose home is /app, /data/* and /config owned by it.
 	dfs := NewImage(DittoFSImage).MergedUsr()
-	dfs.CopyBinary(t, Binary(t, "dfs"), "app/dfs")
+	dfs.CopyBinary(t, harness.Binary(t, "dfs"), "app/dfs")
 	dfs.File("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\ndittofs:x:65532:65532::/app:/sbin/nologin\n"))
 	dfs.File("etc/group", 0o644, []byte("root:x:0:\ndittofs:x:65532:\n"))
 	dfs.Dir("app", 0o755, 0, 0)
@@ -90,12 +95,12 @@ func NodeImages(t T, dir string) []*Image {
 	// Metacontroller as upstream's production StatefulSet runs it: the
 	// static binary at /usr/bin/metacontroller (its command), non-root.
 	mc := NewImage(MetacontrollerImage).NonrootUser()
-	mc.CopyFile(t, Binary(t, "metacontroller"), "usr/bin/metacontroller", 0o755)
+	mc.CopyFile(t, harness.Binary(t, "metacontroller"), "usr/bin/metacontroller", 0o755)
 	mc.Entrypoint, mc.User = []string{"/usr/bin/metacontroller"}, "65532:65532"
 	imgs = append(imgs, mc)
 
 	dns := NewImage(CoreDNSImage).NonrootUser()
-	dns.CopyFile(t, Binary(t, "coredns"), "coredns", 0o755)
+	dns.CopyFile(t, harness.Binary(t, "coredns"), "coredns", 0o755)
 	dns.Entrypoint, dns.User = []string{"/coredns"}, "65532:65532"
 	imgs = append(imgs, dns)
 
@@ -125,7 +130,7 @@ func NodeImages(t T, dir string) []*Image {
 }
 
 // addBusybox adds Debian's static busybox with the applets scripts use.
-func addBusybox(t T, img *Image) {
+func addBusybox(t harness.T, img *Image) {
 	t.Helper()
 	const bb = "/bin/busybox"
 	if _, err := os.Stat(bb); err != nil {

@@ -1,4 +1,4 @@
-package harness
+package dittofstest
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Postgres is a real PostgreSQL server, Debian's postgresql package
@@ -25,7 +27,7 @@ type Postgres struct {
 	Port int
 	// Dir holds the data directory, the socket and postgres.log.
 	Dir  string
-	proc *Process
+	proc *harness.Process
 	bin  string
 	cred *syscall.Credential
 }
@@ -63,7 +65,7 @@ type PostgresOptions struct {
 // StartPostgres initialises a fresh cluster and starts it at a free port.
 // PostgreSQL refuses to run as root: as root, it runs as the postgres user
 // the Debian package made.
-func StartPostgres(t T, o PostgresOptions) *Postgres {
+func StartPostgres(t harness.T, o PostgresOptions) *Postgres {
 	t.Helper()
 	listen := o.Listen
 	bin, err := postgresBin()
@@ -105,7 +107,7 @@ func StartPostgres(t T, o PostgresOptions) *Postgres {
 			t.Fatal(err)
 		}
 	}
-	p.proc = startProcess(t, p.Dir, "postgres", filepath.Join(bin, "postgres"), nil, func(a *syscall.SysProcAttr) { a.Credential = p.cred },
+	p.proc = harness.StartWithAttr(t, p.Dir, "postgres", filepath.Join(bin, "postgres"), nil, func(a *syscall.SysProcAttr) { a.Credential = p.cred },
 		"-D", data, "-p", strconv.Itoa(p.Port), "-k", p.Dir, "-c", "listen_addresses="+strings.Join(listen, ","),
 		"-c", "log_connections=on", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	deadline := time.Now().Add(60 * time.Second)
@@ -124,10 +126,10 @@ func StartPostgres(t T, o PostgresOptions) *Postgres {
 }
 
 // freePortOn is a TCP port free on every address a moment ago.
-func freePortOn(t T, addrs []string) int {
+func freePortOn(t harness.T, addrs []string) int {
 	t.Helper()
 	for range 20 {
-		port := FreePort(t)
+		port := harness.FreePort(t)
 		free := true
 		for _, a := range addrs {
 			ln, err := net.Listen("tcp", net.JoinHostPort(a, strconv.Itoa(port)))
@@ -152,7 +154,7 @@ func (p *Postgres) command(bin string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (p *Postgres) run(t T, bin string, args ...string) string {
+func (p *Postgres) run(t harness.T, bin string, args ...string) string {
 	t.Helper()
 	out, err := p.command(bin, args...).CombinedOutput()
 	if err != nil {
@@ -163,7 +165,7 @@ func (p *Postgres) run(t T, bin string, args ...string) string {
 
 // SQL runs statements as the superuser in database db (postgres when
 // empty), through the Unix socket, and returns psql's unaligned output.
-func (p *Postgres) SQL(t T, db, sql string) string {
+func (p *Postgres) SQL(t harness.T, db, sql string) string {
 	t.Helper()
 	if db == "" {
 		db = "postgres"

@@ -1,4 +1,4 @@
-package harness
+package image
 
 import (
 	"archive/tar"

@@ -3,18 +3,18 @@
 // it waits for the host-wide node lock and restores the host from the state
 // the run recorded. With nothing to clean up it does nothing.
 //
-//	go run ./test/harness/nodeclean
+//	go run ./test/harness/node/nodeclean
 package main
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
 )
 
 func main() {
-	if err := harness.RecoverNode(); err != nil {
+	if err := host.RecoverNode(); err != nil {
 		fmt.Fprintln(os.Stderr, "nodeclean:", err)
 		os.Exit(1)
 	}

@@ -1,4 +1,4 @@
-package harness
+package dittofstest
 
 import (
 	"crypto/tls"

@@ -1,4 +1,4 @@
-package harness
+package node
 
 import (
 	"context"
@@ -11,6 +11,12 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/image"
 )
 
 // Node is a one-node Kubernetes cluster from real components on this
@@ -18,29 +24,29 @@ import (
 // kubelet, kube-proxy (iptables), containerd with Debian's runc, the bridge
 // CNI plugin, kube-router (NetworkPolicy only), CoreDNS without any upstream
 // and Rancher's local-path-provisioner. Every image is built here
-// (node_images.go). The harness plays the cloud: LoadBalancer Services get
+// (package image). The harness plays the cloud: LoadBalancer Services get
 // an address from LoadBalancerCIDR, which is routed to the bridge.
 //
-// Nothing leaves the machine (node_host.go has the guards). Teardown puts
+// Nothing leaves the machine (package host has the guards). Teardown puts
 // the host back as it was; the tests check that it did.
 type Node struct {
-	*Cluster
+	*cluster.Cluster
 	// Dir holds the node's state; LogDir every component's log (kept when
 	// the test failed, and named in its output).
 	Dir, LogDir string
 
-	t        T
-	orig     T // the caller's T (t may be wrapped for logging)
-	before   *HostSnapshot
+	t        harness.T
+	orig     harness.T // the caller's T (t may be wrapped for logging)
+	before   *host.HostSnapshot
 	lock     *os.File
 	cgroupFD int
 	// procMu guards procs and down: a teardown from another goroutine (the
-	// demo's signal handler) may run while StartNode is still starting
+	// demo's signal handler) may run while Start is still starting
 	// components, and nothing may start once it has begun.
 	procMu  sync.Mutex
 	down    bool
-	procs   []*Process
-	kubelet *Process
+	procs   []*harness.Process
+	kubelet *harness.Process
 	ctr     string
 	sock    string
 	dumps   int
@@ -58,10 +64,10 @@ type Node struct {
 	keepLogs    bool
 }
 
-// NodeOptions configure StartNode.
-type NodeOptions struct {
+// Options configure Start.
+type Options struct {
 	// CRDs are applied before kube-controller-manager starts (files or
-	// kustomize directories), as for StartCluster.
+	// kustomize directories), as for cluster.Start.
 	CRDs []string
 	// Logf receives the phase lines ("node: … took …"); default t.Logf.
 	Logf func(format string, args ...any)
@@ -77,7 +83,7 @@ type NodeOptions struct {
 // NodePackages are the Debian packages the node tier needs; test/run.sh
 // installs them when it runs as root. PostgreSQL (PostgresPackage) serves
 // a DittoServer's control plane from the node's host network.
-var NodePackages = []string{"runc", "containernetworking-plugins", "iptables", "conntrack", "ipset", "smbclient", "libnfs-utils", "busybox-static", PostgresPackage}
+var NodePackages = []string{"runc", "containernetworking-plugins", "iptables", "conntrack", "ipset", "smbclient", "libnfs-utils", "busybox-static", dittofstest.PostgresPackage}
 
 // nodeHostTools are what those packages provide, to say which is missing.
 var nodeHostTools = map[string]string{
@@ -103,8 +109,8 @@ func NodeUnavailable() string {
 	if len(missing) > 0 {
 		return "missing Debian packages: apt-get install -y --no-install-recommends " + strings.Join(missing, " ")
 	}
-	if _, err := os.Stat(filepath.Join(nodeCgroupRoot, "cgroup.procs")); err != nil {
-		return "no cgroup v2 hierarchy at " + nodeCgroupRoot + " (the network guard matches the node's processes by it)"
+	if _, err := os.Stat(filepath.Join(host.CgroupRoot, "cgroup.procs")); err != nil {
+		return "no cgroup v2 hierarchy at " + host.CgroupRoot + " (the network guard matches the node's processes by it)"
 	}
 	return ""
 }
@@ -118,11 +124,11 @@ func (n *Node) phase(name string, f func()) {
 	n.logf("%-44s %6.1f s", name, time.Since(start).Seconds())
 }
 
-// StartNode brings up the node, holding a host-wide lock until Teardown
+// Start brings up the node, holding a host-wide lock until Teardown
 // (concurrent runs wait for each other). It fails the test when the node
 // cannot run here (NodeUnavailable) or does not come up; a test's end, a
 // failure, SIGINT or SIGTERM all tear it down.
-func StartNode(t T, o NodeOptions) *Node {
+func Start(t harness.T, o Options) *Node {
 	t.Helper()
 	if why := NodeUnavailable(); why != "" {
 		t.Fatalf("cannot start the node: %s", why)
@@ -133,22 +139,22 @@ func StartNode(t T, o NodeOptions) *Node {
 	}
 
 	n.phase("waiting for the host-wide node lock", func() {
-		f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
+		f, err := os.OpenFile(host.LockPath, os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			n.logf("another node runs on this machine; waiting for it to finish (%s)", nodeLockPath)
+			n.logf("another node runs on this machine; waiting for it to finish (%s)", host.LockPath)
 			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
 				t.Fatal(err)
 			}
 		}
 		n.lock = f
-		if errs := recoverNode(); len(errs) > 0 {
+		if errs := host.RecoverLocked(); len(errs) > 0 {
 			t.Fatalf("a previous node left state this run cannot remove:\n%s", strings.Join(errs, "\n"))
 		}
 	})
-	n.before = TakeHostSnapshot()
+	n.before = host.TakeHostSnapshot()
 	dir, err := os.MkdirTemp("", "dfhook-node-")
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +165,7 @@ func StartNode(t T, o NodeOptions) *Node {
 			t.Fatal(err)
 		}
 	}
-	if err := writeNodeState(nodeState{Dir: n.Dir, LogDir: n.LogDir, Before: n.before}); err != nil {
+	if err := host.WriteState(host.State{Dir: n.Dir, LogDir: n.LogDir, Before: n.before}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(n.Teardown)
@@ -168,12 +174,12 @@ func StartNode(t T, o NodeOptions) *Node {
 	}
 	n.logf("state in %s, every component's log in %s", n.Dir, n.LogDir)
 
-	var images []*Image
+	var images []*image.Image
 	n.phase("building images (pause, DittoFS, hook, Metacontroller, CoreDNS, busybox, client)", func() {
-		images = NodeImages(t, filepath.Join(dir, "bin"))
+		images = image.NodeImages(t, filepath.Join(dir, "bin"))
 	})
 	n.phase("host network: bridge, routes, guards", func() {
-		cg := filepath.Join(nodeCgroupRoot, nodeCgroup)
+		cg := filepath.Join(host.CgroupRoot, host.Cgroup)
 		if err := os.Mkdir(cg, 0o755); err != nil {
 			t.Fatalf("node cgroup: %v", err)
 		}
@@ -182,18 +188,18 @@ func StartNode(t T, o NodeOptions) *Node {
 			t.Fatal(err)
 		}
 		n.cgroupFD = fd
-		if err := setupHostNetwork(); err != nil {
+		if err := host.SetupNetwork(); err != nil {
 			t.Fatalf("host network: %v", err)
 		}
 	})
 	n.phase("control plane: etcd, kube-apiserver, kube-controller-manager", func() {
-		n.Cluster = startControlPlane(t, dir, controlPlane{
-			address: NodeIP,
+		n.Cluster = cluster.StartControlPlane(t, dir, cluster.ControlPlane{
+			Address: host.NodeIP,
 			// The port API servers use (kubeadm's): the hook's egress
 			// policy admits it by default, as on a real cluster.
-			port:        6443,
-			serviceCIDR: ServiceCIDR,
-			apiserverArgs: []string{
+			Port:        6443,
+			ServiceCIDR: host.ServiceCIDR,
+			APIServerArgs: []string{
 				// Without it, kubectl logs/exec made the API server resolve
 				// the node's name through the machine's resolver.
 				"--kubelet-preferred-address-types", "InternalIP",
@@ -201,12 +207,12 @@ func StartNode(t T, o NodeOptions) *Node {
 			// nodelifecycle: without it the node keeps its not-ready taint.
 			// serviceaccount and root-ca-certificate-publisher: pods with an
 			// API token (CoreDNS) need their account and kube-root-ca.crt.
-			controllers: "endpointslice-controller,namespace-controller,garbage-collector-controller,deployment-controller," +
+			Controllers: "endpointslice-controller,namespace-controller,garbage-collector-controller,deployment-controller," +
 				"replicaset-controller,statefulset-controller,node-lifecycle-controller,persistentvolume-binder-controller," +
 				"persistentvolumeclaim-protection-controller,persistentvolume-protection-controller,serviceaccount-controller," +
 				"root-ca-certificate-publisher-controller",
-			kcmArgs: []string{"--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt")},
-			start:   n.start,
+			KCMArgs: []string{"--root-ca-file", filepath.Join(dir, "certs", "apiserver.crt")},
+			Start:   n.start,
 		}, o.CRDs)
 	})
 	n.phase("containerd and the images", func() { n.startContainerd(images) })
@@ -220,7 +226,7 @@ func StartNode(t T, o NodeOptions) *Node {
 			n.logf("the test failed; cluster state in %s", n.Dump("the test failed"))
 		}
 	})
-	if why := guardsInPlace(); why != "" {
+	if why := host.GuardsInPlace(); why != "" {
 		t.Fatalf("a network guard is missing after start: %s", why)
 	}
 	return n
@@ -228,18 +234,18 @@ func StartNode(t T, o NodeOptions) *Node {
 
 // logfT sends Logf elsewhere (the demo prints phases its own way).
 type logfT struct {
-	T
+	harness.T
 	logf func(format string, args ...any)
 }
 
 func (l logfT) Logf(format string, args ...any) { l.logf(format, args...) }
 
 // start runs a component in the node's cgroup, with its log in LogDir.
-func (n *Node) start(t T, name, bin string, args ...string) *Process {
+func (n *Node) start(t harness.T, name, bin string, args ...string) *harness.Process {
 	return n.startEnv(t, name, bin, nil, args...)
 }
 
-func (n *Node) startEnv(t T, name, bin string, env []string, args ...string) *Process {
+func (n *Node) startEnv(t harness.T, name, bin string, env []string, args ...string) *harness.Process {
 	t.Helper()
 	// (No lock held while starting: a failure calls t.Fatalf, whose
 	// cleanups tear the node down and take the lock.)
@@ -249,7 +255,7 @@ func (n *Node) startEnv(t T, name, bin string, env []string, args ...string) *Pr
 	if down {
 		t.Fatalf("not starting %s: the node is being torn down", name)
 	}
-	p := startProcess(t, n.LogDir, name, bin, env, func(a *syscall.SysProcAttr) {
+	p := harness.StartWithAttr(t, n.LogDir, name, bin, env, func(a *syscall.SysProcAttr) {
 		a.UseCgroupFD, a.CgroupFD = true, n.cgroupFD
 	}, args...)
 	n.procMu.Lock()
@@ -280,18 +286,18 @@ func (n *Node) write(name, content string) string {
 // others up by name (containerd finds its shim on PATH).
 func (n *Node) link(name, component string) string {
 	p := filepath.Join(n.Dir, "bin", name)
-	if err := os.Symlink(Binary(n.t, component), p); err != nil {
+	if err := os.Symlink(harness.Binary(n.t, component), p); err != nil {
 		n.t.Fatal(err)
 	}
 	return p
 }
 
-func (n *Node) startContainerd(images []*Image) {
+func (n *Node) startContainerd(images []*image.Image) {
 	t := n.t
 	cd := filepath.Join(n.Dir, "containerd")
 	n.sock = filepath.Join(cd, "containerd.sock")
 	n.link("containerd-shim-runc-v2", "containerd-shim-runc-v2")
-	n.ctr = Binary(t, "ctr")
+	n.ctr = harness.Binary(t, "ctr")
 	// No registry may ever be asked: every registry resolves to a closed
 	// loopback port, so a missing image fails at once instead of reaching
 	// for the network.
@@ -313,7 +319,7 @@ func (n *Node) startContainerd(images []*Image) {
     }
   }]
 }
-`, NodeBridge, PodCIDR, NodeIP, ServiceCIDR, LoadBalancerCIDR, filepath.Join(n.Dir, "cni", "ipam")))
+`, host.NodeBridge, host.PodCIDR, host.NodeIP, host.ServiceCIDR, host.LoadBalancerCIDR, filepath.Join(n.Dir, "cni", "ipam")))
 	cfg := n.write("containerd/config.toml", fmt.Sprintf(`version = 3
 root = %[1]q
 state = %[2]q
@@ -361,9 +367,9 @@ disabled_plugins = [
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = '127.0.0.1'
   stream_server_port = '0'
-`, filepath.Join(cd, "root"), filepath.Join(cd, "state"), n.sock, n.sock+".ttrpc", PauseImage,
+`, filepath.Join(cd, "root"), filepath.Join(cd, "state"), n.sock, n.sock+".ttrpc", image.PauseImage,
 		filepath.Join(cd, "certs.d"), filepath.Join(cd, "runc"), filepath.Join(n.Dir, "cni", "net.d")))
-	p := n.startEnv(t, "containerd", Binary(t, "containerd"),
+	p := n.startEnv(t, "containerd", harness.Binary(t, "containerd"),
 		[]string{"PATH=" + filepath.Join(n.Dir, "bin") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		"--config", cfg)
 	n.WaitFor(t, "containerd's socket", 60*time.Second, func() (bool, string) {
@@ -391,7 +397,7 @@ disabled_plugins = [
 func (n *Node) startNodeComponents() {
 	t := n.t
 	c := n.Cluster
-	n.start(t, "kube-scheduler", Binary(t, "kube-scheduler"), "--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--v=1")
+	n.start(t, "kube-scheduler", harness.Binary(t, "kube-scheduler"), "--kubeconfig", c.Kubeconfig, "--leader-elect=false", "--secure-port=0", "--v=1")
 	// The pods' resolv.conf: only the cluster DNS is a nameserver (the
 	// kubelet puts clusterDNS first for ClusterFirst pods; Default pods get
 	// this file, whose loopback nameserver is inside their own namespace).
@@ -424,21 +430,21 @@ authentication:
   anonymous: {enabled: true}
   webhook: {enabled: false}
 authorization: {mode: AlwaysAllow}
-`, n.sock, resolv, ClusterDNS, filepath.Join(n.LogDir, "pods"), filepath.Join(n.Dir, "kubelet-plugins"), NodeIP, FreePort(t)))
-	n.kubelet = n.start(t, "kubelet", Binary(t, "kubelet"), "--config", cfg, "--kubeconfig", c.Kubeconfig,
-		"--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", NodeName, "--node-ip", NodeIP, "--v=1")
+`, n.sock, resolv, host.ClusterDNS, filepath.Join(n.LogDir, "pods"), filepath.Join(n.Dir, "kubelet-plugins"), host.NodeIP, harness.FreePort(t)))
+	n.kubelet = n.start(t, "kubelet", harness.Binary(t, "kubelet"), "--config", cfg, "--kubeconfig", c.Kubeconfig,
+		"--root-dir", filepath.Join(n.Dir, "kubelet"), "--hostname-override", host.NodeName, "--node-ip", host.NodeIP, "--v=1")
 	n.WaitFor(t, "the Node object", 90*time.Second, func() (bool, string) {
 		if n.kubelet.Exited() {
 			t.Fatalf("kubelet exited:\n%s", n.kubelet.Tail())
 		}
-		_, err := c.KubectlErr("get", "node", NodeName)
+		_, err := c.KubectlErr("get", "node", host.NodeName)
 		return err == nil, fmt.Sprint(err)
 	})
 	// kube-router exits when the Node does not exist yet.
-	n.start(t, "kube-router", Binary(t, "kube-router"), "--kubeconfig", c.Kubeconfig,
+	n.start(t, "kube-router", harness.Binary(t, "kube-router"), "--kubeconfig", c.Kubeconfig,
 		"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--enable-cni=false",
-		"--hostname-override", NodeName, "--health-port=0", "--metrics-port=0",
-		"--service-cluster-ip-range", ServiceCIDR, "--service-external-ip-range", LoadBalancerCIDR, "--v=1")
+		"--hostname-override", host.NodeName, "--health-port=0", "--metrics-port=0",
+		"--service-cluster-ip-range", host.ServiceCIDR, "--service-external-ip-range", host.LoadBalancerCIDR, "--v=1")
 	proxyCfg := n.write("kube-proxy.yaml", fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
@@ -457,10 +463,10 @@ conntrack:
   min: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`, c.Kubeconfig, NodeName, PodCIDR, NodeIP, FreePort(t), FreePort(t)))
-	n.start(t, "kube-proxy", Binary(t, "kube-proxy"), "--config", proxyCfg, "--v=1")
+`, c.Kubeconfig, host.NodeName, host.PodCIDR, host.NodeIP, harness.FreePort(t), harness.FreePort(t)))
+	n.start(t, "kube-proxy", harness.Binary(t, "kube-proxy"), "--config", proxyCfg, "--v=1")
 	n.WaitFor(t, "the node to be Ready", 120*time.Second, func() (bool, string) {
-		out, err := c.KubectlErr("get", "node", NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}`)
+		out, err := c.KubectlErr("get", "node", host.NodeName, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].message}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
 	})
 }
@@ -468,7 +474,7 @@ conntrack:
 // WaitFor polls cond until it holds; after timeout it writes a dump of the
 // cluster (pods, events, logs) into LogDir and fails the test with cond's
 // last detail and the dump's path. Conditions, never sleeps.
-func (n *Node) WaitFor(t T, what string, timeout time.Duration, cond func() (bool, string)) {
+func (n *Node) WaitFor(t harness.T, what string, timeout time.Duration, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -550,12 +556,12 @@ func (n *Node) Teardown() {
 		if f, ok := n.orig.(interface{ Failed() bool }); ok && f.Failed() {
 			failed = true
 		}
-		if failed && n.Cluster != nil && !n.Cluster.apiserver.Exited() {
+		if failed && n.Cluster != nil && !n.Cluster.APIServer().Exited() {
 			n.Dump("the test failed")
 		}
 		// The kubelet first, so it restarts nothing; then the others in
 		// reverse order of start.
-		stop := func(p *Process) {
+		stop := func(p *harness.Process) {
 			begin := time.Now()
 			_ = p.Stop()
 			if d := time.Since(begin); d > 2*time.Second {
@@ -577,15 +583,15 @@ func (n *Node) Teardown() {
 			n.cgroupFD = -1
 		}
 		if n.before != nil {
-			n.errs = restoreHost(n.before)
+			n.errs = host.Restore(n.before)
 		}
 		if n.Dir != "" {
-			removeNodeDir(n.Dir, n.LogDir, failed || n.keepLogs)
+			host.RemoveNodeDir(n.Dir, n.LogDir, failed || n.keepLogs)
 		}
 		if failed {
 			fmt.Fprintf(os.Stderr, "node: FAILED; every component's log is kept in %s\n", n.LogDir)
 		}
-		_ = os.Remove(nodeStatePath)
+		_ = os.Remove(host.StatePath)
 		if n.lock != nil {
 			_ = syscall.Flock(int(n.lock.Fd()), syscall.LOCK_UN)
 			n.lock.Close()
@@ -600,86 +606,17 @@ func (n *Node) Teardown() {
 // CheckHostClean compares the host with its state before the node started
 // and lists every difference (Teardown must have run).
 func (n *Node) CheckHostClean() []string {
-	return append(append([]string(nil), n.errs...), n.before.Diff(TakeHostSnapshot())...)
-}
-
-// removeNodeDir removes the node's directory, all but its logs when keep.
-func removeNodeDir(dir, logDir string, keep bool) {
-	if !keep {
-		_ = os.RemoveAll(dir)
-		return
-	}
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if p := filepath.Join(dir, e.Name()); p != logDir {
-			_ = os.RemoveAll(p)
-		}
-	}
-}
-
-// recoverNode cleans up after a node whose run ended without its teardown
-// (the lock must be held). It returns what it could not undo.
-func recoverNode() []string {
-	st, err := readNodeState()
-	if err != nil {
-		return []string{err.Error()}
-	}
-	if st == nil {
-		return nil
-	}
-	fmt.Fprintf(os.Stderr, "node: cleaning up after a run that ended without its teardown (its logs: %s)\n", st.LogDir)
-	errs := restoreHost(st.Before)
-	removeNodeDir(st.Dir, st.LogDir, true)
-	if len(errs) == 0 {
-		_ = os.Remove(nodeStatePath)
-	}
-	return errs
-}
-
-// RecoverNode takes the node lock and cleans up after a run that ended
-// without its teardown (go test's timeout kills without cleanups);
-// `go run ./test/harness/nodeclean` calls it. Nothing to do is no error.
-func RecoverNode() error {
-	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }()
-	if errs := recoverNode(); len(errs) > 0 {
-		return fmt.Errorf("%s", strings.Join(errs, "\n"))
-	}
-	return nil
-}
-
-// SnapshotHostLocked takes a snapshot of the host while holding the node
-// lock, so that no other node run (another test binary, another worktree)
-// is half-way up or down in it: a test that runs a node in another process
-// (the demo) compares two such snapshots.
-func SnapshotHostLocked() (*HostSnapshot, error) {
-	f, err := os.OpenFile(nodeLockPath, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, err
-	}
-	defer func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }()
-	return TakeHostSnapshot(), nil
+	return append(append([]string(nil), n.errs...), n.before.Diff(host.TakeHostSnapshot())...)
 }
 
 // Processes lists every component the node started, in order.
-func (n *Node) Processes() []*Process {
+func (n *Node) Processes() []*harness.Process {
 	n.procMu.Lock()
 	defer n.procMu.Unlock()
-	return append([]*Process(nil), n.procs...)
+	return append([]*harness.Process(nil), n.procs...)
 }
 
 // CheckGuards says which network guard or route is missing ("" when all
 // are in place): kube-proxy and kube-router rewrite rules all the time, and
 // the guards must survive them.
-func (n *Node) CheckGuards() string { return guardsInPlace() }
+func (n *Node) CheckGuards() string { return host.GuardsInPlace() }

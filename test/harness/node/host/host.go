@@ -1,4 +1,4 @@
-package harness
+package host
 
 import (
 	"bufio"
@@ -31,14 +31,15 @@ const (
 	// Service range.
 	LoadBalancerCIDR = "10.97.0.0/24"
 
-	nodeLockPath  = "/run/lock/dittofs-hook-node.lock"
-	nodeStatePath = "/run/lock/dittofs-hook-node.state"
-	// nodeCgroup is a cgroup v2 group every node component runs in: the
-	// guard drops anything its processes send out of any interface but
-	// loopback and the bridge.
-	nodeCgroupRoot = "/sys/fs/cgroup/unified"
-	nodeCgroup     = "dittofs-hook-node"
-	guardChain     = "DITTOFS-HOOK-GUARD"
+	// LockPath is the host-wide node lock; StatePath is State's file.
+	LockPath  = "/run/lock/dittofs-hook-node.lock"
+	StatePath = "/run/lock/dittofs-hook-node.state"
+	// Cgroup is a cgroup v2 group (under CgroupRoot) every node component
+	// runs in: the guard drops anything its processes send out of any
+	// interface but loopback and the bridge.
+	CgroupRoot = "/sys/fs/cgroup/unified"
+	Cgroup     = "dittofs-hook-node"
+	guardChain = "DITTOFS-HOOK-GUARD"
 )
 
 // hostPaths are directories the node's binaries create whatever they are
@@ -69,34 +70,34 @@ var sysctls = []string{
 	"net/ipv4/vs/conntrack", "net/ipv4/ip_local_reserved_ports",
 }
 
-// nodeState is written to nodeStatePath while a node runs, so that a run
+// State is written to StatePath while a node runs, so that a run
 // killed without its cleanups (SIGKILL, go test's timeout) is cleaned up by
-// the next one, or by `go run ./test/harness/nodeclean`.
-type nodeState struct {
+// the next one, or by `go run ./test/harness/node/nodeclean`.
+type State struct {
 	Dir    string
 	LogDir string
 	Before *HostSnapshot
 }
 
-func writeNodeState(s nodeState) error {
+func WriteState(s State) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(nodeStatePath, b, 0o600)
+	return os.WriteFile(StatePath, b, 0o600)
 }
 
-func readNodeState() (*nodeState, error) {
-	b, err := os.ReadFile(nodeStatePath)
+func readState() (*State, error) {
+	b, err := os.ReadFile(StatePath)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	var s nodeState
+	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", nodeStatePath, err)
+		return nil, fmt.Errorf("%s: %w", StatePath, err)
 	}
 	return &s, nil
 }
@@ -327,8 +328,8 @@ func unescapeMount(s string) string {
 // kubelet's kubepods trees in every v1 hierarchy.
 func nodeCgroups() []string {
 	var out []string
-	if _, err := os.Stat(filepath.Join(nodeCgroupRoot, nodeCgroup)); err == nil {
-		out = append(out, filepath.Join(nodeCgroupRoot, nodeCgroup))
+	if _, err := os.Stat(filepath.Join(CgroupRoot, Cgroup)); err == nil {
+		out = append(out, filepath.Join(CgroupRoot, Cgroup))
 	}
 	hier, _ := filepath.Glob("/sys/fs/cgroup/*")
 	for _, h := range hier {
@@ -392,7 +393,7 @@ func writeSysctl(k, v string) error {
 	return os.WriteFile("/proc/sys/"+k, []byte(v), 0o644)
 }
 
-// setupHostNetwork creates the bridge with the node's address, routes the
+// SetupNetwork creates the bridge with the node's address, routes the
 // Service and load-balancer ranges to it (never the default route), and
 // installs the guards; it turns on forwarding and bridge netfilter, which
 // kube-proxy and kube-router need. The guards, in the mangle table so that
@@ -404,7 +405,7 @@ func writeSysctl(k, v string) error {
 //   - POSTROUTING: a packet leaving by any interface but loopback and the
 //     bridge is dropped when a node component sent it (its cgroup) or when
 //     it is from or to the pod, Service or load-balancer range.
-func setupHostNetwork() error {
+func SetupNetwork() error {
 	for _, kv := range [][2]string{
 		{"net/ipv4/ip_forward", "1"},
 		{"net/bridge/bridge-nf-call-iptables", "1"},
@@ -426,7 +427,7 @@ func setupHostNetwork() error {
 			[]string{fam, "-w", "-t", "mangle", "-N", guardChain},
 			[]string{fam, "-w", "-t", "mangle", "-A", guardChain, "-o", "lo", "-j", "RETURN"},
 			[]string{fam, "-w", "-t", "mangle", "-A", guardChain, "-o", NodeBridge, "-j", "RETURN"},
-			[]string{fam, "-w", "-t", "mangle", "-A", guardChain, "-m", "cgroup", "--path", nodeCgroup, "-j", "DROP"},
+			[]string{fam, "-w", "-t", "mangle", "-A", guardChain, "-m", "cgroup", "--path", Cgroup, "-j", "DROP"},
 			[]string{fam, "-w", "-t", "mangle", "-I", "POSTROUTING", "1", "-j", guardChain},
 			[]string{fam, "-w", "-t", "mangle", "-I", "FORWARD", "1", "-i", NodeBridge, "!", "-o", NodeBridge, "-j", "DROP"},
 			[]string{fam, "-w", "-t", "mangle", "-I", "FORWARD", "1", "!", "-i", NodeBridge, "-o", NodeBridge, "-j", "DROP"},
@@ -445,9 +446,9 @@ func setupHostNetwork() error {
 	return nil
 }
 
-// guardsInPlace reports a guard that is missing (kube-proxy or kube-router
+// GuardsInPlace reports a guard that is missing (kube-proxy or kube-router
 // must not have removed any), or "".
-func guardsInPlace() string {
+func GuardsInPlace() string {
 	for _, fam := range []string{"iptables", "ip6tables"} {
 		for _, rule := range [][]string{
 			{"POSTROUTING", "-j", guardChain},
@@ -467,10 +468,10 @@ func guardsInPlace() string {
 	return ""
 }
 
-// restoreHost undoes everything the node did to the host, judged against
+// Restore undoes everything the node did to the host, judged against
 // the snapshot taken before it started. It is safe to run more than once
 // and after a run that died half-way. It returns what it could not undo.
-func restoreHost(before *HostSnapshot) []string {
+func Restore(before *HostSnapshot) []string {
 	var errs []string
 	note := func(err error) {
 		if err != nil {

@@ -1,4 +1,4 @@
-package harness
+package controller
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Loop is an in-memory model of Metacontroller's side of the hook contract,
@@ -19,7 +21,7 @@ import (
 // cloud load balancer. The end-to-end suite does the same against a real
 // API server.
 type Loop struct {
-	T T
+	T harness.T
 	// HookURL is the hook's base URL.
 	HookURL string
 	// Parent is the DittoServer (metadata and spec); Status is what the hook
@@ -59,7 +61,7 @@ type Response struct {
 var ChildKeys = []string{"StatefulSet.apps/v1", "Service.v1", "NetworkPolicy.networking.k8s.io/v1", "ConfigMap.v1", "Secret.v1"}
 
 // NewLoop returns a loop for a DittoServer with the given name and spec.
-func NewLoop(t T, hookURL, name string, spec map[string]any) *Loop {
+func NewLoop(t harness.T, hookURL, name string, spec map[string]any) *Loop {
 	l := &Loop{T: t, HookURL: hookURL, Children: map[string]map[string]map[string]any{}, Related: map[string]map[string]map[string]any{"Secret.v1": {}}}
 	for _, k := range ChildKeys {
 		l.Children[k] = map[string]map[string]any{}
@@ -289,7 +291,7 @@ func deepCopy(m map[string]any) map[string]any {
 }
 
 // ChildNames lists a hook answer's children as "Kind/name".
-func ChildNames(t T, answer []byte) map[string]bool {
+func ChildNames(t harness.T, answer []byte) map[string]bool {
 	t.Helper()
 	var r struct {
 		Children []struct {

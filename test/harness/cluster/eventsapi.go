@@ -1,4 +1,4 @@
-package harness
+package cluster
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // EventsAPI answers the one call the hook makes to the Kubernetes API,
@@ -31,7 +33,7 @@ type EventsAPI struct {
 }
 
 // StartEventsAPI serves an EventsAPI until the test ends.
-func StartEventsAPI(t T) *EventsAPI {
+func StartEventsAPI(t harness.T) *EventsAPI {
 	a := &EventsAPI{events: map[string][]byte{}}
 	ts := httptest.NewServer(a)
 	t.Cleanup(ts.Close)
@@ -84,7 +86,7 @@ func (a *EventsAPI) Events() [][]byte {
 
 // Kubeconfig writes a kubeconfig naming this server, for hook serve
 // --kubeconfig, and returns its path.
-func (a *EventsAPI) Kubeconfig(t T, dir string) string {
+func (a *EventsAPI) Kubeconfig(t harness.T, dir string) string {
 	path := filepath.Join(dir, "events-kubeconfig")
 	cfg := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: events\n  cluster:\n    server: %s\nusers:\n- name: hook\n  user:\n    token: not-checked\ncontexts:\n- name: events\n  context:\n    cluster: events\n    user: hook\ncurrent-context: events\n", a.URL)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -1,4 +1,4 @@
-package harness
+package cluster
 
 import (
 	"bytes"
@@ -12,13 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Cluster is a real Kubernetes control plane: etcd, kube-apiserver and
-// kube-controller-manager, built from the Go module proxy. StartCluster
-// runs it on loopback with the namespace and garbage collector controllers
-// and no kubelet (tests play it through status subresources); StartNode
-// runs it as the control plane of a real one-node cluster.
+// kube-controller-manager, built from the Go module proxy. Start runs it
+// on loopback with the namespace and garbage collector controllers and no
+// kubelet (tests play it through status subresources); node.Start runs it
+// as the control plane of a real one-node cluster.
 type Cluster struct {
 	// URL of the API server, https://127.0.0.1:<port>.
 	URL string
@@ -29,70 +31,74 @@ type Cluster struct {
 	// Dir holds the logs and state of every component.
 	Dir string
 
-	t       T
+	t       harness.T
 	kubectl string
 	client  *http.Client
-	procs   []*Process
+	procs   []*harness.Process
 
-	start         func(t T, name, bin string, args ...string) *Process
-	apiserver     *Process
+	start         func(t harness.T, name, bin string, args ...string) *harness.Process
+	apiserver     *harness.Process
 	apiserverBin  string
 	apiserverArgs []string
 }
 
-// StartCluster starts etcd, kube-apiserver and a kubeconfig, installs the
+// Start starts etcd, kube-apiserver and a kubeconfig, installs the
 // CRDs (crds: files or kustomize directories applied with kubectl), and only
 // then starts kube-controller-manager (it needs 30 s to notice CRDs created
 // after it starts). Logs go to dir. Every process is stopped by its PID when
 // the test ends.
-func StartCluster(t T, dir string, crds ...string) *Cluster {
+func Start(t harness.T, dir string, crds ...string) *Cluster {
 	t.Helper()
-	return startControlPlane(t, dir, controlPlane{
-		address:     "127.0.0.1",
-		serviceCIDR: "10.0.0.0/24",
-		apiserverArgs: []string{
+	return StartControlPlane(t, dir, ControlPlane{
+		Address:     "127.0.0.1",
+		ServiceCIDR: "10.0.0.0/24",
+		APIServerArgs: []string{
 			"--endpoint-reconciler-type", "none",
 			"--disable-admission-plugins", "ServiceAccount",
 		},
-		controllers: "namespace,garbagecollector",
+		Controllers: "namespace,garbagecollector",
 	}, crds)
 }
 
-// controlPlane is what differs between the e2e suite's API-server-only
+// ControlPlane is what differs between the e2e suite's API-server-only
 // cluster and the node tier's.
-type controlPlane struct {
-	// address the API server binds and advertises, and its port (a free
+type ControlPlane struct {
+	// Address the API server binds and advertises, and its Port (a free
 	// one when 0).
-	address     string
-	port        int
-	serviceCIDR string
-	// apiserverArgs and kcmArgs are added to the common flags.
-	apiserverArgs, kcmArgs []string
-	controllers            string
-	// start starts a component (default: Start with logs in dir; the node
-	// tier starts them in its own cgroup).
-	start func(t T, name, bin string, args ...string) *Process
+	Address     string
+	Port        int
+	ServiceCIDR string
+	// APIServerArgs and KCMArgs are added to the common flags.
+	APIServerArgs, KCMArgs []string
+	Controllers            string
+	// Start starts a component (default: harness.Start with logs in dir;
+	// the node tier starts them in its own cgroup).
+	Start func(t harness.T, name, bin string, args ...string) *harness.Process
 }
 
-func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster {
+// StartControlPlane is Start with what cp says: the node tier's control
+// plane (node.Start) is one.
+func StartControlPlane(t harness.T, dir string, cp ControlPlane, crds []string) *Cluster {
 	t.Helper()
-	etcd := Binary(t, "etcd")
-	apiserver := Binary(t, "kube-apiserver")
-	kcm := Binary(t, "kube-controller-manager")
-	c := &Cluster{t: t, Dir: dir, kubectl: Binary(t, "kubectl"), Token: "e2e-admin-token"}
+	etcd := harness.Binary(t, "etcd")
+	apiserver := harness.Binary(t, "kube-apiserver")
+	kcm := harness.Binary(t, "kube-controller-manager")
+	c := &Cluster{t: t, Dir: dir, kubectl: harness.Binary(t, "kubectl"), Token: "e2e-admin-token"}
 	c.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // loopback, self-signed
 	if err := os.MkdirAll(filepath.Join(dir, "certs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if cp.start == nil {
-		cp.start = func(t T, name, bin string, args ...string) *Process { return Start(t, dir, name, bin, nil, args...) }
+	if cp.Start == nil {
+		cp.Start = func(t harness.T, name, bin string, args ...string) *harness.Process {
+			return harness.Start(t, dir, name, bin, nil, args...)
+		}
 	}
-	c.start = cp.start
+	c.start = cp.Start
 
-	clientPort, peerPort := FreePort(t), FreePort(t)
+	clientPort, peerPort := harness.FreePort(t), harness.FreePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", clientPort)
 	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peerPort)
-	p := cp.start(t, "etcd", etcd,
+	p := cp.Start(t, "etcd", etcd,
 		"--name", "e2e", "--data-dir", filepath.Join(dir, "etcd-data"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
 		"--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
@@ -111,22 +117,22 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 	if err := os.WriteFile(tokens, []byte(c.Token+`,e2e-admin,e2e-admin,"system:masters"`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := cp.port
+	port := cp.Port
 	if port == 0 {
-		port = FreePort(t)
+		port = harness.FreePort(t)
 	}
-	c.URL = fmt.Sprintf("https://%s:%d", cp.address, port)
+	c.URL = fmt.Sprintf("https://%s:%d", cp.Address, port)
 	c.apiserverBin = apiserver
 	c.apiserverArgs = append([]string{
 		"--etcd-servers", etcdURL,
-		"--bind-address", cp.address, "--advertise-address", cp.address, "--secure-port", fmt.Sprint(port),
+		"--bind-address", cp.Address, "--advertise-address", cp.Address, "--secure-port", fmt.Sprint(port),
 		"--cert-dir", filepath.Join(dir, "certs"),
 		"--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file", saPub, "--service-account-signing-key-file", saKey,
 		"--token-auth-file", tokens, "--authorization-mode", "RBAC",
-		"--service-cluster-ip-range", cp.serviceCIDR,
-	}, cp.apiserverArgs...)
-	c.apiserver = cp.start(t, "kube-apiserver", apiserver, c.apiserverArgs...)
+		"--service-cluster-ip-range", cp.ServiceCIDR,
+	}, cp.APIServerArgs...)
+	c.apiserver = cp.Start(t, "kube-apiserver", apiserver, c.apiserverArgs...)
 	c.procs = append(c.procs, c.apiserver)
 	c.waitReady(c.apiserver)
 
@@ -142,9 +148,9 @@ func startControlPlane(t T, dir string, cp controlPlane, crds []string) *Cluster
 	if len(crds) > 0 {
 		c.WaitCRDsEstablished(60 * time.Second)
 	}
-	p = cp.start(t, "kube-controller-manager", kcm, append([]string{
-		"--kubeconfig", c.Kubeconfig, "--controllers", cp.controllers,
-		"--leader-elect=false", "--secure-port=0", "--v=1"}, cp.kcmArgs...)...)
+	p = cp.Start(t, "kube-controller-manager", kcm, append([]string{
+		"--kubeconfig", c.Kubeconfig, "--controllers", cp.Controllers,
+		"--leader-elect=false", "--secure-port=0", "--v=1"}, cp.KCMArgs...)...)
 	c.procs = append(c.procs, p)
 	return c
 }
@@ -171,7 +177,11 @@ func (c *Cluster) StopAPIServer() (start func() error) {
 	}
 }
 
-func (c *Cluster) waitReady(p *Process) {
+// APIServer is the running kube-apiserver process (node.Node's teardown
+// dumps the cluster only while it runs).
+func (c *Cluster) APIServer() *harness.Process { return c.apiserver }
+
+func (c *Cluster) waitReady(p *harness.Process) {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		if p.Exited() {
@@ -332,7 +342,7 @@ func splitLabels(s string) []string {
 }
 
 // Processes lists the cluster's processes.
-func (c *Cluster) Processes() []*Process { return c.procs }
+func (c *Cluster) Processes() []*harness.Process { return c.procs }
 
 // writeKubeconfig writes a kubeconfig for the API server with a bearer token.
 func (c *Cluster) writeKubeconfig(path, user, token string) {

@@ -1,4 +1,4 @@
-package harness
+package dittofstest
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // AdminPassword is the bootstrap administrator's password of every test
@@ -48,9 +50,9 @@ type DittoFS struct {
 	// StrangerKey are signed by UntrustedCA, which DittoFS must refuse.
 	ClientCA, ClientCert, ClientKey, StrangerCert, StrangerKey []byte
 
-	t    T
+	t    harness.T
 	opts DittoFSOptions
-	proc *Process
+	proc *harness.Process
 	lock *os.File
 }
 
@@ -66,7 +68,7 @@ type DittoFSOptions struct {
 	// Port of the API (default: a free one).
 	Port int
 	// AdminPassword is DITTOFS_ADMIN_INITIAL_PASSWORD (default
-	// harness.AdminPassword), as the pod would get it from its Secret.
+	// AdminPassword), as the pod would get it from its Secret.
 	AdminPassword string
 	// TLS, when set, serves the API over TLS with certificates made by
 	// openssl.
@@ -92,7 +94,7 @@ type TLSOptions struct {
 type TLSDittoFS = DittoFS
 
 // StartDittoFSTLS is StartDittoFS with its API over TLS.
-func StartDittoFSTLS(t T, o TLSOptions) *TLSDittoFS {
+func StartDittoFSTLS(t harness.T, o TLSOptions) *TLSDittoFS {
 	t.Helper()
 	return StartDittoFS(t, DittoFSOptions{TLS: &o})
 }
@@ -113,9 +115,9 @@ func StartDittoFSTLS(t T, o TLSOptions) *TLSDittoFS {
 //	    cert_file: <dir>/tls.crt
 //	    key_file: <dir>/tls.key
 //	    client_ca: <dir>/client-ca.crt   # Mutual only
-func StartDittoFS(t T, o DittoFSOptions) *DittoFS {
+func StartDittoFS(t harness.T, o DittoFSOptions) *DittoFS {
 	t.Helper()
-	bin := Binary(t, "dfs")
+	bin := harness.Binary(t, "dfs")
 	if o.AccessTokenDuration == "" {
 		o.AccessTokenDuration = "15m"
 	}
@@ -124,7 +126,7 @@ func StartDittoFS(t T, o DittoFSOptions) *DittoFS {
 	}
 	d := &DittoFS{t: t, opts: o, Dir: t.TempDir(), Port: o.Port, Client: &http.Client{Timeout: 10 * time.Second}}
 	if d.Port == 0 {
-		d.Port = FreePort(t)
+		d.Port = harness.FreePort(t)
 	}
 	d.URL = fmt.Sprintf("http://127.0.0.1:%d", d.Port)
 	tlsSection := ""
@@ -159,7 +161,7 @@ controlplane:
 		d.NFSPort, d.SMBPort = 12049, 1445
 		t.Cleanup(d.unlockPorts)
 	} else {
-		d.NFSPort, d.SMBPort = FreePort(t), FreePort(t)
+		d.NFSPort, d.SMBPort = harness.FreePort(t), harness.FreePort(t)
 		token := d.AdminToken()
 		d.Admin(token, http.MethodPut, "/api/v1/adapters/nfs", map[string]any{"port": d.NFSPort}, http.StatusOK, nil)
 		d.Admin(token, http.MethodPut, "/api/v1/adapters/smb", map[string]any{"port": d.SMBPort}, http.StatusOK, nil)
@@ -209,7 +211,7 @@ func (d *DittoFS) start(bin string) {
 	if d.opts.TLS != nil {
 		name = "dittofs-tls-"
 	}
-	d.proc = Start(t, logDir, name+strconv.Itoa(d.Port), bin, env, "start", "--foreground", "--config", filepath.Join(d.Dir, "config.yaml"))
+	d.proc = harness.Start(t, logDir, name+strconv.Itoa(d.Port), bin, env, "start", "--foreground", "--config", filepath.Join(d.Dir, "config.yaml"))
 	d.waitHealthy(60 * time.Second)
 }
 
@@ -244,7 +246,7 @@ func (d *DittoFS) Stop() { _ = d.proc.Stop() }
 // Restart starts a stopped server again with its data.
 func (d *DittoFS) Restart() {
 	d.t.Helper()
-	d.start(Binary(d.t, "dfs"))
+	d.start(harness.Binary(d.t, "dfs"))
 }
 
 // PID is the server's process ID.

@@ -1,4 +1,4 @@
-package harness
+package controller
 
 import (
 	"encoding/base64"
@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 )
 
 // HookTokenSecret and HookTokenNamespace are where the installs keep the
@@ -21,9 +24,9 @@ const (
 // token from openssl, with kubectl on the PATH pointed at the cluster. It
 // returns the token, read back from the Secret, and a file under dir
 // holding it, for a hook started on the host (--auth-token-file).
-func CreateHookToken(t T, c *Cluster, dir string) (token, file string) {
+func CreateHookToken(t harness.T, c *cluster.Cluster, dir string) (token, file string) {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join(RepoRoot(), "docs", "install.md"))
+	readme, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "docs", "install.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +39,7 @@ func CreateHookToken(t T, c *Cluster, dir string) (token, file string) {
 	}
 	for _, marker := range []string{"kubectl apply -f manifests/hook/namespace.yaml", "create secret generic " + HookTokenSecret} {
 		var line string
-		for _, cmd := range ShellCommands(string(readme)) {
+		for _, cmd := range harness.ShellCommands(string(readme)) {
 			if strings.Contains(cmd, marker) {
 				line = cmd
 				break
@@ -46,7 +49,7 @@ func CreateHookToken(t T, c *Cluster, dir string) (token, file string) {
 			t.Fatalf("docs/install.md has no install command with %q", marker)
 		}
 		cmd := exec.Command("bash", "-c", line)
-		cmd.Dir = RepoRoot()
+		cmd.Dir = harness.RepoRoot()
 		cmd.Env = append(os.Environ(), "PATH="+bins+":"+os.Getenv("PATH"), "KUBECONFIG="+c.Kubeconfig)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("docs/install.md's %q: %v\n%s", line, err, out)

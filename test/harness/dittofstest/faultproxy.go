@@ -1,4 +1,4 @@
-package harness
+package dittofstest
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Fault is what the FaultProxy does to a call instead of passing it on.
@@ -41,7 +43,7 @@ type FaultProxy struct {
 	URL  string
 	Port int
 
-	t      T
+	t      harness.T
 	target *url.URL
 	proxy  *httputil.ReverseProxy
 
@@ -56,13 +58,13 @@ type FaultProxy struct {
 
 // StartFaultProxy proxies to target (a DittoFS URL, or "" to set later with
 // SetTarget) on a free loopback port.
-func StartFaultProxy(t T, target string) *FaultProxy {
+func StartFaultProxy(t harness.T, target string) *FaultProxy {
 	t.Helper()
 	p := &FaultProxy{t: t, calls: map[string]int{}, hungCh: make(chan struct{})}
 	if target != "" {
 		p.SetTarget(target)
 	}
-	p.Port = FreePort(t)
+	p.Port = harness.FreePort(t)
 	p.URL = fmt.Sprintf("http://127.0.0.1:%d", p.Port)
 	p.listen()
 	t.Cleanup(func() {

@@ -1,4 +1,4 @@
-package harness
+package node
 
 import (
 	"bytes"
@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/host"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/image"
 )
 
 // startAddons installs the cluster's DNS (CoreDNS as a pod behind the
@@ -133,16 +137,16 @@ data:
       - name: helper-pod
         image: %s
         imagePullPolicy: IfNotPresent
-`, CoreDNSImage, ClusterDNS, filepath.Join(n.Dir, "local-path"), BusyboxImage))
-	n.start(t, "local-path-provisioner", Binary(t, "local-path-provisioner"), "start",
-		"--kubeconfig", n.Kubeconfig, "--namespace", "local-path-storage", "--helper-image", BusyboxImage,
+`, image.CoreDNSImage, host.ClusterDNS, filepath.Join(n.Dir, "local-path"), image.BusyboxImage))
+	n.start(t, "local-path-provisioner", harness.Binary(t, "local-path-provisioner"), "start",
+		"--kubeconfig", n.Kubeconfig, "--namespace", "local-path-storage", "--helper-image", image.BusyboxImage,
 		"--service-account-name", "local-path-provisioner", "--configmap-name", "local-path-config")
 	n.WaitRollout(t, "kube-system", "deployment/coredns", 180*time.Second)
 }
 
 // Apply applies YAML (several documents allowed) with kubectl apply
 // --server-side and returns kubectl's output.
-func (n *Node) Apply(t T, yaml string) string {
+func (n *Node) Apply(t harness.T, yaml string) string {
 	t.Helper()
 	out, err := n.KubectlInput(yaml, "apply", "--server-side", "--force-conflicts", "-f", "-")
 	if err != nil {
@@ -165,7 +169,7 @@ func (n *Node) KubectlInput(stdin string, args ...string) (string, error) {
 
 // WaitRollout waits until a Deployment or StatefulSet has all its replicas
 // updated and ready, dumping the cluster when it does not.
-func (n *Node) WaitRollout(t T, ns, what string, timeout time.Duration) {
+func (n *Node) WaitRollout(t harness.T, ns, what string, timeout time.Duration) {
 	t.Helper()
 	if out, err := n.KubectlErr("rollout", "status", "-n", ns, what, fmt.Sprintf("--timeout=%s", timeout)); err != nil {
 		t.Fatalf("%s in %s did not roll out within %s: %v\n%s\nstate of the cluster: %s", what, ns, timeout, err, out, n.Dump(what))
@@ -173,20 +177,20 @@ func (n *Node) WaitRollout(t T, ns, what string, timeout time.Duration) {
 }
 
 // ServiceIP returns a Service's cluster IP.
-func (n *Node) ServiceIP(t T, ns, name string) string {
+func (n *Node) ServiceIP(t harness.T, ns, name string) string {
 	t.Helper()
 	return strings.TrimSpace(n.kubectl(t, "get", "service", "-n", ns, name, "-o", "jsonpath={.spec.clusterIP}"))
 }
 
 // NodePort returns the node port of a Service's port (by port number).
-func (n *Node) NodePort(t T, ns, name string, port int) string {
+func (n *Node) NodePort(t harness.T, ns, name string, port int) string {
 	t.Helper()
 	return strings.TrimSpace(n.kubectl(t, "get", "service", "-n", ns, name, "-o", fmt.Sprintf(`jsonpath={.spec.ports[?(@.port==%d)].nodePort}`, port)))
 }
 
 // RunPod starts a pod of ClientImage (smbclient, nfs-ls/-cp/-cat, a busybox
 // shell) with the given labels and waits until it runs.
-func (n *Node) RunPod(t T, ns, name string, labels map[string]string) {
+func (n *Node) RunPod(t harness.T, ns, name string, labels map[string]string) {
 	t.Helper()
 	var l strings.Builder
 	for k, v := range labels {
@@ -207,7 +211,7 @@ spec:
   - name: client
     image: %s
     imagePullPolicy: IfNotPresent
-`, name, ns, l.String(), ClientImage))
+`, name, ns, l.String(), image.ClientImage))
 	n.WaitFor(t, "pod "+ns+"/"+name+" Ready", 90*time.Second, func() (bool, string) {
 		out, err := n.KubectlErr("get", "pod", "-n", ns, name, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status} {.status.phase}`)
 		return err == nil && strings.HasPrefix(out, "True"), out
@@ -235,7 +239,7 @@ func (n *Node) Exec(ns, pod string, timeout time.Duration, script string) (strin
 func (n *Node) startLoadBalancers() {
 	ctx, cancel := context.WithCancel(context.Background())
 	n.stopLB, n.lbDone = cancel, make(chan struct{})
-	prefix := strings.TrimSuffix(LoadBalancerCIDR, "0/24")
+	prefix := strings.TrimSuffix(host.LoadBalancerCIDR, "0/24")
 	go func() {
 		defer close(n.lbDone)
 		for {
@@ -283,7 +287,7 @@ func HostShell(timeout time.Duration, script string) (string, error) {
 
 // kubectl runs kubectl and fails t (not the test that started the node)
 // when it fails.
-func (n *Node) kubectl(t T, args ...string) string {
+func (n *Node) kubectl(t harness.T, args ...string) string {
 	t.Helper()
 	out, err := n.KubectlErr(args...)
 	if err != nil {
@@ -293,7 +297,7 @@ func (n *Node) kubectl(t T, args ...string) string {
 }
 
 // KubectlT is Kubectl failing t, for use in subtests.
-func (n *Node) KubectlT(t T, args ...string) string {
+func (n *Node) KubectlT(t harness.T, args ...string) string {
 	t.Helper()
 	return n.kubectl(t, args...)
 }

@@ -1,4 +1,4 @@
-package harness
+package controller
 
 import (
 	"os/exec"
@@ -9,13 +9,16 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/node/image"
 )
 
 // TestCompositeController renders the project's CompositeController as the
 // tiers apply it: with the opt-in components of manifests/components, its
 // webhooks pointed at another base URL.
 func TestCompositeController(t *testing.T) {
-	kubectl := Binary(t, "kubectl")
+	kubectl := harness.Binary(t, "kubectl")
 	for _, c := range []struct {
 		name       string
 		components []string
@@ -43,7 +46,7 @@ func TestCompositeController(t *testing.T) {
 // production kustomization, a component, extra flags, as `kubectl apply -k`
 // sees it.
 func TestMetacontrollerKustomization(t *testing.T) {
-	kubectl := Binary(t, "kubectl")
+	kubectl := harness.Binary(t, "kubectl")
 	prod := filepath.Join(MetacontrollerManifests(t), "production")
 	dir := t.TempDir()
 	writeMetacontrollerKustomization(t, dir, prod, MetacontrollerInstall{
@@ -55,7 +58,7 @@ func TestMetacontrollerKustomization(t *testing.T) {
 		t.Fatalf("kubectl kustomize: %v\n%s", err, out)
 	}
 	for _, w := range []string{"kind: CustomResourceDefinition", "name: compositecontrollers.metacontroller.k8s.io", "kind: ClusterRole",
-		"image: " + MetacontrollerImage, "- /usr/bin/metacontroller", "- --discovery-interval=20s", "- --client-go-qps=50", "- --leader-election=false"} {
+		"image: " + image.MetacontrollerImage, "- /usr/bin/metacontroller", "- --discovery-interval=20s", "- --client-go-qps=50", "- --leader-election=false"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("the rendered install lacks %q", w)
 		}
@@ -67,10 +70,10 @@ func TestMetacontrollerKustomization(t *testing.T) {
 // StatefulSet's container gets exactly upstream's flags and the
 // component's, once each, and nothing else of upstream's install changes.
 func TestMetacontrollerSizing(t *testing.T) {
-	kubectl := Binary(t, "kubectl")
+	kubectl := harness.Binary(t, "kubectl")
 	prod := filepath.Join(MetacontrollerManifests(t), "production")
-	if !strings.HasSuffix(MetacontrollerUpstream, "?ref="+MetacontrollerImage[strings.LastIndex(MetacontrollerImage, ":")+1:]) {
-		t.Fatalf("manifests/metacontroller names %s, another release than the image %s", MetacontrollerUpstream, MetacontrollerImage)
+	if !strings.HasSuffix(MetacontrollerUpstream, "?ref="+image.MetacontrollerImage[strings.LastIndex(image.MetacontrollerImage, ":")+1:]) {
+		t.Fatalf("manifests/metacontroller names %s, another release than the image %s", MetacontrollerUpstream, image.MetacontrollerImage)
 	}
 	upstream := []string{"--zap-log-level=4", "--discovery-interval=20s"}
 	render := func(t *testing.T, components ...string) (args []string, rest string) {

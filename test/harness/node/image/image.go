@@ -1,4 +1,4 @@
-package harness
+package image
 
 import (
 	"archive/tar"
@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness"
 )
 
 // Image is a container image the node tier builds on this machine: no
@@ -72,7 +74,7 @@ func (img *Image) Link(path, target string) *Image {
 }
 
 // CopyFile adds a host file at path in the image.
-func (img *Image) CopyFile(t T, hostPath, path string, mode int64) *Image {
+func (img *Image) CopyFile(t harness.T, hostPath, path string, mode int64) *Image {
 	t.Helper()
 	b, err := os.ReadFile(hostPath)
 	if err != nil {
@@ -84,7 +86,7 @@ func (img *Image) CopyFile(t T, hostPath, path string, mode int64) *Image {
 // CopyBinary adds a host executable at path, with the shared libraries
 // `ldd` says it needs (and the dynamic loader) at the paths the host has
 // them, so a dynamically linked binary runs in the image as on the host.
-func (img *Image) CopyBinary(t T, hostPath, path string) *Image {
+func (img *Image) CopyBinary(t harness.T, hostPath, path string) *Image {
 	t.Helper()
 	img.CopyFile(t, hostPath, path, 0o755)
 	for _, lib := range sharedLibraries(t, hostPath) {
@@ -104,7 +106,7 @@ func (img *Image) MergedUsr() *Image {
 
 // addHostFile copies a host file to its real path in the image and keeps
 // the name it was found by as a link to it.
-func (img *Image) addHostFile(t T, p string) {
+func (img *Image) addHostFile(t harness.T, p string) {
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		t.Fatalf("image %s: %v", img.Ref, err)
@@ -138,7 +140,7 @@ var lddLine = regexp.MustCompile(`(?:=>\s*)?(/\S+)\s+\(0x`)
 
 // sharedLibraries lists the absolute paths `ldd` resolves for a binary
 // (none for a static one).
-func sharedLibraries(t T, bin string) []string {
+func sharedLibraries(t harness.T, bin string) []string {
 	out, err := exec.Command("ldd", bin).CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "not a dynamic executable") {
