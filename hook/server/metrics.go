@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -23,6 +24,7 @@ type Metrics struct {
 	events        *prometheus.CounterVec
 	snapshotRuns  *prometheus.CounterVec
 	tokensCached  prometheus.GaugeFunc
+	lag           prometheus.Gauge
 	tokensCounter func() int
 }
 
@@ -79,6 +81,10 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 			Help: "Applies of spec.snapshotPolicies to DittoFS (made only when the spec changed them) by outcome (the SnapshotPoliciesApplied reason).",
 		}, []string{"reason"}),
 	}
+	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dittofs_hook_resync_lag_seconds",
+		Help: "How late Metacontroller calls after the resyncAfterSeconds the hook asked for (a moving average over this replica's DittoServers); the hook asks for that much less, up to a fifth of the polling interval, so that DittoFS is polled at the interval.",
+	})
 	if tokens == nil {
 		tokens = func() int { return 0 }
 	}
@@ -87,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer, tokens func() int) *Metrics {
 		Name: "dittofs_hook_tokens_cached",
 		Help: "DittoFS sessions held in the token cache.",
 	}, func() float64 { return float64(m.tokensCounter()) })
-	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.failingFor, m.adaptersSeen, m.events, m.snapshotRuns, m.tokensCached)
+	reg.MustRegister(m.requests, m.duration, m.dittofsCalls, m.logins, m.refreshes, m.provisions, m.polls, m.failingFor, m.adaptersSeen, m.events, m.snapshotRuns, m.tokensCached, m.lag)
 	// Series whose label values are known up front start at zero, so that a
 	// dashboard or an alert on rate() sees them before the first event.
 	for _, result := range []string{"ok", "error"} {
@@ -166,6 +172,13 @@ func (m *Metrics) poll(o hook.Observation) {
 		}
 	}
 	m.polls.WithLabelValues(reason).Inc()
+}
+
+// resyncLag sets the lag Paced subtracts (see pacer).
+func (m *Metrics) resyncLag(lag time.Duration) {
+	if m != nil {
+		m.lag.Set(lag.Seconds())
+	}
 }
 
 // FailureIntervalBuckets are the upper bounds of

@@ -120,6 +120,7 @@ type Server struct {
 	handler http.Handler
 	limiter *syncLimiter
 	tenants *tenantLimiter
+	pacer   *pacer
 }
 
 // New checks the options and builds the routes.
@@ -166,7 +167,7 @@ func New(o Options) (*Server, error) {
 		o.MaxSyncsPerNamespace = DefaultMaxSyncsPerNamespace
 	}
 	s := &Server{opts: o, urlTmpl: tmpl, limiter: &syncLimiter{maxCalls: o.MaxConcurrentSyncs, maxBytes: o.MaxSyncBytes},
-		tenants: &tenantLimiter{inflight: map[string]int{}, max: o.MaxSyncsPerNamespace}}
+		tenants: &tenantLimiter{inflight: map[string]int{}, max: o.MaxSyncsPerNamespace}, pacer: newPacer()}
 	// A template that cannot give a plain http(s)://host:port is refused
 	// now rather than on every sync.
 	if _, err := s.baseURL(hook.Plan{Name: "example", Namespace: "default", Port: 8080}); err != nil {
@@ -278,6 +279,12 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 			s.refuse(w, log, call, http.StatusBadRequest, err, start)
 			return
 		}
+		uid := string(req.Parent.Metadata.UID)
+		var lag time.Duration
+		if !sync.Finalizing() {
+			lag = s.pacer.arrived(uid, s.opts.Now())
+			s.opts.Metrics.resyncLag(lag)
+		}
 		if sync.Plan().Contact {
 			// Only the calls that wait for DittoFS are slow: those of one
 			// namespace hold at most MaxSyncsPerNamespace slots.
@@ -295,6 +302,10 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 		obs := s.observe(r.Context(), sync, log)
 		now := s.opts.Now()
 		resp := sync.Desired(obs, now, s.opts.Secrets)
+		if !sync.Finalizing() {
+			sync.Paced(resp, lag)
+			s.pacer.answered(uid, now, resp.ResyncAfterSeconds)
+		}
 		out, err := json.Marshal(resp)
 		if err != nil {
 			// Never a 200 that could drop children: a non-200 makes
