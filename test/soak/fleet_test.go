@@ -420,6 +420,9 @@ type hookStats struct {
 	cpu                        float64
 	cgroupPeak, vmHWM          int64
 	syncs, logins, loginErrors float64
+	// lag: how late Metacontroller called after the resyncs this replica
+	// asked for, by its own measure (what it paces the answers by).
+	lag float64
 }
 
 func (f *fleet) hookStats(t *testing.T) []hookStats {
@@ -453,6 +456,7 @@ func (f *fleet) hookStats(t *testing.T) []hookStats {
 		h.syncs = get("dittofs_hook_requests_total", `hook="sync"`)
 		h.logins = get("dittofs_hook_dittofs_logins_total", `account="operator",result="ok"`)
 		h.loginErrors = get("dittofs_hook_dittofs_logins_total", `result="error"`)
+		h.lag = get("dittofs_hook_resync_lag_seconds", "")
 		if len(errs) > 0 {
 			t.Errorf("scrape hook replica %s (%s): %v", p.name, p.ip, errs[0])
 		}
@@ -598,7 +602,7 @@ func (f *fleet) measure(t *testing.T) {
 	hooks := f.hookStats(t)
 	var logins, loginErrors float64
 	for _, h := range hooks {
-		stats = append(stats, fmt.Sprintf("%s: CPU %.1f s, peak RSS %s (VmHWM; cgroup peak %s), %0.f syncs", h.pod, h.cpu, mib(h.vmHWM), mib(h.cgroupPeak), h.syncs))
+		stats = append(stats, fmt.Sprintf("%s: CPU %.1f s, peak RSS %s (VmHWM; cgroup peak %s), %0.f syncs, resync lag %.2f s", h.pod, h.cpu, mib(h.vmHWM), mib(h.cgroupPeak), h.syncs, h.lag))
 		logins += h.logins
 		loginErrors += h.loginErrors
 	}
