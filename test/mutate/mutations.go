@@ -170,4 +170,10 @@ var Mutations = []Mutation{
 		File: "dittofs/account.go", From: "if err := checkRole(t.Operator.Username, u.Role); err != nil {\n\t\ta.Forget(t.Key)",
 		To: "if err := checkRole(t.Operator.Username, OperatorRole+u.Role[:0]); err != nil {\n\t\ta.Forget(t.Key)", Packages: client,
 	},
+
+	// Polling at the interval.
+	{
+		Name: "resync-paced-without-bound", Rule: "the resync is paced by Metacontroller's lateness, at most a fifth of the polling interval",
+		File: "hook/pace.go", From: "cut := min(lag.Seconds(), steady/MaxPaceFraction)", To: "cut := lag.Seconds()", Packages: core,
+	},
 }
