@@ -65,7 +65,9 @@ type CustomizeResponse struct {
 	RelatedResources []RelatedResourceRule `json:"relatedResources"`
 }
 
-// RelatedResourceRule selects related objects by name in the parent's namespace.
+// RelatedResourceRule selects related objects by name: in the parent's
+// namespace for a namespaced kind, cluster-wide for a cluster-scoped one
+// (StorageClasses).
 type RelatedResourceRule struct {
 	APIVersion string   `json:"apiVersion"`
 	Resource   string   `json:"resource"`
