@@ -8,8 +8,7 @@ import "slices"
 // hook trusts), the Postgres Secret (its keys are checked, its connection
 // string read), and every
 // Secret DittoFS reads at start (their versions roll the pod, see
-// rolloutSecrets); and the StorageClasses the spec names, whose absence is
-// StorageClassNotFound. Metacontroller then sends them with every sync.
+// rolloutSecrets). Metacontroller then sends them with every sync.
 func Customize(req *CustomizeRequest) *CustomizeResponse {
 	resp := &CustomizeResponse{RelatedResources: []RelatedResourceRule{}}
 	srv, err := parseServer(req.Parent)
@@ -27,11 +26,12 @@ func Customize(req *CustomizeRequest) *CustomizeResponse {
 		slices.Sort(names)
 		resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: slices.Compact(names)})
 	}
-	// The StorageClasses the spec names, by name (cluster-scoped: a
-	// namespaced parent may ask for them by name; Metacontroller then sends
-	// the key, empty when none exists, and syncs again when one is made).
-	if classes := storageClassNames(srv); len(classes) > 0 {
-		resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "storage.k8s.io/v1", Resource: "storageclasses", Names: classes})
-	}
+	// No StorageClasses, although the spec may name some and the core
+	// would report a missing one (see storageclass.go): Metacontroller
+	// v4.17.2 selects a cluster-scoped related object for a namespaced
+	// parent, but its hook-version-v1 request then drops every object
+	// whose namespace is not the parent's (UniformObjectMap.Convert), so
+	// the key would always come empty and every class would read as
+	// missing, holding back every new StatefulSet that names one.
 	return resp
 }

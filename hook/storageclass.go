@@ -8,10 +8,18 @@ import (
 
 // StorageClasses the spec names. A claim naming a StorageClass that does
 // not exist stays Pending for good, and the user learns it only from the
-// claim, as upstream's validating webhook refuses such a spec. The hook has
-// no webhook: the customize hook asks Metacontroller for the named classes
-// (cluster-scoped, by name), and a class absent from the sync's related
-// objects is a condition (StorageClassNotFound) before any claim is made.
+// claim, where upstream's validating webhook refuses such a spec. The hook
+// has no webhook: when a sync's related objects carry the StorageClass key
+// (KeyStorageClass), a class the spec names that is absent from it is a
+// condition (StorageClassNotFound) before any claim is made.
+//
+// Metacontroller v4.17.2 cannot send that key with content to this hook:
+// its hook-version-v1 sync request keeps, for a namespaced parent, only
+// related objects of the parent's namespace, and a StorageClass has none
+// (pkg/controller/common/api/v2 UniformObjectMap.Convert). Asked for,
+// the classes would always come as an empty map, read as all missing. So
+// Customize does not ask, and this decision waits for a Metacontroller (or
+// hook version) that delivers them; without the key nothing changes.
 
 // namedClass is a StorageClass the spec names, with the field naming it
 // and the child whose volume claims use it.
@@ -36,17 +44,6 @@ func (s *dittoServer) storageClasses() []namedClass {
 		}
 	}
 	return out
-}
-
-// storageClassNames are the names of the StorageClasses the customize hook
-// asks for, sorted, once each.
-func storageClassNames(s *dittoServer) []string {
-	var names []string
-	for _, c := range s.storageClasses() {
-		names = append(names, c.name)
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 // missingClasses are the StorageClasses the spec names that the request's
