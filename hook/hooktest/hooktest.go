@@ -630,9 +630,9 @@ func encode(v any) string {
 	return string(b)
 }
 
-// WithStorageClasses sends the related StorageClasses the customize hook
-// asked for: the key, as Metacontroller sends it once the rule exists
-// (empty when none of them exists), and one object per name given.
+// WithStorageClasses sends related StorageClasses: the key (empty when
+// none is given) and one object per name. (Metacontroller v4.17.2 never
+// fills it for this hook; see hook/storageclass.go.)
 func WithStorageClasses(names ...string) Modifier {
 	return func(r *Request) {
 		rel, _ := r.tree["related"].(map[string]any)
