@@ -23,6 +23,10 @@ type observedChildren struct {
 	secrets    map[string]*corev1.Secret
 	related    map[string]*corev1.Secret
 	percona    map[string]*perconaObject
+	// storageClasses are the related StorageClasses; nil when the request
+	// has no StorageClass key (the customize hook asked for none, or a
+	// Metacontroller without it): then nothing is known of them.
+	storageClasses map[string]*objectHead
 	// ignored are the objects of other namespaces the request held
 	// ("children|related <key> <namespace>/<name>"), sorted.
 	ignored []string
@@ -82,9 +86,14 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 	}
 	for _, key := range sortedKeys(req.Related) {
 		objs := req.Related[key]
-		if key == KeySecret {
+		switch key {
+		case KeySecret:
 			o.related, err = decodeAll[corev1.Secret]("related", key, ns, objs, nil, ignore("related", key))
-		} else {
+		case KeyStorageClass:
+			// Cluster-scoped: no namespace, which decodeAll takes as the
+			// parent's; one with a namespace is ignored.
+			o.storageClasses, err = decodeAll[objectHead]("related", key, ns, objs, nil, ignore("related", key))
+		default:
 			_, err = decodeAll[objectHead]("related", key, ns, objs, nil, ignore("related", key))
 		}
 		if err != nil {

@@ -36,6 +36,9 @@ const (
 const (
 	ReasonConfigValid                = "ConfigValid"
 	ReasonServiceMonitorNotInstalled = "ServiceMonitorNotInstalled"
+	// ReasonStorageClassNotFound: a StorageClass the spec names does not
+	// exist; a StatefulSet (or PerconaPGCluster) not made yet waits for it.
+	ReasonStorageClassNotFound = "StorageClassNotFound"
 
 	ReasonPostgresSecretReady      = "PostgresSecretReady"
 	ReasonPostgresSecretMissing    = "PostgresSecretMissing"

@@ -22,10 +22,16 @@ func Customize(req *CustomizeRequest) *CustomizeResponse {
 	if srv.TLS.Serves() {
 		names = append(names, srv.TLS.CertSecret)
 	}
-	if len(names) == 0 {
-		return resp
+	if len(names) > 0 {
+		slices.Sort(names)
+		resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: slices.Compact(names)})
 	}
-	slices.Sort(names)
-	resp.RelatedResources = append(resp.RelatedResources, RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Names: slices.Compact(names)})
+	// No StorageClasses, although the spec may name some and the core
+	// would report a missing one (see storageclass.go): Metacontroller
+	// v4.17.2 selects a cluster-scoped related object for a namespaced
+	// parent, but its hook-version-v1 request then drops every object
+	// whose namespace is not the parent's (UniformObjectMap.Convert), so
+	// the key would always come empty and every class would read as
+	// missing, holding back every new StatefulSet that names one.
 	return resp
 }

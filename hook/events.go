@@ -55,6 +55,7 @@ const (
 	EventChildTypeNotDeclared        = "ChildTypeNotDeclared"
 	EventAdapterPortReserved         = "AdapterPortReserved"
 	EventAdapterDegraded             = "AdapterDegraded"
+	EventStorageClassNotFound        = "StorageClassNotFound"
 )
 
 // EventReasons are every reason the hook records, for metrics that start
@@ -67,7 +68,7 @@ var EventReasons = []string{
 	EventOperatorAccountConflict, EventDittoFSRecovered,
 	EventInvalidSpec, EventCleanupTimeout, EventOperatorAccountDeleted,
 	EventSnapshotPoliciesApplied, EventSnapshotPolicyFailed, EventChildTypeNotDeclared,
-	EventAdapterPortReserved, EventAdapterDegraded,
+	EventAdapterPortReserved, EventAdapterDegraded, EventStorageClassNotFound,
 }
 
 // eventAction is each reason's action (events.k8s.io/v1 requires one):
@@ -94,6 +95,7 @@ var eventAction = map[string]string{
 	EventChildTypeNotDeclared:        "Validate",
 	EventAdapterPortReserved:         "PollAdapters",
 	EventAdapterDegraded:             "PollAdapters",
+	EventStorageClassNotFound:        "Validate",
 }
 
 // Event is one Kubernetes Event a sync records about its DittoServer. The
@@ -146,6 +148,7 @@ func (s *Sync) Events(o Observation, resp *SyncResponse) []Event {
 	e.loadBalancers()
 	e.snapshotPolicies()
 	e.childTypes()
+	e.storageClass()
 	e.finalize()
 	return e.out
 }
@@ -391,6 +394,22 @@ func (e *eventBuilder) childTypes() {
 		}
 		e.add(corev1.EventTypeWarning, EventChildTypeNotDeclared, now.Message, nil, c.typ, gen, conditionState(was))
 	}
+}
+
+// storageClass: ConfigReady turns StorageClassNotFound (a StorageClass the
+// spec names does not exist). Named after the condition being left and the
+// classes missing: a class created and deleted again, or another class
+// named, is another transition; a class that stays missing, none.
+func (e *eventBuilder) storageClass() {
+	was, now := e.cond(e.prev, CondConfigReady), e.cond(e.next, CondConfigReady)
+	if now == nil || now.Reason != ReasonStorageClassNotFound || (was != nil && was.Reason == ReasonStorageClassNotFound) {
+		return
+	}
+	left := []string{conditionState(was)}
+	for _, c := range e.s.missingClasses() {
+		left = append(left, c.field+"="+c.name)
+	}
+	e.add(corev1.EventTypeWarning, EventStorageClassNotFound, now.Message, nil, left...)
 }
 
 // provisioned: this sync created the operator account, or reset its

@@ -104,6 +104,10 @@ const (
 	KeyPerconaPGCluster = "PerconaPGCluster.pgv2.percona.com/v2"
 )
 
+// KeyStorageClass is the related kind of the StorageClasses the spec names
+// (cluster-scoped: Metacontroller files them by name alone).
+const KeyStorageClass = "StorageClass.storage.k8s.io/v1"
+
 func statefulSetName(cr string) string     { return cr }
 func headlessServiceName(cr string) string { return cr + "-headless" }
 func apiServiceName(cr string) string      { return cr + "-api" }

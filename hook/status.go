@@ -177,6 +177,9 @@ func (s *Sync) workload(hash string) *DittoServerStatus {
 // everything it asks for can be made here.
 func (s *Sync) configCondition() cond {
 	ds := s.server
+	if c, ok := s.storageClassCondition(); ok {
+		return c
+	}
 	if ds.Metrics.Enabled && ds.Metrics.ServiceMonitor && !s.observed.declares(KeyServiceMonitor) {
 		return falseCond(CondConfigReady, ReasonServiceMonitorNotInstalled, fmt.Sprintf("spec.metrics.serviceMonitor needs the ServiceMonitor child type, which this installation does not declare: add manifests/components/servicemonitor (Helm: metacontroller.childTypes.serviceMonitor=true) where prometheus-operator's CRD is installed; the metrics Service %s is there meanwhile", metricsServiceName(ds.Name)))
 	}
@@ -205,6 +208,8 @@ func (s *Sync) databaseCondition() *cond {
 	switch {
 	case db.Percona && !s.observed.declares(KeyPerconaPGCluster):
 		c = falseCond(CondDatabaseReady, ReasonPerconaNotInstalled, "spec.percona needs the PerconaPGCluster child type, which this installation does not declare: add manifests/components/percona (Helm: metacontroller.childTypes.percona=true) where the Percona Operator for PostgreSQL v2 runs; DittoFS is not started until its database serves")
+	case db.Percona && s.observed.percona[perconaClusterName(ds.Name)] == nil && s.heldForClass(KeyPerconaPGCluster):
+		c = falseCond(CondDatabaseReady, ReasonPerconaNotFound, fmt.Sprintf("PerconaPGCluster %s is created once StorageClass %s (spec.percona.storageClassName) exists; see ConfigReady", perconaClusterName(ds.Name), *ds.Percona.Spec.StorageClassName))
 	case db.Percona && s.observed.percona[perconaClusterName(ds.Name)] == nil:
 		c = falseCond(CondDatabaseReady, ReasonPerconaNotFound, fmt.Sprintf("waiting for PerconaPGCluster %s, which this sync creates", perconaClusterName(ds.Name)))
 	case db.Percona && s.perconaState() != perconaReady:

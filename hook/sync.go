@@ -294,7 +294,10 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 	// upstream operator does): started earlier it would fail on a missing
 	// Secret, then on a refused connection, restarting meanwhile. Once it
 	// exists it stays, whatever the database does.
-	if !ds.Percona.Enabled || s.observed.sts != nil || s.perconaState() == perconaReady {
+	//
+	// Nor is a StatefulSet made while a StorageClass its claims name is
+	// missing (see storageclass.go); one that exists stays as rendered.
+	if s.observed.sts != nil || ((!ds.Percona.Enabled || s.perconaState() == perconaReady) && !s.heldForClass(KeyStatefulSet)) {
 		children = append(children, child(makeStatefulSet(ds, hash, s.observed.sts)))
 	}
 	children = append(children,
@@ -308,7 +311,8 @@ func (s *Sync) children(known []dittofs.Adapter, refused map[string]string, fres
 	if ds.Metrics.Enabled && ds.Metrics.ServiceMonitor && s.observed.declares(KeyServiceMonitor) {
 		children = append(children, makeServiceMonitor(ds))
 	}
-	if ds.Percona.Enabled && s.observed.declares(KeyPerconaPGCluster) {
+	if ds.Percona.Enabled && s.observed.declares(KeyPerconaPGCluster) &&
+		(s.observed.percona[perconaClusterName(ds.Name)] != nil || !s.heldForClass(KeyPerconaPGCluster)) {
 		children = append(children, makePerconaPGCluster(ds))
 	}
 	for _, sec := range makeSecrets(ds, s.observed, gen) {

@@ -373,6 +373,15 @@ func syncCases() []syncCase {
 		{"percona-creating", "percona: the PerconaPGCluster as upstream renders it; DittoFS waits for its database", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithSpecField("percona", map[string]any{"enabled": true, "replicas": 2, "storageClassName": "fast",
 			"backup": map[string]any{"enabled": true, "bucket": "b", "endpoint": "https://s3.example.com", "credentialsSecretRef": map[string]any{"name": "s3"}}})), nothing},
 		{"percona-ready", "a ready PerconaPGCluster: DittoFS created, wired to Percona's user Secret (sslmode require)", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithChild(PerconaCluster("ready")), WithSpecField("percona", map[string]any{"enabled": true})), nothing},
+		// Issue 23: a StorageClass the spec names that does not exist.
+		{"storage-class-missing", "a storageClassName that names no StorageClass: StorageClassNotFound naming it; no StatefulSet, so no claim, until it exists", Captured(FirstSync,
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses()), nothing},
+		{"storage-class-present", "a storageClassName whose StorageClass exists: the StatefulSet's claims name it", Captured(FirstSync,
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses("fast")), nothing},
+		{"storage-class-deleted", "the StorageClass deleted under a running server: StorageClassNotFound, every child kept", Steady(
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses()), fresh},
+		{"storage-class-percona-missing", "percona's storageClassName names no StorageClass: no PerconaPGCluster (nor StatefulSet) until it exists", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster),
+			WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "fast-db"}), WithStorageClasses()), nothing},
 		{"ldap-kerberos", "LDAP and Kerberos with a machine account: their config sections, keytabs mounted 0440, krb5.conf, the bind and machine passwords from the environment", Captured(FirstSync, WithSpecField("identity", directory)), nothing},
 		{"postgres-upstream-shape", "postgresSecretRef {name, key} without type is Postgres; a Secret holding only a connection string is read through a derived Secret", Captured(FirstSync, WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}}),
 			WithRelatedSecret("pg", map[string]string{"connection-string": "postgres://u:p@h/db"}, "500")), nothing},

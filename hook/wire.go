@@ -65,7 +65,9 @@ type CustomizeResponse struct {
 	RelatedResources []RelatedResourceRule `json:"relatedResources"`
 }
 
-// RelatedResourceRule selects related objects by name in the parent's namespace.
+// RelatedResourceRule selects related objects by name in the parent's
+// namespace. (A cluster-scoped kind is selected too, but Metacontroller
+// v4.17.2's v1 request then drops it: see hook/storageclass.go.)
 type RelatedResourceRule struct {
 	APIVersion string   `json:"apiVersion"`
 	Resource   string   `json:"resource"`

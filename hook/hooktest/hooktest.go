@@ -629,3 +629,25 @@ func encode(v any) string {
 	}
 	return string(b)
 }
+
+// WithStorageClasses sends related StorageClasses: the key (empty when
+// none is given) and one object per name. (Metacontroller v4.17.2 never
+// fills it for this hook; see hook/storageclass.go.)
+func WithStorageClasses(names ...string) Modifier {
+	return func(r *Request) {
+		rel, _ := r.tree["related"].(map[string]any)
+		if rel == nil {
+			rel = map[string]any{}
+			r.tree["related"] = rel
+		}
+		classes := map[string]any{}
+		for _, n := range names {
+			classes[n] = map[string]any{
+				"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+				"metadata":    map[string]any{"name": n, "uid": "storageclass-uid-" + n, "resourceVersion": "700"},
+				"provisioner": "example.com/none", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
+			}
+		}
+		rel[hook.KeyStorageClass] = classes
+	}
+}

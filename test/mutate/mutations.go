@@ -26,6 +26,10 @@ var Mutations = []Mutation{
 		File: "hook/adapters.go", From: "if o.poll.State != Succeeded {\n\t\treturn last\n\t}", To: "if o.poll.State != Succeeded {\n\t\treturn nil\n\t}", Packages: core,
 	},
 	{
+		Name: "missing-storage-class-drops-statefulset", Rule: "a StorageClass missing holds back only a StatefulSet not made yet; one that exists stays",
+		File: "hook/sync.go", From: "if s.observed.sts != nil || ((!ds.Percona.Enabled", To: "if ((!ds.Percona.Enabled", Packages: core,
+	},
+	{
 		Name: "not-running-adapter-loses-service", Rule: "an enabled adapter that is not running keeps its Service",
 		File: "hook/sync.go", From: "if _, no := refused[a.Type]; no || !a.Enabled {", To: "if _, no := refused[a.Type]; no || !a.Enabled || !a.Running {", Packages: core,
 	},
