@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 )
 
 // BenchmarkIgnoreStatusChanges measures what Metacontroller's
@@ -66,9 +69,9 @@ func measureStatusChanges(b *testing.B, ignore bool) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
-	c := harness.StartCluster(b, dir, harness.MetacontrollerCRDs(b), filepath.Join(harness.RepoRoot(), "manifests", "crd"))
+	c := cluster.Start(b, dir, controller.MetacontrollerCRDs(b), filepath.Join(harness.RepoRoot(), "manifests", "crd"))
 	bin := harness.BuildHook(b, dir)
-	_, tokenFile := harness.CreateHookToken(b, c, dir)
+	_, tokenFile := controller.CreateHookToken(b, c, dir)
 	c.Kubectl("create", "namespace", nsm)
 	port := harness.FreePort(b)
 	url := harness.URL(port, "")
@@ -76,12 +79,12 @@ func measureStatusChanges(b *testing.B, ignore bool) {
 		"--dittofs-url-template", "http://127.0.0.1:{{.Port}}", "--dittofs-timeout", "5s", "--log-format", "text",
 		"--events=false", "--auth-token-file", tokenFile)
 	hook.WaitHTTP(b, url+"/readyz", 10*time.Second)
-	harness.ApplyCompositeController(b, c, dir, url)
+	controller.ApplyCompositeController(b, c, dir, url)
 	if ignore {
 		c.Kubectl("patch", "compositecontroller", "dittofs-hook", "--type=merge", "-p", `{"spec":{"parentResource":{"ignoreStatusChanges":true}}}`)
 	}
 	b.Logf("bench: CompositeController parentResource %s", c.Kubectl("get", "compositecontroller", "dittofs-hook", "-o", "jsonpath={.spec.parentResource}"))
-	mc := harness.StartMetacontroller(b, c, dir, "dynamic-apply")
+	mc := controller.StartMetacontroller(b, c, dir, "dynamic-apply")
 
 	dfsPort := harness.FreePort(b)
 	spec := fmt.Sprintf(`apiVersion: dittofs.dittofs.com/v1alpha1
@@ -125,7 +128,7 @@ spec:
 	if err != nil {
 		b.Fatal(err)
 	}
-	dfs := harness.StartDittoFS(b, harness.DittoFSOptions{AdminPassword: string(admin), LogDir: dir, Port: dfsPort})
+	dfs := dittofstest.StartDittoFS(b, dittofstest.DittoFSOptions{AdminPassword: string(admin), LogDir: dir, Port: dfsPort})
 	c.MarkStatefulSetReady(nsm, name)
 	ready := func() bool {
 		return c.Kubectl("get", "dittoserver", name, "-n", nsm, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`) == "True"
