@@ -606,6 +606,7 @@ func (r *rig) steady() {
 		strings.Join(requestsBy(before.apiserver, after.apiserver, "apiserver_request_total", window, "verb"), ", "))
 	r.figure("Metacontroller's queue wait at steady state", "%s", histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
 	r.figure("Metacontroller's sync at steady state", "%s", histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
+	r.figure("client-side throttling at steady state", "%d waits logged", len(after.throttled)-len(before.throttled))
 	r.figure("CPU at steady state, cores", "%s", cpu(before, after))
 	r.figure("DittoFS servers' memory at steady state", "%s", r.dfsRSS())
 }
@@ -779,10 +780,6 @@ func (r *rig) breakdown(before, after point, changes int) {
 		histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds"))
 	r.figure("breakdown: Metacontroller's API requests (rest_client_requests_total)", "%s",
 		strings.Join(requestsBy(before.mc, after.mc, "rest_client_requests_total", 0, "method", "code"), ", "))
-	r.figure("breakdown: Metacontroller's API request latency (rest_client_request_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "rest_client_request_duration_seconds"))
-	r.figure("breakdown: Metacontroller's rate limiter (rest_client_rate_limiter_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "rest_client_rate_limiter_duration_seconds"))
 	waits := after.throttled[min(len(before.throttled), len(after.throttled)):]
 	var total, longest float64
 	for _, v := range waits {
