@@ -607,7 +607,7 @@ func (r *rig) steady() {
 	r.figure("Metacontroller's queue wait at steady state", "%s", histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
 	r.figure("Metacontroller's sync at steady state", "%s", histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
 	r.figure("client-side throttling at steady state", "%d waits logged", len(after.throttled)-len(before.throttled))
-	r.figure("CPU at steady state, cores", "%s", cpu(before, after))
+	r.figure("CPU at steady state, cores", "%s (load average %s)", cpu(before, after), loadavg())
 	r.figure("DittoFS servers' memory at steady state", "%s", r.dfsRSS())
 }
 
@@ -789,5 +789,5 @@ func (r *rig) breakdown(before, after point, changes int) {
 	r.figure("breakdown: client-side throttling (waits Metacontroller's client-go logged)", "%d waits, %.1f s in all, longest %.2f s", len(waits), total, longest)
 	r.figure("the API server's requests over the disables (apiserver_request_total)", "%s over %.1f s",
 		strings.Join(requestsBy(before.apiserver, after.apiserver, "apiserver_request_total", window, "verb"), ", "), window.Seconds())
-	r.figure("CPU over the disables, cores", "%s", cpu(before, after))
+	r.figure("CPU over the disables, cores", "%s (load average %s)", cpu(before, after), loadavg())
 }
