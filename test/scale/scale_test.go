@@ -14,7 +14,7 @@
 // It is a benchmark, not a test of CI's tiers: it runs only with the build
 // tag scale (docs/development.md, docs/sizing.md):
 //
-//	DITTOFS_HOOK_SCALE_SERVERS=200 go test -tags scale ./test/scale -run TestScale -v -timeout 90m
+//	flock /run/lock/dittofs-hook-node.lock go test -tags scale ./test/scale -run TestScale -v -timeout 60m
 package scale
 
 import (
