@@ -49,6 +49,8 @@ var readmeRules = []readmeRule{
 	{prefix: "test/run.sh", elsewhere: "the test command itself, which runs this test"},
 	{prefix: "DITTOFS_HOOK_SOAK_", elsewhere: "the soak on a real node (root); test/run.sh node runs it at its CI size"},
 	{prefix: "test/bench.sh node", elsewhere: "the benchmark on a real node (root), which writes BENCHMARKS.md"},
+	{prefix: "flock /run/lock/dittofs-hook-node.lock go test -tags scale ./test/scale", elsewhere: "the scale benchmark (build tag scale, never in CI's tiers): 200 DittoFS servers and a control plane for about 20 minutes; its figures are in BENCHMARKS.md"},
+	{prefix: "DITTOFS_HOOK_SCALE_", elsewhere: "the scale benchmark at another size or tuning (build tag scale, never in CI's tiers)"},
 	{prefix: "kubectl apply -k https://github.com/metacontroller/", elsewhere: "installs Metacontroller from the internet on a real cluster"},
 	{prefix: "kubectl apply -f manifests/hook/namespace.yaml", elsewhere: "controller.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},
 	{prefix: "kubectl -n dittofs-system create secret generic dittofs-hook-token", elsewhere: "controller.CreateHookToken runs it, as written in docs/install.md, before each kustomize install of the e2e suite, the node tier and the demo (TestReadmeInstallIsDocsInstall: the README's is the same)"},

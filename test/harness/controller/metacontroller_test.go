@@ -111,7 +111,7 @@ func TestMetacontrollerSizing(t *testing.T) {
 	}{
 		{"", upstream},
 		{"fleet-50", append(upstream[:2:2], "--workers=10", "--client-go-qps=50", "--client-go-burst=100")},
-		{"fleet-200", append(upstream[:2:2], "--workers=16", "--client-go-qps=100", "--client-go-burst=200")},
+		{"fleet-200", append(upstream[:2:2], "--workers=32", "--client-go-qps=100", "--client-go-burst=200")},
 	} {
 		t.Run("component "+c.component, func(t *testing.T) {
 			var cs []string
