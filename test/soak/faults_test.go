@@ -118,6 +118,13 @@ func (s *soak) run(t *testing.T) {
 	settle := cfg.interval + 4*time.Second
 	goal := 2 * cfg.interval
 	for i := 1; time.Since(begin) < cfg.duration; i++ {
+		// Each fault starts with both hook replicas there (the
+		// Deployment's replacement of a deleted one is not timed).
+		if took, err := s.f.waitHookReplicas(recoveryTimeout); err != nil {
+			t.Errorf("soak: before fault #%d: %v", i, err)
+		} else if took > time.Second {
+			t.Logf("soak: before fault #%d: both hook replicas back after %.1f s", i, took.Seconds())
+		}
 		f := s.draw()
 		f.at = time.Since(begin)
 		s.f.ledger.setPhase(f.kind.name)
