@@ -46,39 +46,40 @@ type observedChild struct {
 }
 
 // newObservedChildren decodes the observed children and related objects, each
-// once, and checks that every one is an object filed under its own name: a
-// mis-keyed map would make the hook misjudge which children exist. An
-// object of another namespace than the parent's is ignored, as if absent
-// (see decodeAll).
+// once, and checks that every one is an object filed as the request's hook
+// version files it (v1: its name; v2: "<namespace>/<name>", a
+// cluster-scoped one its name): a mis-keyed map would make the hook
+// misjudge which children exist. Whatever the version, the hook then knows
+// each object by its name. An object of another namespace than the
+// parent's is ignored, as if absent (see decodeAll).
 func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
-	o := &observedChildren{children: make(map[string]map[string]observedChild, len(req.Children))}
-	ns := req.Parent.Metadata.Namespace
-	ignore := func(field, key string) func(namespace, name string) {
-		return func(namespace, name string) {
-			o.ignored = append(o.ignored, field+" "+key+" "+namespace+"/"+name)
-		}
+	version, err := req.HookVersion()
+	if err != nil {
+		return nil, err
 	}
-	var err error
+	o := &observedChildren{children: make(map[string]map[string]observedChild, len(req.Children))}
+	d := decoder{namespace: req.Parent.Metadata.Namespace, qualified: version == HookV2, ignored: &o.ignored}
 	for _, key := range sortedKeys(req.Children) {
 		objs := req.Children[key]
 		kept := make(map[string]observedChild, len(objs))
 		o.children[key] = kept
+		in := d.in("children", key, kept)
 		switch key {
 		case KeyStatefulSet:
 			var all map[string]*appsv1.StatefulSet
-			if all, err = decodeAll[appsv1.StatefulSet]("children", key, ns, objs, kept, ignore("children", key)); err == nil {
+			if all, err = decodeAll[appsv1.StatefulSet](in, objs); err == nil {
 				o.sts = all[statefulSetName(req.Parent.Metadata.Name)]
 			}
 		case KeyService:
-			o.services, err = decodeAll[corev1.Service]("children", key, ns, objs, kept, ignore("children", key))
+			o.services, err = decodeAll[corev1.Service](in, objs)
 		case KeySecret:
-			o.secrets, err = decodeAll[corev1.Secret]("children", key, ns, objs, kept, ignore("children", key))
+			o.secrets, err = decodeAll[corev1.Secret](in, objs)
 		case KeyConfigMap:
-			o.configMaps, err = decodeAll[corev1.ConfigMap]("children", key, ns, objs, kept, ignore("children", key))
+			o.configMaps, err = decodeAll[corev1.ConfigMap](in, objs)
 		case KeyPerconaPGCluster:
-			o.percona, err = decodeAll[perconaObject]("children", key, ns, objs, kept, ignore("children", key))
+			o.percona, err = decodeAll[perconaObject](in, objs)
 		default:
-			_, err = decodeAll[objectHead]("children", key, ns, objs, kept, ignore("children", key))
+			_, err = decodeAll[objectHead](in, objs)
 		}
 		if err != nil {
 			return nil, err
@@ -86,15 +87,22 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 	}
 	for _, key := range sortedKeys(req.Related) {
 		objs := req.Related[key]
+		in := d.in("related", key, nil)
 		switch key {
 		case KeySecret:
-			o.related, err = decodeAll[corev1.Secret]("related", key, ns, objs, nil, ignore("related", key))
+			o.related, err = decodeAll[corev1.Secret](in, objs)
 		case KeyStorageClass:
 			// Cluster-scoped: no namespace, which decodeAll takes as the
-			// parent's; one with a namespace is ignored.
-			o.storageClasses, err = decodeAll[objectHead]("related", key, ns, objs, nil, ignore("related", key))
+			// parent's; one with a namespace is ignored. Under v1 the map
+			// says nothing: Metacontroller v4.17.2 drops every related
+			// object outside the parent's namespace from a v1 request, so
+			// it comes empty whatever exists (storageclass.go).
+			var classes map[string]*objectHead
+			if classes, err = decodeAll[objectHead](in, objs); err == nil && version == HookV2 {
+				o.storageClasses = classes
+			}
 		default:
-			_, err = decodeAll[objectHead]("related", key, ns, objs, nil, ignore("related", key))
+			_, err = decodeAll[objectHead](in, objs)
 		}
 		if err != nil {
 			return nil, err
@@ -102,6 +110,25 @@ func newObservedChildren(req *SyncRequest) (*observedChildren, error) {
 	}
 	slices.Sort(o.ignored)
 	return o, nil
+}
+
+// decoder is what decodeAll checks objects against: the parent's
+// namespace, and the hook version's way of filing them.
+type decoder struct {
+	namespace string
+	// qualified: hook version v2, "<namespace>/<name>" keys.
+	qualified bool
+	ignored   *[]string
+	// field ("children" or "related") and key ("<Kind>.<apiVersion>") name
+	// the map decoded; kept, when not nil, records what keeping each
+	// object takes.
+	field, key string
+	kept       map[string]observedChild
+}
+
+func (d decoder) in(field, key string, kept map[string]observedChild) decoder {
+	d.field, d.key, d.kept = field, key, kept
+	return d
 }
 
 // objectHead is what the hook reads of a kind it does not build from.
@@ -129,40 +156,52 @@ type perconaObject struct {
 }
 
 // decodeAll decodes the objects of one kind, checking that each is filed
-// under its own name, and records in kept (when not nil) what keeping each
-// takes.
+// as the hook version files it, and returns them by name (recording in
+// d.kept, when not nil, what keeping each takes).
 //
-// An object whose metadata.namespace is another than namespace (the
-// parent's; none, as `hook render --observed` files may have, counts as
-// the parent's) is left out, as if absent, and told to ignored: children live in the
-// parent's namespace, and the customize hook names related Secrets without
-// a namespace, which Metacontroller v4.10.2 and older answered with
-// same-named Secrets of any namespace. So another namespace's password is
-// never sent to DittoFS, its CA never trusted, its data never answered.
+// An object whose metadata.namespace is another than the parent's (none,
+// as `hook render --observed` files and cluster-scoped objects have,
+// counts as the parent's) is left out, as if absent, and told to ignored:
+// children live in the parent's namespace, and related objects of another
+// namespace reach the hook when a customize answer names them without a
+// namespace (Metacontroller v4.10.2 and older under v1; v4.17.2 under v2).
+// So another namespace's password is never sent to DittoFS, its CA never
+// trusted, its data never answered.
 func decodeAll[T any, PT interface {
 	*T
 	GetName() string
 	GetNamespace() string
 	GetUID() types.UID
 	GetAnnotations() map[string]string
-}](field, key, namespace string, objs map[string]ObservedObject, kept map[string]observedChild, ignored func(namespace, name string)) (map[string]*T, error) {
+}](d decoder, objs map[string]ObservedObject) (map[string]*T, error) {
 	out := make(map[string]*T, len(objs))
 	for n, raw := range objs {
 		v := PT(new(T))
-		where := fmt.Sprintf("%s[%q][%q]", field, key, n)
+		where := fmt.Sprintf("%s[%q][%q]", d.field, d.key, n)
 		if err := json.Unmarshal(raw, v); err != nil {
-			return nil, &InputError{Field: where, Reason: "not a Kubernetes object of kind " + key}
+			return nil, &InputError{Field: where, Reason: "not a Kubernetes object of kind " + d.key}
 		}
-		if got := v.GetName(); got != n {
-			return nil, &InputError{Field: where, Reason: fmt.Sprintf("filed under %q but named %q", n, got)}
+		name, ns := v.GetName(), v.GetNamespace()
+		want, how := name, "v1 files an object under its name"
+		if d.qualified && ns != "" {
+			want, how = ns+"/"+name, "v2 files a namespaced object under <namespace>/<name>"
+		} else if d.qualified {
+			how = "v2 files a cluster-scoped object under its name"
 		}
-		if got := v.GetNamespace(); got != namespace && got != "" {
-			ignored(got, n)
+		if n != want {
+			return nil, &InputError{Field: where, Reason: fmt.Sprintf("filed under %q but is %q (hook version %s)", n, want, how)}
+		}
+		if ns != d.namespace && ns != "" {
+			*d.ignored = append(*d.ignored, d.field+" "+d.key+" "+ns+"/"+name)
 			continue
 		}
-		out[n] = (*T)(v)
-		if kept != nil {
-			kept[n] = observedChild{key: key, name: n, raw: raw, uid: v.GetUID(), lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
+		if _, dup := out[name]; dup {
+			// A v2 map holding name and <namespace>/<name> alike.
+			return nil, &InputError{Field: where, Reason: fmt.Sprintf("%q is filed twice", name)}
+		}
+		out[name] = (*T)(v)
+		if d.kept != nil {
+			d.kept[name] = observedChild{key: d.key, name: name, raw: raw, uid: v.GetUID(), lastApplied: v.GetAnnotations()[lastAppliedAnnotation]}
 		}
 	}
 	return out, nil

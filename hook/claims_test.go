@@ -46,9 +46,11 @@ func newAnswered(t *testing.T, request, answer []byte) *answered {
 		}
 		a.children[k] = obj
 	}
+	// Each observed child by kind and name, whatever its key (hook
+	// version v2 files it under "<namespace>/<name>").
 	for _, objs := range obj(a.req["children"]) {
-		for n, o := range obj(objs) {
-			a.observed[str(obj(o)["kind"])+"/"+n] = obj(o)
+		for _, o := range obj(objs) {
+			a.observed[str(obj(o)["kind"])+"/"+str(get(obj(o), "metadata.name"))] = obj(o)
 		}
 	}
 	return a

@@ -105,7 +105,7 @@ func TestCustomizeNamesUserSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := hook.Customize(&req)
-	want := []hook.RelatedResourceRule{{APIVersion: "v1", Resource: "secrets", Names: []string{"client-ca", "demo-admin-password", "jwt", "kt", "machine", "pg", "tls", "token"}}}
+	want := []hook.RelatedResourceRule{{APIVersion: "v1", Resource: "secrets", Namespace: "default", Names: []string{"client-ca", "demo-admin-password", "jwt", "kt", "machine", "pg", "tls", "token"}}}
 	if d := cmp.Diff(want, resp.RelatedResources); d != "" {
 		t.Fatalf("related resources (-want +got):\n%s", d)
 	}

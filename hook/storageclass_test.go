@@ -10,29 +10,41 @@ import (
 	. "github.com/dittofs-hook/dittofs-hook/hook/hooktest"
 )
 
-// TestCustomizeAsksNoStorageClasses: the customize answer never asks for
-// StorageClasses, whatever the spec names. Metacontroller v4.17.2 answers
-// such a rule of a namespaced parent with an always-empty map under hook
-// version v1 (storageclass.go), which the core would read as every class
-// missing: no StatefulSet naming one would ever be made.
-func TestCustomizeAsksNoStorageClasses(t *testing.T) {
+// TestCustomizeAsksForStorageClasses: the customize answer asks for the
+// StorageClasses the spec names when the sync hook speaks hook version v2,
+// and never under v1: Metacontroller v4.17.2 answers such a rule of a
+// namespaced parent with an always-empty map under v1 (storageclass.go),
+// which would read as every class missing.
+func TestCustomizeAsksForStorageClasses(t *testing.T) {
+	classes := func(names ...string) hook.RelatedResourceRule {
+		return hook.RelatedResourceRule{APIVersion: "storage.k8s.io/v1", Resource: "storageclasses", Names: names}
+	}
+	secrets := hook.RelatedResourceRule{APIVersion: "v1", Resource: "secrets", Namespace: "default", Names: []string{"demo-admin-password"}}
+	// With Percona, DittoFS reads Percona's user Secret too.
+	withPercona := secrets
+	withPercona.Names = []string{"demo-admin-password", "demo-postgres-pguser-dittofs"}
+	fast := WithSpecField("storage.storageClassName", "fast")
+	percona := WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "db"})
 	for _, c := range []struct {
 		name string
 		mods []Modifier
+		want []hook.RelatedResourceRule
 	}{
-		{"no class named", nil},
-		{"storage.storageClassName", []Modifier{WithSpecField("storage.storageClassName", "fast")}},
-		{"percona's", []Modifier{WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "db"})}},
+		{"v2, no class named", []Modifier{HookV2()}, []hook.RelatedResourceRule{secrets}},
+		{"v2, storage.storageClassName", []Modifier{fast, HookV2()}, []hook.RelatedResourceRule{secrets, classes("fast")}},
+		{"v2, both, sorted", []Modifier{fast, percona, HookV2()}, []hook.RelatedResourceRule{withPercona, classes("db", "fast")}},
+		{"v2, the same class twice", []Modifier{fast, WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "fast"}), HookV2()}, []hook.RelatedResourceRule{withPercona, classes("fast")}},
+		{"v2, no dynamic provisioning", []Modifier{WithSpecField("storage.storageClassName", ""), HookV2()}, []hook.RelatedResourceRule{secrets}},
+		{"v1, storage.storageClassName", []Modifier{fast}, []hook.RelatedResourceRule{secrets}},
+		{"v1, percona's", []Modifier{percona}, []hook.RelatedResourceRule{withPercona}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var req hook.CustomizeRequest
-			if err := json.Unmarshal(Captured(FirstSync, c.mods...).JSON(), &req); err != nil {
+			req, err := hook.DecodeCustomizeRequest(Captured(CustomizeCall, c.mods...).JSON())
+			if err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range hook.Customize(&req).RelatedResources {
-				if r.Resource != "secrets" {
-					t.Errorf("the customize answer asks for %s %s %v", r.APIVersion, r.Resource, r.Names)
-				}
+			if d := cmp.Diff(c.want, hook.Customize(req).RelatedResources); d != "" {
+				t.Errorf("related resources (-want +got):\n%s", d)
 			}
 		})
 	}
@@ -70,9 +82,13 @@ func TestStorageClassNeverChangesWhatExists(t *testing.T) {
 		mod        Modifier
 		wantReason string
 	}{
-		{"running server, class deleted", Steady(fast, WithStorageClasses("fast")), WithStorageClasses("other"), hook.ReasonStorageClassNotFound},
-		{"running server, classes not sent", Steady(fast, WithStorageClasses("fast")), notSent, hook.ReasonConfigValid},
-		{"new server, classes not sent", Captured(FirstSync, fast, WithStorageClasses("fast")), notSent, hook.ReasonConfigValid},
+		{"running server, class deleted", Steady(fast, WithStorageClasses("fast"), HookV2()), WithStorageClasses("other"), hook.ReasonStorageClassNotFound},
+		{"running server, classes not sent", Steady(fast, WithStorageClasses("fast"), HookV2()), notSent, hook.ReasonConfigValid},
+		{"new server, classes not sent", Captured(FirstSync, fast, WithStorageClasses("fast"), HookV2()), notSent, hook.ReasonConfigValid},
+		// What Metacontroller v4.17.2 sends under v1 whatever exists: the
+		// key, empty. It says nothing.
+		{"new server, v1's empty classes", Captured(FirstSync, fast, WithStorageClasses("fast")), WithStorageClasses(), hook.ReasonConfigValid},
+		{"running server, v1's empty classes", Steady(fast, WithStorageClasses("fast")), WithStorageClasses(), hook.ReasonConfigValid},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, want := children(t, c.base)

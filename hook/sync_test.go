@@ -375,13 +375,13 @@ func syncCases() []syncCase {
 		{"percona-ready", "a ready PerconaPGCluster: DittoFS created, wired to Percona's user Secret (sslmode require)", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster), WithChild(PerconaCluster("ready")), WithSpecField("percona", map[string]any{"enabled": true})), nothing},
 		// Issue 23: a StorageClass the spec names that does not exist.
 		{"storage-class-missing", "a storageClassName that names no StorageClass: StorageClassNotFound naming it; no StatefulSet, so no claim, until it exists", Captured(FirstSync,
-			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses()), nothing},
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses(), HookV2()), nothing},
 		{"storage-class-present", "a storageClassName whose StorageClass exists: the StatefulSet's claims name it", Captured(FirstSync,
-			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses("fast")), nothing},
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses("fast"), HookV2()), nothing},
 		{"storage-class-deleted", "the StorageClass deleted under a running server: StorageClassNotFound, every child kept", Steady(
-			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses()), fresh},
+			WithSpecField("storage.storageClassName", "fast"), WithStorageClasses(), HookV2()), fresh},
 		{"storage-class-percona-missing", "percona's storageClassName names no StorageClass: no PerconaPGCluster (nor StatefulSet) until it exists", Captured(FirstSync, WithChildType(hook.KeyPerconaPGCluster),
-			WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "fast-db"}), WithStorageClasses()), nothing},
+			WithSpecField("percona", map[string]any{"enabled": true, "storageClassName": "fast-db"}), WithStorageClasses(), HookV2()), nothing},
 		{"ldap-kerberos", "LDAP and Kerberos with a machine account: their config sections, keytabs mounted 0440, krb5.conf, the bind and machine passwords from the environment", Captured(FirstSync, WithSpecField("identity", directory)), nothing},
 		{"postgres-upstream-shape", "postgresSecretRef {name, key} without type is Postgres; a Secret holding only a connection string is read through a derived Secret", Captured(FirstSync, WithSpecField("database", map[string]any{"postgresSecretRef": map[string]any{"name": "pg", "key": "connection-string"}}),
 			WithRelatedSecret("pg", map[string]string{"connection-string": "postgres://u:p@h/db"}, "500")), nothing},
@@ -469,6 +469,20 @@ func TestSync(t *testing.T) {
 		if !names[n] {
 			t.Errorf("claims has a check for %s, which is no sync case", n)
 		}
+	}
+}
+
+// TestSyncHookV2: every case, its request in hook version v2's wire format
+// (the CompositeController saying so, namespaced objects filed under
+// "<namespace>/<name>"), gets the answer of its golden file byte for
+// byte: the wire version changes how the hook reads, never what it
+// answers.
+func TestSyncHookV2(t *testing.T) {
+	for _, c := range syncCases() {
+		t.Run(c.name, func(t *testing.T) {
+			c.request = c.request.With(HookV2())
+			compareGolden(t, filepath.Join("testdata", "sync", c.name+".json"), answer(t, c))
+		})
 	}
 }
 

@@ -11,8 +11,22 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// The Metacontroller CompositeController hook contract, hook version v1, as a
-// real Metacontroller v4.17.2 sends it (see test/testdata/metacontroller).
+// The Metacontroller CompositeController hook contract, as a real
+// Metacontroller v4.17.2 sends it in both its hook versions (see
+// test/testdata/metacontroller, v1, and test/testdata/metacontroller/v2).
+// The two differ in how children and related objects are filed: v1 files
+// each under its name and sends, for a namespaced parent, only objects of
+// the parent's namespace; v2 files a namespaced object under
+// "<namespace>/<name>" and a cluster-scoped one under its name, and sends
+// cluster-scoped related objects too (a StorageClass). The shipped
+// CompositeController asks for v2; a v1 one keeps working, without the
+// StorageClass check (storageclass.go).
+
+// Hook versions, as a CompositeController's spec.hooks.<hook>.version says.
+const (
+	HookV1 = "v1"
+	HookV2 = "v2"
+)
 
 // Parent is the DittoServer as Metacontroller sends it. Spec stays raw until
 // the hook parses it, so that a spec the hook cannot use still lets it answer
@@ -65,12 +79,14 @@ type CustomizeResponse struct {
 	RelatedResources []RelatedResourceRule `json:"relatedResources"`
 }
 
-// RelatedResourceRule selects related objects by name in the parent's
-// namespace. (A cluster-scoped kind is selected too, but Metacontroller
-// v4.17.2's v1 request then drops it: see hook/storageclass.go.)
+// RelatedResourceRule selects related objects by name: of a namespaced
+// kind in Namespace (the parent's, always named: without it, hook version
+// v2 sends same-named objects of every namespace), of a cluster-scoped
+// kind (a StorageClass) without one.
 type RelatedResourceRule struct {
 	APIVersion string   `json:"apiVersion"`
 	Resource   string   `json:"resource"`
+	Namespace  string   `json:"namespace,omitempty"`
 	Names      []string `json:"names,omitempty"`
 }
 
@@ -114,7 +130,52 @@ func (req *SyncRequest) Check() error {
 	if req.Children == nil {
 		return &InputError{Field: "children", Reason: "missing; Metacontroller always sends one key per child resource"}
 	}
-	return nil
+	_, err := req.HookVersion()
+	return err
+}
+
+// HookVersion is the wire format of this call: the version the
+// CompositeController (the request's controller) gives its finalize hook
+// for a finalize call, its sync hook otherwise. A request without a
+// controller (`hook render` builds one) is v1: its objects are filed under
+// their names.
+func (req *SyncRequest) HookVersion() (string, error) {
+	hook := "sync"
+	if req.Finalizing {
+		hook = "finalize"
+	}
+	return hookVersion(req.Controller, hook)
+}
+
+// HookVersion is the version of the sync hook, whose requests carry the
+// related objects the customize answer names.
+func (req *CustomizeRequest) HookVersion() (string, error) {
+	return hookVersion(req.Controller, "sync")
+}
+
+// hookVersion reads spec.hooks.<hook>.version of a CompositeController
+// (absent: v1, Metacontroller's default).
+func hookVersion(controller json.RawMessage, hook string) (string, error) {
+	if len(controller) == 0 || string(controller) == "null" {
+		return HookV1, nil
+	}
+	var cc struct {
+		Spec struct {
+			Hooks map[string]*struct {
+				Version string `json:"version"`
+			} `json:"hooks"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(controller, &cc); err != nil {
+		return "", &InputError{Field: "controller", Reason: "not a CompositeController"}
+	}
+	switch h := cc.Spec.Hooks[hook]; {
+	case h == nil || h.Version == "" || h.Version == HookV1:
+		return HookV1, nil
+	case h.Version == HookV2:
+		return HookV2, nil
+	}
+	return "", &InputError{Field: "controller.spec.hooks." + hook + ".version", Reason: "is neither v1 nor v2, the hook versions Metacontroller v4.17.2 has (the value is not repeated)"}
 }
 
 // DecodeCustomizeRequest parses and checks a customize body.
@@ -124,6 +185,9 @@ func DecodeCustomizeRequest(body []byte) (*CustomizeRequest, error) {
 		return nil, err
 	}
 	if err := checkParent(req.Parent); err != nil {
+		return nil, err
+	}
+	if _, err := req.HookVersion(); err != nil {
 		return nil, err
 	}
 	return &req, nil

@@ -32,6 +32,8 @@ const (
 	ReadyLB = "sync-ready-lb.json"
 	// FinalizeCall: a finalize call after kubectl delete.
 	FinalizeCall = "finalize-request.json"
+	// CustomizeCall: the customize call before the first sync.
+	CustomizeCall = "customize-request.json"
 )
 
 const lastApplied = "metacontroller.k8s.io/last-applied-configuration"
@@ -631,8 +633,10 @@ func encode(v any) string {
 }
 
 // WithStorageClasses sends related StorageClasses: the key (empty when
-// none is given) and one object per name. (Metacontroller v4.17.2 never
-// fills it for this hook; see hook/storageclass.go.)
+// none is given) and one object per name. Only hook version v2 delivers
+// them (HookV2); under v1 Metacontroller v4.17.2 sends the key always empty
+// (see hook/storageclass.go), which is what WithStorageClasses() without
+// names and HookV2 sends.
 func WithStorageClasses(names ...string) Modifier {
 	return func(r *Request) {
 		rel, _ := r.tree["related"].(map[string]any)
@@ -649,5 +653,54 @@ func WithStorageClasses(names ...string) Modifier {
 			}
 		}
 		rel[hook.KeyStorageClass] = classes
+	}
+}
+
+// HookV2 turns the request into hook version v2's wire format, as a real
+// Metacontroller v4.17.2 sends it when the CompositeController's hooks say
+// `version: v2` (test/testdata/metacontroller/v2): the controller says so,
+// and every namespaced child and related object is filed under
+// "<namespace>/<name>", a cluster-scoped one (a StorageClass) under its
+// name. Apply it last: the other modifiers file what they add under the
+// name alone, as v1 does. Applied twice, it changes nothing more.
+func HookV2() Modifier {
+	return func(r *Request) {
+		cc, _ := r.tree["controller"].(map[string]any)
+		if cc == nil {
+			cc = map[string]any{}
+			r.tree["controller"] = cc
+		}
+		spec, _ := cc["spec"].(map[string]any)
+		if spec == nil {
+			spec = map[string]any{}
+			cc["spec"] = spec
+		}
+		hooks, _ := spec["hooks"].(map[string]any)
+		if hooks == nil {
+			hooks = map[string]any{}
+			spec["hooks"] = hooks
+		}
+		for _, h := range []string{"customize", "sync", "finalize"} {
+			hk, _ := hooks[h].(map[string]any)
+			if hk == nil {
+				hk = map[string]any{}
+				hooks[h] = hk
+			}
+			hk["version"] = "v2"
+		}
+		for _, field := range []string{"children", "related"} {
+			m, _ := r.tree[field].(map[string]any)
+			for key, objs := range m {
+				filed := map[string]any{}
+				for name, obj := range objs.(map[string]any) {
+					md, _ := obj.(map[string]any)["metadata"].(map[string]any)
+					if ns, _ := md["namespace"].(string); ns != "" && !strings.HasPrefix(name, ns+"/") {
+						name = ns + "/" + name
+					}
+					filed[name] = obj
+				}
+				m[key] = filed
+			}
+		}
 	}
 }

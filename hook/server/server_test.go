@@ -73,6 +73,38 @@ func TestBadInput(t *testing.T) {
 	badName := mutate(t, "sync-first.json", func(r map[string]any) {
 		r["parent"].(map[string]any)["metadata"].(map[string]any)["name"] = "demo@127.0.0.1:19999/#"
 	})
+	// Hook version v2: the controller says so, and the keys must follow.
+	v2 := func(r map[string]any) {
+		for _, h := range []string{"sync", "finalize", "customize"} {
+			r["controller"].(map[string]any)["spec"].(map[string]any)["hooks"].(map[string]any)[h].(map[string]any)["version"] = "v2"
+		}
+	}
+	v1KeysUnderV2 := mutate(t, "sync-children-created.json", v2)
+	v2KeysUnderV1 := mutate(t, "sync-children-created.json", func(r map[string]any) {
+		cms := r["children"].(map[string]any)["ConfigMap.v1"].(map[string]any)
+		cms["default/demo-config"] = cms["demo-config"]
+		delete(cms, "demo-config")
+	})
+	filedTwice := mutate(t, "sync-children-created.json", func(r map[string]any) {
+		v2(r)
+		children := r["children"].(map[string]any)
+		for key, objs := range children {
+			filed := map[string]any{}
+			for n, o := range objs.(map[string]any) {
+				filed["default/"+n] = o
+			}
+			children[key] = filed
+		}
+		cms := r["children"].(map[string]any)["ConfigMap.v1"].(map[string]any)
+		var o map[string]any
+		b, _ := json.Marshal(cms["default/demo-config"])
+		_ = json.Unmarshal(b, &o)
+		delete(o["metadata"].(map[string]any), "namespace")
+		cms["demo-config"] = o
+	})
+	v3 := mutate(t, "sync-first.json", func(r map[string]any) {
+		r["controller"].(map[string]any)["spec"].(map[string]any)["hooks"].(map[string]any)["sync"].(map[string]any)["version"] = "v3"
+	})
 	notObject := mutate(t, "sync-first.json", func(r map[string]any) {
 		r["children"].(map[string]any)["Secret.v1"] = map[string]any{"x": 42}
 	})
@@ -88,7 +120,12 @@ func TestBadInput(t *testing.T) {
 		{"parent of another kind", "/sync", "application/json", otherKind, 400, "this hook serves dittofs.dittofs.com/v1alpha1 DittoServer only"},
 		{"children not a map", "/sync", "application/json", childrenList, 400, "children"},
 		{"children missing", "/sync", "application/json", `{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"a","namespace":"b","uid":"c"}}}`, 400, "children: missing"},
-		{"child filed under another name", "/sync", "application/json", miskeyed, 400, `filed under "wrong-name" but named "demo-config"`},
+		{"child filed under another name", "/sync", "application/json", miskeyed, 400, `filed under "wrong-name" but is "demo-config"`},
+		{"v2 child filed under its name alone", "/sync", "application/json", v1KeysUnderV2, 400, `filed under "demo-config" but is "default/demo-config" (hook version v2`},
+		{"v1 child filed under namespace/name", "/sync", "application/json", v2KeysUnderV1, 400, `filed under "default/demo-config" but is "demo-config" (hook version v1`},
+		{"v2 child filed twice", "/sync", "application/json", filedTwice, 400, `"demo-config" is filed twice`},
+		{"unknown hook version", "/sync", "application/json", v3, 400, "controller.spec.hooks.sync.version: is neither v1 nor v2"},
+		{"customize, unknown hook version", "/customize", "application/json", v3, 400, "controller.spec.hooks.sync.version"},
 		{"child not an object", "/sync", "application/json", notObject, 400, "not a Kubernetes object"},
 		{"namespace not a DNS label", "/sync", "application/json", badNamespace, 400, "parent.metadata.namespace: is not a DNS-1123 label"},
 		{"name not a DNS subdomain", "/sync", "application/json", badName, 400, "parent.metadata.name: is not a DNS-1123 subdomain"},
@@ -176,7 +213,8 @@ func TestBearerToken(t *testing.T) {
 	}
 }
 
-// TestCustomize: the related Secret is asked for only when the spec names one.
+// TestCustomize: the related Secret is asked for, in the parent's
+// namespace, only when the spec names one.
 func TestCustomize(t *testing.T) {
 	ts := newTestServer(t, server.Options{})
 	post := func(body string) string {
@@ -190,7 +228,7 @@ func TestCustomize(t *testing.T) {
 		return string(out)
 	}
 	req := captured(t, "customize-request.json")
-	if got, want := post(req), `{"relatedResources":[{"apiVersion":"v1","resource":"secrets","names":["demo-admin-password"]}]}`; got != want {
+	if got, want := post(req), `{"relatedResources":[{"apiVersion":"v1","resource":"secrets","namespace":"default","names":["demo-admin-password"]}]}`; got != want {
 		t.Fatalf("with passwordSecretRef: got %s, want %s", got, want)
 	}
 	var c map[string]any
