@@ -149,7 +149,7 @@ func runSuite(t *testing.T, replicas int, strategy string) {
 		{"kubectl describe shows the Events", r.describe},
 		{"deletion: finalizer removes the account, GC removes the children", r.deletion},
 		{"Events: each transition once, about the DittoServer and its child, without secrets", r.eventsRecorded},
-		{"a StorageClass the cluster lacks holds nothing back (Metacontroller cannot send StorageClasses)", r.storageClass},
+		{"a StorageClass the cluster lacks: StorageClassNotFound, no claim until it exists", r.storageClass},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.run) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -12,16 +13,16 @@ import (
 // the suite's: its Events are not the suite's to count.
 const scNamespace = "e2e-sc"
 
-// storageClass: a DittoServer naming a StorageClass the cluster lacks
-// still gets its StatefulSet, its claims naming that class, and no
-// StorageClassNotFound. The hook cannot tell a missing class from one the
-// real Metacontroller v4.17.2 would drop: asked for by the customize hook,
-// its hook-version-v1 request keeps only related objects of the parent's
-// namespace, so StorageClasses always come as an empty map (hook/storageclass.go).
-// This step fails if the customize hook asks for them again.
+// storageClass: a DittoServer naming a StorageClass the cluster lacks gets
+// ConfigReady False with StorageClassNotFound, naming the class and the
+// field, and no StatefulSet, so no claim; once the class is created, the
+// StatefulSet is made, its claims naming it, and the condition clears.
+// This needs the real Metacontroller at hook version v2 (the shipped
+// CompositeController): v1 never delivers a StorageClass to a namespaced
+// parent's hook (hook/storageclass.go).
 func (r *rig) storageClass(t *testing.T) {
 	c := r.cluster
-	const class = "e2e-absent"
+	const class = "e2e-late"
 	sts := "/apis/apps/v1/namespaces/" + scNamespace + "/statefulsets/sc"
 	c.Kubectl("create", "namespace", scNamespace)
 	spec := `apiVersion: dittofs.dittofs.com/v1alpha1
@@ -37,8 +38,28 @@ spec:
 	f := filepath.Join(r.dir, "sc.yaml")
 	_ = os.WriteFile(f, []byte(spec), 0o644)
 	c.Kubectl("apply", "-f", f)
-	took := eventually(t, 30*time.Second, "StatefulSet sc made", func() bool { return r.get(t, sts) != nil })
-	t.Logf("e2e: StatefulSet naming an absent StorageClass made in %s", took.Round(time.Millisecond))
+	cond := func(field string) string {
+		return c.Kubectl("get", "dittoserver", "sc", "-n", scNamespace, "-o", `jsonpath={.status.conditions[?(@.type=="ConfigReady")].`+field+`}`)
+	}
+	took := eventually(t, 30*time.Second, "ConfigReady StorageClassNotFound", func() bool { return cond("reason") == "StorageClassNotFound" })
+	t.Logf("e2e: StorageClassNotFound in %s", took.Round(time.Millisecond))
+	if msg := cond("message"); !strings.Contains(msg, "StorageClass "+class+" (spec.storage.storageClassName)") || !strings.Contains(msg, "created once it exists") {
+		t.Errorf("the message does not name the class, the field and what waits: %q", msg)
+	}
+	// The answer that says so makes no StatefulSet; nor do the syncs after.
+	time.Sleep(3 * time.Second)
+	if r.get(t, sts) != nil {
+		t.Fatal("StatefulSet sc made although its StorageClass does not exist: its claims would stay Pending")
+	}
+	if ev := c.Kubectl("get", "events", "-n", scNamespace, "--field-selector", "reason=StorageClassNotFound", "-o", "jsonpath={.items[*].count}"); ev == "" {
+		t.Error("no StorageClassNotFound Event")
+	}
+
+	sc := filepath.Join(r.dir, "storageclass.yaml")
+	_ = os.WriteFile(sc, []byte("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: "+class+"\nprovisioner: example.com/none\n"), 0o644)
+	c.Kubectl("apply", "-f", sc)
+	took = eventually(t, 60*time.Second, "StatefulSet sc made once its class exists", func() bool { return r.get(t, sts) != nil })
+	t.Logf("e2e: StatefulSet made %s after its StorageClass was created", took.Round(time.Millisecond))
 	var obj struct {
 		Spec struct {
 			VolumeClaimTemplates []struct {
@@ -58,7 +79,5 @@ spec:
 			t.Errorf("a claim template names class %q, want %q", v.Spec.StorageClassName, class)
 		}
 	}
-	if reason := c.Kubectl("get", "dittoserver", "sc", "-n", scNamespace, "-o", `jsonpath={.status.conditions[?(@.type=="ConfigReady")].reason}`); reason == "StorageClassNotFound" {
-		t.Errorf("ConfigReady is StorageClassNotFound: the hook read Metacontroller's always-empty StorageClasses as missing")
-	}
+	eventually(t, 30*time.Second, "ConfigReady no longer StorageClassNotFound", func() bool { return cond("reason") == "ConfigValid" })
 }
