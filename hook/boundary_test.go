@@ -206,6 +206,27 @@ func TestOtherNamespacesIgnored(t *testing.T) {
 			t.Errorf("plan %+v, want no contact, TLSSecretMissing", p)
 		}
 	})
+	// Hook version v2 files objects under <namespace>/<name>, so another
+	// namespace's Secret of the same name can come beside the parent's
+	// (Metacontroller v4.17.2 sends it for a rule without a namespace).
+	victimsOnly := func(r *Request) {
+		rel := r.Tree()["related"].(map[string]any)[hook.KeySecret].(map[string]any)
+		b, _ := json.Marshal(rel["default/demo-admin-password"])
+		var obj map[string]any
+		_ = json.Unmarshal(b, &obj)
+		obj["metadata"].(map[string]any)["namespace"] = "victim"
+		rel["victim/demo-admin-password"] = obj
+		delete(rel, "default/demo-admin-password")
+	}
+	t.Run("the admin password's Secret of another namespace, under v2", func(t *testing.T) {
+		s := prepare(t, Steady(HookV2(), victimsOnly).JSON())
+		if s.Plan().Admin != nil {
+			t.Error("the plan carries an administrator password read from another namespace")
+		}
+		if got := s.Ignored(); len(got) != 1 || got[0] != "related "+hook.KeySecret+" victim/demo-admin-password" {
+			t.Errorf("ignored %v, want the victim's Secret", got)
+		}
+	})
 	t.Run("an observed Secret child", func(t *testing.T) {
 		s := prepare(t, Steady(elsewhere("children", "demo-operator-credentials")).JSON())
 		if p := s.Plan(); p.Contact || p.Why.Reason != hook.ReasonWaitingForCredentials {

@@ -9,17 +9,18 @@ import (
 // StorageClasses the spec names. A claim naming a StorageClass that does
 // not exist stays Pending for good, and the user learns it only from the
 // claim, where upstream's validating webhook refuses such a spec. The hook
-// has no webhook: when a sync's related objects carry the StorageClass key
+// has no webhook: the customize hook asks for the classes the spec names,
+// and when a sync's related objects carry the StorageClass key
 // (KeyStorageClass), a class the spec names that is absent from it is a
 // condition (StorageClassNotFound) before any claim is made.
 //
-// Metacontroller v4.17.2 cannot send that key with content to this hook:
-// its hook-version-v1 sync request keeps, for a namespaced parent, only
-// related objects of the parent's namespace, and a StorageClass has none
-// (pkg/controller/common/api/v2 UniformObjectMap.Convert). Asked for,
-// the classes would always come as an empty map, read as all missing. So
-// Customize does not ask, and this decision waits for a Metacontroller (or
-// hook version) that delivers them; without the key nothing changes.
+// Only hook version v2 carries them: Metacontroller v4.17.2's v1 sync
+// request keeps, for a namespaced parent, only related objects of the
+// parent's namespace, and a StorageClass has none
+// (pkg/controller/common/api/v2 UniformObjectMap.Convert), so under v1 the
+// key would always come empty. newObservedChildren therefore reads it
+// only under v2, and Customize asks only then; without it nothing is
+// known and nothing held back.
 
 // namedClass is a StorageClass the spec names, with the field naming it
 // and the child whose volume claims use it.
