@@ -30,6 +30,18 @@ var Mutations = []Mutation{
 		File: "hook/sync.go", From: "if s.observed.sts != nil || ((!ds.Percona.Enabled", To: "if ((!ds.Percona.Enabled", Packages: core,
 	},
 	{
+		Name: "storage-classes-read-under-hook-v1", Rule: "under hook version v1 (whose StorageClasses always come empty) no class reads as missing",
+		File: "hook/children.go", From: "err == nil && version == HookV2 {", To: "err == nil {", Packages: core,
+	},
+	{
+		Name: "related-secrets-of-any-namespace", Rule: "the customize answer asks for Secrets in the parent's namespace only",
+		File: "hook/customize.go", From: "Resource: \"secrets\", Namespace: req.Parent.Metadata.Namespace,", To: "Resource: \"secrets\",", Packages: core,
+	},
+	{
+		Name: "v2-keys-accepted-as-names", Rule: "an object is read only when filed as its hook version files it",
+		File: "hook/children.go", From: "if n != want {", To: "if n != want && n != name {", Packages: shell,
+	},
+	{
 		Name: "not-running-adapter-loses-service", Rule: "an enabled adapter that is not running keeps its Service",
 		File: "hook/sync.go", From: "if _, no := refused[a.Type]; no || !a.Enabled {", To: "if _, no := refused[a.Type]; no || !a.Enabled || !a.Running {", Packages: core,
 	},
