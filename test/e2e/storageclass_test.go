@@ -51,9 +51,9 @@ spec:
 	if r.get(t, sts) != nil {
 		t.Fatal("StatefulSet sc made although its StorageClass does not exist: its claims would stay Pending")
 	}
-	if ev := c.Kubectl("get", "events", "-n", scNamespace, "--field-selector", "reason=StorageClassNotFound", "-o", "jsonpath={.items[*].count}"); ev == "" {
-		t.Error("no StorageClassNotFound Event")
-	}
+	eventually(t, 10*time.Second, "a StorageClassNotFound Event", func() bool {
+		return c.Kubectl("get", "events", "-n", scNamespace, "--field-selector", "reason=StorageClassNotFound", "-o", "jsonpath={.items[*].reason}") != ""
+	})
 
 	sc := filepath.Join(r.dir, "storageclass.yaml")
 	_ = os.WriteFile(sc, []byte("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: "+class+"\nprovisioner: example.com/none\n"), 0o644)
