@@ -64,13 +64,13 @@ func TestHookV2ModifierFilesAsMetacontroller(t *testing.T) {
 		{FirstSync, "sync-first.json"},
 	} {
 		t.Run(c.v2, func(t *testing.T) {
-			real := keysOf(t, v2Capture(t, c.v2))
+			captured := keysOf(t, v2Capture(t, c.v2))
 			made := keysOf(t, Captured(c.v1, WithStorageClasses("capture-sc"), HookV2()).JSON())
-			if d := cmp.Diff(real, made); d != "" {
+			if d := cmp.Diff(captured, made); d != "" {
 				t.Fatalf("HookV2 files objects unlike Metacontroller (-real +HookV2):\n%s", d)
 			}
-			if !slices.Contains(real, "related Secret.v1 NS/demo-admin-password") || !slices.Contains(real, "related "+hook.KeyStorageClass+" capture-sc") {
-				t.Fatalf("the v2 capture lacks the related Secret or StorageClass: %v", real)
+			if !slices.Contains(captured, "related Secret.v1 NS/demo-admin-password") || !slices.Contains(captured, "related "+hook.KeyStorageClass+" capture-sc") {
+				t.Fatalf("the v2 capture lacks the related Secret or StorageClass: %v", captured)
 			}
 		})
 	}
