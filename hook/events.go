@@ -642,18 +642,22 @@ func (e *eventBuilder) loadBalancers() {
 	ds := e.s.server
 	was, now := e.cond(e.prev, CondAdaptersReady), e.cond(e.next, CondAdaptersReady)
 	if now != nil && now.Reason == ReasonLoadBalancerPending && (was == nil || was.Reason != ReasonLoadBalancerPending) {
-		// The wait is named after what waits (the Services' UIDs), not
-		// after the condition left or the status shown: Metacontroller
-		// may sync from a cache that lacks the status it has just written,
-		// so the same wait can be entered from two previous states, and
-		// must be one Event. A Service made again waits under another UID:
-		// a new wait. (The cost: a Service that loses its address and
-		// waits again records no second LoadBalancerPending.)
+		// The wait is named after the load balancer Services it is
+		// about (their UIDs, addressed yet or not), not after the
+		// condition left, the status shown or which of them still wait:
+		// Metacontroller may sync from a cache that lacks the status it
+		// has just written, so the same wait can be entered from two
+		// previous states, and by then one of its Services may have its
+		// address (two replicas did so in the e2e suite: nfs and smb
+		// waiting, then smb alone), and it must be one Event. A Service
+		// made again, or a new adapter's, is another UID: a new wait.
+		// (The cost: a Service that loses its address and waits again
+		// records no second LoadBalancerPending.)
 		var related *ObjectRef
 		var transition []string
 		for _, a := range e.next.Adapters {
-			if svc := e.s.observed.services[a.Service]; a.Enabled && a.Running && svc != nil && svc.Spec.Type == corev1.ServiceTypeLoadBalancer && len(svc.Status.LoadBalancer.Ingress) == 0 {
-				if related == nil {
+			if svc := e.s.observed.services[a.Service]; a.Enabled && a.Running && svc != nil && svc.Spec.Type == corev1.ServiceTypeLoadBalancer {
+				if related == nil && len(svc.Status.LoadBalancer.Ingress) == 0 {
 					related = &ObjectRef{APIVersion: "v1", Kind: "Service", Namespace: ds.Namespace, Name: svc.Name, UID: svc.UID}
 				}
 				transition = append(transition, string(svc.UID))
