@@ -20,4 +20,7 @@
 //   - dittofstest: real DittoFS servers, PostgreSQL, and a fault proxy;
 //   - controller: Metacontroller on the host or in the node's cluster,
 //     the CompositeController, the hook's token, and an in-memory Loop.
+//
+// Beside them, one that starts nothing: promscrape reads the components'
+// Prometheus endpoints for the fleet benchmarks (test/soak, test/scale).
 package harness

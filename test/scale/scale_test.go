@@ -40,6 +40,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 const (
@@ -60,6 +61,9 @@ const (
 	// node measurements, the other engineers' builds): DittoFS servers stop
 	// being started below it, and the run says how many fitted.
 	memoryFloor = 6 << 20 // KiB
+	// scrapeTimeout is how long one read of a component's metrics may
+	// take (the soak's reads, from pods on the node, allow 5 s).
+	scrapeTimeout = 10 * time.Second
 )
 
 type server struct {
@@ -519,9 +523,9 @@ func (r *rig) settle(timeout time.Duration) bool {
 type point struct {
 	at        time.Time
 	writes    map[string]int
-	apiserver series
-	hooks     []series
-	mc        series
+	apiserver promscrape.Series
+	hooks     []promscrape.Series
+	mc        promscrape.Series
 	throttled []float64
 	cpu       map[string]float64 // process → CPU seconds so far
 }
@@ -534,17 +538,17 @@ func (r *rig) point() point {
 		t.Fatalf("the API server's /metrics: %d", code)
 	}
 	var err error
-	if p.apiserver, err = parseSeries(bytes.NewReader(body)); err != nil {
+	if p.apiserver, err = promscrape.Parse(bytes.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range r.hookMetrics {
-		s, err := scrape(u)
+		s, err := promscrape.Scrape(u, scrapeTimeout)
 		if err != nil {
 			t.Fatalf("hook metrics: %v", err)
 		}
 		p.hooks = append(p.hooks, s)
 	}
-	if p.mc, err = scrape(r.mcMetrics); err != nil {
+	if p.mc, err = promscrape.Scrape(r.mcMetrics, scrapeTimeout); err != nil {
 		t.Fatalf("Metacontroller's metrics: %v", err)
 	}
 	p.throttled = throttled(r.mc.Log())
@@ -580,7 +584,7 @@ func cpu(before, after point) string {
 func syncs(before, after point) float64 {
 	var n float64
 	for i := range min(len(before.hooks), len(after.hooks)) {
-		n += sum(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", `hook="sync"`)
+		n += promscrape.Sum(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", `hook="sync"`)
 	}
 	return n
 }
@@ -607,8 +611,8 @@ func (r *rig) steady() {
 		strings.Join(requestsBy(before.mc, after.mc, "rest_client_requests_total", window, "method"), ", "))
 	r.figure("the API server's requests at steady state (apiserver_request_total)", "%s",
 		strings.Join(requestsBy(before.apiserver, after.apiserver, "apiserver_request_total", window, "verb"), ", "))
-	r.figure("Metacontroller's queue wait at steady state", "%s", histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
-	r.figure("Metacontroller's sync at steady state", "%s", histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
+	r.figure("Metacontroller's queue wait at steady state", "%s", promscrape.Histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
+	r.figure("Metacontroller's sync at steady state", "%s", promscrape.Histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("client-side throttling at steady state", "%d waits logged", len(after.throttled)-len(before.throttled))
 	r.figure("CPU at steady state, cores", "%s (load average %s)", cpu(before, after), loadavg())
 	r.figure("DittoFS servers' memory at steady state", "%s", r.dfsRSS())
@@ -765,22 +769,22 @@ func (r *rig) breakdown(before, after point, changes int) {
 	per := func(n int) float64 { return float64(n) / float64(max(changes, 1)) }
 	r.figure("breakdown: API writes per disable", "%.2f to children, %.2f status writes, %.2f Events (%d disables: %s)",
 		per(children), per(statuses), per(events), changes, strings.Join(detail, ", "))
-	h := hist{buckets: map[float64]float64{}}
+	var h promscrape.Hist
 	for i := range min(len(before.hooks), len(after.hooks)) {
-		h.add(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
+		h.Add(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
 	}
-	r.figure("breakdown: the hook's answer to /sync (dittofs_hook_request_duration_seconds, both replicas)", "%s", h)
+	r.figure("breakdown: the hook's answer to /sync (dittofs_hook_request_duration_seconds, both replicas)", "%s", h.Summary(0.5, 0.99))
 	var outcomes []string
 	for i := range min(len(before.hooks), len(after.hooks)) {
 		outcomes = append(outcomes, strings.Join(requestsBy(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", 0, "hook", "outcome"), ", "))
 	}
 	r.figure("breakdown: the hook's answers by outcome, per replica", "%s", strings.Join(outcomes, "; "))
 	r.figure("breakdown: Metacontroller's queue wait (workqueue_queue_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
+		promscrape.Histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's sync of one DittoServer (workqueue_work_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
+		promscrape.Histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's hook calls as it timed them (metacontroller_sync_request_duration_histogram_seconds)", "%s",
-		histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds"))
+		promscrape.Histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds").Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's API requests (rest_client_requests_total)", "%s",
 		strings.Join(requestsBy(before.mc, after.mc, "rest_client_requests_total", 0, "method", "code"), ", "))
 	waits := after.throttled[min(len(before.throttled), len(after.throttled)):]

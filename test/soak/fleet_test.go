@@ -19,6 +19,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // fleet is the DittoServers under test and what watches them.
@@ -433,28 +434,15 @@ func (f *fleet) hookPods(t *testing.T) []hookPod {
 // from a hook replica's metrics listener (the host is the node, which the
 // hook's NetworkPolicy lets reach its pods).
 func metric(ip, name, match string) (float64, error) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ip + ":9090/metrics")
+	// Its own GET, not promscrape.Scrape (which refuses an answer other
+	// than 200): here such an answer reads as a sum of 0, as it always has.
+	resp, err := (&http.Client{Timeout: scrapeTimeout}).Get("http://" + ip + ":9090/metrics")
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		if !strings.Contains(line, match) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum, sc.Err()
+	s, err := promscrape.Parse(resp.Body)
+	return promscrape.Sum(nil, s, name, match), err
 }
 
 // hookStats is what each replica used and answered.
@@ -550,9 +538,9 @@ func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPe
 	beforeHooks := f.hookStats(t)
 	beforeMC, errBefore := f.mc.Stats()
 	mcURL := "http://" + f.mc.IP() + ":9999/metrics"
-	beforeReqs, errReqs := scrape(mcURL)
+	beforeReqs, errReqs := promscrape.Scrape(mcURL, scrapeTimeout)
 	time.Sleep(window)
-	if afterReqs, err := scrape(mcURL); err == nil && errReqs == nil {
+	if afterReqs, err := promscrape.Scrape(mcURL, scrapeTimeout); err == nil && errReqs == nil {
 		// Metacontroller reads each parent afresh before it compares the
 		// status (its AtomicStatusUpdate): a GET per sync, through the
 		// same rate limiter as its writes.
