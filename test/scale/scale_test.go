@@ -40,6 +40,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittoserver"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
@@ -416,59 +417,23 @@ func (r *rig) bringUp() {
 	r.figure("apply → all Ready", "%.1f s for %d DittoServers in %d namespaces (the kubelet played: no pod starts)", time.Since(begin).Seconds(), len(r.servers), namespaces)
 }
 
-type dittoServerList struct {
-	Items []struct {
-		Metadata struct {
-			Namespace, Name string
-			Generation      int64
-		}
-		Status struct {
-			ObservedGeneration int64 `json:"observedGeneration"`
-			Conditions         []struct {
-				Type, Status, Reason string
-			}
-			Adapters []struct {
-				Type      string
-				Enabled   bool
-				Service   string
-				Endpoints []string
-			}
-		}
-	}
-}
-
 // ready counts the DittoServers Ready at their generation with every
 // adapter but the one named at an address, and says why the others are not.
 func (r *rig) ready(except string) (int, string) {
-	code, body := r.c.Do("GET", "/apis/dittofs.dittofs.com/v1alpha1/dittoservers", "", nil)
-	if code != http.StatusOK {
-		return 0, fmt.Sprintf("list DittoServers: %d %.200s", code, body)
-	}
-	var list dittoServerList
-	if err := json.Unmarshal(body, &list); err != nil {
+	list, err := dittoserver.List(r.c)
+	if err != nil {
 		return 0, err.Error()
 	}
 	n := 0
 	why := map[string]int{}
-	for _, d := range list.Items {
-		ok, reason := d.Status.ObservedGeneration == d.Metadata.Generation, "generation not observed"
-		if ok {
-			ok, reason = false, "no Ready condition"
-			for _, c := range d.Status.Conditions {
-				if c.Type == "Ready" {
-					ok, reason = c.Status == "True", c.Reason
-				}
-			}
-		}
+	for _, d := range list {
+		ok, reason := d.Ready()
+		// The first adapter not at an address is the reason.
 		for _, typ := range []string{"nfs", "smb"} {
 			if !ok || typ == except {
 				continue
 			}
-			found := false
-			for _, a := range d.Status.Adapters {
-				found = found || (a.Type == typ && a.Enabled && a.Service != "" && len(a.Endpoints) > 0)
-			}
-			ok, reason = found, typ+" not at an address"
+			ok, reason = d.AtAddress(typ), typ+" not at an address"
 		}
 		if ok {
 			n++

@@ -18,6 +18,7 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittoserver"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
@@ -88,61 +89,22 @@ type view struct {
 	hookReady int
 }
 
-type dittoServerList struct {
-	Items []struct {
-		Metadata struct {
-			Namespace, Name string
-			Generation      int64
-		}
-		Status struct {
-			ObservedGeneration int64 `json:"observedGeneration"`
-			Conditions         []struct {
-				Type, Status, Reason string
-			}
-			Adapters []struct {
-				Type      string
-				Enabled   bool
-				Service   string
-				Endpoints []string
-			}
-		}
-	}
-}
-
 // look reads the fleet's state: a DittoServer counts as ready when its
 // Ready condition is True for its current generation and each adapter the
 // ledger has enabled has a Service with an address.
 func (f *fleet) look() (view, error) {
 	v := view{ready: map[string]bool{}}
-	code, body := f.n.Do("GET", "/apis/dittofs.dittofs.com/v1alpha1/dittoservers", "", nil)
-	if code != 200 {
-		return v, fmt.Errorf("list DittoServers: %d %.200s", code, body)
-	}
-	var list dittoServerList
-	if err := json.Unmarshal(body, &list); err != nil {
+	list, err := dittoserver.List(f.n)
+	if err != nil {
 		return v, err
 	}
-	for _, d := range list.Items {
-		key := d.Metadata.Namespace + "/" + d.Metadata.Name
-		ok, why := d.Status.ObservedGeneration == d.Metadata.Generation, "generation not observed"
+	for _, d := range list {
+		key := d.Key()
+		ok, why := d.Ready()
 		if ok {
-			ok, why = false, "no Ready condition"
-			for _, c := range d.Status.Conditions {
-				if c.Type == "Ready" {
-					ok, why = c.Status == "True", c.Reason
-				}
-			}
-		}
-		if ok {
+			// The last adapter not at an address is the reason.
 			for _, typ := range []string{"nfs", "smb"} {
-				if f.ledger.isDisabled(key + "/" + typ) {
-					continue
-				}
-				found := false
-				for _, a := range d.Status.Adapters {
-					found = found || (a.Type == typ && a.Enabled && a.Service != "" && len(a.Endpoints) > 0)
-				}
-				if !found {
+				if !f.ledger.isDisabled(key+"/"+typ) && !d.AtAddress(typ) {
 					ok, why = false, typ+" not at an address"
 				}
 			}
@@ -155,7 +117,7 @@ func (f *fleet) look() (view, error) {
 			}
 		}
 	}
-	code, body = f.n.Do("GET", "/apis/apps/v1/namespaces/dittofs-system/deployments/dittofs-hook", "", nil)
+	code, body := f.n.Do("GET", "/apis/apps/v1/namespaces/dittofs-system/deployments/dittofs-hook", "", nil)
 	if code != 200 {
 		return v, fmt.Errorf("get the hook's Deployment: %d", code)
 	}
