@@ -11,43 +11,38 @@ import (
 
 // before and after are two scrapes of one endpoint, in the text format the
 // hook and client-go write: comments, labels, a histogram of two label sets
-// with its +Inf bucket, a counter written twice, and a value that is no
-// number.
-const before = `# HELP dittofs_hook_request_duration_seconds How long the hook took to answer.
+// with its +Inf bucket (the customize one unchanged between the two), a
+// counter written twice, a series new in the second scrape, a NaN, and
+// lines that are no sample. The second writes the sync histogram in
+// another order: the reading does not depend on it.
+const unchanged = `# HELP dittofs_hook_request_duration_seconds How long the hook took to answer.
 # TYPE dittofs_hook_request_duration_seconds histogram
-dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.01"} 1
+dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.01"} 5
+dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.1"} 5
+dittofs_hook_request_duration_seconds_bucket{hook="customize",le="1"} 5
+dittofs_hook_request_duration_seconds_bucket{hook="customize",le="+Inf"} 5
+dittofs_hook_request_duration_seconds_sum{hook="customize"} 0.01
+dittofs_hook_request_duration_seconds_count{hook="customize"} 5
+dittofs_hook_requests_total{hook="customize",outcome="ok"} 5
+`
+
+const before = unchanged + `dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.01"} 1
 dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.1"} 2
 dittofs_hook_request_duration_seconds_bucket{hook="sync",le="1"} 2
 dittofs_hook_request_duration_seconds_bucket{hook="sync",le="+Inf"} 2
 dittofs_hook_request_duration_seconds_sum{hook="sync"} 0.05
 dittofs_hook_request_duration_seconds_count{hook="sync"} 2
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.01"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.1"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="1"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="+Inf"} 5
-dittofs_hook_request_duration_seconds_sum{hook="customize"} 0.01
-dittofs_hook_request_duration_seconds_count{hook="customize"} 5
 dittofs_hook_requests_total{hook="sync",outcome="ok"} 2
-dittofs_hook_requests_total{hook="customize",outcome="ok"} 5
 `
 
-const after = `# HELP dittofs_hook_request_duration_seconds How long the hook took to answer.
-# TYPE dittofs_hook_request_duration_seconds histogram
-dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.01"} 41
-dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.1"} 92
-dittofs_hook_request_duration_seconds_bucket{hook="sync",le="1"} 101
-dittofs_hook_request_duration_seconds_bucket{hook="sync",le="+Inf"} 102
+const after = unchanged + `dittofs_hook_request_duration_seconds_count{hook="sync"} 102
 dittofs_hook_request_duration_seconds_sum{hook="sync"} 5.05
-dittofs_hook_request_duration_seconds_count{hook="sync"} 102
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.01"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="0.1"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="1"} 5
-dittofs_hook_request_duration_seconds_bucket{hook="customize",le="+Inf"} 5
-dittofs_hook_request_duration_seconds_sum{hook="customize"} 0.01
-dittofs_hook_request_duration_seconds_count{hook="customize"} 5
+dittofs_hook_request_duration_seconds_bucket{hook="sync",le="+Inf"} 102
+dittofs_hook_request_duration_seconds_bucket{hook="sync",le="1"} 101
+dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.1"} 92
+dittofs_hook_request_duration_seconds_bucket{hook="sync",le="0.01"} 41
 dittofs_hook_requests_total{hook="sync",outcome="ok"} 90
 dittofs_hook_requests_total{hook="sync",outcome="error"} 12
-dittofs_hook_requests_total{hook="customize",outcome="ok"} 5
 
 dittofs_hook_resync_lag_seconds 0.25
 dittofs_hook_resync_lag_seconds 0.5
