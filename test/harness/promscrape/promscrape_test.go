@@ -179,7 +179,7 @@ func TestScrape(t *testing.T) {
 			http.NotFound(w, r)
 			return
 		}
-		w.Write([]byte(after))
+		_, _ = w.Write([]byte(after))
 	}))
 	defer srv.Close()
 	s, err := Scrape(srv.URL+"/metrics", 5*time.Second)
