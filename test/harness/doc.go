@@ -20,4 +20,8 @@
 //   - dittofstest: real DittoFS servers, PostgreSQL, and a fault proxy;
 //   - controller: Metacontroller on the host or in the node's cluster,
 //     the CompositeController, the hook's token, and an in-memory Loop.
+//
+// Beside them, two that start nothing, for the fleet benchmarks (test/soak,
+// test/scale): promscrape reads the components' Prometheus endpoints, and
+// dittoserver lists the DittoServers and says which are Ready.
 package harness

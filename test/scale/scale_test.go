@@ -40,6 +40,8 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittoserver"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 const (
@@ -60,6 +62,9 @@ const (
 	// node measurements, the other engineers' builds): DittoFS servers stop
 	// being started below it, and the run says how many fitted.
 	memoryFloor = 6 << 20 // KiB
+	// scrapeTimeout is how long one read of a component's metrics may
+	// take (the soak's reads, from pods on the node, allow 5 s).
+	scrapeTimeout = 10 * time.Second
 )
 
 type server struct {
@@ -412,59 +417,23 @@ func (r *rig) bringUp() {
 	r.figure("apply → all Ready", "%.1f s for %d DittoServers in %d namespaces (the kubelet played: no pod starts)", time.Since(begin).Seconds(), len(r.servers), namespaces)
 }
 
-type dittoServerList struct {
-	Items []struct {
-		Metadata struct {
-			Namespace, Name string
-			Generation      int64
-		}
-		Status struct {
-			ObservedGeneration int64 `json:"observedGeneration"`
-			Conditions         []struct {
-				Type, Status, Reason string
-			}
-			Adapters []struct {
-				Type      string
-				Enabled   bool
-				Service   string
-				Endpoints []string
-			}
-		}
-	}
-}
-
 // ready counts the DittoServers Ready at their generation with every
 // adapter but the one named at an address, and says why the others are not.
 func (r *rig) ready(except string) (int, string) {
-	code, body := r.c.Do("GET", "/apis/dittofs.dittofs.com/v1alpha1/dittoservers", "", nil)
-	if code != http.StatusOK {
-		return 0, fmt.Sprintf("list DittoServers: %d %.200s", code, body)
-	}
-	var list dittoServerList
-	if err := json.Unmarshal(body, &list); err != nil {
+	list, err := dittoserver.List(r.c)
+	if err != nil {
 		return 0, err.Error()
 	}
 	n := 0
 	why := map[string]int{}
-	for _, d := range list.Items {
-		ok, reason := d.Status.ObservedGeneration == d.Metadata.Generation, "generation not observed"
-		if ok {
-			ok, reason = false, "no Ready condition"
-			for _, c := range d.Status.Conditions {
-				if c.Type == "Ready" {
-					ok, reason = c.Status == "True", c.Reason
-				}
-			}
-		}
+	for _, d := range list {
+		ok, reason := d.Ready()
+		// The first adapter not at an address is the reason.
 		for _, typ := range []string{"nfs", "smb"} {
 			if !ok || typ == except {
 				continue
 			}
-			found := false
-			for _, a := range d.Status.Adapters {
-				found = found || (a.Type == typ && a.Enabled && a.Service != "" && len(a.Endpoints) > 0)
-			}
-			ok, reason = found, typ+" not at an address"
+			ok, reason = d.AtAddress(typ), typ+" not at an address"
 		}
 		if ok {
 			n++
@@ -519,9 +488,9 @@ func (r *rig) settle(timeout time.Duration) bool {
 type point struct {
 	at        time.Time
 	writes    map[string]int
-	apiserver series
-	hooks     []series
-	mc        series
+	apiserver promscrape.Series
+	hooks     []promscrape.Series
+	mc        promscrape.Series
 	throttled []float64
 	cpu       map[string]float64 // process → CPU seconds so far
 }
@@ -534,17 +503,17 @@ func (r *rig) point() point {
 		t.Fatalf("the API server's /metrics: %d", code)
 	}
 	var err error
-	if p.apiserver, err = parseSeries(bytes.NewReader(body)); err != nil {
+	if p.apiserver, err = promscrape.Parse(bytes.NewReader(body)); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range r.hookMetrics {
-		s, err := scrape(u)
+		s, err := promscrape.Scrape(u, scrapeTimeout)
 		if err != nil {
 			t.Fatalf("hook metrics: %v", err)
 		}
 		p.hooks = append(p.hooks, s)
 	}
-	if p.mc, err = scrape(r.mcMetrics); err != nil {
+	if p.mc, err = promscrape.Scrape(r.mcMetrics, scrapeTimeout); err != nil {
 		t.Fatalf("Metacontroller's metrics: %v", err)
 	}
 	p.throttled = throttled(r.mc.Log())
@@ -580,7 +549,7 @@ func cpu(before, after point) string {
 func syncs(before, after point) float64 {
 	var n float64
 	for i := range min(len(before.hooks), len(after.hooks)) {
-		n += sum(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", `hook="sync"`)
+		n += promscrape.Sum(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", `hook="sync"`)
 	}
 	return n
 }
@@ -607,8 +576,8 @@ func (r *rig) steady() {
 		strings.Join(requestsBy(before.mc, after.mc, "rest_client_requests_total", window, "method"), ", "))
 	r.figure("the API server's requests at steady state (apiserver_request_total)", "%s",
 		strings.Join(requestsBy(before.apiserver, after.apiserver, "apiserver_request_total", window, "verb"), ", "))
-	r.figure("Metacontroller's queue wait at steady state", "%s", histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
-	r.figure("Metacontroller's sync at steady state", "%s", histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
+	r.figure("Metacontroller's queue wait at steady state", "%s", promscrape.Histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
+	r.figure("Metacontroller's sync at steady state", "%s", promscrape.Histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("client-side throttling at steady state", "%d waits logged", len(after.throttled)-len(before.throttled))
 	r.figure("CPU at steady state, cores", "%s (load average %s)", cpu(before, after), loadavg())
 	r.figure("DittoFS servers' memory at steady state", "%s", r.dfsRSS())
@@ -765,22 +734,22 @@ func (r *rig) breakdown(before, after point, changes int) {
 	per := func(n int) float64 { return float64(n) / float64(max(changes, 1)) }
 	r.figure("breakdown: API writes per disable", "%.2f to children, %.2f status writes, %.2f Events (%d disables: %s)",
 		per(children), per(statuses), per(events), changes, strings.Join(detail, ", "))
-	h := hist{buckets: map[float64]float64{}}
+	var h promscrape.Hist
 	for i := range min(len(before.hooks), len(after.hooks)) {
-		h.add(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
+		h.Add(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
 	}
-	r.figure("breakdown: the hook's answer to /sync (dittofs_hook_request_duration_seconds, both replicas)", "%s", h)
+	r.figure("breakdown: the hook's answer to /sync (dittofs_hook_request_duration_seconds, both replicas)", "%s", h.Summary(0.5, 0.99))
 	var outcomes []string
 	for i := range min(len(before.hooks), len(after.hooks)) {
 		outcomes = append(outcomes, strings.Join(requestsBy(before.hooks[i], after.hooks[i], "dittofs_hook_requests_total", 0, "hook", "outcome"), ", "))
 	}
 	r.figure("breakdown: the hook's answers by outcome, per replica", "%s", strings.Join(outcomes, "; "))
 	r.figure("breakdown: Metacontroller's queue wait (workqueue_queue_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`))
+		promscrape.Histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's sync of one DittoServer (workqueue_work_duration_seconds)", "%s",
-		histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`))
+		promscrape.Histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's hook calls as it timed them (metacontroller_sync_request_duration_histogram_seconds)", "%s",
-		histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds"))
+		promscrape.Histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds").Summary(0.5, 0.99))
 	r.figure("breakdown: Metacontroller's API requests (rest_client_requests_total)", "%s",
 		strings.Join(requestsBy(before.mc, after.mc, "rest_client_requests_total", 0, "method", "code"), ", "))
 	waits := after.throttled[min(len(before.throttled), len(after.throttled)):]

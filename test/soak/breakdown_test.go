@@ -1,10 +1,7 @@
 package soak
 
 import (
-	"bufio"
 	"fmt"
-	"math"
-	"net/http"
 	"os"
 	"regexp"
 	"sort"
@@ -12,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // The breakdown of the fleet's disables (issue 27): where the time from
@@ -24,105 +23,15 @@ import (
 // logged as "client-side throttling", and the API server's
 // apiserver_request_total by verb and resource.
 
-// series is one scrape of a Prometheus text endpoint: each sample by its
-// name and labels as written ("name{a=\"b\"}").
-type series map[string]float64
-
-// scrape reads a Prometheus text endpoint.
-func scrape(url string) (series, error) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	out := series{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndex(line, " ")
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] += v
-		}
-	}
-	return out, sc.Err()
-}
-
-// hist is a histogram's change between two scrapes, summed over the series
-// of one name whose labels contain every one of match.
-type hist struct {
-	count, sum float64
-	buckets    map[float64]float64 // le → cumulative count
-}
-
-func histogram(before, after series, name string, match ...string) hist {
-	h := hist{buckets: map[float64]float64{}}
-	for k, v := range after {
-		base, labels, _ := strings.Cut(k, "{")
-		ok := true
-		for _, m := range match {
-			ok = ok && strings.Contains(labels, m)
-		}
-		if !ok {
-			continue
-		}
-		d := v - before[k]
-		switch base {
-		case name + "_count":
-			h.count += d
-		case name + "_sum":
-			h.sum += d
-		case name + "_bucket":
-			le := regexp.MustCompile(`le="([^"]+)"`).FindStringSubmatch(labels)
-			if le == nil {
-				continue
-			}
-			b, err := strconv.ParseFloat(le[1], 64)
-			if err != nil {
-				continue
-			}
-			h.buckets[b] += d
-		}
-	}
-	return h
-}
-
-// quantile is the upper bound of the bucket holding the q-quantile.
-func (h hist) quantile(q float64) float64 {
-	var les []float64
-	for le := range h.buckets {
-		les = append(les, le)
-	}
-	sort.Float64s(les)
-	for _, le := range les {
-		if h.buckets[le] >= q*h.count {
-			return le
-		}
-	}
-	return math.Inf(1)
-}
-
-func (h hist) String() string {
-	if h.count == 0 {
-		return "none observed"
-	}
-	return fmt.Sprintf("%.0f, mean %.3f s, p99 ≤ %s s", h.count, h.sum/h.count, strconv.FormatFloat(h.quantile(0.99), 'g', -1, 64))
-}
+// scrapeTimeout is how long one read of a component's metrics may take
+// (test/scale's reads, on loopback, allow 10 s).
+const scrapeTimeout = 5 * time.Second
 
 // breakdownPoint is what the breakdown reads at one moment.
 type breakdownPoint struct {
 	writes    map[string]int
-	hooks     []series
-	mc        series
+	hooks     []promscrape.Series
+	mc        promscrape.Series
 	mcErr     error
 	throttled []float64 // every wait Metacontroller's client logged, in seconds
 }
@@ -132,7 +41,7 @@ var throttleWait = regexp.MustCompile(`Waited for ([0-9.]+)(m?s) due to client-s
 func (f *fleet) breakdownPoint(t *testing.T) breakdownPoint {
 	p := breakdownPoint{writes: f.n.Writes()}
 	for _, h := range f.hookPods(t) {
-		s, err := scrape("http://" + h.ip + ":9090/metrics")
+		s, err := promscrape.Scrape("http://"+h.ip+":9090/metrics", scrapeTimeout)
 		if err != nil {
 			t.Errorf("scrape hook replica %s: %v", h.name, err)
 			continue
@@ -141,7 +50,7 @@ func (f *fleet) breakdownPoint(t *testing.T) breakdownPoint {
 	}
 	// Metacontroller serves its metrics on :9999 in its pod (upstream's
 	// --metrics-address default); the host is the node, which reaches pods.
-	p.mc, p.mcErr = scrape("http://" + f.mc.IP() + ":9999/metrics")
+	p.mc, p.mcErr = promscrape.Scrape("http://"+f.mc.IP()+":9999/metrics", scrapeTimeout)
 	for _, file := range f.mc.Logs() {
 		b, _ := os.ReadFile(file)
 		for _, m := range throttleWait.FindAllStringSubmatch(string(b), -1) {
@@ -180,28 +89,21 @@ func (f *fleet) breakdown(t *testing.T, before, after breakdownPoint, changes in
 	f.addFigure("breakdown: API writes per disable", fmt.Sprintf("%s to children, %s status writes, %s Events (%d disables: %s)",
 		per(children), per(statuses), per(events), changes, strings.Join(detail, ", ")))
 
-	var sync hist
+	var sync promscrape.Hist
 	for i := range min(len(before.hooks), len(after.hooks)) {
-		h := histogram(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
-		sync.count, sync.sum = sync.count+h.count, sync.sum+h.sum
-		if sync.buckets == nil {
-			sync.buckets = map[float64]float64{}
-		}
-		for le, v := range h.buckets {
-			sync.buckets[le] += v
-		}
+		sync.Add(before.hooks[i], after.hooks[i], "dittofs_hook_request_duration_seconds", `hook="sync"`)
 	}
-	f.addFigure("breakdown: the hook's answer to /sync (its histogram, both replicas)", sync.String())
+	f.addFigure("breakdown: the hook's answer to /sync (its histogram, both replicas)", sync.Summary(0.99))
 
 	if after.mcErr != nil || before.mcErr != nil {
 		t.Errorf("Metacontroller's metrics: %v %v", before.mcErr, after.mcErr)
 	} else {
 		f.addFigure("breakdown: Metacontroller's queue wait (workqueue_queue_duration_seconds)",
-			histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).String())
+			promscrape.Histogram(before.mc, after.mc, "workqueue_queue_duration_seconds", `name="CompositeController-`).Summary(0.99))
 		f.addFigure("breakdown: Metacontroller's sync of one DittoServer (workqueue_work_duration_seconds)",
-			histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).String())
+			promscrape.Histogram(before.mc, after.mc, "workqueue_work_duration_seconds", `name="CompositeController-`).Summary(0.99))
 		f.addFigure("breakdown: Metacontroller's hook calls as it timed them (metacontroller_sync_request_duration_histogram_seconds)",
-			histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds").String())
+			promscrape.Histogram(before.mc, after.mc, "metacontroller_sync_request_duration_histogram_seconds").Summary(0.99))
 		f.addFigure("breakdown: Metacontroller's API requests (rest_client_requests_total)", strings.Join(restRequests(before.mc, after.mc, 0), ", "))
 	}
 	waits := after.throttled[min(len(before.throttled), len(after.throttled)):]
@@ -216,7 +118,7 @@ func (f *fleet) breakdown(t *testing.T, before, after breakdownPoint, changes in
 // restRequests are the API requests a client-go client made between two
 // scrapes (rest_client_requests_total), by method and code: "GET 200 ×12",
 // or per second over window when it is not 0.
-func restRequests(before, after series, window time.Duration) []string {
+func restRequests(before, after promscrape.Series, window time.Duration) []string {
 	sum := map[string]float64{}
 	re := regexp.MustCompile(`code="([^"]*)".*method="([^"]*)"`)
 	for k, v := range after {

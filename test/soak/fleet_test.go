@@ -18,7 +18,9 @@ import (
 
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/dittoserver"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/node"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // fleet is the DittoServers under test and what watches them.
@@ -87,61 +89,22 @@ type view struct {
 	hookReady int
 }
 
-type dittoServerList struct {
-	Items []struct {
-		Metadata struct {
-			Namespace, Name string
-			Generation      int64
-		}
-		Status struct {
-			ObservedGeneration int64 `json:"observedGeneration"`
-			Conditions         []struct {
-				Type, Status, Reason string
-			}
-			Adapters []struct {
-				Type      string
-				Enabled   bool
-				Service   string
-				Endpoints []string
-			}
-		}
-	}
-}
-
 // look reads the fleet's state: a DittoServer counts as ready when its
 // Ready condition is True for its current generation and each adapter the
 // ledger has enabled has a Service with an address.
 func (f *fleet) look() (view, error) {
 	v := view{ready: map[string]bool{}}
-	code, body := f.n.Do("GET", "/apis/dittofs.dittofs.com/v1alpha1/dittoservers", "", nil)
-	if code != 200 {
-		return v, fmt.Errorf("list DittoServers: %d %.200s", code, body)
-	}
-	var list dittoServerList
-	if err := json.Unmarshal(body, &list); err != nil {
+	list, err := dittoserver.List(f.n)
+	if err != nil {
 		return v, err
 	}
-	for _, d := range list.Items {
-		key := d.Metadata.Namespace + "/" + d.Metadata.Name
-		ok, why := d.Status.ObservedGeneration == d.Metadata.Generation, "generation not observed"
+	for _, d := range list {
+		key := d.Key()
+		ok, why := d.Ready()
 		if ok {
-			ok, why = false, "no Ready condition"
-			for _, c := range d.Status.Conditions {
-				if c.Type == "Ready" {
-					ok, why = c.Status == "True", c.Reason
-				}
-			}
-		}
-		if ok {
+			// The last adapter not at an address is the reason.
 			for _, typ := range []string{"nfs", "smb"} {
-				if f.ledger.isDisabled(key + "/" + typ) {
-					continue
-				}
-				found := false
-				for _, a := range d.Status.Adapters {
-					found = found || (a.Type == typ && a.Enabled && a.Service != "" && len(a.Endpoints) > 0)
-				}
-				if !found {
+				if !f.ledger.isDisabled(key+"/"+typ) && !d.AtAddress(typ) {
 					ok, why = false, typ+" not at an address"
 				}
 			}
@@ -154,7 +117,7 @@ func (f *fleet) look() (view, error) {
 			}
 		}
 	}
-	code, body = f.n.Do("GET", "/apis/apps/v1/namespaces/dittofs-system/deployments/dittofs-hook", "", nil)
+	code, body := f.n.Do("GET", "/apis/apps/v1/namespaces/dittofs-system/deployments/dittofs-hook", "", nil)
 	if code != 200 {
 		return v, fmt.Errorf("get the hook's Deployment: %d", code)
 	}
@@ -433,28 +396,15 @@ func (f *fleet) hookPods(t *testing.T) []hookPod {
 // from a hook replica's metrics listener (the host is the node, which the
 // hook's NetworkPolicy lets reach its pods).
 func metric(ip, name, match string) (float64, error) {
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + ip + ":9090/metrics")
+	// Its own GET, not promscrape.Scrape (which refuses an answer other
+	// than 200): here such an answer reads as a sum of 0, as it always has.
+	resp, err := (&http.Client{Timeout: scrapeTimeout}).Get("http://" + ip + ":9090/metrics")
 	if err != nil {
 		return 0, err
 	}
 	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		if !strings.Contains(line, match) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-		if err == nil {
-			sum += v
-		}
-	}
-	return sum, sc.Err()
+	s, err := promscrape.Parse(resp.Body)
+	return promscrape.Sum(nil, s, name, match), err
 }
 
 // hookStats is what each replica used and answered.
@@ -550,9 +500,9 @@ func (f *fleet) steady(t *testing.T, intervals int) (writes, others int, syncsPe
 	beforeHooks := f.hookStats(t)
 	beforeMC, errBefore := f.mc.Stats()
 	mcURL := "http://" + f.mc.IP() + ":9999/metrics"
-	beforeReqs, errReqs := scrape(mcURL)
+	beforeReqs, errReqs := promscrape.Scrape(mcURL, scrapeTimeout)
 	time.Sleep(window)
-	if afterReqs, err := scrape(mcURL); err == nil && errReqs == nil {
+	if afterReqs, err := promscrape.Scrape(mcURL, scrapeTimeout); err == nil && errReqs == nil {
 		// Metacontroller reads each parent afresh before it compares the
 		// status (its AtomicStatusUpdate): a GET per sync, through the
 		// same rate limiter as its writes.
