@@ -275,6 +275,12 @@ func FuzzSyncRequest(f *testing.F) {
 	f.Add([]byte(`{"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer","metadata":{"name":"demo","namespace":"default","uid":"u"}},"children":{}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"parent":null,"children":{}}`))
+	// Hook version v2: the controller says so; namespaced objects filed
+	// under <namespace>/<name>, a StorageClass under its name.
+	f.Add([]byte(`{"controller":{"spec":{"hooks":{"sync":{"version":"v2"}}}},"parent":{"apiVersion":"dittofs.dittofs.com/v1alpha1","kind":"DittoServer",` +
+		`"metadata":{"name":"demo","namespace":"default","uid":"u","generation":1},"spec":{"storage":{"metadataSize":"1Gi","storageClassName":"fast"}}},` +
+		`"children":{"ConfigMap.v1":{"default/demo-config":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"demo-config","namespace":"default"}}}},` +
+		`"related":{"StorageClass.storage.k8s.io/v1":{"fast":{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"fast"}}}}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, err := hook.DecodeSyncRequest(body)
 		if err == nil {
