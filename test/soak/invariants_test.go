@@ -441,8 +441,13 @@ type syncRequest struct {
 	Parent struct {
 		Metadata struct{ Namespace, Name string }
 	}
+	// Children by "<Kind>.<apiVersion>", then by name (hook version v1)
+	// or "<namespace>/<name>" (v2): the checker reads each one's name.
 	Children map[string]map[string]struct {
-		Metadata struct{ Labels map[string]string }
+		Metadata struct {
+			Name   string
+			Labels map[string]string
+		}
 	}
 }
 
@@ -488,7 +493,8 @@ func (p *answerProxy) check(reqBody, respBody []byte) {
 		}
 	}
 	for key, byName := range req.Children {
-		for name, c := range byName {
+		for _, c := range byName {
+			name := c.Metadata.Name
 			if answered[key+"/"+name] {
 				continue
 			}
