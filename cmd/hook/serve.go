@@ -40,6 +40,7 @@ type serveConfig struct {
 	clientCert, clientKey  string
 	maxSyncs, maxConns     int
 	maxSyncsPerNamespace   int
+	resyncPacing           bool
 	maxSyncBytes           int64
 	memoryLimit            string
 	events                 bool
@@ -149,6 +150,7 @@ func parseServeFlags(args []string, stdout io.Writer) (serveConfig, error) {
 	fs.IntVar(&cfg.maxSyncs, "max-concurrent-syncs", server.DefaultMaxConcurrentSyncs, "hook calls answered at once; more are answered 429 with Retry-After (Metacontroller retries, changing nothing)")
 	maxSyncBytes := fs.String("max-sync-bytes", resource.NewQuantity(server.DefaultMaxSyncBytes, resource.BinarySI).String(), "sum of the request bodies of the hook calls answered at once (a quantity: 16Mi); more are answered 429 with Retry-After")
 	fs.IntVar(&cfg.maxSyncsPerNamespace, "max-syncs-per-namespace", server.DefaultMaxSyncsPerNamespace, "hook calls of one namespace waiting for DittoFS at once; more are answered 429 with Retry-After, so that one tenant's hanging APIs hold at most this many of --max-concurrent-syncs")
+	fs.BoolVar(&cfg.resyncPacing, "resync-pacing", true, "ask Metacontroller for each resync early by how late it has been calling (measured, at most a fifth of the polling interval), so that DittoFS is polled at the interval; false asks for the interval as it is")
 	fs.IntVar(&cfg.maxConns, "max-connections", 256, "open connections per listener; at the bound idle keep-alive connections are closed first")
 	fs.BoolVar(&cfg.events, "events", true, "record Kubernetes Events on DittoServers (needs create on events.k8s.io events: in-cluster, or --kubeconfig); false needs no API access")
 	fs.StringVar(&cfg.kubeconfig, "kubeconfig", "", "kubeconfig file for --events, to run outside a cluster; in-cluster configuration when empty")
@@ -209,6 +211,7 @@ func newService(cfg serveConfig, reg *prometheus.Registry, log *slog.Logger) (*s
 		MaxConcurrentSyncs:   cfg.maxSyncs,
 		MaxSyncBytes:         cfg.maxSyncBytes,
 		MaxSyncsPerNamespace: cfg.maxSyncsPerNamespace,
+		NoResyncPacing:       !cfg.resyncPacing,
 		ProxyFromEnvironment: cfg.proxyFromEnv,
 		Ceiling:              cfg.ceiling,
 	}

@@ -61,6 +61,35 @@ func TestResyncPaced(t *testing.T) {
 	}
 }
 
+// TestResyncNotPaced: with pacing off (hook serve --resync-pacing=false)
+// the answer asks for the polling interval as it is, however late
+// Metacontroller calls; the lateness is still measured.
+func TestResyncNotPaced(t *testing.T) {
+	port := healthyDittoFS(t, 0)
+	var (
+		mu    sync.Mutex
+		clock = time.Date(2026, 12, 8, 1, 0, 0, 0, time.UTC)
+	)
+	reg := prometheus.NewRegistry()
+	ts := newTestServer(t, server.Options{Secrets: hook.NewSeededSecretSource("pace"), URLTemplate: "http://127.0.0.1:{{.Port}}", NoResyncPacing: true,
+		Metrics: server.NewMetrics(reg, nil), Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	five := hooktest.WithSpecField("adapterDiscovery", map[string]any{"pollingInterval": "5s"})
+	for i, lag := range []float64{0, 0.2, 0.36} {
+		if i > 0 {
+			mu.Lock()
+			clock = clock.Add(6 * time.Second) // a second late each time
+			mu.Unlock()
+		}
+		code, out, _ := postSync(t, ts.URL, readySync("pace", "a", port, five))
+		if code != 200 || out["resyncAfterSeconds"] != 5.0 {
+			t.Errorf("call %d: %d, resyncAfterSeconds %v, want 200 and 5", i, code, out["resyncAfterSeconds"])
+		}
+		if got := gauge(t, reg, "dittofs_hook_resync_lag_seconds"); got < lag-1e-9 || got > lag+1e-9 {
+			t.Errorf("call %d: dittofs_hook_resync_lag_seconds %v, want %v", i, got, lag)
+		}
+	}
+}
+
 // gauge reads a gauge without labels from reg.
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()

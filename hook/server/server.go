@@ -87,6 +87,10 @@ type Options struct {
 	// 429 with Retry-After, so that one tenant's hanging APIs hold at most
 	// that many of the sync slots.
 	MaxSyncsPerNamespace int
+	// NoResyncPacing answers each DittoServer's polling interval as it is
+	// (hook serve --resync-pacing=false): Metacontroller's lateness is
+	// still measured (dittofs_hook_resync_lag_seconds), not subtracted.
+	NoResyncPacing bool
 	// Ceiling is what the cluster's administrator lets a DittoServer ask
 	// of its pod (the zero value: the restricted standard).
 	Ceiling hook.Ceiling
@@ -303,7 +307,9 @@ func (s *Server) handleSync(call string) http.HandlerFunc {
 		now := s.opts.Now()
 		resp := sync.Desired(obs, now, s.opts.Secrets)
 		if !sync.Finalizing() {
-			sync.Paced(resp, lag)
+			if !s.opts.NoResyncPacing {
+				sync.Paced(resp, lag)
+			}
 			s.pacer.answered(uid, now, resp.ResyncAfterSeconds)
 		}
 		out, err := json.Marshal(resp)

@@ -63,6 +63,10 @@ type config struct {
 	// disables are timed (the fairness figure: one tenant's hanging API
 	// must not slow the others).
 	hanging int
+	// hookEnv: NAME=value settings of the hook's Deployment, for an A/B of
+	// a hook flag (DITTOFS_HOOK_<FLAG>, e.g.
+	// DITTOFS_HOOK_RESYNC_PACING=false).
+	hookEnv []string
 }
 
 func loadConfig(t *testing.T) config {
@@ -86,6 +90,15 @@ func loadConfig(t *testing.T) config {
 	env("DITTOFS_HOOK_SOAK_DURATION", dur(&c.duration))
 	env("DITTOFS_HOOK_SOAK_INTERVAL", dur(&c.interval))
 	env("DITTOFS_HOOK_SOAK_HANGING", atoi(&c.hanging))
+	env("DITTOFS_HOOK_SOAK_HOOK_ENV", func(v string) error {
+		for _, kv := range strings.Fields(v) {
+			if name, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(name, "DITTOFS_HOOK_") {
+				return fmt.Errorf("want space-separated DITTOFS_HOOK_<FLAG>=value settings")
+			}
+			c.hookEnv = append(c.hookEnv, kv)
+		}
+		return nil
+	})
 	env("DITTOFS_HOOK_SOAK_SEED", func(v string) (err error) { c.seed, err = strconv.ParseUint(v, 10, 64); return })
 	env("DITTOFS_HOOK_SOAK_SERVICE_TYPE", func(v string) error {
 		if v != "LoadBalancer" && v != "NodePort" && v != "ClusterIP" {
@@ -127,8 +140,8 @@ func loadConfig(t *testing.T) config {
 
 func TestSoak(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("soak: %d DittoServers in %d namespaces (%d of them hanging while disables are timed), %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s",
-		cfg.servers, cfg.namespaces, cfg.hanging, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller)
+	t.Logf("soak: %d DittoServers in %d namespaces (%d of them hanging while disables are timed), %s adapter Services, polling interval %s, faults for %s, seed %d, Metacontroller's flags: %s, the hook's settings: %v",
+		cfg.servers, cfg.namespaces, cfg.hanging, cfg.serviceType, cfg.interval, cfg.duration, cfg.seed, cfg.metacontroller, cfg.hookEnv)
 	root := harness.RepoRoot()
 	start := time.Now()
 	n := node.Start(t, node.Options{KeepLogs: true})
@@ -147,6 +160,11 @@ func TestSoak(t *testing.T) {
 	out := n.Kubectl("apply", "--server-side", "-k", filepath.Join(root, "manifests"))
 	t.Logf("$ kubectl apply -k manifests\n%s", out)
 	n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
+	if len(cfg.hookEnv) > 0 {
+		t.Logf("$ kubectl set env deployment/dittofs-hook %s\n%s", strings.Join(cfg.hookEnv, " "),
+			n.Kubectl(append([]string{"set", "env", "-n", "dittofs-system", "deployment/dittofs-hook"}, cfg.hookEnv...)...))
+		n.WaitRollout(t, "dittofs-system", "deployment/dittofs-hook", 180*time.Second)
+	}
 
 	f := newFleet(t, n, cfg)
 	f.mc = mc
