@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -27,6 +26,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // TestWebhookAuthentication: the real Metacontroller v4.17.2, given the
@@ -234,18 +234,9 @@ func serveCert(t *testing.T, dir string) (ca, cert, key string) {
 // counter reads one sample of a Prometheus text exposition (0 when absent).
 func counter(t *testing.T, url, series string) float64 {
 	t.Helper()
-	resp, err := http.Get(url)
+	s, err := promscrape.Scrape(url, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
+	return s[series]
 }

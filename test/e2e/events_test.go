@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // reportingController is the hook's name in its Events.
@@ -209,19 +210,9 @@ func (r *rig) eventsRecorded(t *testing.T) {
 
 // metricSum adds dittofs_hook_events_total over reasons for one result.
 func metricSum(t *testing.T, url, result string) float64 {
-	resp, err := http.Get(url + "/metrics")
+	s, err := promscrape.Scrape(url+"/metrics", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "dittofs_hook_events_total{") && strings.Contains(line, `result="`+result+`"`) {
-			v, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-			sum += v
-		}
-	}
-	return sum
+	return promscrape.Sum(nil, s, "dittofs_hook_events_total", `result="`+result+`"`)
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/dittofs-hook/dittofs-hook/test/harness/cluster"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/controller"
 	"github.com/dittofs-hook/dittofs-hook/test/harness/dittofstest"
+	"github.com/dittofs-hook/dittofs-hook/test/harness/promscrape"
 )
 
 // BenchmarkIgnoreStatusChanges measures what Metacontroller's
@@ -42,24 +42,11 @@ func BenchmarkIgnoreStatusChanges(b *testing.B) {
 // hookCounts are the hook's own counters: sync calls answered, and calls
 // to DittoFS's API (every endpoint, every outcome).
 func hookCounts(b *testing.B, url string) (syncs, dittofs float64) {
-	resp, err := http.Get(url + "/metrics")
+	s, err := promscrape.Scrape(url+"/metrics", 10*time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		v, _ := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64)
-		switch {
-		case strings.HasPrefix(line, "dittofs_hook_requests_total{") && strings.Contains(line, `hook="sync"`):
-			syncs += v
-		case strings.HasPrefix(line, "dittofs_hook_dittofs_requests_total{"):
-			dittofs += v
-		}
-	}
-	return syncs, dittofs
+	return promscrape.Sum(nil, s, "dittofs_hook_requests_total", `hook="sync"`), promscrape.Sum(nil, s, "dittofs_hook_dittofs_requests_total")
 }
 
 func measureStatusChanges(b *testing.B, ignore bool) {
